@@ -1,0 +1,151 @@
+"""Settings of the standalone site.
+
+Everything deployment-specific comes from the environment. With nothing set, the
+site runs for local use: SQLite in the project folder, DEBUG on, and secret keys
+generated once into a git-ignored file (never committed).
+"""
+import json
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DEV_SECRETS_FILE = BASE_DIR / ".dev-secrets.json"
+
+
+def env_bool(name, default):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name, default):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def dev_secret(name):
+    """A per-checkout secret for local use, generated on first need and kept in DEV_SECRETS_FILE."""
+    stored = json.loads(DEV_SECRETS_FILE.read_text()) if DEV_SECRETS_FILE.exists() else {}
+    if name not in stored:
+        stored[name] = secrets.token_urlsafe(50)
+        DEV_SECRETS_FILE.write_text(json.dumps(stored, indent=2))
+        DEV_SECRETS_FILE.chmod(0o600)
+    return stored[name]
+
+
+# Local development mode is "no SECRET_KEY in the environment": production must set one.
+LOCAL_DEV = "SECRET_KEY" not in os.environ
+SECRET_KEY = os.environ.get("SECRET_KEY") or dev_secret("SECRET_KEY")
+# Stored API keys are encrypted with this key, not SECRET_KEY, so rotating
+# SECRET_KEY (sessions, tokens) never makes stored credentials unreadable.
+CRYPTOGRAPHY_KEY = os.environ.get("CRYPTOGRAPHY_KEY") or dev_secret("CRYPTOGRAPHY_KEY")
+DEBUG = env_bool("DEBUG", LOCAL_DEV)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if LOCAL_DEV else [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "credentials",
+    "vectorstores",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.config(
+        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        conn_max_age=int(os.environ.get("CONN_MAX_AGE", "60")),
+    )
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+REST_FRAMEWORK = {
+    # Token first: its WWW-Authenticate header makes unauthenticated calls 401, not 403.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "OpenAI vector stores API",
+    "DESCRIPTION": "Manage OpenAI vector stores through credentials kept encrypted on this server.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# The vector store API's own settings (see vectorstores/conf.py for every key and default).
+OPENAI_VECTOR_STORES = {}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {
+        # The SDK and its HTTP client log request details at DEBUG; keep them quiet.
+        "openai": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,16 @@
+from django.conf import settings
+from django.core import checks
+
+
+@checks.register(checks.Tags.security)
+def check_cryptography_key(app_configs, **kwargs):
+    """Without CRYPTOGRAPHY_KEY the stored API keys are encrypted with SECRET_KEY."""
+    if getattr(settings, "CRYPTOGRAPHY_KEY", None):
+        return []
+    return [
+        checks.Warning(
+            "CRYPTOGRAPHY_KEY is not set, so stored OpenAI API keys are encrypted with SECRET_KEY.",
+            hint="Set CRYPTOGRAPHY_KEY so that rotating SECRET_KEY never makes stored keys unreadable.",
+            id="credentials.W001",
+        )
+    ]

@@ -1,0 +1,79 @@
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django_cryptography.fields import encrypt
+
+# last_used_at is bookkeeping, not an audit log: one write a minute per credential is plenty.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class CredentialQuerySet(models.QuerySet):
+    def usable_by(self, user):
+        """The credentials `user` may use through the API: all for a superuser, else by membership."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser:
+            return self
+        allowed = Q(users=user) | Q(groups__in=user.groups.all())
+        return self.filter(pk__in=self.model.objects.filter(allowed).values("pk"))
+
+
+class Credential(models.Model):
+    """An OpenAI API key, encrypted at rest, and who may use it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    api_key = encrypt(models.CharField(max_length=500, help_text="Write-only: the stored key is never shown."))
+    base_url = models.URLField(
+        blank=True,
+        help_text="Leave blank for OpenAI (or the OPENAI_BASE_URL environment variable). "
+        "Set it for Azure OpenAI or any OpenAI-compatible server.",
+    )
+    organization = models.CharField(max_length=200, blank=True, help_text="Optional OpenAI-Organization header.")
+    project = models.CharField(max_length=200, blank=True, help_text="Optional OpenAI-Project header.")
+    users = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="openai_credentials",
+        help_text="Users who may use this credential through the API.",
+    )
+    groups = models.ManyToManyField(
+        Group, blank=True, related_name="openai_credentials",
+        help_text="Members of these groups may use this credential through the API.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = CredentialQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def __repr__(self):
+        return f"<Credential {self.pk} {self.name!r}>"
+
+    @property
+    def masked_api_key(self):
+        """Enough of the key to recognise it (`sk-…a1b2`), never enough to use it."""
+        key = self.api_key or ""
+        if len(key) < 12:
+            return "…"
+        prefix = "sk-" if key.startswith("sk-") else ""
+        return f"{prefix}…{key[-4:]}"
+
+    def mark_used(self):
+        """Record a use, writing at most once per LAST_USED_RESOLUTION."""
+        now = timezone.now()
+        if self.last_used_at and now - self.last_used_at < LAST_USED_RESOLUTION:
+            return
+        # The filter makes concurrent requests of other workers skip the write too.
+        stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
+        Credential.objects.filter(stale, pk=self.pk).update(last_used_at=now)
+        self.last_used_at = now

@@ -1,0 +1,10 @@
+"""The standalone site's settings, with fixed test keys and fast polling."""
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
+os.environ.setdefault("CRYPTOGRAPHY_KEY", "test-cryptography-key-not-for-production")
+
+from config.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast user creation
+OPENAI_VECTOR_STORES = {"POLL_INTERVAL": 0.01, "MAX_RETRIES": 0}

@@ -1,0 +1,73 @@
+"""The API's errors and the handler that renders every one of them in one JSON shape:
+
+    {"detail": "<what went wrong>", "code": "<machine-readable code>", ...extras}
+
+Validation errors add "errors" (DRF's field errors); upstream errors add
+"openai_request_id" when OpenAI sent one; upload and removal failures add "files".
+"""
+from rest_framework import exceptions, status
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class CredentialNotFound(exceptions.NotFound):
+    # The same answer for "does not exist" and "not yours": never reveal which.
+    default_detail = "Credential not found."
+    default_code = "credential_not_found"
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The upload is larger than this server accepts."
+    default_code = "payload_too_large"
+
+
+class UpstreamError(exceptions.APIException):
+    """OpenAI answered with an error, or could not be reached: mapped to our status and code."""
+
+    def __init__(self, detail, *, status_code, code, openai_request_id=None, retry_after=None, extra=None):
+        super().__init__(detail, code)
+        self.status_code = status_code
+        self.openai_request_id = openai_request_id
+        self.retry_after = retry_after
+        self.extra = extra or {}
+
+    def with_extra(self, detail=None, **extra):
+        """The same error with another detail and more fields for the body (e.g. a per-file report)."""
+        return UpstreamError(
+            detail or self.detail, status_code=self.status_code, code=self.detail.code,
+            openai_request_id=self.openai_request_id, retry_after=self.retry_after,
+            extra={**self.extra, **extra},
+        )
+
+    def body(self):
+        body = {"detail": str(self.detail), "code": self.detail.code}
+        if self.openai_request_id:
+            body["openai_request_id"] = self.openai_request_id
+        return {**body, **self.extra}
+
+
+def summarise(errors, path=()):
+    """The first message of a nested DRF error structure, prefixed with its field path."""
+    if isinstance(errors, dict):
+        key, nested = next(iter(errors.items()))
+        return summarise(nested, path if key == "non_field_errors" else (*path, str(key)))
+    if isinstance(errors, list) and errors:
+        return summarise(errors[0], path)
+    return f"{'.'.join(path)}: {errors}" if path else str(errors)
+
+
+def api_exception_handler(exc, context):
+    """DRF's handler, with every body rewritten into the API's one error shape."""
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # not an API error: Django's own 500 handling applies
+    if isinstance(exc, UpstreamError):
+        response.data = exc.body()
+        if exc.retry_after:
+            response["Retry-After"] = exc.retry_after
+    elif isinstance(exc, exceptions.ValidationError):
+        response.data = {"detail": summarise(exc.detail), "code": "invalid", "errors": exc.detail}
+    else:
+        detail = response.data.get("detail", "") if isinstance(response.data, dict) else response.data
+        response.data = {"detail": str(detail), "code": getattr(detail, "code", None) or "error"}
+    return response

@@ -1,0 +1,137 @@
+"""The vector store API: parse, check access, call the gateway, render."""
+from urllib.parse import urlencode
+
+from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
+from rest_framework import parsers, serializers, viewsets
+from rest_framework.response import Response
+
+from credentials.models import Credential
+
+from . import gateway
+from .exceptions import CredentialNotFound, PayloadTooLarge, api_exception_handler
+from .schema import document
+from .serializers import (
+    CredentialQuerySerializer,
+    FileListQuerySerializer,
+    ListQuerySerializer,
+    RemoveFilesSerializer,
+    SearchSerializer,
+    UploadSerializer,
+    VectorStoreCreateSerializer,
+    VectorStoreUpdateSerializer,
+    object_id_validator,
+)
+from .uploads import LimitedTemporaryFileUploadHandler
+
+
+class VectorStoreViewSet(viewsets.ViewSet):
+    """Every action names a credential (?credential=<uuid>) the caller may use."""
+
+    # Set per request by initial(): the credential this call uses.
+    credential = None
+
+    def get_exception_handler(self):
+        # Our error shape without asking the host site to change EXCEPTION_HANDLER.
+        return api_exception_handler
+
+    def get_parsers(self):
+        if self.action == "upload_files":
+            return [parsers.MultiPartParser()]
+        return [parsers.JSONParser()]
+
+    def initialize_request(self, request, *args, **kwargs):
+        # DRF sets self.action after building the Request, but get_parsers needs it first.
+        self.action = self.action_map.get(request.method.lower())
+        # Stream uploads to disk under our limits; set before anything reads the body.
+        request.upload_handlers = [LimitedTemporaryFileUploadHandler(request)]
+        return super().initialize_request(request, *args, **kwargs)
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authentication, permissions, throttles
+        if "store_id" in kwargs:
+            try:
+                object_id_validator(kwargs["store_id"])
+            except Exception:
+                raise serializers.ValidationError({"id": ["Must be 1 to 128 letters, digits, '_' or '-'."]}) from None
+        self.credential = self._usable_credential(request)
+
+    def _usable_credential(self, request):
+        query = _validated(CredentialQuerySerializer, request.query_params)
+        credential = Credential.objects.usable_by(request.user).filter(pk=query["credential"]).first()
+        if credential is None:
+            raise CredentialNotFound()
+        credential.mark_used()
+        return credential
+
+    @document.list_vector_stores
+    def list(self, request):
+        query = ListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page = gateway.list_vector_stores(self.credential, paged=query.paged, **query.validated_data)
+        return _page_response(request, page)
+
+    @document.create_vector_store
+    def create(self, request):
+        fields = _validated(VectorStoreCreateSerializer, request.data)
+        return Response(gateway.create_vector_store(self.credential, fields))
+
+    @document.get_vector_store
+    def retrieve(self, request, store_id):
+        return Response(gateway.get_vector_store(self.credential, store_id))
+
+    @document.update_vector_store
+    def update(self, request, store_id):
+        fields = _validated(VectorStoreUpdateSerializer, request.data)
+        return Response(gateway.update_vector_store(self.credential, store_id, fields))
+
+    @document.delete_vector_store
+    def destroy(self, request, store_id):
+        return Response(gateway.delete_vector_store(self.credential, store_id))
+
+    @document.upload_files
+    def upload_files(self, request, store_id):
+        try:
+            body = _validated(UploadSerializer, request.data)
+        except (RequestDataTooBig, TooManyFilesSent) as exc:  # Django's own global limits
+            raise PayloadTooLarge(str(exc)) from None
+        uploaded = gateway.upload_files_to_store(
+            self.credential, store_id, body["files"], chunking_strategy=body.get("chunking_strategy")
+        )
+        return Response(uploaded)
+
+    @document.remove_files
+    def remove_files(self, request, store_id):
+        body = _validated(RemoveFilesSerializer, request.data)
+        return Response(gateway.remove_files_from_store(
+            self.credential, store_id, body["file_ids"], delete_files=body["delete_files"]
+        ))
+
+    @document.list_files
+    def list_files(self, request, store_id):
+        query = FileListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page = gateway.list_store_files(self.credential, store_id, paged=query.paged, **query.validated_data)
+        return _page_response(request, page)
+
+    @document.search
+    def search(self, request, store_id):
+        params = _validated(SearchSerializer, request.data)
+        return Response(gateway.search_store(self.credential, store_id, params))
+
+
+def _validated(serializer_class, data):
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _page_response(request, page):
+    """The page's objects as a JSON array; a Link header names the next page when there is one."""
+    response = Response(page.items)
+    if page.has_more and page.last_id:
+        query = request.query_params.copy()
+        query.pop("before", None)
+        query["after"] = page.last_id
+        url = request.build_absolute_uri(request.path) + "?" + urlencode(query, doseq=True)
+        response["Link"] = f'<{url}>; rel="next"'
+    return response
