@@ -108,10 +108,13 @@ def map_openai_error(exc):
             status_code, code = exc.status_code, "openai_client_error"
         else:
             status_code, code = status.HTTP_502_BAD_GATEWAY, "openai_server_error"
+        message = redact(_upstream_message(exc.body) or "")
         if exc.status_code == 401:
-            detail = "OpenAI rejected the credential's API key."
+            detail = "OpenAI rejected the credential's API key."  # its message echoes part of the key
+        elif exc.status_code >= 500:
+            detail = f"OpenAI failed ({exc.status_code})" + (f": {message}" if message else ".")
         else:
-            detail = redact(_upstream_message(exc.body) or f"OpenAI answered {exc.status_code}.")
+            detail = message or f"OpenAI answered {exc.status_code}."
         return UpstreamError(
             detail, status_code=status_code, code=code,
             openai_request_id=exc.request_id, retry_after=_retry_after(exc.response.headers),

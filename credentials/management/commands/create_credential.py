@@ -11,6 +11,8 @@ from credentials.models import Credential
 
 
 class Command(BaseCommand):
+    # call_command(..., stdin=...) hands in the key's source, as for Django's createsuperuser.
+    stealth_options = ("stdin",)
     help = (
         "Create an OpenAI credential. The API key is read from standard input (or from OPENAI_API_KEY "
         "when standard input is a terminal), never from the command line. Prints the new credential's id last."
@@ -27,7 +29,7 @@ class Command(BaseCommand):
                             help="A group whose members may use the credential (repeatable).")
 
     def handle(self, *args, name, base_url, organization, project, users, groups, **options):
-        api_key = self._read_api_key()
+        api_key = self._read_api_key(options.get("stdin") or sys.stdin)
         user_model = get_user_model()
         found_users = list(user_model.objects.filter(**{f"{user_model.USERNAME_FIELD}__in": users}))
         missing = set(users) - {user.get_username() for user in found_users}
@@ -50,8 +52,8 @@ class Command(BaseCommand):
             credential.groups.set(found_groups)
         self.stdout.write(str(credential.pk))
 
-    def _read_api_key(self):
-        stdin = self.stdin if hasattr(self, "stdin") else sys.stdin
+    @staticmethod
+    def _read_api_key(stdin):
         if stdin.isatty():
             key = os.environ.get("OPENAI_API_KEY", "")
             source = "OPENAI_API_KEY"
@@ -62,7 +64,3 @@ class Command(BaseCommand):
         if not key:
             raise CommandError(f"No API key on {source}.")
         return key
-
-    def execute(self, *args, **options):
-        self.stdin = options.pop("stdin", sys.stdin)
-        return super().execute(*args, **options)

@@ -1,0 +1,279 @@
+"""HTTP plumbing: the threaded server, authentication, request recording and fault injection."""
+
+from __future__ import annotations
+
+import copy
+import http.client
+import json
+import re
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Iterable
+from urllib.parse import parse_qsl, urlsplit
+
+from .multipart import MultipartError, parse_multipart
+from .routes import Call, match_route, upload_file
+from .state import FakeState
+from .validation import ApiError, invalid, not_found
+
+_MALFORMED_JSON = (
+    "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library "
+    "correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)"
+)
+_MISSING_KEY = (
+    "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth "
+    "(i.e. Authorization: Bearer YOUR_KEY)."
+)
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str  # relative to /v1, without the query string
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-cased names
+    json: Any = None
+    form: dict[str, str] = field(default_factory=dict)
+    filenames: list[bytes] = field(default_factory=list)  # raw bytes as sent on the wire
+    decoded_filenames: list[str] = field(default_factory=list)
+    file_sizes: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Fault:
+    method: str
+    path: re.Pattern[str]
+    status: int
+    body: Any
+    headers: dict[str, str]
+    remaining: int
+
+
+@dataclass
+class _Delay:
+    method: str
+    path: re.Pattern[str]
+    seconds: float
+
+
+def _mask_key(key: str) -> str:
+    """Hide most of a key like OpenAI's 401 message does; short keys show only their start."""
+    head, tail = (key[:5], key[-4:]) if len(key) >= 16 else (key[:2], "")
+    return head + "*" * (len(key) - len(head) - len(tail)) + tail
+
+
+def _default_fault_error(status: int) -> ApiError:
+    if status == 429:
+        return ApiError(429, "Rate limit reached for requests. Please try again later.", type="requests",
+                        code="rate_limit_exceeded")
+    if status >= 500:
+        return ApiError(status, "The server had an error while processing your request. Sorry about that!",
+                        type="server_error")
+    return ApiError(status, f"Injected fault: {status} {http.client.responses.get(status, 'Error')}.")
+
+
+def _parse_request(method: str, path: str, query_string: str, headers: dict[str, str],
+                   raw_body: bytes) -> tuple[RecordedRequest, Call, ApiError | None]:
+    """Decode a request once, for both the record and the handler; a body error is returned, not raised."""
+    query = dict(parse_qsl(query_string, keep_blank_values=True))  # dict() keeps the last repeated value
+    request = RecordedRequest(method, path, query, headers)
+    call = Call(params={}, query=query)
+    content_type = headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        try:
+            call.form, call.files = parse_multipart(content_type, raw_body)
+        except MultipartError as error:
+            return request, call, invalid(f"Could not parse the multipart body: {error}.")
+        request.form = dict(call.form)
+        request.filenames = [part.raw_filename for part in call.files]
+        request.decoded_filenames = [part.filename for part in call.files]
+        request.file_sizes = [len(part.content) for part in call.files]
+    elif raw_body:
+        try:
+            request.json = json.loads(raw_body)
+        except ValueError:
+            return request, call, invalid(_MALFORMED_JSON)
+        if not isinstance(request.json, dict):
+            return request, call, invalid("Invalid body: expected a JSON object.")
+        call.body = copy.deepcopy(request.json)  # state may keep parts of it; keep the record pristine
+    return request, call, None
+
+
+class FakeOpenAI(FakeState):
+    """A stateful fake of the Vector Stores + Files API served over real HTTP on 127.0.0.1."""
+
+    def __init__(self, api_keys: Iterable[str] = ()) -> None:
+        super().__init__()
+        self._initial_api_keys = frozenset(api_keys)
+        self.api_keys: set[str] = set(self._initial_api_keys)
+        self.requests: list[RecordedRequest] = []
+        self._faults: list[_Fault] = []
+        self._delays: list[_Delay] = []
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ---
+
+    def start(self) -> None:
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.fake = self
+        # A short poll interval keeps stop() quick: shutdown() waits for the loop to notice.
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="fake-openai", daemon=True)
+        self._thread.start()
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("FakeOpenAI is not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+        self._server = self._thread = None
+
+    def reset(self) -> None:
+        """Forget all state and test setup; keys removed by a test come back, keys added stay."""
+        with self.lock:
+            super().reset()
+            self.requests.clear()
+            self._faults.clear()
+            self._delays.clear()
+            self.api_keys |= self._initial_api_keys
+
+    # --- test helpers ---
+
+    def requests_to(self, method: str, path_prefix: str) -> list[RecordedRequest]:
+        with self.lock:
+            return [request for request in self.requests
+                    if request.method == method.upper() and request.path.startswith(path_prefix)]
+
+    def fail(self, method: str, path_regex: str, status: int, *, body: Any = None,
+             headers: dict[str, str] | None = None, times: int = 1) -> None:
+        """Answer the next `times` matching requests with `status` instead of handling them."""
+        with self.lock:
+            self._faults.append(_Fault(method.upper(), re.compile(path_regex), status, body, dict(headers or {}), times))
+
+    def delay(self, method: str, path_regex: str, seconds: float) -> None:
+        with self.lock:
+            self._delays.append(_Delay(method.upper(), re.compile(path_regex), seconds))
+
+    # --- request handling ---
+
+    def handle(self, method: str, target: str, headers: dict[str, str], raw_body: bytes) -> tuple[int, bytes, dict]:
+        """Answer one HTTP request; returns (status, body, headers)."""
+        url = urlsplit(target)
+        in_api = url.path.startswith("/v1/")
+        path = url.path[3:] if in_api else url.path
+        request, call, body_error = _parse_request(method, path, url.query, headers, raw_body)
+        with self.lock:
+            self.requests.append(request)
+            delay = sum(rule.seconds for rule in self._delays if rule.method == method and rule.path.fullmatch(path))
+        time.sleep(delay)  # outside the lock, so other requests keep flowing meanwhile
+        try:
+            self._authenticate(headers.get("authorization", ""))
+            fault = self._take_fault(method, path)
+            if fault is not None:
+                return self._fault_response(fault)
+            if not in_api:
+                raise not_found(f"Invalid URL ({method} {url.path})")
+            handler, call.params = match_route(method, path)
+            if body_error is not None:
+                raise body_error
+            if handler is upload_file:
+                time.sleep(self.upload_delay)  # also outside the lock: concurrent uploads overlap
+            with self.lock:
+                self.settle_due_batches()
+                result = handler(self, call)
+                body, extra_headers = result if isinstance(result, tuple) else (result, {})
+                # Serialise while still locked: handlers return the live state dicts.
+                return self._response(200, json.dumps(body).encode(), extra_headers)
+        except ApiError as error:
+            return self._response(error.status, json.dumps(error.body()).encode())
+        except Exception as error:  # a bug in the fake: answer 500 legibly instead of dropping the connection
+            traceback.print_exc()
+            bug = ApiError(500, f"FakeOpenAI crashed: {error!r}", type="server_error")
+            return self._response(500, json.dumps(bug.body()).encode())
+
+    def _authenticate(self, authorization: str) -> None:
+        scheme, _, key = authorization.partition(" ")
+        key = key.strip()
+        if scheme.lower() != "bearer" or not key:
+            raise ApiError(401, _MISSING_KEY)
+        if key not in self.api_keys:
+            raise ApiError(401, f"Incorrect API key provided: {_mask_key(key)}. You can find your API key at "
+                                "https://platform.openai.com/account/api-keys.", code="invalid_api_key")
+
+    def _take_fault(self, method: str, path: str) -> _Fault | None:
+        with self.lock:
+            for fault in self._faults:
+                if fault.method == method and fault.path.fullmatch(path):
+                    fault.remaining -= 1
+                    if fault.remaining <= 0:
+                        self._faults.remove(fault)
+                    return fault
+        return None
+
+    def _fault_response(self, fault: _Fault) -> tuple[int, bytes, dict]:
+        if fault.body is None:
+            payload = json.dumps(_default_fault_error(fault.status).body()).encode()
+        elif isinstance(fault.body, (bytes, str)):
+            payload = fault.body.encode() if isinstance(fault.body, str) else fault.body
+        else:
+            payload = json.dumps(fault.body).encode()
+        return self._response(fault.status, payload, fault.headers)
+
+    @staticmethod
+    def _response(status: int, payload: bytes, extra_headers: dict[str, str] | None = None) -> tuple[int, bytes, dict]:
+        headers = {"Content-Type": "application/json", "x-request-id": f"req_{uuid.uuid4().hex}"}
+        return status, payload, {**headers, **(extra_headers or {})}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # idle keep-alive connections must not block interpreter exit
+    fake: FakeOpenAI
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, so the SDK's connection pool can reuse connections
+    # Headers and body are separate writes; without TCP_NODELAY each answer waits ~40 ms for a delayed ACK.
+    disable_nagle_algorithm = True
+    server: _Server
+
+    def _serve(self) -> None:
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        status, payload, response_headers = self.server.fake.handle(self.command, self.path, headers, self._read_body())
+        self.send_response(status)
+        for name, value in response_headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _serve
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":  # httpx2 streams unsized uploads
+            return self._read_chunked_body()
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def _read_chunked_body(self) -> bytes:
+        chunks = []
+        while size := int(self.rfile.readline().split(b";")[0], 16):
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline()  # CRLF after each chunk
+        while self.rfile.readline() not in (b"\r\n", b"\n", b""):  # optional trailers
+            pass
+        return b"".join(chunks)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence per-request logging; tests inspect `FakeOpenAI.requests` instead."""

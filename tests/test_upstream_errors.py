@@ -1,0 +1,99 @@
+"""How OpenAI's faults reach the caller: the documented status, code and body."""
+import socket
+
+import pytest
+
+from tests.conftest import TEST_API_KEY
+
+pytestmark = pytest.mark.django_db
+
+MAPPING = [
+    (400, 400, "openai_bad_request"),
+    (401, 401, "openai_invalid_api_key"),
+    (403, 403, "openai_permission_denied"),
+    (404, 404, "openai_not_found"),
+    (409, 409, "openai_conflict"),
+    (429, 429, "openai_rate_limited"),
+    (500, 502, "openai_server_error"),
+    (503, 502, "openai_server_error"),
+]
+
+
+@pytest.mark.parametrize(("upstream", "expected", "code"), MAPPING)
+def test_upstream_status_maps_to_the_documented_status(api, url, fake_openai, upstream, expected, code):
+    fake_openai.fail("GET", "/vector_stores/vs_1", upstream)
+    response = api.get(url("/vs_1"))
+    assert response.status_code == expected
+    body = response.json()
+    assert body["code"] == code
+    assert body["openai_request_id"].startswith("req_")
+    assert response["Content-Type"] == "application/json"
+
+
+def test_rate_limit_passes_retry_after_on(api, url, fake_openai):
+    fake_openai.fail("GET", "/vector_stores", 429, headers={"Retry-After": "17"})
+    response = api.get(url())
+    assert response.status_code == 429
+    assert response["Retry-After"] == "17"
+
+
+def test_a_rejected_key_is_401_and_never_echoed(api, url, fake_openai, credential):
+    fake_openai.api_keys.clear()
+    response = api.get(url())
+    assert response.status_code == 401
+    assert response.json()["detail"] == "OpenAI rejected the credential's API key."
+    assert TEST_API_KEY not in response.content.decode()
+
+
+def test_keys_in_upstream_messages_are_redacted(api, url, fake_openai):
+    fake_openai.fail("GET", "/vector_stores/vs_1", 400, body={"error": {
+        "message": f"Bad key {TEST_API_KEY} here", "type": "invalid_request_error", "param": None, "code": None}})
+    response = api.get(url("/vs_1"))
+    assert response.status_code == 400
+    assert TEST_API_KEY not in response.content.decode()
+    assert "sk-***" in response.json()["detail"]
+
+
+def test_an_unreachable_openai_is_502(api, url, credential):
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    credential.base_url = f"http://127.0.0.1:{port}/v1"
+    credential.save()
+    response = api.get(url())
+    assert response.status_code == 502
+    assert response.json() == {"detail": "Could not connect to OpenAI.", "code": "openai_unreachable"}
+
+
+def test_a_slow_openai_is_504_within_the_timeout(api, url, fake_openai, settings):
+    settings.OPENAI_VECTOR_STORES = {**settings.OPENAI_VECTOR_STORES, "TIMEOUT": 0.3}
+    fake_openai.delay("GET", "/vector_stores/vs_1", 2)
+    response = api.get(url("/vs_1"))
+    assert response.status_code == 504
+    assert response.json()["code"] == "openai_timeout"
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'"a string"'])
+def test_an_unreadable_answer_is_502(api, url, fake_openai, body):
+    fake_openai.fail("GET", "/vector_stores/vs_1", 200, body=body)
+    response = api.get(url("/vs_1"))
+    assert response.status_code == 502
+    assert response.json()["code"] == "openai_bad_response"
+
+
+def test_idempotent_calls_are_retried_as_configured(api, url, fake_openai, settings):
+    settings.OPENAI_VECTOR_STORES = {**settings.OPENAI_VECTOR_STORES, "MAX_RETRIES": 2}
+    store = fake_openai.create_vector_store(name="retry me")
+    fake_openai.fail("GET", f"/vector_stores/{store['id']}", 503, times=2, headers={"Retry-After-Ms": "10"})
+    response = api.get(url(f"/{store['id']}"))
+    assert response.status_code == 200
+    assert len(fake_openai.requests_to("GET", f"/vector_stores/{store['id']}")) == 3
+
+
+def test_creates_are_not_retried_by_default(api, url, fake_openai, settings):
+    settings.OPENAI_VECTOR_STORES = {**settings.OPENAI_VECTOR_STORES, "MAX_RETRIES": 2}
+    fake_openai.fail("POST", "/vector_stores", 503, times=1)
+    response = api.post(url(), {"name": "once"}, format="json")
+    assert response.status_code == 502
+    assert len(fake_openai.requests_to("POST", "/vector_stores")) == 1
+    assert fake_openai.vector_stores == {}
