@@ -267,3 +267,7 @@ def test_connection_reports_each_credential(admin_client, credential, fake_opena
         f"Bearer {TEST_API_KEY}", f"Bearer {broken.api_key}",
     }
     assert_no_key(response, TEST_API_KEY, broken.api_key)
+
+
+def test_the_standalone_admin_carries_the_sites_name(admin_client):
+    assert "OpenAI vector stores" in admin_client.get("/admin/").content.decode()

@@ -215,3 +215,11 @@ def test_a_request_over_the_total_limit_is_413(upload, settings, fake_openai, up
     response = upload(text_file("a.txt", b"x" * 600), text_file("b.txt", b"x" * 600))
     assert response.status_code == 413
     assert list(upload_dir.iterdir()) == []
+
+
+def test_djangos_own_file_count_limit_is_413_too(upload, settings, fake_openai, upload_dir):
+    settings.DATA_UPLOAD_MAX_NUMBER_FILES = 2
+    response = upload(*(text_file(f"{n}.txt") for n in range(3)))
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload_too_large"
+    assert list(upload_dir.iterdir()) == []
