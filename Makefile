@@ -4,13 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test install migrate
+.PHONY: run test install migrate schema serve
 
 # (Re)install when pyproject.toml changes.
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[site,test]'
+	$(BIN)/python -m pip install --quiet -e '.[site,postgres,test]'
 	touch $@
 
 install: $(INSTALLED)
@@ -23,3 +23,13 @@ run: migrate
 
 test: install
 	$(BIN)/python -m pytest -n auto
+
+# Regenerate the committed OpenAPI document (a test fails when it drifts from the code).
+schema: install
+	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file docs/openapi.yaml
+
+# Production serving: gunicorn with threaded workers, static files through WhiteNoise.
+# Needs SECRET_KEY, CRYPTOGRAPHY_KEY and ALLOWED_HOSTS in the environment (see README, "Deploying").
+serve: migrate
+	DEBUG=0 $(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	DEBUG=0 $(BIN)/gunicorn --config config/gunicorn.py config.wsgi
