@@ -1,0 +1,105 @@
+"""Production serving: `check --deploy`, the health endpoint, and gunicorn + WhiteNoise for real."""
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from django.db import OperationalError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def production_env(tmp_path, **extra):
+    """The environment a production deployment sets, with a throwaway SQLite database."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))},
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "CRYPTOGRAPHY_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "127.0.0.1,vectors.example.com",
+        "DEBUG": "0",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "STATIC_ROOT": str(tmp_path / "static"),
+        **extra,
+    }
+
+
+def manage(env, *args):
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_check_deploy_reports_no_warnings_with_production_settings(tmp_path):
+    result = manage(production_env(tmp_path), "check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_defaults_can_be_switched_off_by_the_environment(tmp_path):
+    env = production_env(tmp_path, SECURE_HSTS_SECONDS="0", SECURE_SSL_REDIRECT="0")
+    result = manage(env, "check", "--deploy")
+    assert "security.W004" in result.stdout + result.stderr  # HSTS off is reported
+    assert "security.W008" in result.stdout + result.stderr  # so is the missing redirect
+
+
+@pytest.mark.django_db
+def test_health_is_unauthenticated_and_does_not_touch_openai(client, fake_openai):
+    response = client.get("/api/v1/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert "no-cache" in response["Cache-Control"]
+    assert fake_openai.requests == []
+
+
+@pytest.mark.django_db
+def test_health_is_503_when_the_database_is_down(client):
+    with mock.patch("django.db.backends.utils.CursorWrapper.execute", side_effect=OperationalError("down")):
+        response = client.get("/api/v1/health/")
+    assert response.status_code == 503
+    assert response.json()["status"] == "unavailable"
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url, timeout=30):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return urllib.request.urlopen(url, timeout=2)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_gunicorn_serves_the_site_and_whitenoise_its_static_files(tmp_path):
+    port = free_port()
+    env = production_env(tmp_path, BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="1", GUNICORN_THREADS="2",
+                         SECURE_SSL_REDIRECT="0")
+    assert manage(env, "migrate", "--noinput").returncode == 0
+    assert manage(env, "collectstatic", "--noinput").returncode == 0
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.py", "config.wsgi"],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        health = wait_for(f"http://127.0.0.1:{port}/api/v1/health")
+        assert json.load(health) == {"status": "ok"}
+        css = urllib.request.urlopen(f"http://127.0.0.1:{port}/static/admin/css/base.css", timeout=5)
+        assert css.status == 200
+        assert css.headers["Content-Type"].startswith("text/css")
+        swagger = urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css", timeout=5)
+        assert swagger.status == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
