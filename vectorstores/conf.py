@@ -8,14 +8,17 @@ from django.conf import settings
 MB = 1024 * 1024
 
 DEFAULTS = {
-    # Seconds to wait for OpenAI to connect or to send the next bytes of an answer.
+    # Seconds one call to OpenAI may take in all, retries and their waits included.
+    # (A long upload is not cut: the limit applies to each wait for OpenAI, not to the transfer.)
     "TIMEOUT": 60.0,
-    # Retries, with the SDK's exponential backoff, of calls that are safe to repeat
-    # (reads, modify, delete, search, batch polling and cancel).
+    # Retries, with exponential backoff or OpenAI's Retry-After, of calls that are safe to
+    # repeat (reads, modify, delete, search, batch polling and cancel) after a 408, 409, 429,
+    # 5xx, timeout or connection failure.
     "MAX_RETRIES": 2,
-    # Retries of calls that create something upstream (vector store, file, file batch).
-    # 0 by default: a retry after a lost answer would create a duplicate.
-    "CREATE_MAX_RETRIES": 0,
+    # Retries of calls that create something (vector store, file, file batch): only after a
+    # 429 or a connection that was never made, when OpenAI certainly did not act. Never after
+    # a lost answer or a 5xx, which could leave a duplicate behind.
+    "CREATE_MAX_RETRIES": 2,
     # How many files of one upload request go to OpenAI at the same time.
     "UPLOAD_CONCURRENCY": 5,
     # How many files of one PATCH request are removed at the same time.

@@ -7,14 +7,17 @@ parsed models, so no field is dropped, renamed or added on the way.
 """
 import contextlib
 import hashlib
+import itertools
 import logging
 import math
+import random
 import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
+import httpx2
 import openai
 from rest_framework import status
 
@@ -24,6 +27,10 @@ from .exceptions import UpstreamError
 logger = logging.getLogger(__name__)
 
 UPSTREAM_PAGE_SIZE = 100  # OpenAI's largest page for vector store lists
+# The "object" of each kind of answer; anything else is an answer we cannot trust (502).
+VECTOR_STORE = "vector_store"
+VECTOR_STORE_FILE_DELETED = "vector_store.file.deleted"
+FILE_BATCH = ("vector_store.files_batch", "vector_store.file_batch")  # the spec uses both spellings
 API_KEY_PATTERN = re.compile(r"sk-[A-Za-z0-9_*.\-]{3,}")
 
 
@@ -39,14 +46,14 @@ class ClientCache:
     """One SDK client per credential, shared by all requests so connections are pooled.
 
     A client is rebuilt when the credential's key, base URL, organization or project
-    changes, or when the timeout and retry settings do.
+    changes. Timeouts and retries are applied per call by `_request`, not by the SDK.
     """
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._clients = {}  # credential pk -> (fingerprint, client, client for creating calls)
+        self._clients = {}  # credential pk -> (fingerprint, client)
 
-    def get(self, credential, *, creating=False):
+    def get(self, credential):
         fingerprint = self._fingerprint(credential)
         with self._lock:
             cached = self._clients.get(credential.pk)
@@ -57,13 +64,11 @@ class ClientCache:
                     base_url=credential.base_url or None,
                     organization=credential.organization or None,
                     project=credential.project or None,
-                    timeout=app_settings.TIMEOUT,
-                    max_retries=app_settings.MAX_RETRIES,
+                    max_retries=0,
                 )
-                # with_options shares the connection pool; only the retry policy differs.
-                cached = (fingerprint, client, client.with_options(max_retries=app_settings.CREATE_MAX_RETRIES))
+                cached = (fingerprint, client)
                 self._clients[credential.pk] = cached
-        return cached[2] if creating else cached[1]
+        return cached[1]
 
     def clear(self):
         with self._lock:
@@ -71,12 +76,9 @@ class ClientCache:
 
     @staticmethod
     def _fingerprint(credential):
-        parts = (
-            credential.api_key, credential.base_url, credential.organization, credential.project,
-            app_settings.TIMEOUT, app_settings.MAX_RETRIES, app_settings.CREATE_MAX_RETRIES,
-        )
+        parts = (credential.api_key, credential.base_url, credential.organization, credential.project)
         # A digest, so the cache's keys never hold the API key in clear text.
-        return hashlib.sha256("\0".join(map(str, parts)).encode()).hexdigest()
+        return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
 clients = ClientCache()
@@ -117,9 +119,14 @@ def map_openai_error(exc):
             detail = message or f"OpenAI answered {exc.status_code}."
         return UpstreamError(
             detail, status_code=status_code, code=code,
-            openai_request_id=exc.request_id, retry_after=_retry_after(exc.response.headers),
+            openai_request_id=exc.request_id, retry_after=_retry_after_header(exc.response.headers),
         )
     return UpstreamError("OpenAI sent an answer this server cannot read.", status_code=502, code="openai_bad_response")
+
+
+def _retry_after_header(headers):
+    wait = _suggested_wait(headers)
+    return None if wait is None else str(max(1, math.ceil(wait)))
 
 
 def _upstream_message(body):
@@ -130,13 +137,28 @@ def _upstream_message(body):
     return None
 
 
-def _retry_after(headers):
-    """Retry-After in whole seconds, from OpenAI's retry-after or retry-after-ms header."""
-    if headers.get("retry-after", "").strip().isdigit():
-        return headers["retry-after"].strip()
-    with contextlib.suppress(ValueError):
-        return str(math.ceil(float(headers.get("retry-after-ms", "")) / 1000))
+def _suggested_wait(headers):
+    """Seconds OpenAI asks us to wait (retry-after-ms, else retry-after), or None."""
+    for name, scale in (("retry-after-ms", 1000), ("retry-after", 1)):
+        with contextlib.suppress(TypeError, ValueError):
+            seconds = float(headers.get(name)) / scale
+            if 0 <= seconds < math.inf:
+                return seconds
     return None
+
+
+class Retry:
+    """Which failures a call may be retried after."""
+
+    # Reads, modify, delete, search, polling, cancel: repeating them changes nothing.
+    IDEMPOTENT = "idempotent"
+    # Creates: only when OpenAI certainly did not act (no connection made, or a 429
+    # rejection). Never after a lost answer, which would create a duplicate.
+    CREATE = "create"
+
+
+RETRYABLE_STATUSES = {408, 409, 429, 500, 502, 503, 504}
+BACKOFF_BASE, BACKOFF_MAX = 0.5, 8.0
 
 
 @dataclass
@@ -145,23 +167,64 @@ class Answer:
     headers: dict
 
 
-def _request(method, *args, **kwargs):
-    """Call one SDK `with_raw_response` method; its JSON object and headers, or an UpstreamError."""
-    try:
-        raw = method(*args, **kwargs)
-    except openai.OpenAIError as exc:
-        raise map_openai_error(exc) from exc
-    request_id = raw.headers.get("x-request-id")
+def _request(method, *args, retry=Retry.IDEMPOTENT, expect=None, **kwargs):
+    """Call one SDK `with_raw_response` method, retrying as `retry` allows within TIMEOUT.
+
+    Returns the JSON object and headers of the answer; raises UpstreamError otherwise.
+    TIMEOUT bounds the whole call, retries and their waits included, so a caller
+    never waits much longer than TIMEOUT for an answer.
+    """
+    deadline = time.monotonic() + app_settings.TIMEOUT
+    retries = app_settings.MAX_RETRIES if retry == Retry.IDEMPOTENT else app_settings.CREATE_MAX_RETRIES
+    for attempt in itertools.count():
+        try:
+            raw = method(*args, timeout=max(deadline - time.monotonic(), 0.001), **kwargs)
+        except openai.OpenAIError as exc:
+            wait = _retry_wait(exc, attempt, retry)
+            if wait is None or attempt >= retries or time.monotonic() + wait >= deadline:
+                raise map_openai_error(exc) from exc
+            logger.info("Retrying %s in %.2fs after: %s", _operation_name(method), wait, redact(exc))
+            time.sleep(wait)
+            continue
+        return Answer(_answer_json(raw, expect), raw.headers)
+
+
+def _answer_json(raw, expect):
+    """The answer's JSON object, checked to be the kind of object `expect` names."""
     try:
         data = raw.http_response.json()
     except ValueError:
         data = None
-    if not isinstance(data, dict):
+    kinds = (expect,) if isinstance(expect, str) else expect or ()
+    if not isinstance(data, dict) or (kinds and data.get("object") not in kinds) or (
+        data.get("object") == "list" and not isinstance(data.get("data"), list)
+    ):
         raise UpstreamError(
             "OpenAI sent an answer this server cannot read.",
-            status_code=502, code="openai_bad_response", openai_request_id=request_id,
+            status_code=502, code="openai_bad_response", openai_request_id=raw.headers.get("x-request-id"),
         )
-    return Answer(data, raw.headers)
+    return data
+
+
+def _retry_wait(exc, attempt, retry):
+    """Seconds to wait before retrying after `exc`, or None when it must not be retried."""
+    if isinstance(exc, openai.APIStatusError):
+        if exc.status_code not in RETRYABLE_STATUSES or (retry == Retry.CREATE and exc.status_code != 429):
+            return None
+        suggested = _suggested_wait(exc.response.headers)
+        if suggested is not None:
+            return suggested
+    elif isinstance(exc, openai.APIConnectionError):
+        # A create is retried only if the connection was never made, so OpenAI never saw it.
+        if retry == Retry.CREATE and not isinstance(exc.__cause__, httpx2.ConnectError):
+            return None
+    else:
+        return None
+    return min(BACKOFF_BASE * 2**attempt, BACKOFF_MAX) * random.uniform(0.75, 1.0)
+
+
+def _operation_name(method):
+    return getattr(method, "__qualname__", repr(method))
 
 
 def _call(method, *args, **kwargs):
@@ -171,12 +234,6 @@ def _call(method, *args, **kwargs):
 def _given(**params):
     """Only the parameters the caller gave, so the SDK omits the rest."""
     return {name: value for name, value in params.items() if value is not None}
-
-
-def _expect_list(data):
-    if not isinstance(data.get("data"), list):
-        raise UpstreamError("OpenAI sent a list this server cannot read.", status_code=502, code="openai_bad_response")
-    return data
 
 
 # --- lists ---------------------------------------------------------------------
@@ -193,11 +250,11 @@ class Page:
 def _list(method, *args, paged, limit=None, order=None, after=None, before=None, **filters):
     """One page as asked for, or (unpaged) every object, bounded by LIST_MAX_ITEMS."""
     if paged:
-        data = _expect_list(_call(method, *args, **_given(limit=limit, order=order, after=after, before=before, **filters)))
+        data = _call(method, *args, expect="list", **_given(limit=limit, order=order, after=after, before=before, **filters))
         return Page(data["data"], bool(data.get("has_more")), data.get("first_id"), data.get("last_id"))
     items, cursor, bound = [], None, app_settings.LIST_MAX_ITEMS
     while True:
-        data = _expect_list(_call(method, *args, **_given(limit=UPSTREAM_PAGE_SIZE, order=order, after=cursor, **filters)))
+        data = _call(method, *args, expect="list", **_given(limit=UPSTREAM_PAGE_SIZE, order=order, after=cursor, **filters))
         items.extend(data["data"])
         more = bool(data.get("has_more")) and bool(data["data"])
         if not more or len(items) >= bound:
@@ -220,28 +277,30 @@ def list_store_files(credential, store_id, *, paged, **params):
 
 
 def get_vector_store(credential, store_id):
-    return _call(clients.get(credential).vector_stores.with_raw_response.retrieve, store_id)
+    return _call(clients.get(credential).vector_stores.with_raw_response.retrieve, store_id, expect=VECTOR_STORE)
 
 
 def create_vector_store(credential, fields):
-    return _call(clients.get(credential, creating=True).vector_stores.with_raw_response.create, **fields)
+    return _call(clients.get(credential).vector_stores.with_raw_response.create,
+                 retry=Retry.CREATE, expect=VECTOR_STORE, **fields)
 
 
 def update_vector_store(credential, store_id, fields):
-    return _call(clients.get(credential).vector_stores.with_raw_response.update, store_id, **fields)
+    return _call(clients.get(credential).vector_stores.with_raw_response.update, store_id, expect=VECTOR_STORE, **fields)
 
 
 def delete_vector_store(credential, store_id):
-    return _call(clients.get(credential).vector_stores.with_raw_response.delete, store_id)
+    return _call(clients.get(credential).vector_stores.with_raw_response.delete, store_id, expect="vector_store.deleted")
 
 
 def search_store(credential, store_id, params):
-    return _call(clients.get(credential).vector_stores.with_raw_response.search, store_id, **params)
+    return _call(clients.get(credential).vector_stores.with_raw_response.search, store_id,
+                 expect="vector_store.search_results.page", **params)
 
 
 def check_connection(credential):
     """Raise UpstreamError unless OpenAI accepts the credential (the cheapest authenticated call)."""
-    _call(clients.get(credential).vector_stores.with_raw_response.list, limit=1)
+    _call(clients.get(credential).vector_stores.with_raw_response.list, limit=1, expect="list")
 
 
 # --- uploads -------------------------------------------------------------------
@@ -268,12 +327,12 @@ class FileOutcome:
 
 
 def upload_files_to_store(credential, store_id, uploads, chunking_strategy=None):
-    """Upload `uploads` (Django UploadedFiles) concurrently, attach them in one file batch and
+    """Upload `uploads` (Django TemporaryUploadedFiles, on disk) concurrently, attach them in one file batch and
     wait for it. Returns the OpenAI File objects. On any failure raises an UpstreamError whose
     body reports every file, after deleting the File objects that did not end up in the store.
     """
     get_vector_store(credential, store_id)  # a missing store is a 404 before anything is uploaded
-    outcomes = _upload_files(clients.get(credential, creating=True), uploads)
+    outcomes = _upload_files(clients.get(credential), uploads)
     failed = [outcome for outcome in outcomes if outcome.status == "upload_failed"]
     if failed:
         _delete_files(credential, [o for o in outcomes if o.file])
@@ -281,8 +340,9 @@ def upload_files_to_store(credential, store_id, uploads, chunking_strategy=None)
 
     try:
         batch = _call(
-            clients.get(credential, creating=True).vector_stores.file_batches.with_raw_response.create,
+            clients.get(credential).vector_stores.file_batches.with_raw_response.create,
             store_id, file_ids=[o.file_id for o in outcomes], **_given(chunking_strategy=chunking_strategy),
+            retry=Retry.CREATE, expect=FILE_BATCH,
         )
     except UpstreamError as error:
         _delete_files(credential, outcomes)
@@ -332,21 +392,19 @@ def _upload_files(client, uploads):
 
 
 def _upload_one(client, upload, outcome):
+    """Upload one file, streamed from its temporary file on disk (never copied into memory)."""
+
+    def create_file(**options):
+        stream.seek(0)  # a retried attempt sends the file from its start again
+        return client.files.with_raw_response.create(file=(upload.name, stream), purpose="assistants", **options)
+
     try:
-        with _open_upload(upload) as stream:
-            outcome.file = _call(client.files.with_raw_response.create, file=(upload.name, stream), purpose="assistants")
+        with open(upload.temporary_file_path(), "rb") as stream:
+            outcome.file = _call(create_file, retry=Retry.CREATE, expect="file")
         outcome.status = "uploaded"
     except UpstreamError as error:
         outcome.status, outcome.error = "upload_failed", error
     return outcome
-
-
-def _open_upload(upload):
-    """A binary stream over an UploadedFile that the SDK sends in chunks, never copied into memory."""
-    if hasattr(upload, "temporary_file_path"):
-        return open(upload.temporary_file_path(), "rb")
-    upload.file.seek(0)
-    return contextlib.nullcontext(upload.file)  # small uploads Django already keeps in memory
 
 
 def _wait_for_batch(credential, store_id, batch):
@@ -358,10 +416,12 @@ def _wait_for_batch(credential, store_id, batch):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             with contextlib.suppress(UpstreamError):
-                batch = _call(client.vector_stores.file_batches.with_raw_response.cancel, batch["id"], vector_store_id=store_id)
+                batch = _call(client.vector_stores.file_batches.with_raw_response.cancel, batch["id"],
+                              vector_store_id=store_id, expect=FILE_BATCH)
             return batch, True
         time.sleep(min(_poll_interval(headers), remaining))
-        answer = _request(client.vector_stores.file_batches.with_raw_response.retrieve, batch["id"], vector_store_id=store_id)
+        answer = _request(client.vector_stores.file_batches.with_raw_response.retrieve, batch["id"],
+                          vector_store_id=store_id, expect=FILE_BATCH)
         batch, headers = answer.data, answer.headers
     return batch, False
 
@@ -402,8 +462,9 @@ def _delete_files(credential, outcomes, store_id=None):
         try:
             if store_id:
                 with contextlib.suppress(UpstreamError):  # not attached is fine: deleting the File detaches too
-                    _call(client.vector_stores.files.with_raw_response.delete, outcome.file_id, vector_store_id=store_id)
-            _call(client.files.with_raw_response.delete, outcome.file_id)
+                    _call(client.vector_stores.files.with_raw_response.delete, outcome.file_id,
+                          vector_store_id=store_id, expect=VECTOR_STORE_FILE_DELETED)
+            _call(client.files.with_raw_response.delete, outcome.file_id, expect="file")
             outcome.file_deleted = True
         except UpstreamError as error:
             logger.error("Could not delete OpenAI file %s left by a failed upload: %s", outcome.file_id, error.detail)
@@ -447,11 +508,12 @@ def remove_files_from_store(credential, store_id, file_ids, *, delete_files=Fals
     def remove(file_id):
         removal = Removal(file_id, file_deleted=False if delete_files else None)
         try:
-            answer = _call(client.vector_stores.files.with_raw_response.delete, file_id, vector_store_id=store_id)
+            answer = _call(client.vector_stores.files.with_raw_response.delete, file_id,
+                           vector_store_id=store_id, expect=VECTOR_STORE_FILE_DELETED)
             removal.deleted = bool(answer.get("deleted"))
             # Only a file this store held is deleted, so a typo can't delete another store's file.
             if delete_files and removal.deleted:
-                removal.file_deleted = bool(_call(client.files.with_raw_response.delete, file_id).get("deleted"))
+                removal.file_deleted = bool(_call(client.files.with_raw_response.delete, file_id, expect="file")["deleted"])
         except UpstreamError as error:
             removal.error = error
         return removal

@@ -51,6 +51,12 @@ class _Fault:
     body: Any
     headers: dict[str, str]
     remaining: int
+    # "before": close the connection without acting; "after": act, then lose the answer.
+    drop: str | None = None
+
+
+# handle()'s answer for "close the connection mid-answer".
+DROPPED = (0, b"", {})
 
 
 @dataclass
@@ -163,6 +169,15 @@ class FakeOpenAI(FakeState):
         with self.lock:
             self._faults.append(_Fault(method.upper(), re.compile(path_regex), status, body, dict(headers or {}), times))
 
+    def drop(self, method: str, path_regex: str, *, after_processing: bool = False, times: int = 1) -> None:
+        """Close the connection mid-answer for the next `times` matching requests.
+
+        With `after_processing` the request takes effect first: the answer is lost on its way back.
+        """
+        with self.lock:
+            self._faults.append(_Fault(method.upper(), re.compile(path_regex), 0, None, {}, times,
+                                       drop="after" if after_processing else "before"))
+
     def delay(self, method: str, path_regex: str, seconds: float) -> None:
         with self.lock:
             self._delays.append(_Delay(method.upper(), re.compile(path_regex), seconds))
@@ -182,7 +197,7 @@ class FakeOpenAI(FakeState):
         try:
             self._authenticate(headers.get("authorization", ""))
             fault = self._take_fault(method, path)
-            if fault is not None:
+            if fault is not None and fault.drop != "after":
                 return self._fault_response(fault)
             if not in_api:
                 raise not_found(f"Invalid URL ({method} {url.path})")
@@ -196,7 +211,8 @@ class FakeOpenAI(FakeState):
                 result = handler(self, call)
                 body, extra_headers = result if isinstance(result, tuple) else (result, {})
                 # Serialise while still locked: handlers return the live state dicts.
-                return self._response(200, json.dumps(body).encode(), extra_headers)
+                payload = json.dumps(body).encode()
+            return DROPPED if fault is not None else self._response(200, payload, extra_headers)
         except ApiError as error:
             return self._response(error.status, json.dumps(error.body()).encode())
         except Exception as error:  # a bug in the fake: answer 500 legibly instead of dropping the connection
@@ -224,6 +240,8 @@ class FakeOpenAI(FakeState):
         return None
 
     def _fault_response(self, fault: _Fault) -> tuple[int, bytes, dict]:
+        if fault.drop:
+            return DROPPED
         if fault.body is None:
             payload = json.dumps(_default_fault_error(fault.status).body()).encode()
         elif isinstance(fault.body, (bytes, str)):
@@ -251,7 +269,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         headers = {name.lower(): value for name, value in self.headers.items()}
-        status, payload, response_headers = self.server.fake.handle(self.command, self.path, headers, self._read_body())
+        answer = self.server.fake.handle(self.command, self.path, headers, self._read_body())
+        if answer is DROPPED:
+            # Half an answer, then the connection goes: what a crashed server or a cut network looks like.
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"id")
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        status, payload, response_headers = answer
         self.send_response(status)
         for name, value in response_headers.items():
             self.send_header(name, value)
