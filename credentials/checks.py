@@ -5,7 +5,8 @@ from django.core import checks
 @checks.register(checks.Tags.security)
 def check_cryptography_key(app_configs, **kwargs):
     """Without CRYPTOGRAPHY_KEY the stored API keys are encrypted with SECRET_KEY."""
-    if getattr(settings, "CRYPTOGRAPHY_KEY", None):
+    # is_overridden: django_cryptography's AppConf fills in a key derived from SECRET_KEY otherwise.
+    if settings.is_overridden("CRYPTOGRAPHY_KEY"):
         return []
     return [
         checks.Warning(

@@ -7,6 +7,7 @@ os.environ.setdefault("CRYPTOGRAPHY_KEY", "test-cryptography-key-not-for-product
 from config.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast user creation
-OPENAI_VECTOR_STORES = {"POLL_INTERVAL": 0.01, "MAX_RETRIES": 0}
+# No retries unless a test asks for them: fault tests then see exactly one upstream call.
+OPENAI_VECTOR_STORES = {"POLL_INTERVAL": 0.01, "MAX_RETRIES": 0, "CREATE_MAX_RETRIES": 0}
 # The test client speaks plain HTTP; production's HTTPS redirect is tested in test_deploy.py.
 SECURE_SSL_REDIRECT = False

@@ -17,7 +17,7 @@ def built_clients(monkeypatch):
         built.append(real(*args, **kwargs))
         return built[-1]
 
-    monkeypatch.setattr(gateway.openai, "OpenAI", recording)
+    monkeypatch.setattr(openai, "OpenAI", recording)
     return built
 
 

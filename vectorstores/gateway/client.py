@@ -1,0 +1,226 @@
+"""The SDK clients, and every call to OpenAI: timeouts, retries, and the mapping of faults to API errors.
+
+Objects pass through exactly as OpenAI sends them: every call reads the raw JSON
+answer instead of the SDK's parsed models, so no field is dropped, renamed or
+added on the way.
+"""
+import contextlib
+import hashlib
+import itertools
+import logging
+import math
+import random
+import threading
+import time
+from dataclasses import dataclass
+
+import httpx2
+import openai
+from rest_framework import status
+
+from ..conf import app_settings
+from ..exceptions import UpstreamError
+from ..redaction import redact
+
+logger = logging.getLogger("vectorstores.gateway")
+
+# The "object" of each kind of answer; anything else is an answer we cannot trust (502).
+VECTOR_STORE = "vector_store"
+VECTOR_STORE_FILE_DELETED = "vector_store.file.deleted"
+FILE_BATCH = ("vector_store.files_batch", "vector_store.file_batch")  # the spec uses both spellings
+
+
+class ClientCache:
+    """One SDK client per credential, shared by all requests so connections are pooled.
+
+    A client is rebuilt when the credential's key, base URL, organization or project
+    changes. Timeouts and retries are applied per call by `_request`, not by the SDK.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._clients = {}  # credential pk -> (fingerprint, client)
+
+    def get(self, credential):
+        fingerprint = self._fingerprint(credential)
+        with self._lock:
+            cached = self._clients.get(credential.pk)
+            if cached is None or cached[0] != fingerprint:
+                client = openai.OpenAI(
+                    api_key=credential.api_key,
+                    # None lets the SDK fall back to OPENAI_BASE_URL, then to api.openai.com.
+                    base_url=credential.base_url or None,
+                    organization=credential.organization or None,
+                    project=credential.project or None,
+                    max_retries=0,
+                )
+                cached = (fingerprint, client)
+                self._clients[credential.pk] = cached
+        return cached[1]
+
+    def clear(self):
+        with self._lock:
+            self._clients.clear()
+
+    @staticmethod
+    def _fingerprint(credential):
+        parts = (credential.api_key, credential.base_url, credential.organization, credential.project)
+        # A digest, so the cache's keys never hold the API key in clear text.
+        return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+clients = ClientCache()
+
+
+# OpenAI status -> (our status, our code). Other 4xx keep their status; 5xx become 502.
+STATUS_MAP = {
+    400: (status.HTTP_400_BAD_REQUEST, "openai_bad_request"),
+    401: (status.HTTP_401_UNAUTHORIZED, "openai_invalid_api_key"),
+    403: (status.HTTP_403_FORBIDDEN, "openai_permission_denied"),
+    404: (status.HTTP_404_NOT_FOUND, "openai_not_found"),
+    409: (status.HTTP_409_CONFLICT, "openai_conflict"),
+    429: (status.HTTP_429_TOO_MANY_REQUESTS, "openai_rate_limited"),
+}
+
+
+def map_openai_error(exc):
+    """The UpstreamError that answers the caller for an exception raised by the SDK."""
+    if isinstance(exc, openai.APITimeoutError):
+        return UpstreamError("OpenAI did not answer in time.", status_code=504, code="openai_timeout")
+    if isinstance(exc, openai.APIConnectionError):
+        return UpstreamError("Could not connect to OpenAI.", status_code=502, code="openai_unreachable")
+    if isinstance(exc, openai.APIStatusError):
+        if exc.status_code in STATUS_MAP:
+            status_code, code = STATUS_MAP[exc.status_code]
+        elif exc.status_code < 500:
+            status_code, code = exc.status_code, "openai_client_error"
+        else:
+            status_code, code = status.HTTP_502_BAD_GATEWAY, "openai_server_error"
+        message = redact(_upstream_message(exc.body) or "")
+        if exc.status_code == 401:
+            detail = "OpenAI rejected the credential's API key."  # its message echoes part of the key
+        elif exc.status_code >= 500:
+            detail = f"OpenAI failed ({exc.status_code})" + (f": {message}" if message else ".")
+        else:
+            detail = message or f"OpenAI answered {exc.status_code}."
+        return UpstreamError(
+            detail, status_code=status_code, code=code,
+            openai_request_id=exc.request_id, retry_after=_retry_after_header(exc.response.headers),
+        )
+    return UpstreamError("OpenAI sent an answer this server cannot read.", status_code=502, code="openai_bad_response")
+
+
+def _retry_after_header(headers):
+    wait = _suggested_wait(headers)
+    return None if wait is None else str(max(1, math.ceil(wait)))
+
+
+def _upstream_message(body):
+    if isinstance(body, dict):
+        message = body.get("message") or (body.get("error") or {}).get("message")
+        if isinstance(message, str):
+            return message
+    return None
+
+
+def _suggested_wait(headers):
+    """Seconds OpenAI asks us to wait (retry-after-ms, else retry-after), or None."""
+    for name, scale in (("retry-after-ms", 1000), ("retry-after", 1)):
+        with contextlib.suppress(TypeError, ValueError):
+            seconds = float(headers.get(name)) / scale
+            if 0 <= seconds < math.inf:
+                return seconds
+    return None
+
+
+class Retry:
+    """Which failures a call may be retried after."""
+
+    # Reads, modify, delete, search, polling, cancel: repeating them changes nothing.
+    IDEMPOTENT = "idempotent"
+    # Creates: only when OpenAI certainly did not act (no connection made, or a 429
+    # rejection). Never after a lost answer, which would create a duplicate.
+    CREATE = "create"
+
+
+RETRYABLE_STATUSES = {408, 409, 429, 500, 502, 503, 504}
+BACKOFF_BASE, BACKOFF_MAX = 0.5, 8.0
+
+
+@dataclass
+class Answer:
+    data: dict
+    headers: dict
+
+
+def request(method, *args, retry=Retry.IDEMPOTENT, expect=None, **kwargs):
+    """Call one SDK `with_raw_response` method, retrying as `retry` allows within TIMEOUT.
+
+    Returns the JSON object and headers of the answer; raises UpstreamError otherwise.
+    TIMEOUT bounds the whole call, retries and their waits included, so a caller
+    never waits much longer than TIMEOUT for an answer.
+    """
+    deadline = time.monotonic() + app_settings.TIMEOUT
+    retries = app_settings.MAX_RETRIES if retry == Retry.IDEMPOTENT else app_settings.CREATE_MAX_RETRIES
+    for attempt in itertools.count():
+        try:
+            raw = method(*args, timeout=max(deadline - time.monotonic(), 0.001), **kwargs)
+        except openai.OpenAIError as exc:
+            wait = _retry_wait(exc, attempt, retry)
+            if wait is None or attempt >= retries or time.monotonic() + wait >= deadline:
+                raise map_openai_error(exc) from exc
+            logger.info("Retrying %s in %.2fs after: %s", _operation_name(method), wait, redact(exc))
+            time.sleep(wait)
+            continue
+        return Answer(_answer_json(raw, expect), raw.headers)
+
+
+def _answer_json(raw, expect):
+    """The answer's JSON object, checked to be the kind of object `expect` names."""
+    try:
+        data = raw.http_response.json()
+    except ValueError:
+        data = None
+    kinds = (expect,) if isinstance(expect, str) else expect or ()
+    if not isinstance(data, dict) or (kinds and data.get("object") not in kinds) or (
+        data.get("object") == "list" and not _is_list_of_objects(data.get("data"))
+    ):
+        raise UpstreamError(
+            "OpenAI sent an answer this server cannot read.",
+            status_code=502, code="openai_bad_response", openai_request_id=raw.headers.get("x-request-id"),
+        )
+    return data
+
+
+def _is_list_of_objects(items):
+    return isinstance(items, list) and all(isinstance(item, dict) and isinstance(item.get("id"), str) for item in items)
+
+
+def _retry_wait(exc, attempt, retry):
+    """Seconds to wait before retrying after `exc`, or None when it must not be retried."""
+    if isinstance(exc, openai.APIStatusError):
+        if exc.status_code not in RETRYABLE_STATUSES or (retry == Retry.CREATE and exc.status_code != 429):
+            return None
+        suggested = _suggested_wait(exc.response.headers)
+        if suggested is not None:
+            return suggested
+    elif isinstance(exc, openai.APIConnectionError):
+        # A create is retried only if the connection was never made, so OpenAI never saw it.
+        if retry == Retry.CREATE and not isinstance(exc.__cause__, httpx2.ConnectError):
+            return None
+    else:
+        return None
+    return min(BACKOFF_BASE * 2**attempt, BACKOFF_MAX) * random.uniform(0.75, 1.0)
+
+
+def _operation_name(method):
+    return getattr(method, "__qualname__", repr(method))
+
+
+def call(method, *args, **kwargs):
+    return request(method, *args, **kwargs).data
+
+
+def only_given(**params):
+    """Only the parameters the caller gave, so the SDK omits the rest."""
+    return {name: value for name, value in params.items() if value is not None}

@@ -1,0 +1,121 @@
+"""Vector stores, their files, and search: one OpenAI call each, or a few run concurrently."""
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from ..conf import app_settings
+from ..exceptions import UpstreamError
+from .client import VECTOR_STORE, VECTOR_STORE_FILE_DELETED, Retry, call, clients, only_given
+
+UPSTREAM_PAGE_SIZE = 100  # OpenAI's largest page for vector store lists
+
+
+@dataclass
+class Page:
+    items: list
+    has_more: bool
+    first_id: str | None
+    last_id: str | None
+
+
+def list_pages(method, *args, paged, limit=None, order=None, after=None, before=None, **filters):
+    """One page as asked for, or (unpaged) every object, bounded by LIST_MAX_ITEMS."""
+    if paged:
+        data = call(method, *args, expect="list", **only_given(limit=limit, order=order, after=after, before=before, **filters))
+        return Page(data["data"], bool(data.get("has_more")), data.get("first_id"), data.get("last_id"))
+    items, cursor, bound = [], None, app_settings.LIST_MAX_ITEMS
+    while True:
+        data = call(method, *args, expect="list", **only_given(limit=UPSTREAM_PAGE_SIZE, order=order, after=cursor, **filters))
+        items.extend(data["data"])
+        more = bool(data.get("has_more")) and bool(data["data"])
+        if not more or len(items) >= bound:
+            break
+        cursor = data["data"][-1]["id"]
+    truncated = len(items) > bound or (more and len(items) == bound)
+    items = items[:bound]
+    return Page(items, truncated, items[0]["id"] if items else None, items[-1]["id"] if items else None)
+
+
+def list_vector_stores(credential, *, paged, **params):
+    return list_pages(clients.get(credential).vector_stores.with_raw_response.list, paged=paged, **params)
+
+
+def list_store_files(credential, store_id, *, paged, **params):
+    return list_pages(clients.get(credential).vector_stores.files.with_raw_response.list, store_id, paged=paged, **params)
+
+
+def get_vector_store(credential, store_id):
+    return call(clients.get(credential).vector_stores.with_raw_response.retrieve, store_id, expect=VECTOR_STORE)
+
+
+def create_vector_store(credential, fields):
+    return call(clients.get(credential).vector_stores.with_raw_response.create,
+                 retry=Retry.CREATE, expect=VECTOR_STORE, **fields)
+
+
+def update_vector_store(credential, store_id, fields):
+    return call(clients.get(credential).vector_stores.with_raw_response.update, store_id, expect=VECTOR_STORE, **fields)
+
+
+def delete_vector_store(credential, store_id):
+    return call(clients.get(credential).vector_stores.with_raw_response.delete, store_id, expect="vector_store.deleted")
+
+
+def search_store(credential, store_id, params):
+    return call(clients.get(credential).vector_stores.with_raw_response.search, store_id,
+                 expect="vector_store.search_results.page", **params)
+
+
+def check_connection(credential):
+    """Raise UpstreamError unless OpenAI accepts the credential (the cheapest authenticated call)."""
+    call(clients.get(credential).vector_stores.with_raw_response.list, limit=1, expect="list")
+
+
+@dataclass
+class Removal:
+    file_id: str
+    deleted: bool = False
+    file_deleted: bool | None = None
+    error: UpstreamError | None = field(default=None)
+
+    def report(self):
+        report = {"id": self.file_id, "object": "vector_store.file.deleted", "deleted": self.deleted}
+        if self.file_deleted is not None:
+            report["file_deleted"] = self.file_deleted
+        if self.error:
+            report["error"] = self.error.body()
+        return report
+
+
+def remove_files_from_store(credential, store_id, file_ids, *, delete_files=False):
+    """Detach `file_ids` from the store concurrently, and with `delete_files` delete the Files too.
+
+    Returns the per-file reports; raises an UpstreamError carrying them if any removal failed.
+    """
+    client = clients.get(credential)
+
+    def remove(file_id):
+        removal = Removal(file_id, file_deleted=False if delete_files else None)
+        try:
+            answer = call(client.vector_stores.files.with_raw_response.delete, file_id,
+                           vector_store_id=store_id, expect=VECTOR_STORE_FILE_DELETED)
+            removal.deleted = bool(answer.get("deleted"))
+            # Only a file this store held is deleted, so a typo can't delete another store's file.
+            if delete_files and removal.deleted:
+                removal.file_deleted = bool(call(client.files.with_raw_response.delete, file_id, expect="file")["deleted"])
+        except UpstreamError as error:
+            removal.error = error
+        return removal
+
+    removals = run_concurrently(remove, file_ids, app_settings.DELETE_CONCURRENCY)
+    failed = [removal for removal in removals if removal.error]
+    if failed:
+        summary = f"{len(failed)} of {len(removals)} files could not be removed: {failed[0].error.detail}"
+        raise failed[0].error.with_extra(detail=summary, files=[removal.report() for removal in removals])
+    return [removal.report() for removal in removals]
+
+
+def run_concurrently(function, items, concurrency):
+    if not items:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(items)))) as pool:
+        return list(pool.map(function, items))

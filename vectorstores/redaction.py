@@ -1,0 +1,29 @@
+"""Keep OpenAI API keys out of anything this app shows or logs."""
+import logging
+import re
+
+# OpenAI keys start with "sk-" (sk-proj-..., sk-svcacct-...); masked echoes like "sk-ab***cd" count too.
+API_KEY_PATTERN = re.compile(r"sk-[A-Za-z0-9_*.\-]{3,}")
+
+
+def redact(text):
+    """`text` with anything shaped like an OpenAI API key removed."""
+    return API_KEY_PATTERN.sub("sk-***", str(text))
+
+
+class RedactAPIKeysFilter(logging.Filter):
+    """A logging filter for handlers: no OpenAI API key reaches a log, tracebacks included.
+
+    Add it to every handler (LOGGING["filters"] with "()": "vectorstores.redaction.RedactAPIKeysFilter");
+    a filter on a logger would miss records propagated from its children.
+    """
+
+    def filter(self, record):
+        record.msg, record.args = redact(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
