@@ -243,3 +243,9 @@ def test_unknown_route_under_the_api_is_json_404(api, url, stores):
     response = api.get(url(f"/{stores[0]['id']}/nothing-here"))
     assert response.status_code == 404
     assert response.json() == {"detail": "Not found.", "code": "not_found"}
+
+
+def test_text_reaches_openai_exactly_as_sent(api, url, fake_openai):
+    body = {"name": "  padded name\t", "metadata": {"note": " kept "}}
+    assert api.post(url(), body, format="json").status_code == 200
+    assert fake_openai.requests[-1].json == body

@@ -33,6 +33,10 @@ object_id_validator = RegexValidator(
 class StrictCharField(serializers.CharField):
     default_error_messages = {"invalid": "Must be a string."}
 
+    def __init__(self, **kwargs):
+        kwargs.setdefault("trim_whitespace", False)  # pass text on exactly as sent
+        super().__init__(**kwargs)
+
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
