@@ -3,6 +3,7 @@ from urllib.parse import urlencode
 
 from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
 from rest_framework import parsers, serializers, viewsets
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from credentials.models import Credential
@@ -27,6 +28,9 @@ from .uploads import LimitedTemporaryFileUploadHandler
 class VectorStoreViewSet(viewsets.ViewSet):
     """Every action names a credential (?credential=<uuid>) the caller may use."""
 
+    # Whatever the host site's DEFAULT_PERMISSION_CLASSES: anonymous callers get 401 (403 when the
+    # only authentication class is SessionAuthentication). The host's authentication classes apply.
+    permission_classes = [IsAuthenticated]
     # Set per request by initial(): the credential this call uses.
     credential = None
 
