@@ -33,6 +33,9 @@ DEFAULTS = {
     "MAX_FILES_PER_UPLOAD": 100,
     "MAX_FILE_SIZE": 512 * MB,
     "MAX_UPLOAD_SIZE": 2048 * MB,
+    # Extensions an upload may have, e.g. [".pdf", ".md"]. None: every type OpenAI's
+    # file_search supports (FILE_TYPES in vectorstores/filetypes.py). A host can only narrow it.
+    "ALLOWED_EXTENSIONS": None,
 }
 
 

@@ -11,6 +11,8 @@ from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from .filetypes import file_type_problem
+
 
 OBJECT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 METADATA_MAX_PAIRS = 16
@@ -234,9 +236,11 @@ class UploadSerializer(serializers.Serializer):
         return super().to_internal_value(values)
 
     def validate_files(self, files):
-        empty = [upload.name for upload in files if not upload.size]
-        if empty:
-            raise serializers.ValidationError(f"File {empty[0]!r} is empty.")
+        for upload in files:
+            if not upload.size:
+                raise serializers.ValidationError(f"File {upload.name!r} is empty.")
+            if problem := file_type_problem(upload):
+                raise serializers.ValidationError(problem)
         return files
 
 

@@ -22,7 +22,7 @@ from .serializers import (
     VectorStoreUpdateSerializer,
     object_id_validator,
 )
-from .uploads import LimitedTemporaryFileUploadHandler
+from .uploads import LimitedTemporaryFileUploadHandler, UploadParser
 
 
 class VectorStoreViewSet(viewsets.ViewSet):
@@ -40,14 +40,15 @@ class VectorStoreViewSet(viewsets.ViewSet):
 
     def get_parsers(self):
         if self.action == "upload_files":
-            return [parsers.MultiPartParser()]
+            return [UploadParser()]
         return [parsers.JSONParser()]
 
     def initialize_request(self, request, *args, **kwargs):
         # DRF sets self.action after building the Request, but get_parsers needs it first.
         self.action = self.action_map.get(request.method.lower())
         # Stream uploads to disk under our limits; set before anything reads the body.
-        request.upload_handlers = [LimitedTemporaryFileUploadHandler(request)]
+        self.upload_handler = LimitedTemporaryFileUploadHandler(request)
+        request.upload_handlers = [self.upload_handler]
         return super().initialize_request(request, *args, **kwargs)
 
     def initial(self, request, *args, **kwargs):
@@ -98,6 +99,9 @@ class VectorStoreViewSet(viewsets.ViewSet):
             body = _validated(UploadSerializer, request.data)
         except (RequestDataTooBig, TooManyFilesSent) as exc:  # Django's own global limits
             raise PayloadTooLarge(str(exc)) from None
+        finally:
+            # Whatever stopped the parse (a limit, a bad part, a client gone), no partial file stays.
+            self.upload_handler.discard_partial_file()
         uploaded = gateway.upload_files_to_store(
             self.credential, store_id, body["files"], chunking_strategy=body.get("chunking_strategy")
         )

@@ -143,7 +143,7 @@ def _upload_files(client, uploads, outcomes):
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="openai-upload") as pool:
         futures = [pool.submit(_upload_one, client, upload, outcome) for upload, outcome in zip(uploads, outcomes)]
         for future in as_completed(futures):
-            if future.result().status == "upload_failed":
+            if not future.cancelled() and future.result().status == "upload_failed":
                 # The request fails anyway: don't start uploads that would only be deleted again.
                 for pending in futures:
                     pending.cancel()
