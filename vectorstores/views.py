@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from credentials.models import Credential
 
 from . import gateway
+from .audit import AuditTrailMixin
 from .exceptions import CredentialNotFound, PayloadTooLarge, api_exception_handler
 from .schema import document
 from .serializers import (
@@ -25,7 +26,7 @@ from .serializers import (
 from .uploads import LimitedTemporaryFileUploadHandler, UploadParser
 
 
-class VectorStoreViewSet(viewsets.ViewSet):
+class VectorStoreViewSet(AuditTrailMixin, viewsets.ViewSet):
     """Every action names a credential (?credential=<uuid>) the caller may use."""
 
     # Whatever the host site's DEFAULT_PERMISSION_CLASSES: anonymous callers get 401 (403 when the

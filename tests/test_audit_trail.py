@@ -1,0 +1,71 @@
+"""The audit trail: who used which credential for what, on which store, with which outcome."""
+import uuid
+
+import pytest
+
+from tests.conftest import TEST_API_KEY, client_for
+from vectorstores.models import AuditEntry
+
+pytestmark = pytest.mark.django_db
+
+
+def test_each_call_is_recorded_with_who_what_where_and_the_outcome(api, url, user, credential, fake_openai):
+    store = fake_openai.create_vector_store(name="audited")
+    api.get(url(f"/{store['id']}"))
+    api.get(url("/vs_missing"))
+    entries = list(AuditEntry.objects.order_by("id"))
+    assert [(e.username, e.credential, e.operation, e.method, e.vector_store_id, e.status_code) for e in entries] == [
+        ("alice", credential, "retrieve", "GET", store["id"], 200),
+        ("alice", credential, "retrieve", "GET", "vs_missing", 404),
+    ]
+    assert entries[0].credential_name == "Test credential"
+    assert entries[0].duration_ms >= 0
+
+
+def test_refused_credentials_are_recorded_too(other_user, url, credential, fake_openai):
+    asked_for = uuid.uuid4()
+    client_for(other_user).get(url(credential_id=asked_for))
+    entry = AuditEntry.objects.get()
+    assert (entry.username, entry.credential, entry.credential_ref, entry.status_code) == (
+        "mallory", None, str(asked_for), 404)
+
+
+def test_anonymous_calls_are_not_recorded(url, fake_openai):
+    client_for(None).get(url())
+    assert not AuditEntry.objects.exists()
+
+
+def test_the_trail_outlives_the_credential_and_holds_no_key(api, url, credential, fake_openai):
+    api.post(url(), {"name": "x"}, format="json")
+    credential.delete()
+    entry = AuditEntry.objects.get()
+    assert entry.credential is None and entry.credential_name == "Test credential"
+    assert all(TEST_API_KEY not in str(value) for value in AuditEntry.objects.values().get().values())
+
+
+def test_recording_costs_one_insert(api, url, fake_openai, django_assert_max_num_queries):
+    api.get(url())  # warm up: token, last_used_at
+    with django_assert_max_num_queries(3):  # token + credential + the audit insert
+        api.get(url())
+
+
+def test_admins_read_the_trail_but_cannot_change_it(admin_client, api, url, fake_openai):
+    api.get(url())
+    entry = AuditEntry.objects.get()
+    changelist = admin_client.get("/admin/vectorstores/auditentry/")
+    assert changelist.status_code == 200
+    assert "alice" in changelist.content.decode()
+    assert admin_client.get(f"/admin/vectorstores/auditentry/{entry.pk}/change/").status_code == 200
+    assert admin_client.post(f"/admin/vectorstores/auditentry/{entry.pk}/delete/").status_code == 403
+    assert admin_client.get("/admin/vectorstores/auditentry/add/").status_code == 403
+
+
+def test_a_failed_write_does_not_fail_the_call(api, url, fake_openai, monkeypatch, caplog):
+    from django.db import DatabaseError
+
+    def broken(*args, **kwargs):
+        raise DatabaseError("disk full")
+
+    monkeypatch.setattr(AuditEntry.objects, "create", broken)
+    assert api.get(url()).status_code == 200
+    assert "Could not write the audit entry" in caplog.text
