@@ -6,6 +6,7 @@ import copy
 import http.client
 import json
 import re
+import sys
 import threading
 import time
 import traceback
@@ -119,6 +120,7 @@ class FakeOpenAI(FakeState):
         self.requests: list[RecordedRequest] = []
         self._faults: list[_Fault] = []
         self._delays: list[_Delay] = []
+        self._generation = 0  # bumped by reset()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -151,6 +153,7 @@ class FakeOpenAI(FakeState):
         """Forget all state and test setup; keys removed by a test come back, keys added stay."""
         with self.lock:
             super().reset()
+            self._generation += 1
             self.requests.clear()
             self._faults.clear()
             self._delays.clear()
@@ -193,7 +196,10 @@ class FakeOpenAI(FakeState):
         with self.lock:
             self.requests.append(request)
             delay = sum(rule.seconds for rule in self._delays if rule.method == method and rule.path.fullmatch(path))
+            generation = self._generation
         time.sleep(delay)  # outside the lock, so other requests keep flowing meanwhile
+        if generation != self._generation:
+            return DROPPED  # sent before a reset(): its test is over and must not touch the next one's state
         try:
             self._authenticate(headers.get("authorization", ""))
             fault = self._take_fault(method, path)
@@ -259,6 +265,11 @@ class FakeOpenAI(FakeState):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True  # idle keep-alive connections must not block interpreter exit
     fake: FakeOpenAI
+
+    def handle_error(self, request, client_address):
+        # A client that gave up (a timeout under test) is expected; anything else is a bug worth a traceback.
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
