@@ -141,16 +141,51 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # One caller cannot spend a shared credential's OpenAI quota: requests per user (and per IP
+    # for anonymous callers). Counted in the default cache: per process unless CACHES is shared.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.UserRateThrottle",
+        "rest_framework.throttling.AnonRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": os.environ.get("API_THROTTLE_USER", "600/minute"),
+        "anon": os.environ.get("API_THROTTLE_ANON", "60/minute"),
+    },
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "OpenAI vector stores API",
-    "DESCRIPTION": "Manage OpenAI vector stores through credentials kept encrypted on this server.",
+    "DESCRIPTION": (
+        "Manage OpenAI vector stores through credentials kept encrypted on this server.\n\n"
+        "Authenticate with `Authorization: Token <key>` (or a Django session). Every operation names the "
+        "credential whose OpenAI API key it uses with `?credential=<uuid>`; a credential that does not exist "
+        "and one you may not use both answer 404 `credential_not_found`. Every path also works with a "
+        "trailing slash.\n\n"
+        "Bodies are validated before anything reaches OpenAI: JSON types are strict (\"5\" is not an integer), "
+        "unknown fields are rejected, and strings may not contain NUL characters. Text reaches OpenAI exactly as "
+        "sent, and objects from OpenAI pass through unchanged.\n\n"
+        "Every error has the shape `{\"detail\", \"code\"}`, plus `errors` (field errors), "
+        "`openai_request_id` (when OpenAI answered) and `files` (per-file reports of uploads and removals)."
+    ),
     "VERSION": "1.0.0",
+    "LICENSE": {"name": "MIT"},
+    "TAGS": [{"name": "Vector stores", "description": "OpenAI vector stores, their files, and search."}],
     "SERVE_INCLUDE_SCHEMA": False,
+    # The API has no partial updates: PATCH removes files and its body is documented as sent.
+    "COMPONENT_SPLIT_PATCH": False,
+    # Enums stay inline where they are used (no shared *Enum components, no choice lists in descriptions).
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enum_id_removal",
+        "vectorstores.schema.allow_empty_optional_query_values",
+    ],
+    # Paths are documented without the optional trailing slash.
+    "PREPROCESSING_HOOKS": ["vectorstores.schema.strip_optional_trailing_slash"],
+    # Served from this site (drf-spectacular-sidecar), no CDN; no badge from validator.swagger.io.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
 }
 
@@ -160,7 +195,8 @@ OPENAI_VECTOR_STORES = {}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact_api_keys": {"()": "vectorstores.redaction.RedactAPIKeysFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_api_keys"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         # The SDK and its HTTP client log request details at DEBUG; keep them quiet.

@@ -1,11 +1,23 @@
 from django import forms
 from django.contrib import admin, messages
+from django.utils.html import format_html
 from django.utils.translation import ngettext
 
 from vectorstores import gateway
 from vectorstores.exceptions import UpstreamError
 
+from .fields import UnreadableSecret
 from .models import Credential
+
+UNREADABLE_STATE = (
+    "cannot be decrypted: the server's encryption key changed. Enter the key again, or run "
+    "manage.py rotate_credentials_key with the old key."
+)
+UNREADABLE_HELP = (
+    "The stored key cannot be decrypted: the server's encryption key changed. Enter the key again to "
+    "replace it (or run manage.py rotate_credentials_key with the old key). Leaving this blank keeps the "
+    "unreadable stored value as it is."
+)
 
 
 class CredentialForm(forms.ModelForm):
@@ -30,6 +42,7 @@ class CredentialForm(forms.ModelForm):
         if not self.instance._state.adding:
             self.fields["api_key"].help_text = (
                 f"Stored key: {self.instance.masked_api_key}. Leave blank to keep it; type a new key to replace it."
+                if self.instance.api_key_readable else UNREADABLE_HELP
             )
 
     def clean_api_key(self):
@@ -38,6 +51,7 @@ class CredentialForm(forms.ModelForm):
             return key
         if self.instance._state.adding:
             raise forms.ValidationError("An API key is required.")
+        # The stored key; an unreadable one (an UnreadableSecret) is written back byte for byte.
         return self.instance.api_key
 
 
@@ -59,8 +73,39 @@ class CredentialAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("users", "groups")
 
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "GET":
+            self._warn_about_unreadable_credentials(request)
+        return super().changelist_view(request, extra_context)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and request.method == "GET" and not obj.api_key_readable:
+            self.message_user(request, f"The stored API key of {obj.name} {UNREADABLE_STATE}", messages.WARNING)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not obj.api_key_readable:
+            self.message_user(request, f"The stored API key of {obj.name} still {UNREADABLE_STATE}", messages.WARNING)
+
+    def _warn_about_unreadable_credentials(self, request):
+        # values_list: the field's own loading, without a model instance (and its log line) per row.
+        unreadable = sorted(
+            name for name, key in Credential.objects.values_list("name", "api_key") if isinstance(key, UnreadableSecret)
+        )
+        if unreadable:
+            count = len(unreadable)
+            self.message_user(request, ngettext(
+                "%(count)d credential cannot be decrypted: ", "%(count)d credentials cannot be decrypted: ", count,
+            ) % {"count": count} + (
+                "the server's CRYPTOGRAPHY_KEY (or SECRET_KEY) changed. Run manage.py rotate_credentials_key "
+                "with the old key, or enter the key again: " + ", ".join(unreadable) + "."
+            ), messages.WARNING)
+
     @admin.display(description="API key")
     def masked_key(self, credential):
+        if not credential.api_key_readable:
+            return format_html('<strong style="color: #ba2121">{}</strong>', credential.masked_api_key)
         return credential.masked_api_key
 
     @admin.display(description="Base URL", ordering="base_url")
@@ -77,6 +122,9 @@ class CredentialAdmin(admin.ModelAdmin):
     def test_connection(self, request, queryset):
         working = 0
         for credential in queryset:
+            if not credential.api_key_readable:  # never hand the placeholder to OpenAI as a key
+                self.message_user(request, f"{credential.name}: the stored API key {UNREADABLE_STATE}", messages.ERROR)
+                continue
             try:
                 gateway.check_connection(credential)
             except UpstreamError as error:

@@ -1,3 +1,4 @@
+import logging
 import uuid
 from datetime import timedelta
 
@@ -6,7 +7,10 @@ from django.contrib.auth.models import Group
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from django_cryptography.fields import encrypt
+
+from .fields import SIGNATURE, TolerantEncryptedCharField, UnreadableSecret
+
+logger = logging.getLogger(__name__)
 
 # last_used_at is bookkeeping, not an audit log: one write a minute per credential is plenty.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -28,7 +32,9 @@ class Credential(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
-    api_key = encrypt(models.CharField(max_length=500, help_text="Write-only: the stored key is never shown."))
+    # Encrypted at rest (django_cryptography's format); a value the site's keys cannot decrypt loads
+    # as an UnreadableSecret instead of failing the whole query: see api_key_readable.
+    api_key = TolerantEncryptedCharField(max_length=500, help_text="Write-only: the stored key is never shown.")
     base_url = models.URLField(
         blank=True,
         help_text="Leave blank for OpenAI (or the OPENAI_BASE_URL environment variable). "
@@ -59,14 +65,43 @@ class Credential(models.Model):
     def __repr__(self):
         return f"<Credential {self.pk} {self.name!r}>"
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        credential = super().from_db(db, field_names, values)
+        stored = credential.__dict__.get("api_key")  # without loading a deferred api_key
+        if isinstance(stored, UnreadableSecret):
+            cause = (
+                "its signature does not match SECRET_KEY (did SECRET_KEY change?)" if stored.reason == SIGNATURE
+                else "CRYPTOGRAPHY_KEY does not decrypt it (did CRYPTOGRAPHY_KEY change?)"
+            )
+            logger.warning(
+                "Credential %s: the stored API key cannot be decrypted: %s. Run manage.py "
+                "rotate_credentials_key with the old key, or enter the key again in admin.",
+                credential.pk, cause,
+            )
+        return credential
+
+    @property
+    def api_key_readable(self):
+        """False when the stored key cannot be decrypted with the server's keys (they changed)."""
+        return not isinstance(self.api_key, UnreadableSecret)
+
     @property
     def masked_api_key(self):
         """Enough of the key to recognise it (`sk-…a1b2`), never enough to use it."""
+        if not self.api_key_readable:
+            return "⚠ unreadable"
         key = self.api_key or ""
         if len(key) < 12:
             return "…"
         prefix = "sk-" if key.startswith("sk-") else ""
         return f"{prefix}…{key[-4:]}"
+
+    def clean_fields(self, exclude=None):
+        # An unreadable stored key is kept as it is (it reads as ""): there is nothing to validate.
+        if isinstance(self.__dict__.get("api_key"), UnreadableSecret):
+            exclude = {*(exclude or ()), "api_key"}
+        super().clean_fields(exclude=exclude)
 
     def mark_used(self):
         """Record a use, writing at most once per LAST_USED_RESOLUTION."""

@@ -1,7 +1,11 @@
-"""Fixtures shared by the whole suite: the fake OpenAI, users, credentials and an API client."""
+"""Fixtures shared by the whole suite: the fake OpenAI, users, credentials and an API client,
+and a sweep of every test's responses and log lines for stored API keys."""
+import logging
 from urllib.parse import urlencode
 
 import pytest
+from django.db.models.signals import pre_save
+from django.test.client import ClientHandler
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -11,6 +15,57 @@ from vectorstores import gateway
 
 TEST_API_KEY = "sk-test-" + "k3y" * 8 + "a1b2"
 API_ROOT = "/api/v1/openai-assistants-vector-store"
+
+# Every API key any test stores in a credential: none of them may show up anywhere.
+STORED_KEYS = {TEST_API_KEY}
+
+
+def remember_stored_key(sender, instance, **kwargs):
+    if isinstance(instance.api_key, str) and len(instance.api_key) >= 12:
+        STORED_KEYS.add(instance.api_key)
+
+
+pre_save.connect(remember_stored_key, sender=Credential, dispatch_uid="tests.remember_stored_key")
+
+
+class LogLines(logging.Handler):
+    """Collects log lines as the site's own handlers would write them, filters included."""
+
+    def __init__(self, filters):
+        super().__init__(logging.DEBUG)
+        self.filters = list(filters)
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture(autouse=True)
+def no_api_key_leaks(monkeypatch):
+    """Fails the test if a stored API key appears in a response of the test client or in a log line."""
+    responses = []
+    real_call = ClientHandler.__call__
+
+    def recording_call(self, environ):
+        response = real_call(self, environ)
+        if not response.streaming:
+            responses.append((environ.get("PATH_INFO"), response.content.decode("utf-8", "replace")))
+        return response
+
+    monkeypatch.setattr(ClientHandler, "__call__", recording_call)
+    root = logging.getLogger()
+    site_filters = [f for handler in root.handlers for f in handler.filters]
+    log = LogLines(site_filters)
+    log.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+    root.addHandler(log)
+    try:
+        yield
+    finally:
+        root.removeHandler(log)
+    for key in STORED_KEYS:
+        leaks = [f"response of {path}" for path, content in responses if key in content]
+        leaks += [f"log line {line[:120]!r}" for line in log.lines if key in line]
+        assert not leaks, f"a stored API key leaked into: {', '.join(leaks)}"
 
 
 @pytest.fixture(scope="session")

@@ -11,3 +11,5 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast use
 OPENAI_VECTOR_STORES = {"POLL_INTERVAL": 0.01, "MAX_RETRIES": 0, "CREATE_MAX_RETRIES": 0}
 # The test client speaks plain HTTP; production's HTTPS redirect is tested in test_deploy.py.
 SECURE_SSL_REDIRECT = False
+# Throttling is tested on its own (test_throttling.py); other tests may send many requests quickly.
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"user": "100000/minute", "anon": "100000/minute"}}

@@ -199,3 +199,10 @@ def test_a_client_that_disconnects_mid_upload_leaves_no_temporary_file(live_serv
 def test_simple_uploaded_files_still_work(api, url, store, upload_dir):
     upload = SimpleUploadedFile("plain.txt", b"plain", content_type="text/plain")
     assert api.post(url(f"/{store['id']}"), {"files": [upload]}, format="multipart").status_code == 200
+
+
+@pytest.mark.usefixtures("nothing_reached_openai_and_nothing_left")
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain", ""])
+def test_an_upload_without_a_multipart_body_is_415(api, url, store, content_type):
+    response = api.generic("POST", url(f"/{store['id']}"), b"", content_type=content_type)
+    assert response.status_code == 415

@@ -249,3 +249,23 @@ def test_text_reaches_openai_exactly_as_sent(api, url, fake_openai):
     body = {"name": "  padded name\t", "metadata": {"note": " kept "}}
     assert api.post(url(), body, format="json").status_code == 200
     assert fake_openai.requests[-1].json == body
+
+
+@pytest.mark.parametrize("payload", [b'{"name": "a\\ud800"}', b'{"metadata": {"k\\udfff": "v"}}'])
+def test_text_that_is_not_unicode_is_400(api, url, payload, fake_openai):
+    response = api.generic("POST", url(), payload, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"
+    assert fake_openai.requests == []
+
+
+def test_an_id_with_a_trailing_newline_is_400(api, url, fake_openai):
+    response = api.get(url("/vs_abc%0A"))
+    assert response.status_code == 400
+    assert fake_openai.requests == []
+
+
+def test_answers_are_json_even_for_a_browser(api, url, fake_openai):
+    response = api.get(url(), HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"

@@ -15,6 +15,13 @@ class CredentialNotFound(exceptions.NotFound):
     default_code = "credential_not_found"
 
 
+class CredentialUnreadable(exceptions.APIException):
+    # The stored key does not decrypt with the server's keys: a server-side state, not the caller's fault.
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The credential cannot be decrypted; the server's encryption key changed."
+    default_code = "credential_unreadable"
+
+
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The upload is larger than this server accepts."

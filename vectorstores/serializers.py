@@ -14,7 +14,7 @@ from rest_framework import serializers
 from .filetypes import file_type_problem
 
 
-OBJECT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+OBJECT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")  # as written in the OpenAPI document
 METADATA_MAX_PAIRS = 16
 METADATA_KEY_MAX_LENGTH = 64
 METADATA_VALUE_MAX_LENGTH = 512
@@ -24,8 +24,9 @@ EXPIRY_DAYS = (1, 365)
 MAX_SEARCH_RESULTS = 50
 FILTER_MAX_DEPTH = 8
 
+# \Z, not $: "$" would also accept a trailing newline.
 object_id_validator = RegexValidator(
-    OBJECT_ID_PATTERN, "Must be 1 to 128 letters, digits, '_' or '-'.", code="invalid_id"
+    r"^[A-Za-z0-9_-]{1,128}\Z", "Must be 1 to 128 letters, digits, '_' or '-'.", code="invalid_id"
 )
 
 
@@ -230,7 +231,7 @@ class UploadSerializer(serializers.Serializer):
         unknown = sorted(set(data) - known)
         if unknown:
             raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        values = {"files": data.getlist("files")}
+        values = {"files": data.getlist("files") if hasattr(data, "getlist") else []}
         if "chunking_strategy" in data:
             values["chunking_strategy"] = data["chunking_strategy"]
         return super().to_internal_value(values)

@@ -2,15 +2,17 @@
 from urllib.parse import urlencode
 
 from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
-from rest_framework import parsers, serializers, viewsets
+from rest_framework import exceptions, serializers, viewsets
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from credentials.models import Credential
 
 from . import gateway
 from .audit import AuditTrailMixin
-from .exceptions import CredentialNotFound, PayloadTooLarge, api_exception_handler
+from .exceptions import CredentialNotFound, CredentialUnreadable, PayloadTooLarge, api_exception_handler
+from .parsers import JSONParser
 from .schema import document
 from .serializers import (
     CredentialQuerySerializer,
@@ -32,6 +34,8 @@ class VectorStoreViewSet(AuditTrailMixin, viewsets.ViewSet):
     # Whatever the host site's DEFAULT_PERMISSION_CLASSES: anonymous callers get 401 (403 when the
     # only authentication class is SessionAuthentication). The host's authentication classes apply.
     permission_classes = [IsAuthenticated]
+    # JSON only: the API is documented by its OpenAPI pages, not DRF's browsable HTML.
+    renderer_classes = [JSONRenderer]
     # Set per request by initial(): the credential this call uses.
     credential = None
 
@@ -42,7 +46,7 @@ class VectorStoreViewSet(AuditTrailMixin, viewsets.ViewSet):
     def get_parsers(self):
         if self.action == "upload_files":
             return [UploadParser()]
-        return [parsers.JSONParser()]
+        return [JSONParser()]
 
     def initialize_request(self, request, *args, **kwargs):
         # DRF sets self.action after building the Request, but get_parsers needs it first.
@@ -66,6 +70,8 @@ class VectorStoreViewSet(AuditTrailMixin, viewsets.ViewSet):
         credential = Credential.objects.usable_by(request.user).filter(pk=query["credential"]).first()
         if credential is None:
             raise CredentialNotFound()
+        if not credential.api_key_readable:  # never hand the placeholder to the gateway as a key
+            raise CredentialUnreadable()
         credential.mark_used()
         return credential
 
@@ -96,6 +102,8 @@ class VectorStoreViewSet(AuditTrailMixin, viewsets.ViewSet):
 
     @document.upload_files
     def upload_files(self, request, store_id):
+        if not request.content_type.lower().startswith("multipart/form-data"):
+            raise exceptions.UnsupportedMediaType(request.content_type)  # also when the body is empty
         try:
             body = _validated(UploadSerializer, request.data)
         except (RequestDataTooBig, TooManyFilesSent) as exc:  # Django's own global limits

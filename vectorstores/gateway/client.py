@@ -19,7 +19,7 @@ import openai
 from rest_framework import status
 
 from ..conf import app_settings
-from ..exceptions import UpstreamError
+from ..exceptions import CredentialUnreadable, UpstreamError
 from ..redaction import redact
 
 logger = logging.getLogger("vectorstores.gateway")
@@ -42,6 +42,8 @@ class ClientCache:
         self._clients = {}  # credential pk -> (fingerprint, client)
 
     def get(self, credential):
+        if not credential.api_key_readable:
+            raise CredentialUnreadable()  # an undecryptable key loads as "": never build a client with it
         fingerprint = self._fingerprint(credential)
         with self._lock:
             cached = self._clients.get(credential.pk)

@@ -1,0 +1,127 @@
+import os
+import re
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DEFAULT_DB_ALIAS, models, transaction
+from django.db.models import ExpressionWrapper, F
+
+from credentials.fields import Undecryptable, cipher, decrypt, derive_key
+from credentials.models import Credential
+
+DEFAULT_OLD_KEY_ENV = "OLD_CRYPTOGRAPHY_KEY"
+OLD_KEY_SETTING = "CRYPTOGRAPHY_OLD_KEY"
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+
+class Command(BaseCommand):
+    help = (
+        "Re-encrypt every stored credential from the old encryption key to the current CRYPTOGRAPHY_KEY, in one "
+        f"transaction. The old key comes from the {DEFAULT_OLD_KEY_ENV} environment variable (or the variable "
+        f"named by --old-key-env, or the {OLD_KEY_SETTING} setting), never from the command line. Credentials "
+        "already on the current key are left alone, so running it twice is harmless. Values signed with a "
+        "SECRET_KEY listed in SECRET_KEY_FALLBACKS are re-signed with the current SECRET_KEY."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--old-key-env", metavar="NAME",
+            help=f"The environment variable that holds the old key (default {DEFAULT_OLD_KEY_ENV}). Its name, not the key.",
+        )
+        parser.add_argument("--dry-run", action="store_true", help="Do everything, then roll back: nothing changes.")
+        parser.add_argument("--database", default=DEFAULT_DB_ALIAS, help="The database to work on (default: default).")
+
+    def handle(self, *args, old_key_env, dry_run, database, **options):
+        old_key = self._old_key(old_key_env)
+        field = Credential._meta.get_field("api_key")
+        new = field._fernet  # exactly what this site encrypts and decrypts with now
+        old_aes_key = derive_key(old_key)
+        # Every (AES key, HMAC key) pair a stored value may have been written with, except the new one.
+        signing_keys = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+        old = [cipher(old_aes_key, signing_key) for signing_key in signing_keys]
+        old += [cipher(new.key, signing_key) for signing_key in settings.SECRET_KEY_FALLBACKS]
+
+        credentials = Credential.objects.using(database)
+        with transaction.atomic(using=database):
+            rows = list(_stored_values(credentials.select_for_update()))
+            already, rotate, unreadable = [], {}, []
+            for pk, stored in rows:
+                try:
+                    decrypt(stored, new)
+                except Undecryptable:
+                    pass
+                else:
+                    already.append(pk)
+                    continue
+                for fernet in old:
+                    try:
+                        rotate[pk] = decrypt(stored, fernet)
+                        break
+                    except Undecryptable:
+                        continue
+                else:
+                    unreadable.append(pk)
+            if unreadable:
+                raise CommandError(
+                    f"{len(unreadable)} of {len(rows)} credentials cannot be decrypted with the new or the old key: "
+                    f"{_ids(unreadable)}. Nothing was changed. Check the old key, or enter those keys again in admin."
+                )
+
+            for pk, api_key in rotate.items():
+                # The field encrypts with the current keys, exactly as any save does.
+                credentials.filter(pk=pk).update(api_key=api_key)
+
+            failed = []
+            for pk, stored in _stored_values(credentials.all()):
+                try:
+                    value = decrypt(stored, new)
+                except Undecryptable:
+                    failed.append(pk)
+                else:
+                    if pk in rotate and value != rotate[pk]:
+                        failed.append(pk)
+            if failed:
+                raise CommandError(
+                    f"After re-encryption {len(failed)} credentials do not decrypt with the new key: {_ids(failed)}. "
+                    "Rolled back: nothing was changed."
+                )
+            if dry_run:
+                transaction.set_rollback(True, using=database)
+
+        if options["verbosity"] >= 2:
+            for pk in rotate:
+                self.stdout.write(f"{'Would re-encrypt' if dry_run else 'Re-encrypted'} credential {pk}")
+        summary = f"{len(rotate)} re-encrypted, {len(already)} already on the new key."
+        if dry_run:
+            self.stdout.write(f"Dry run, rolled back: {summary} Nothing was changed.")
+        else:
+            self.stdout.write(self.style.SUCCESS(summary))
+
+    @staticmethod
+    def _old_key(env_name):
+        if env_name is not None:
+            if not ENV_NAME.match(env_name):
+                # Not echoed: it may be the key itself, typed where its variable's name belongs.
+                raise CommandError("--old-key-env takes the name of an environment variable (letters, digits, _), not a key.")
+            key = os.environ.get(env_name)
+            if not key:
+                raise CommandError(f"The environment variable {env_name} (named by --old-key-env) is not set or empty.")
+            return key
+        key = os.environ.get(DEFAULT_OLD_KEY_ENV) or getattr(settings, OLD_KEY_SETTING, None)
+        if not key:
+            raise CommandError(
+                f"No old key: set the {DEFAULT_OLD_KEY_ENV} environment variable to the key the credentials were "
+                f"encrypted with (or name another variable with --old-key-env, or set {OLD_KEY_SETTING})."
+            )
+        return key
+
+
+def _stored_values(queryset):
+    """(pk, the api_key column's bytes) for each row, as stored: bypassing the field's decryption."""
+    stored = ExpressionWrapper(F("api_key"), output_field=models.BinaryField())
+    for pk, value in queryset.order_by("pk").annotate(stored_api_key=stored).values_list("pk", "stored_api_key"):
+        yield pk, bytes(value)  # memoryview from psycopg2, bytes from psycopg 3 and SQLite
+
+
+def _ids(pks):
+    return ", ".join(str(pk) for pk in pks)
