@@ -3,7 +3,7 @@ import logging
 import re
 
 # OpenAI keys start with "sk-" (sk-proj-..., sk-svcacct-...); masked echoes like "sk-ab***cd" count too.
-API_KEY_PATTERN = re.compile(r"sk-[A-Za-z0-9_*.\-]{3,}")
+API_KEY_PATTERN = re.compile(r"\bsk-[A-Za-z0-9_*.\-]{3,}")
 
 
 def redact(text):
