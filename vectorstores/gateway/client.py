@@ -90,7 +90,8 @@ def map_openai_error(exc):
     if isinstance(exc, openai.APITimeoutError):
         return UpstreamError("OpenAI did not answer in time.", status_code=504, code="openai_timeout")
     if isinstance(exc, openai.APIConnectionError):
-        return UpstreamError("Could not connect to OpenAI.", status_code=502, code="openai_unreachable")
+        # Refused, reset, or cut off mid-answer: the connection failed either way.
+        return UpstreamError("The connection to OpenAI failed.", status_code=502, code="openai_unreachable")
     if isinstance(exc, openai.APIStatusError):
         if exc.status_code in STATUS_MAP:
             status_code, code = STATUS_MAP[exc.status_code]
