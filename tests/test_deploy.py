@@ -103,3 +103,19 @@ def test_gunicorn_serves_the_site_and_whitenoise_its_static_files(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.mark.parametrize("charset", ["rot13", "bz2_codec", "hex_codec"])
+def test_the_site_answers_a_charset_that_is_no_text_encoding_with_415(charset):
+    """Django itself would raise building such a request (a 500); the site's WSGI application answers first."""
+    from wsgiref.util import setup_testing_defaults
+
+    from config.wsgi import application
+
+    environ = {"PATH_INFO": "/api/v1/openai-assistants-vector-store", "QUERY_STRING": "credential=x",
+               "CONTENT_TYPE": f"application/json; charset={charset}"}
+    setup_testing_defaults(environ)
+    statuses = []
+    body = b"".join(application(environ, lambda status, headers: statuses.append(status)))
+    assert statuses == ["415 Unsupported Media Type"]
+    assert json.loads(body)["code"] == "unsupported_media_type"
