@@ -1,9 +1,11 @@
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import Exists, OuterRef
 from django.utils.html import format_html
 from django.utils.translation import ngettext
 
 from vectorstores import gateway
+from vectorstores.console.views import Console
 from vectorstores.exceptions import UpstreamError
 
 from .fields import UnreadableSecret
@@ -58,7 +60,7 @@ class CredentialForm(forms.ModelForm):
 @admin.register(Credential)
 class CredentialAdmin(admin.ModelAdmin):
     form = CredentialForm
-    list_display = ["name", "masked_key", "base_url_or_default", "allowed", "last_used_at"]
+    list_display = ["name", "masked_key", "base_url_or_default", "allowed", "last_used_at", "vector_stores_link"]
     search_fields = ["name"]
     filter_horizontal = ["users", "groups"]
     readonly_fields = ["id", "created_at", "updated_at", "last_used_at"]
@@ -69,9 +71,22 @@ class CredentialAdmin(admin.ModelAdmin):
         ("Record", {"fields": ["id", "created_at", "updated_at", "last_used_at"]}),
     ]
     actions = ["test_connection"]
+    # Adds a "Vector stores" link to the change page's object tools.
+    change_form_template = "admin/vectorstores/credential_change_form.html"
+
+    def get_urls(self):
+        # The vector store console (vectorstores/console/), under this model's admin URLs.
+        return self.console.urls() + super().get_urls()
+
+    @property
+    def console(self):
+        return Console(self)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("users", "groups")
+        # console_usable: whether the user may use the credential (the API's rule), for the console links.
+        usable = Credential.objects.usable_by(request.user).filter(pk=OuterRef("pk"))
+        return super().get_queryset(request).prefetch_related("users", "groups").annotate(
+            console_usable=Exists(usable))
 
     def changelist_view(self, request, extra_context=None):
         if request.method == "GET":
@@ -81,6 +96,8 @@ class CredentialAdmin(admin.ModelAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and request.method == "GET" and not obj.api_key_readable:
             self.message_user(request, f"The stored API key of {obj.name} {UNREADABLE_STATE}", messages.WARNING)
+        if obj is not None and getattr(obj, "console_usable", False):
+            context["vector_stores_url"] = self.console.console_url(obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def save_model(self, request, obj, form, change):
@@ -111,6 +128,12 @@ class CredentialAdmin(admin.ModelAdmin):
     @admin.display(description="Base URL", ordering="base_url")
     def base_url_or_default(self, credential):
         return credential.base_url or "OpenAI (default)"
+
+    @admin.display(description="Vector stores")
+    def vector_stores_link(self, credential):
+        if not getattr(credential, "console_usable", False):
+            return "—"  # not one this user may use: the console would answer 404
+        return format_html('<a href="{}">Vector stores</a>', self.console.console_url(credential))
 
     @admin.display(description="Who may use it")
     def allowed(self, credential):

@@ -32,7 +32,8 @@ class Credential(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
-    # Encrypted at rest (django_cryptography's format); a value the site's keys cannot decrypt loads
+    # Encrypted at rest (django_cryptography's format, signed with a key derived from CRYPTOGRAPHY_KEY:
+    # see credentials/fields.py); a value the site's keys cannot decrypt loads
     # as an UnreadableSecret instead of failing the whole query: see api_key_readable.
     api_key = TolerantEncryptedCharField(max_length=500, help_text="Write-only: the stored key is never shown.")
     base_url = models.URLField(
@@ -71,7 +72,8 @@ class Credential(models.Model):
         stored = credential.__dict__.get("api_key")  # without loading a deferred api_key
         if isinstance(stored, UnreadableSecret):
             cause = (
-                "its signature does not match SECRET_KEY (did SECRET_KEY change?)" if stored.reason == SIGNATURE
+                "no key of this site verifies its signature (did CRYPTOGRAPHY_KEY change? or, for a key "
+                "stored in the older SECRET_KEY-signed format, SECRET_KEY?)" if stored.reason == SIGNATURE
                 else "CRYPTOGRAPHY_KEY does not decrypt it (did CRYPTOGRAPHY_KEY change?)"
             )
             logger.warning(

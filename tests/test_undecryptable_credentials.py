@@ -1,7 +1,8 @@
 """A stored key the server's keys cannot decrypt: rows still load, the API answers 503, admin warns.
 
-"Unreadable" here is a key stored under another CRYPTOGRAPHY_KEY (or signed under another SECRET_KEY),
-written with raw SQL: exactly what a site sees after its encryption key changed.
+"Unreadable" here is a key stored under another CRYPTOGRAPHY_KEY (in the current format, or in the legacy
+SECRET_KEY-signed one; or in the legacy format signed with a SECRET_KEY the site no longer has), written
+with raw SQL: exactly what a site sees after its encryption key changed.
 """
 import copy
 import logging
@@ -13,13 +14,15 @@ import pytest
 from django.contrib.messages import constants
 from django.urls import reverse
 
-from credentials.fields import UnreadableSecret
+from credentials.fields import DECRYPTION, SIGNATURE, UnreadableSecret
 from credentials.models import Credential
 from tests.conftest import TEST_API_KEY, client_for
 from tests.test_key_rotation import (
     UNKNOWN_KEY,
     encrypted_under,
+    legacy_encrypted_under,
     raw_column,
+    site_cipher,
     write_raw_column,
 )
 
@@ -73,25 +76,79 @@ def test_a_damaged_value_loads_as_a_placeholder(credential, raw):
     assert not Credential.objects.get(pk=credential.pk).api_key_readable
 
 
-def test_a_warning_names_the_credential_once_per_load_never_a_key(unreadable, caplog):
+def test_a_legacy_value_under_another_cryptography_key_is_a_decryption_failure(credential):
+    """Signed with the current SECRET_KEY (legacy format), encrypted under another CRYPTOGRAPHY_KEY."""
+    write_raw_column(credential.pk, legacy_encrypted_under(TEST_API_KEY, UNKNOWN_KEY))
+
+    loaded = Credential.objects.get(pk=credential.pk).api_key
+
+    assert isinstance(loaded, UnreadableSecret) and loaded.reason == DECRYPTION
+
+
+def test_a_current_value_under_another_cryptography_key_is_a_signature_failure(unreadable):
+    """In the current format the HMAC key comes from CRYPTOGRAPHY_KEY: another key fails the signature."""
+    assert unreadable.api_key.reason == SIGNATURE
+
+
+UNPICKLED = []
+
+
+def record_unpickling(text):
+    UNPICKLED.append(text)
+    return text  # a str: were it called, the load would even "succeed"
+
+
+class CallsOnUnpickling:
+    def __reduce__(self):
+        return (record_unpickling, (NEW_API_KEY,))  # pickled by name: tests.test_undecryptable_credentials
+
+
+def test_a_signed_value_that_is_not_plain_text_is_never_unpickled(credential):
+    """Only what pickle.dumps(str) writes is loaded: a value naming a callable is refused before it runs."""
+    UNPICKLED.clear()
+    write_raw_column(credential.pk, site_cipher().encrypt(pickle.dumps(CallsOnUnpickling())))
+
+    assert not Credential.objects.get(pk=credential.pk).api_key_readable
+    assert UNPICKLED == []
+
+
+def test_a_str_subclass_is_stored_as_plain_text(db):
+    from django.utils.safestring import SafeString
+
+    credential = Credential.objects.create(name="Safe", api_key=SafeString(NEW_API_KEY))
+
+    loaded = Credential.objects.get(pk=credential.pk).api_key
+    assert loaded == NEW_API_KEY and type(loaded) is str
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["current-format", "legacy-format"])
+def test_a_warning_names_the_credential_once_per_load_never_a_key(credential, caplog, legacy):
+    encrypt = legacy_encrypted_under if legacy else encrypted_under
+    write_raw_column(credential.pk, encrypt(TEST_API_KEY, UNKNOWN_KEY))
+
     with caplog.at_level(logging.WARNING, logger="credentials"):
-        Credential.objects.get(pk=unreadable.pk)
+        Credential.objects.get(pk=credential.pk)
 
     (record,) = [record for record in caplog.records if record.name.startswith("credentials")]
     assert record.levelno == logging.WARNING
     message = record.getMessage()
-    assert str(unreadable.pk) in message
+    assert str(credential.pk) in message
     assert "CRYPTOGRAPHY_KEY" in message and "rotate_credentials_key" in message
     assert_no_secret(message)
 
 
-def test_another_secret_key_is_named_as_the_likely_cause(credential, caplog):
-    write_raw_column(credential.pk, encrypted_under(TEST_API_KEY, os.environ["CRYPTOGRAPHY_KEY"], secret_key="other"))
+def test_another_secret_key_is_named_as_a_possible_cause(credential, caplog):
+    """A legacy value signed with a SECRET_KEY the site no longer has; the log can't tell it from another
+    CRYPTOGRAPHY_KEY (no key verifies either), so it names both."""
+    write_raw_column(
+        credential.pk, legacy_encrypted_under(TEST_API_KEY, os.environ["CRYPTOGRAPHY_KEY"], secret_key="other"),
+    )
 
     with caplog.at_level(logging.WARNING, logger="credentials"):
         assert not Credential.objects.get(pk=credential.pk).api_key_readable
 
-    assert "SECRET_KEY" in caplog.records[-1].getMessage()
+    message = caplog.records[-1].getMessage()
+    assert "SECRET_KEY" in message and "CRYPTOGRAPHY_KEY" in message
 
 
 def test_saving_the_instance_writes_the_stored_value_back_unchanged(unreadable):
@@ -191,7 +248,7 @@ def test_changelist_warns_and_marks_the_key(admin_client, unreadable):
 
 def test_changelist_counts_every_unreadable_credential(admin_client, unreadable):
     other = Credential.objects.create(name="Another", api_key=NEW_API_KEY)
-    write_raw_column(other.pk, encrypted_under(NEW_API_KEY, UNKNOWN_KEY))
+    write_raw_column(other.pk, legacy_encrypted_under(NEW_API_KEY, UNKNOWN_KEY))  # either format counts
 
     [(_, message)] = messages_of(admin_client.get(admin_url("changelist")))
 

@@ -6,7 +6,14 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, models, transaction
 from django.db.models import ExpressionWrapper, F
 
-from credentials.fields import Undecryptable, cipher, decrypt, derive_key
+from credentials.fields import (
+    Undecryptable,
+    cipher,
+    decrypt,
+    derive_key,
+    legacy_ciphers,
+    read,
+)
 from credentials.models import Credential
 
 DEFAULT_OLD_KEY_ENV = "OLD_CRYPTOGRAPHY_KEY"
@@ -16,11 +23,13 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt every stored credential from the old encryption key to the current CRYPTOGRAPHY_KEY, in one "
-        f"transaction. The old key comes from the {DEFAULT_OLD_KEY_ENV} environment variable (or the variable "
-        f"named by --old-key-env, or the {OLD_KEY_SETTING} setting), never from the command line. Credentials "
-        "already on the current key are left alone, so running it twice is harmless. Values signed with a "
-        "SECRET_KEY listed in SECRET_KEY_FALLBACKS are re-signed with the current SECRET_KEY."
+        "Re-encrypt every stored credential into the current format under the current CRYPTOGRAPHY_KEY, in one "
+        "transaction: values encrypted under an old key, and values in the legacy format whose signature is "
+        "keyed with SECRET_KEY (or a key in SECRET_KEY_FALLBACKS) rather than derived from CRYPTOGRAPHY_KEY. "
+        f"The old key comes from the {DEFAULT_OLD_KEY_ENV} environment variable (or the variable named by "
+        f"--old-key-env, or the {OLD_KEY_SETTING} setting), never from the command line; it is needed only "
+        "when some credential does not decrypt with the current key. Credentials already in the current "
+        "format under the current key are left alone, so running it twice is harmless."
     )
 
     def add_arguments(self, parser):
@@ -35,11 +44,13 @@ class Command(BaseCommand):
         old_key = self._old_key(old_key_env)
         field = Credential._meta.get_field("api_key")
         new = field._fernet  # exactly what this site encrypts and decrypts with now
-        old_aes_key = derive_key(old_key)
-        # Every (AES key, HMAC key) pair a stored value may have been written with, except the new one.
-        signing_keys = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
-        old = [cipher(old_aes_key, signing_key) for signing_key in signing_keys]
-        old += [cipher(new.key, signing_key) for signing_key in settings.SECRET_KEY_FALLBACKS]
+        # Every cipher a stored value may have been written with, except the current one: the legacy
+        # format (HMAC keyed with SECRET_KEY or a fallback) under the current AES key, and with an old
+        # key, that key's current format (its AES key and the HMAC key derived from it) and legacy format.
+        old = list(legacy_ciphers(new.key))
+        if old_key is not None:
+            old_aes_key = derive_key(old_key)
+            old += [cipher(old_aes_key), *legacy_ciphers(old_aes_key)]
 
         credentials = Credential.objects.using(database)
         with transaction.atomic(using=database):
@@ -47,21 +58,22 @@ class Command(BaseCommand):
             already, rotate, unreadable = [], {}, []
             for pk, stored in rows:
                 try:
-                    decrypt(stored, new)
+                    api_key, stale = read(stored, new, old)
                 except Undecryptable:
-                    pass
+                    unreadable.append(pk)
+                    continue
+                if stale:
+                    rotate[pk] = api_key
                 else:
                     already.append(pk)
-                    continue
-                for fernet in old:
-                    try:
-                        rotate[pk] = decrypt(stored, fernet)
-                        break
-                    except Undecryptable:
-                        continue
-                else:
-                    unreadable.append(pk)
             if unreadable:
+                if old_key is None:
+                    raise CommandError(
+                        f"{len(unreadable)} of {len(rows)} credentials cannot be decrypted with the current key: "
+                        f"{_ids(unreadable)}. Nothing was changed. Set the {DEFAULT_OLD_KEY_ENV} environment "
+                        "variable to the key they were encrypted with (or name another variable with "
+                        f"--old-key-env, or set {OLD_KEY_SETTING}), or enter those keys again in admin."
+                    )
                 raise CommandError(
                     f"{len(unreadable)} of {len(rows)} credentials cannot be decrypted with the new or the old key: "
                     f"{_ids(unreadable)}. Nothing was changed. Check the old key, or enter those keys again in admin."
@@ -99,6 +111,7 @@ class Command(BaseCommand):
 
     @staticmethod
     def _old_key(env_name):
+        """The old key, or None when none is configured (enough when every row decrypts with the current key)."""
         if env_name is not None:
             if not ENV_NAME.match(env_name):
                 # Not echoed: it may be the key itself, typed where its variable's name belongs.
@@ -107,13 +120,7 @@ class Command(BaseCommand):
             if not key:
                 raise CommandError(f"The environment variable {env_name} (named by --old-key-env) is not set or empty.")
             return key
-        key = os.environ.get(DEFAULT_OLD_KEY_ENV) or getattr(settings, OLD_KEY_SETTING, None)
-        if not key:
-            raise CommandError(
-                f"No old key: set the {DEFAULT_OLD_KEY_ENV} environment variable to the key the credentials were "
-                f"encrypted with (or name another variable with --old-key-env, or set {OLD_KEY_SETTING})."
-            )
-        return key
+        return os.environ.get(DEFAULT_OLD_KEY_ENV) or getattr(settings, OLD_KEY_SETTING, None) or None
 
 
 def _stored_values(queryset):
