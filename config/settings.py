@@ -42,8 +42,9 @@ def dev_secret(name):
 # Local development mode is "no SECRET_KEY in the environment": production must set one.
 LOCAL_DEV = "SECRET_KEY" not in os.environ
 SECRET_KEY = os.environ.get("SECRET_KEY") or dev_secret("SECRET_KEY")
-# Stored API keys are encrypted with this key, not SECRET_KEY, so rotating
-# SECRET_KEY (sessions, tokens) never makes stored credentials unreadable.
+# Stored API keys are encrypted and signed with keys derived from this key alone, never from
+# SECRET_KEY, so rotating SECRET_KEY (sessions, tokens) never makes stored keys unreadable.
+# Changing this key needs `manage.py rotate_credentials_key` with the old key in OLD_CRYPTOGRAPHY_KEY.
 CRYPTOGRAPHY_KEY = os.environ.get("CRYPTOGRAPHY_KEY") or dev_secret("CRYPTOGRAPHY_KEY")
 DEBUG = env_bool("DEBUG", LOCAL_DEV)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if LOCAL_DEV else [])
