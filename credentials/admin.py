@@ -82,6 +82,15 @@ class CredentialAdmin(admin.ModelAdmin):
     def console(self):
         return Console(self)
 
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and not self.has_change_permission(request, obj):
+            # View-only: admin would show every field's value as text, the stored key included. Show the mask.
+            return [(name, {**options, "fields": ["masked_key" if field == "api_key" else field
+                                                  for field in options["fields"]]})
+                    for name, options in fieldsets]
+        return fieldsets
+
     def get_queryset(self, request):
         # console_usable: whether the user may use the credential (the API's rule), for the console links.
         usable = Credential.objects.usable_by(request.user).filter(pk=OuterRef("pk"))

@@ -15,6 +15,7 @@ from .operations import (
     list_store_files,
     list_vector_stores,
     remove_files_from_store,
+    retrieve_files,
     search_store,
     update_vector_store,
 )
@@ -22,6 +23,6 @@ from .uploads import upload_files_to_store
 
 __all__ = [
     "Page", "check_connection", "clients", "create_vector_store", "delete_vector_store", "get_vector_store",
-    "list_store_files", "list_vector_stores", "map_openai_error", "remove_files_from_store", "search_store",
-    "update_vector_store", "upload_files_to_store",
+    "list_store_files", "list_vector_stores", "map_openai_error", "remove_files_from_store", "retrieve_files",
+    "search_store", "update_vector_store", "upload_files_to_store",
 ]

@@ -119,3 +119,23 @@ def run_concurrently(function, items, concurrency):
         return []
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(items)))) as pool:
         return list(pool.map(function, items))
+
+
+def retrieve_files(credential, file_ids, *, concurrency=None):
+    """The OpenAI File object of each id (`GET /files/{id}`), retrieved concurrently.
+
+    Returns {file_id: File object, or the UpstreamError that retrieving it raised}, in the
+    order of `file_ids` (duplicates once): a file that is gone (404) or could not be read
+    does not hide the others. At most `concurrency` calls at once (default DELETE_CONCURRENCY).
+    """
+    client = clients.get(credential)
+
+    def retrieve(file_id):
+        try:
+            return call(client.files.with_raw_response.retrieve, file_id, expect="file")
+        except UpstreamError as error:
+            return error
+
+    ids = list(dict.fromkeys(file_ids))
+    found = run_concurrently(retrieve, ids, concurrency or app_settings.DELETE_CONCURRENCY)
+    return dict(zip(ids, found))

@@ -1,0 +1,160 @@
+"""What the console's pages show of OpenAI's objects: rows for vector stores and files, and their sorting."""
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from ..exceptions import UpstreamError
+
+# A vector store file's statuses, in the order the stacked bar shows them.
+FILE_STATUSES = [
+    ("completed", "completed"), ("in_progress", "in progress"), ("failed", "failed"), ("cancelled", "cancelled"),
+]
+
+
+def timestamp(value):
+    """OpenAI's Unix seconds as an aware datetime (None when absent or not a number)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return datetime.fromtimestamp(value, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _count(counts, name):
+    value = counts.get(name) if isinstance(counts, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+@dataclass
+class FileCounts:
+    segments: list  # (status, label, count, percent) of the statuses with files
+    total: int
+
+    @classmethod
+    def of(cls, counts):
+        numbers = [(status, label, _count(counts, status)) for status, label in FILE_STATUSES]
+        total = sum(number for _, _, number in numbers)
+        segments = [(status, label, number, round(100 * number / total, 2))
+                    for status, label, number in numbers if number]
+        return cls(segments, total)
+
+    @property
+    def summary(self):
+        if not self.total:
+            return "No files"
+        return ", ".join(f"{count} {label}" for _, label, count, _ in self.segments)
+
+
+@dataclass
+class StoreRow:
+    id: str
+    name: str
+    status: str
+    files: FileCounts
+    usage_bytes: int
+    created_at: datetime | None
+    last_active_at: datetime | None
+    expires_at: datetime | None
+    expiry_days: int | None
+    metadata: dict = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, store):
+        expires_after = store.get("expires_after") if isinstance(store.get("expires_after"), dict) else {}
+        usage = store.get("usage_bytes")
+        metadata = store.get("metadata")
+        return cls(
+            id=store["id"], name=store.get("name") or "", status=str(store.get("status") or ""),
+            files=FileCounts.of(store.get("file_counts")),
+            usage_bytes=usage if isinstance(usage, int) and not isinstance(usage, bool) else 0,
+            created_at=timestamp(store.get("created_at")), last_active_at=timestamp(store.get("last_active_at")),
+            expires_at=timestamp(store.get("expires_at")), expiry_days=expires_after.get("days"),
+            metadata=metadata if isinstance(metadata, dict) else {},
+        )
+
+    @property
+    def label(self):
+        return f"{self.id} '{self.name}'" if self.name else self.id
+
+
+# The list's sortable columns: query value -> (header, key). Rows whose key is None sort last either way.
+STORE_COLUMNS = {
+    "name": ("Name", lambda row: (row.name.casefold(), row.id)),
+    "id": ("ID", lambda row: row.id),
+    "status": ("Status", lambda row: row.status),
+    "files": ("Files", lambda row: row.files.total),
+    "size": ("Size", lambda row: row.usage_bytes),
+    "created": ("Created", lambda row: row.created_at),
+    "last_active": ("Last active", lambda row: row.last_active_at),
+    "expires": ("Expires", lambda row: row.expires_at),
+}
+DEFAULT_STORE_ORDER = "-created"
+
+
+def sort_rows(rows, order):
+    """(`rows` sorted by `order`, e.g. "name" or "-created", and the order applied: unknown ones fall back
+    to the default)."""
+    name = order.lstrip("-")
+    if name not in STORE_COLUMNS or order.count("-") > 1:
+        order = DEFAULT_STORE_ORDER
+        name = order.lstrip("-")
+    key = STORE_COLUMNS[name][1]
+    present = [row for row in rows if key(row) is not None]
+    missing = [row for row in rows if key(row) is None]
+    return sorted(present, key=key, reverse=order.startswith("-")) + missing, order
+
+
+@dataclass
+class FileRow:
+    id: str
+    status: str
+    usage_bytes: int
+    created_at: datetime | None
+    last_error: str
+    file: dict | None  # the OpenAI File object, when it could be read
+    file_error: str  # why it could not be read
+
+    @classmethod
+    def of(cls, vs_file, found):
+        error = vs_file.get("last_error") if isinstance(vs_file.get("last_error"), dict) else None
+        last_error = ""
+        if error:
+            last_error = str(error.get("message") or error.get("code") or "")
+        usage = vs_file.get("usage_bytes")
+        file = found if isinstance(found, dict) else None
+        if isinstance(found, UpstreamError):
+            file_error = "Not found among the OpenAI files." if found.status_code == 404 else str(found.detail)
+        else:
+            file_error = ""
+        return cls(
+            id=vs_file["id"], status=str(vs_file.get("status") or ""),
+            usage_bytes=usage if isinstance(usage, int) and not isinstance(usage, bool) else 0,
+            created_at=timestamp(vs_file.get("created_at")), last_error=last_error, file=file, file_error=file_error,
+        )
+
+    @property
+    def filename(self):
+        return str(self.file.get("filename") or "") if self.file else ""
+
+    @property
+    def size(self):
+        size = self.file.get("bytes") if self.file else None
+        return size if isinstance(size, int) and not isinstance(size, bool) else None
+
+
+def search_results(page, names):
+    """OpenAI's search results page as rows: rank, file, score and the text snippets."""
+    rows = []
+    for rank, result in enumerate(page.get("data") or [], start=1):
+        if not isinstance(result, dict):
+            continue
+        texts = [part.get("text") for part in result.get("content") or []
+                 if isinstance(part, dict) and isinstance(part.get("text"), str)]
+        score = result.get("score")
+        rows.append({
+            "rank": rank, "file_id": result.get("file_id") or "",
+            "filename": result.get("filename") or names.get(result.get("file_id"), ""),
+            "score": score if isinstance(score, (int, float)) and not isinstance(score, bool) else None,
+            "snippets": texts, "attributes": result.get("attributes") or {},
+        })
+    return rows

@@ -1,0 +1,464 @@
+"""The console's pages. Each one checks, in this order: a staff user (admin's login), the model
+permission (view to browse; change to create, edit, delete, upload and remove: otherwise 403),
+and that the user may use the credential under the API's rules (otherwise 404, the same as for a
+credential that does not exist). Every OpenAI call is a `vectorstores.gateway` function; an
+upstream error becomes an admin message with the mapped text, and every change is written to the
+credential's admin history (LogEntry)."""
+import uuid
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import re_path, reverse
+from django.utils.text import get_text_list
+from django.utils.translation import ngettext
+
+from credentials.models import Credential
+
+from .. import gateway
+from ..conf import app_settings
+from ..exceptions import CredentialUnreadable, UpstreamError, summarise
+from ..filetypes import FILE_TYPES
+from ..serializers import RemoveFilesSerializer
+from .display import FILE_STATUSES, STORE_COLUMNS, FileRow, StoreRow, search_results, sort_rows
+from .forms import (
+    DeleteStoreForm,
+    RemoveFilesForm,
+    SearchForm,
+    StoreChangeForm,
+    StoreCreateForm,
+    UploadOptionsForm,
+)
+
+UPSTREAM_ERRORS = (UpstreamError, CredentialUnreadable)
+TEMPLATES = "admin/vectorstores/console/"
+STORE_ID = r"(?P<store_id>[A-Za-z0-9_-]{1,128})"  # the API's object id rule: nothing else reaches OpenAI
+CREDENTIAL_ID = r"(?P<object_id>[0-9A-Fa-f-]{32,36})"
+
+
+class UnreadableCredential(Exception):
+    def __init__(self, credential):
+        super().__init__(credential.pk)
+        self.credential = credential
+
+
+class Console:
+    """The console's views, routed by a credential ModelAdmin: `get_urls()` returns `Console(self).urls() + ...`."""
+
+    stores_per_page = 50
+    files_per_page = 50
+
+    def __init__(self, model_admin):
+        self.model_admin = model_admin
+        self.admin_site = model_admin.admin_site
+        self.opts = model_admin.model._meta
+        self.info = f"{self.opts.app_label}_{self.opts.model_name}"
+
+    # --- routing -------------------------------------------------------------------------------
+
+    def urls(self):
+        from .upload import ConsoleUploadView
+
+        def page(view):
+            return self.admin_site.admin_view(self._handle_unreadable(view))
+
+        root, store = rf"^{CREDENTIAL_ID}/vector-stores/", rf"{STORE_ID}/"
+        return [
+            re_path(rf"{root}$", page(self.store_list), name=f"{self.info}_vector_stores"),
+            re_path(rf"{root}add/$", page(self.store_add), name=f"{self.info}_vector_store_add"),
+            re_path(rf"{root}{store}$", page(self.store_detail), name=f"{self.info}_vector_store"),
+            re_path(rf"{root}{store}change/$", page(self.store_change), name=f"{self.info}_vector_store_change"),
+            re_path(rf"{root}{store}delete/$", page(self.store_delete), name=f"{self.info}_vector_store_delete"),
+            re_path(rf"{root}{store}remove-files/$", page(self.remove_files),
+                    name=f"{self.info}_vector_store_remove_files"),
+            # JSON for the page's script, not a page: DRF with session authentication and CSRF.
+            re_path(rf"{root}{store}upload/$", ConsoleUploadView.as_view(console=self),
+                    name=f"{self.info}_vector_store_upload"),
+        ]
+
+    def url(self, name, *args):
+        return reverse(f"{self.admin_site.name}:{self.info}_{name}", args=args)
+
+    def console_url(self, credential):
+        return self.url("vector_stores", credential.pk)
+
+    def store_url(self, credential, store_id):
+        return self.url("vector_store", credential.pk, store_id)
+
+    def _urls(self, credential, store_id=None):
+        urls = {
+            "credential": self.url("change", credential.pk),
+            "history": self.url("history", credential.pk),
+            "changelist": self.url("changelist"),
+            "stores": self.console_url(credential),
+            "add": self.url("vector_store_add", credential.pk),
+        }
+        if store_id:
+            urls.update({
+                name: self.url(f"vector_store{suffix}", credential.pk, store_id)
+                for name, suffix in [("store", ""), ("change", "_change"), ("delete", "_delete"),
+                                     ("remove_files", "_remove_files"), ("upload", "_upload")]
+            })
+        return urls
+
+    # --- access --------------------------------------------------------------------------------
+
+    def usable_credential(self, request, object_id):
+        """The credential `object_id` if the user may use it (the API's rule), else None."""
+        try:
+            pk = uuid.UUID(str(object_id))
+        except ValueError:
+            return None
+        return Credential.objects.usable_by(request.user).filter(pk=pk).first()
+
+    def may(self, request, change, credential=None):
+        check = self.model_admin.has_change_permission if change else self.model_admin.has_view_permission
+        return self.admin_site.has_permission(request) and check(request, credential)
+
+    def credential(self, request, object_id, *, change=False):
+        if not self.may(request, change):
+            raise PermissionDenied
+        credential = self.usable_credential(request, object_id)
+        if credential is None:
+            raise Http404("No such credential, or not one you may use.")
+        if not self.may(request, change, credential):
+            raise PermissionDenied
+        if not credential.api_key_readable:
+            raise UnreadableCredential(credential)
+        credential.mark_used()
+        return credential
+
+    def _handle_unreadable(self, view):
+        def wrapped(request, *args, **kwargs):
+            try:
+                return view(request, *args, **kwargs)
+            except UnreadableCredential as unreadable:
+                messages.error(request, f"The vector stores of {unreadable.credential.name} cannot be shown: "
+                                        f"{CredentialUnreadable.default_detail}")
+                return HttpResponseRedirect(self.url("change", unreadable.credential.pk))
+
+        wrapped.__name__ = view.__name__
+        return wrapped
+
+    def log(self, request, credential, message):
+        """Record a change in the credential's admin history."""
+        self.model_admin.log_change(request, credential, message)
+
+    def render(self, request, template, credential, title, context, store_id=None):
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, TEMPLATES + template, {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "app_label": self.opts.app_label,
+            "credential": credential,
+            "title": title,
+            "urls": self._urls(credential, store_id),
+            "has_change_permission": self.may(request, True, credential),
+            **context,
+        })
+
+    # --- the list of vector stores ---------------------------------------------------------------
+
+    def store_list(self, request, object_id):
+        credential = self.credential(request, object_id)
+        rows = []
+        try:
+            listed = gateway.list_vector_stores(credential, paged=False)
+        except UPSTREAM_ERRORS as error:
+            messages.error(request, f"The vector stores could not be listed: {error.detail}")
+        else:
+            rows = [StoreRow.of(store) for store in listed.items]
+            if listed.has_more:
+                messages.warning(request, f"Only the first {len(rows)} vector stores are shown "
+                                          f"(LIST_MAX_ITEMS is {app_settings.LIST_MAX_ITEMS}).")
+        total = len(rows)
+        query = request.GET.get("q", "")
+        if query:
+            needle = query.casefold()
+            rows = [row for row in rows if needle in row.name.casefold() or needle in row.id.casefold()]
+        rows, order = sort_rows(rows, request.GET.get("o", ""))
+        page = Paginator(rows, self.stores_per_page).get_page(request.GET.get("p"))
+        for row in page.object_list:
+            row.url = self.store_url(credential, row.id)
+        return self.render(request, "store_list.html", credential, "Vector stores", {
+            "subtitle": credential.name,
+            "page": page,
+            "query": query,
+            "total": total,
+            "headers": _headers(request, order),
+            "page_links": _page_links(request, page),
+        })
+
+    # --- create, change, delete --------------------------------------------------------------------
+
+    def store_add(self, request, object_id):
+        credential = self.credential(request, object_id, change=True)
+        form = StoreCreateForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                store = gateway.create_vector_store(credential, form.body)
+            except UPSTREAM_ERRORS as error:
+                messages.error(request, f"The vector store could not be created: {error.detail}")
+            else:
+                row = StoreRow.of(store)
+                self.log(request, credential, f"Created vector store {row.label}.")
+                messages.success(request, f"The vector store {row.label} was created.")
+                return HttpResponseRedirect(self.store_url(credential, row.id))
+        return self.render(request, "store_form.html", credential, "Add vector store", {
+            "subtitle": credential.name, "form": form, "adding": True,
+        })
+
+    def _store_or_redirect(self, request, credential, store_id):
+        """(the store, None), or (None, a redirect to the list with the error as a message)."""
+        try:
+            return gateway.get_vector_store(credential, store_id), None
+        except UPSTREAM_ERRORS as error:
+            messages.error(request, f"The vector store {store_id} could not be read: {error.detail}")
+            return None, HttpResponseRedirect(self.console_url(credential))
+
+    def store_change(self, request, object_id, store_id):
+        credential = self.credential(request, object_id, change=True)
+        store, redirect = self._store_or_redirect(request, credential, store_id)
+        if redirect:
+            return redirect
+        row = StoreRow.of(store)
+        form = StoreChangeForm(request.POST if request.method == "POST" else None, store=store)
+        if request.method == "POST" and form.is_valid():
+            if not form.body:
+                messages.info(request, "No fields changed.")
+                return HttpResponseRedirect(self.store_url(credential, store_id))
+            try:
+                updated = gateway.update_vector_store(credential, store_id, form.body)
+            except UPSTREAM_ERRORS as error:
+                messages.error(request, f"The vector store could not be changed: {error.detail}")
+            else:
+                changed = get_text_list(form.changed_labels(), "and")
+                self.log(request, credential, f"Changed {changed} of vector store {StoreRow.of(updated).label}.")
+                messages.success(request, f"The vector store {StoreRow.of(updated).label} was changed.")
+                return HttpResponseRedirect(self.store_url(credential, store_id))
+        return self.render(request, "store_form.html", credential, f"Change vector store {row.name or row.id}", {
+            "subtitle": row.id, "form": form, "store": row,
+        }, store_id)
+
+    def store_delete(self, request, object_id, store_id):
+        credential = self.credential(request, object_id, change=True)
+        store, redirect = self._store_or_redirect(request, credential, store_id)
+        if redirect:
+            return redirect
+        row = StoreRow.of(store)
+        form = DeleteStoreForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            deleted = self._delete_store(request, credential, row, form.cleaned_data["delete_files"])
+            if deleted:
+                return HttpResponseRedirect(self.console_url(credential))
+        return self.render(request, "store_delete.html", credential, "Are you sure?", {
+            "store": row, "form": form,
+        }, store_id)
+
+    def _delete_store(self, request, credential, row, delete_files):
+        try:
+            removed = []
+            if delete_files:
+                files = gateway.list_store_files(credential, row.id, paged=False).items
+                removed = self._remove(request, credential, row, [vs_file["id"] for vs_file in files], True,
+                                       announce=False)
+                if removed is None:
+                    return False
+            gateway.delete_vector_store(credential, row.id)
+        except UPSTREAM_ERRORS as error:
+            messages.error(request, f"The vector store {row.label} could not be deleted: {error.detail}")
+            return False
+        self.log(request, credential, f"Deleted vector store {row.label}.")
+        messages.success(request, f"The vector store {row.label} was deleted" + (ngettext(
+            " with its %(count)d file.", " with its %(count)d files.", len(removed)) % {"count": len(removed)}
+            if delete_files else "."))
+        return True
+
+    # --- a store: files, search, upload -----------------------------------------------------------
+
+    def store_detail(self, request, object_id, store_id):
+        credential = self.credential(request, object_id)
+        store, redirect = self._store_or_redirect(request, credential, store_id)
+        if redirect:
+            return redirect
+        row = StoreRow.of(store)
+        status = request.GET.get("status")
+        status = status if status in dict(FILE_STATUSES) else None
+        vs_files = []
+        try:
+            vs_files = gateway.list_store_files(credential, store_id, paged=False,
+                                                **({"filter": status} if status else {})).items
+        except UPSTREAM_ERRORS as error:
+            messages.error(request, f"The files of the vector store could not be listed: {error.detail}")
+        page = Paginator(vs_files, self.files_per_page).get_page(request.GET.get("p"))
+        files = self._file_rows(request, credential, page.object_list)
+
+        search_form = SearchForm(request.GET if "q" in request.GET else None)
+        results = None
+        if search_form.is_bound and search_form.is_valid():
+            try:
+                answer = gateway.search_store(credential, store_id, search_form.body)
+            except UPSTREAM_ERRORS as error:
+                messages.error(request, f"The search failed: {error.detail}")
+            else:
+                results = search_results(answer, {file.id: file.filename for file in files})
+
+        extensions = app_settings.ALLOWED_EXTENSIONS or tuple(FILE_TYPES)
+        return self.render(request, "store_detail.html", credential, row.name or row.id, {
+            "subtitle": row.id if row.name else "",
+            "store": row,
+            "files": files,
+            "page": page,
+            "page_links": _page_links(request, page),
+            "status": status,
+            "status_links": _status_links(request, status),
+            "search_form": search_form,
+            "results": results,
+            "upload_form": UploadOptionsForm(),
+            "accept": ",".join(extensions),
+            "accepted_types": ", ".join(extension.lstrip(".") for extension in extensions),
+        }, store_id)
+
+    def _file_rows(self, request, credential, vs_files):
+        """Rows of the files, with each file's name and size joined from the Files API."""
+        if not vs_files:
+            return []
+        try:
+            found = gateway.retrieve_files(credential, [vs_file["id"] for vs_file in vs_files])
+        except UPSTREAM_ERRORS as error:
+            found = {}
+            messages.warning(request, f"The names of the files could not be read: {error.detail}")
+        rows = [FileRow.of(vs_file, found.get(vs_file["id"])) for vs_file in vs_files]
+        failed = [found[row.id] for row in rows
+                  if isinstance(found.get(row.id), UpstreamError) and found[row.id].status_code != 404]
+        if failed:
+            messages.warning(request, ngettext(
+                "The name of %(count)d file could not be read: %(detail)s",
+                "The names of %(count)d files could not be read: %(detail)s", len(failed),
+            ) % {"count": len(failed), "detail": failed[0].detail})
+        return rows
+
+    # --- removing files -------------------------------------------------------------------------------
+
+    def remove_files(self, request, object_id, store_id):
+        credential = self.credential(request, object_id, change=True)
+        store_url = self.store_url(credential, store_id)
+        if request.method != "POST":
+            return HttpResponseRedirect(store_url)
+        file_ids = request.POST.getlist("file_ids")
+        if not file_ids:
+            messages.warning(request, "Files must be selected in order to remove them. No files have been removed.")
+            return HttpResponseRedirect(store_url)
+        form = RemoveFilesForm(request.POST)
+        form.is_valid()  # a single optional checkbox: always valid
+        checked = RemoveFilesSerializer(data={"file_ids": file_ids, "delete_files": form.cleaned_data["delete_files"]})
+        if not checked.is_valid():
+            messages.error(request, f"No files have been removed: {summarise(checked.errors)}")
+            return HttpResponseRedirect(store_url)
+        store, redirect = self._store_or_redirect(request, credential, store_id)
+        if redirect:
+            return redirect
+        row = StoreRow.of(store)
+        if request.POST.get("post") == "yes":
+            self._remove(request, credential, row, checked.validated_data["file_ids"],
+                         checked.validated_data["delete_files"])
+            return HttpResponseRedirect(store_url)
+        found = {}
+        try:
+            found = gateway.retrieve_files(credential, file_ids)
+        except UPSTREAM_ERRORS as error:
+            messages.warning(request, f"The names of the files could not be read: {error.detail}")
+        files = [{"id": file_id, "filename": (found.get(file_id) or {}).get("filename", "")
+                  if isinstance(found.get(file_id), dict) else ""} for file_id in file_ids]
+        return self.render(request, "remove_files.html", credential, "Are you sure?", {
+            "store": row, "files": files, "form": RemoveFilesForm(),
+        }, store_id)
+
+    def _remove(self, request, credential, row, file_ids, delete_files, announce=True):
+        """Remove the files from the store (and delete them); log and report. Returns the removed ids, or
+        None when any removal failed."""
+        failed = None
+        try:
+            reports = gateway.remove_files_from_store(credential, row.id, file_ids, delete_files=delete_files)
+        except UPSTREAM_ERRORS as error:
+            reports = getattr(error, "extra", {}).get("files") or []
+            failed = error
+        removed = [report["id"] for report in reports if report.get("deleted")]
+        if removed:
+            deleted = [report["id"] for report in reports if report.get("file_deleted")]
+            message = ngettext("Removed %(count)d file from vector store %(store)s",
+                               "Removed %(count)d files from vector store %(store)s", len(removed)) % {
+                "count": len(removed), "store": row.label}
+            message += f": {', '.join(removed)}."
+            if deleted:
+                message += f" Deleted from OpenAI: {', '.join(deleted)}."
+            self.log(request, credential, message)
+            if announce:
+                messages.success(request, message)
+        if failed:
+            messages.error(request, f"Files could not be removed: {failed.detail}")
+            return None
+        return removed
+
+    # --- uploads (called by the upload endpoint once the files are in) ------------------------------------
+
+    def uploaded(self, request, credential, store_id, files, shown=20):
+        names = ", ".join(f"{file.get('filename')} ({file.get('id')})" for file in files[:shown])
+        if len(files) > shown:
+            names += f" and {len(files) - shown} more"
+        message = ngettext("Uploaded %(count)d file to vector store %(store)s",
+                           "Uploaded %(count)d files to vector store %(store)s", len(files)) % {
+            "count": len(files), "store": store_id}
+        self.log(request, credential, f"{message}: {names}.")
+        messages.success(request, f"{message}: {names}.")
+
+
+# --- query strings ----------------------------------------------------------------------------------
+
+
+def _query(request, **changes):
+    query = request.GET.copy()
+    for name, value in changes.items():
+        if value is None:
+            query.pop(name, None)
+        else:
+            query[name] = value
+    encoded = query.urlencode()
+    return f"?{encoded}" if encoded else "?"
+
+
+def _headers(request, order):
+    """The list's column headers: each sortable by a click, toggling when already sorted by it."""
+    current, descending = order.lstrip("-"), order.startswith("-")
+    headers = []
+    for name, (label, _) in STORE_COLUMNS.items():
+        sorted_here = name == current
+        toggled = name if sorted_here and descending else f"-{name}" if sorted_here else name
+        headers.append({
+            "name": name, "label": label, "sorted": sorted_here, "ascending": sorted_here and not descending,
+            "url": _query(request, o=toggled, p=None),
+            "aria_sort": ("descending" if descending else "ascending") if sorted_here else None,
+        })
+    return headers
+
+
+def _page_links(request, page):
+    if page.paginator.num_pages <= 1:
+        return []
+    links = []
+    for number in page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1):
+        if number == page.paginator.ELLIPSIS:
+            links.append({"ellipsis": True})
+        else:
+            links.append({"number": number, "current": number == page.number, "url": _query(request, p=number)})
+    return links
+
+
+def _status_links(request, current):
+    return [{"label": "All", "url": _query(request, status=None, p=None), "current": current is None}] + [
+        {"label": label.capitalize(), "url": _query(request, status=name, p=None), "current": current == name}
+        for name, label in FILE_STATUSES
+    ]
+
