@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.db import models
+from django.db import DatabaseError, models
 from django.db.models import Q
 from django.utils import timezone
 
@@ -112,5 +112,9 @@ class Credential(models.Model):
             return
         # The filter makes concurrent requests of other workers skip the write too.
         stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
-        Credential.objects.filter(stale, pk=self.pk).update(last_used_at=now)
+        try:
+            Credential.objects.filter(stale, pk=self.pk).update(last_used_at=now)
+        except DatabaseError:  # bookkeeping: never the reason a call fails
+            logger.warning("Could not record the use of credential %s", self.pk, exc_info=True)
+            return
         self.last_used_at = now

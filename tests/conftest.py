@@ -69,6 +69,20 @@ def no_api_key_leaks(monkeypatch):
 
 
 @pytest.fixture(scope="session")
+def live_server(django_db_setup):
+    """pytest-django's live server on 127.0.0.1, started after the test database exists.
+
+    Started earlier, its threads would open their own connections to an in-memory SQLite
+    database instead of sharing the test's, and concurrent requests would find tables locked.
+    """
+    from pytest_django.live_server_helper import LiveServer
+
+    server = LiveServer("127.0.0.1")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def fake_openai_server():
     server = FakeOpenAI(api_keys={TEST_API_KEY})
     server.start()

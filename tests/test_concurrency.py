@@ -1,7 +1,7 @@
-"""Concurrent requests against a live server on 127.0.0.1: nothing mixed up, nothing lost.
+"""Concurrent requests against a live server on loopback: nothing mixed up, nothing lost.
 
-Real threads send real HTTP requests to pytest-django's `live_server` (a threaded WSGI server in
-this process), which calls the fake OpenAI over real HTTP too. The fake is slowed down a little so
+Real threads send real HTTP requests to a live server (pytest-django's LiveServer: a threaded WSGI
+server in this process, on 127.0.0.1), which calls the fake OpenAI over real HTTP too. The fake is slowed down a little so
 that the requests genuinely overlap, and each test checks that they did.
 """
 import threading
@@ -12,6 +12,8 @@ from itertools import pairwise
 
 import httpx2
 import pytest
+from django.db import connection
+from pytest_django.live_server_helper import LiveServer
 from rest_framework.authtoken.models import Token
 
 from credentials.models import Credential
@@ -21,19 +23,32 @@ UPLOADERS = 20
 REMOVERS = 10
 REQUEST_TIMEOUT = 15.0
 LISTEN_BACKLOG = 256
+LIVE_SERVER_HOST = "127.0.0.1"
 
 
-@pytest.fixture(scope="session")
-def live_server(django_db_setup, live_server):
-    """pytest-django's live server, started only once the test database exists.
+@pytest.fixture(scope="module")
+def module_live_server(django_db_setup):
+    """A live server of this module's own (pytest-django's LiveServer), started after the test database.
 
-    The server hands its request threads the test run's own connection only when, as it starts, that
-    connection is to an in-memory SQLite database. Started before the test database is set up (when
-    this module runs first), each request thread would open a connection of its own to the shared-cache
-    in-memory database, whose table locks fail at once ("database table is locked") instead of waiting.
+    pytest-django's session-wide `live_server` hands its request threads the test run's own
+    connection only if, when it starts, that connection is to an in-memory SQLite database. Whichever
+    test first asks for it usually gets it before the database is set up, and its request threads then
+    each open a connection of their own to the shared-cache in-memory database, whose table locks fail
+    at once ("database table is locked") instead of waiting. Concurrent requests hit that at random.
     """
-    widen_listen_backlog(live_server.thread.httpd.socket)
-    return live_server
+    server = LiveServer(LIVE_SERVER_HOST)
+    if connection.vendor == "sqlite" and connection.is_in_memory_db():
+        assert server.thread.connections_override, "the live server must share the in-memory test database"
+    widen_listen_backlog(server.thread.httpd.socket)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def live(module_live_server, transactional_db, settings):
+    """The live server for one test: the database is committed for real, and its host is allowed."""
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, LIVE_SERVER_HOST]
+    return module_live_server
 
 
 @pytest.fixture
@@ -75,8 +90,8 @@ def live_credential(transactional_db, fake):
     return Credential.objects.create(name="Shared credential", api_key=TEST_API_KEY, base_url=fake.base_url)
 
 
-def store_url(live_server, credential, store_id):
-    return f"{live_server.url}{API_ROOT}/{store_id}?credential={credential.pk}"
+def store_url(live, credential, store_id):
+    return f"{live.url}{API_ROOT}/{store_id}?credential={credential.pk}"
 
 
 def run_all_at_once(function, jobs):
@@ -120,7 +135,7 @@ def user_files(n):
     return files
 
 
-def test_concurrent_uploads_from_many_users_to_one_store(live_server, fake, live_credential, live_users,
+def test_concurrent_uploads_from_many_users_to_one_store(live, fake, live_credential, live_users,
                                                          upload_dir):
     fake.upload_delay = 0.05
     fake.batch_processing_time = 0.2
@@ -128,7 +143,7 @@ def test_concurrent_uploads_from_many_users_to_one_store(live_server, fake, live
     other_store = fake.create_vector_store(name="untouched")
     users = live_users(UPLOADERS, "uploader")
     live_credential.users.add(*(user for user, _ in users))
-    url = store_url(live_server, live_credential, store["id"])
+    url = store_url(live, live_credential, store["id"])
 
     def upload(n):
         files = [("files", (name, content, "text/plain")) for name, content in user_files(n)]
@@ -187,7 +202,7 @@ def test_concurrent_uploads_from_many_users_to_one_store(live_server, fake, live
     assert list(upload_dir.iterdir()) == []
 
 
-def test_concurrent_removals_of_overlapping_files(live_server, fake, live_credential, live_users):
+def test_concurrent_removals_of_overlapping_files(live, fake, live_credential, live_users):
     store = fake.create_vector_store(name="shared")
     other_store = fake.create_vector_store(name="untouched")
     targeted = [fake.create_file(f"target-{i:02d}.txt", f"target {i}".encode())["id"] for i in range(30)]
@@ -202,7 +217,7 @@ def test_concurrent_removals_of_overlapping_files(live_server, fake, live_creden
 
     users = live_users(REMOVERS, "remover")
     live_credential.users.add(*(user for user, _ in users))
-    url = store_url(live_server, live_credential, store["id"])
+    url = store_url(live, live_credential, store["id"])
     # Request i removes 6 ids starting at 3*i (wrapping around), so every id is in exactly two
     # requests, and every request shares ids with both neighbours. Odd requests delete the Files too.
     jobs = [(i, [targeted[(3 * i + k) % len(targeted)] for k in range(6)], i % 2 == 1) for i in range(REMOVERS)]

@@ -218,3 +218,16 @@ def test_mark_used_does_not_touch_other_fields(credential):
     reloaded = Credential.objects.get(pk=credential.pk)
     assert reloaded.updated_at == updated_at
     assert reloaded.api_key == TEST_API_KEY
+
+
+def test_a_failed_last_used_write_does_not_fail_the_use(credential, monkeypatch, caplog):
+    from django.db import DatabaseError
+    from django.db.models import QuerySet
+
+    def broken(*args, **kwargs):
+        raise DatabaseError("database is locked")
+
+    monkeypatch.setattr(QuerySet, "update", broken)
+    credential.mark_used()
+    assert credential.last_used_at is None
+    assert "Could not record the use of credential" in caplog.text

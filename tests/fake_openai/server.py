@@ -264,6 +264,7 @@ class FakeOpenAI(FakeState):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True  # idle keep-alive connections must not block interpreter exit
+    request_queue_size = 128  # the default 5 makes the kernel reset bursts of new connections
     fake: FakeOpenAI
 
     def handle_error(self, request, client_address):
