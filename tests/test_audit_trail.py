@@ -69,3 +69,10 @@ def test_a_failed_write_does_not_fail_the_call(api, url, fake_openai, monkeypatc
     monkeypatch.setattr(AuditEntry.objects, "create", broken)
     assert api.get(url()).status_code == 200
     assert "Could not write the audit entry" in caplog.text
+
+
+def test_text_a_database_cannot_store_is_recorded_safely(api, credential, fake_openai):
+    """PostgreSQL refuses NUL characters in text: the entry is written anyway, and the call answers."""
+    response = api.get(f"/api/v1/openai-assistants-vector-store?credential={credential.pk}%00")
+    assert response.status_code == 400
+    assert AuditEntry.objects.get().credential_ref == f"{credential.pk}\ufffd"

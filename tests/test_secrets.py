@@ -4,7 +4,6 @@ Every test of the suite is also swept for stored keys in its answers and log lin
 """
 import io
 import logging
-import statistics
 import time
 import uuid
 
@@ -82,18 +81,21 @@ def test_error_answers_name_no_credential_of_someone_else(other_user, url, crede
     assert response["Content-Type"] == "application/json"
 
 
-def test_someone_elses_credential_and_a_missing_one_take_the_same_time(other_user, url, credential, fake_openai):
-    """Same status, same body, and no timing difference beyond noise (both are one indexed query)."""
+def test_someone_elses_credential_and_a_missing_one_take_the_same_time(other_user, url, credential, fake_openai,
+                                                                       django_assert_num_queries):
+    """Same status, same body, the same database work, and no timing difference beyond noise."""
     caller = client_for(other_user)
     caller.get(url())  # warm up
+    for credential_id in (credential.pk, uuid.uuid4()):
+        with django_assert_num_queries(3):  # token, credential lookup, audit entry
+            caller.get(url(credential_id=credential_id))
 
-    def median_ms(credential_id):
-        times = []
-        for _ in range(25):
+    timings = {"not allowed": [], "missing": []}
+    for _ in range(25):  # interleaved, so load on the machine falls on both alike
+        for name, credential_id in (("not allowed", credential.pk), ("missing", uuid.uuid4())):
             started = time.perf_counter()
             caller.get(url(credential_id=credential_id))
-            times.append((time.perf_counter() - started) * 1000)
-        return statistics.median(times)
-
-    not_allowed, missing = median_ms(credential.pk), median_ms(uuid.uuid4())
-    assert abs(not_allowed - missing) < max(2.0, 0.5 * min(not_allowed, missing))
+            timings[name].append((time.perf_counter() - started) * 1000)
+    # The fastest runs are the least disturbed by other work on the machine.
+    not_allowed, missing = min(timings["not allowed"]), min(timings["missing"])
+    assert abs(not_allowed - missing) < max(5.0, 0.5 * min(not_allowed, missing))

@@ -32,11 +32,17 @@ class AuditTrailMixin:
             AuditEntry.objects.create(
                 user=user, username=user.get_username()[:150],
                 credential=credential, credential_name=credential.name if credential else "",
-                credential_ref=request.query_params.get("credential", "")[:64],
+                credential_ref=_text(request.query_params.get("credential", ""), 64),
                 operation=self.action or "", method=request.method,
-                vector_store_id=str(self.kwargs.get("store_id", ""))[:128],
+                vector_store_id=_text(self.kwargs.get("store_id", ""), 128),
                 status_code=response.status_code,
                 duration_ms=round((time.monotonic() - self.audit_started) * 1000),
             )
         except DatabaseError:
             logger.exception("Could not write the audit entry of %s %s", request.method, request.path)
+
+
+def _text(value, length):
+    """What the caller sent, as any database stores it (PostgreSQL refuses NUL characters in text),
+    so that no input can make the write fail."""
+    return str(value).replace("\x00", "\ufffd")[:length]
