@@ -165,3 +165,27 @@ def test_the_schema_has_every_table_the_models_need():
     for model in apps.get_models(include_auto_created=True):
         if model._meta.managed and not model._meta.proxy:
             assert model._meta.db_table in tables, model
+
+
+# --- text PostgreSQL refuses ----------------------------------------------------------
+# PostgreSQL's text columns cannot hold NUL characters (SQLite's can): whatever the API copies
+# from a request into the database must survive one, and a failed write must not poison the
+# transaction for what follows.
+
+
+@pytest.mark.parametrize("where", ["query", "path"])
+def test_a_nul_in_the_request_gets_a_400_and_is_still_audited(api, credential, where):
+    from vectorstores.models import AuditEntry
+
+    from tests.conftest import API_ROOT
+
+    if where == "query":
+        path = f"{API_ROOT}?credential=%00{credential.pk}"
+    else:
+        path = f"{API_ROOT}/vs_%00abc?credential={credential.pk}"
+    before = AuditEntry.objects.count()
+
+    response = api.get(path)
+
+    assert response.status_code == 400, response.content
+    assert AuditEntry.objects.count() == before + 1  # the database is still usable, and the call recorded
