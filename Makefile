@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test install migrate schema serve
+.PHONY: run test install migrate schema serve bench
 
 # (Re)install when pyproject.toml changes.
 $(INSTALLED): pyproject.toml
@@ -33,3 +33,8 @@ schema: install
 serve: migrate
 	DEBUG=0 $(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	DEBUG=0 $(BIN)/gunicorn --config config/gunicorn.py config.wsgi
+
+# The benchmarks of docs/performance.md (about 4 minutes; not part of `make test`). Uses Debian's
+# wrk for the throughput figure when installed (apt-get install wrk), else Python threads.
+bench: install
+	$(BIN)/python -m bench

@@ -227,3 +227,18 @@ def test_djangos_own_file_count_limit_is_413_too(upload, settings, fake_openai, 
     assert response.status_code == 413
     assert response.json()["code"] == "payload_too_large"
     assert list(upload_dir.iterdir()) == []
+
+
+def test_the_first_poll_goes_at_once_and_then_follows_openai_poll_after_ms(api, url, fake_openai, settings,
+                                                                          upload_dir):
+    """A batch done in 0.3 s is answered in well under POLL_INTERVAL: no blind first wait."""
+    settings.OPENAI_VECTOR_STORES = {**settings.OPENAI_VECTOR_STORES, "POLL_INTERVAL": 5.0}
+    store = fake_openai.create_vector_store(name="polled")
+    fake_openai.batch_processing_time, fake_openai.poll_after_ms = 0.3, 50
+    started = time.monotonic()
+    response = api.post(url(f"/{store['id']}"), {"files": [SimpleUploadedFile("a.txt", b"alpha", content_type="text/plain")]},
+                        format="multipart")
+    assert response.status_code == 200, response.content
+    assert time.monotonic() - started < 2.0
+    polls = fake_openai.requests_to("GET", f"/vector_stores/{store['id']}/file_batches/")
+    assert 2 <= len(polls) <= 12  # at once, then every 50 ms until done

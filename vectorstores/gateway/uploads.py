@@ -98,12 +98,12 @@ def _upload_and_attach(credential, store_id, uploads, outcomes, chunking_strateg
         raise _upload_error(failed[0].error, f"{len(failed)} of {len(outcomes)} files could not be uploaded", outcomes)
 
     try:
-        batch = call(
+        created = request(
             clients.get(credential).vector_stores.file_batches.with_raw_response.create,
             store_id, file_ids=[outcome.file_id for outcome in outcomes],
             **only_given(chunking_strategy=chunking_strategy), retry=Retry.CREATE, expect=FILE_BATCH,
         )
-        batch, timed_out = _wait_for_batch(credential, store_id, batch)
+        batch, timed_out = _wait_for_batch(credential, store_id, created.data, created.headers)
     except UpstreamError as error:
         # The batch may exist (its answer lost) or still run: deleting the Files detaches them too.
         _delete_files(credential, outcomes)
@@ -191,11 +191,16 @@ def _find_lost_uploads(credential, outcomes, started):
                 break
 
 
-def _wait_for_batch(credential, store_id, batch):
-    """Poll the batch until it is final; on POLL_TIMEOUT cancel it. Returns (batch, timed_out)."""
+def _wait_for_batch(credential, store_id, batch, headers):
+    """Poll the batch until it is final; on POLL_TIMEOUT cancel it. Returns (batch, timed_out).
+
+    Each wait is the one OpenAI's last answer suggests (openai-poll-after-ms), else POLL_INTERVAL.
+    Until OpenAI has suggested one, the first poll goes at once (as the SDK's does): its answer
+    carries the suggestion, and a batch done in a moment is not held for a whole POLL_INTERVAL.
+    """
     client = clients.get(credential)
     deadline = time.monotonic() + app_settings.POLL_TIMEOUT
-    headers = {}
+    otherwise = 0.0  # the wait before the first poll when the create answer suggests none
     while batch.get("status") == "in_progress":
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -203,18 +208,18 @@ def _wait_for_batch(credential, store_id, batch):
                 batch = call(client.vector_stores.file_batches.with_raw_response.cancel, batch["id"],
                              vector_store_id=store_id, expect=FILE_BATCH)
             return batch, True
-        time.sleep(min(_poll_interval(headers), remaining))
+        time.sleep(min(_poll_interval(headers, otherwise), remaining))
         answer = request(client.vector_stores.file_batches.with_raw_response.retrieve, batch["id"],
                          vector_store_id=store_id, expect=FILE_BATCH)
-        batch, headers = answer.data, answer.headers
+        batch, headers, otherwise = answer.data, answer.headers, app_settings.POLL_INTERVAL
     return batch, False
 
 
-def _poll_interval(headers):
-    """OpenAI's suggested wait (openai-poll-after-ms) when it sends one, else POLL_INTERVAL."""
+def _poll_interval(headers, otherwise):
+    """OpenAI's suggested wait (openai-poll-after-ms) when it sends one, else `otherwise` seconds."""
     with contextlib.suppress(ValueError, TypeError):
         return int(headers.get("openai-poll-after-ms")) / 1000
-    return app_settings.POLL_INTERVAL
+    return otherwise
 
 
 def _settle_unfinished_batch(credential, store_id, batch, outcomes):

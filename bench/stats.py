@@ -1,0 +1,66 @@
+"""Medians, percentiles, and interleaved timing: each comparison is measured in the same run, A and B
+alternating (in swapped order every other round), so that a change of machine load hits both alike."""
+import math
+import statistics
+import time
+import timeit
+from dataclasses import dataclass, field
+
+
+def median(values):
+    return statistics.median(values)
+
+
+def percentile(values, fraction):
+    """The nearest-rank percentile: the smallest value with at least `fraction` of them at or below it."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+def timed(function):
+    """(seconds, result) of one call."""
+    started = time.perf_counter()
+    result = function()
+    return time.perf_counter() - started, result
+
+
+@dataclass
+class Samples:
+    """Wall-clock and calling-thread CPU seconds of repeated calls."""
+
+    wall: list = field(default_factory=list)
+    cpu: list = field(default_factory=list)
+
+    def record(self, function):
+        wall, cpu = time.perf_counter(), time.thread_time()
+        function()
+        self.cpu.append(time.thread_time() - cpu)
+        self.wall.append(time.perf_counter() - wall)
+
+    def __len__(self):
+        return len(self.wall)
+
+
+def interleaved(first, second, rounds, *, budget):
+    """Call `first` and `second` alternately, up to `rounds` times each and for about `budget` seconds.
+
+    The order is swapped every round. Returns the two Samples (equal in length).
+    """
+    first_samples, second_samples = Samples(), Samples()
+    deadline = time.monotonic() + budget
+    for round_number in range(rounds):
+        pair = ((first, first_samples), (second, second_samples))
+        for function, samples in pair if round_number % 2 == 0 else reversed(pair):
+            samples.record(function)
+        if time.monotonic() > deadline:
+            break
+    return first_samples, second_samples
+
+
+def cpu_speed():
+    """Seconds for a fixed pure-Python loop (best of 5): how fast this machine runs Python right now."""
+    return min(timeit.repeat("sum(range(1_000_000))", number=1, repeat=5))
+
+
+def ms(seconds):
+    return seconds * 1000
