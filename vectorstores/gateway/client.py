@@ -147,6 +147,7 @@ class Retry:
 
 
 RETRYABLE_STATUSES = {408, 409, 429, 500, 502, 503, 504}
+MIN_ATTEMPT_SECONDS = 1.0
 BACKOFF_BASE, BACKOFF_MAX = 0.5, 8.0
 
 
@@ -170,7 +171,10 @@ def request(method, *args, retry=Retry.IDEMPOTENT, expect=None, **kwargs):
             raw = method(*args, timeout=max(deadline - time.monotonic(), 0.001), **kwargs)
         except openai.OpenAIError as exc:
             wait = _retry_wait(exc, attempt, retry)
-            if wait is None or attempt >= retries or time.monotonic() + wait >= deadline:
+            # A retry needs time for a fair attempt after its wait; one starved of time would only
+            # time out and hide the real fault behind a 504.
+            fair_attempt = min(MIN_ATTEMPT_SECONDS, app_settings.TIMEOUT / 2)
+            if wait is None or attempt >= retries or time.monotonic() + wait + fair_attempt >= deadline:
                 raise map_openai_error(exc) from exc
             logger.info("Retrying %s in %.2fs after: %s", _operation_name(method), wait, redact(exc))
             time.sleep(wait)
