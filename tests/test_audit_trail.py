@@ -45,8 +45,10 @@ def test_the_trail_outlives_the_credential_and_holds_no_key(api, url, credential
 
 def test_recording_costs_one_insert(api, url, fake_openai, django_assert_max_num_queries):
     api.get(url())  # warm up: token, last_used_at
-    with django_assert_max_num_queries(3):  # token + credential + the audit insert
+    with django_assert_max_num_queries(3) as captured:  # token + credential + the audit insert
         api.get(url())
+    inserts = [query["sql"] for query in captured.captured_queries if query["sql"].startswith("INSERT")]
+    assert len(inserts) == 1 and "vectorstores_auditentry" in inserts[0]
 
 
 def test_admins_read_the_trail_but_cannot_change_it(admin_client, api, url, fake_openai):

@@ -2,6 +2,7 @@
 from urllib.parse import urlencode
 
 from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, serializers, viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
@@ -61,8 +62,8 @@ class VectorStoreViewSet(AuditTrailMixin, viewsets.ViewSet):
         if "store_id" in kwargs:
             try:
                 object_id_validator(kwargs["store_id"])
-            except Exception:
-                raise serializers.ValidationError({"id": ["Must be 1 to 128 letters, digits, '_' or '-'."]}) from None
+            except DjangoValidationError as error:
+                raise serializers.ValidationError({"id": error.messages}) from None
         self.credential = self._usable_credential(request)
 
     def _usable_credential(self, request):

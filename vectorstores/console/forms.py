@@ -54,6 +54,15 @@ def add_serializer_errors(form, errors, field_map):
             form.add_error(None, f"{'.'.join(path)}: {message}" if path else message)
 
 
+def validate_body(form, serializer_class, body):
+    """Check `body` with the API's own serializer: keep it as `form.body`, or put its errors on `form`."""
+    serializer = serializer_class(data=body)
+    if serializer.is_valid():
+        form.body = dict(serializer.validated_data)
+    else:
+        add_serializer_errors(form, serializer.errors, form.ERRORS)
+
+
 # --- metadata: key/value rows ------------------------------------------------------------------
 
 
@@ -210,11 +219,7 @@ class StoreCreateForm(StoreFormMixin, ChunkingFields):
         metadata = self.metadata_pairs()
         if metadata is None:
             return cleaned
-        serializer = VectorStoreCreateSerializer(data=self._body(cleaned, metadata))
-        if serializer.is_valid():
-            self.body = dict(serializer.validated_data)
-        else:
-            add_serializer_errors(self, serializer.errors, self.ERRORS)
+        validate_body(self, VectorStoreCreateSerializer, self._body(cleaned, metadata))
         return cleaned
 
     def _body(self, cleaned, metadata):
@@ -257,11 +262,7 @@ class StoreChangeForm(StoreFormMixin, forms.Form):
                    "expires_after": self.store.get("expires_after")}
         wanted = {"name": cleaned["name"], "metadata": metadata, "expires_after": expires_after(cleaned["expiry_days"])}
         changed = {name: value for name, value in wanted.items() if value != current[name]}
-        serializer = VectorStoreUpdateSerializer(data=changed)
-        if serializer.is_valid():
-            self.body = dict(serializer.validated_data)
-        else:
-            add_serializer_errors(self, serializer.errors, self.ERRORS)
+        validate_body(self, VectorStoreUpdateSerializer, changed)
         return cleaned
 
     def changed_labels(self):
@@ -294,11 +295,7 @@ class SearchForm(forms.Form):
             body["max_num_results"] = cleaned["max_results"]
         if cleaned.get("rewrite"):
             body["rewrite_query"] = True
-        serializer = SearchSerializer(data=body)
-        if serializer.is_valid():
-            self.body = dict(serializer.validated_data)
-        else:
-            add_serializer_errors(self, serializer.errors, self.ERRORS)
+        validate_body(self, SearchSerializer, body)
         return cleaned
 
 
