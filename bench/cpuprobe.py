@@ -24,8 +24,11 @@ PROBES = [
     ("rest_framework.authentication", "TokenAuthentication.authenticate", "token authentication (1 query)"),
     ("vectorstores.views", "VectorStoreViewSet._usable_credential", "credential lookup (1 query)"),
     ("vectorstores.gateway.client", "request", "OpenAI call through the SDK"),
-    ("vectorstores.audit", "AuditTrailMixin._record", "audit INSERT"),
     ("rest_framework.views", "APIView.check_throttles", "throttles"),
+]
+# Work an API call leaves for after its response (run by response.close(), outside the middleware).
+AFTER_RESPONSE_PROBES = [
+    ("vectorstores.audit", "_save", "audit INSERT (after the response)"),
 ]
 
 _lock = threading.Lock()
@@ -33,18 +36,24 @@ _totals = collections.Counter()
 _state = threading.local()
 
 
-def _wrap(owner, name, label):
+def _wrap(owner, name, label, after_response):
     real = getattr(owner, name)
 
     @functools.wraps(real)
     def timed(*args, **kwargs):
-        if not getattr(_state, "active", False):
+        if not after_response and not getattr(_state, "active", False):
             return real(*args, **kwargs)
         started = time.thread_time()
         try:
             return real(*args, **kwargs)
         finally:
-            _state.spent[label] += time.thread_time() - started
+            spent = time.thread_time() - started
+            if after_response:
+                with _lock:
+                    if _totals["calls seen"] > SKIP_FIRST:
+                        _totals[label] += spent
+            else:
+                _state.spent[label] += spent
 
     setattr(owner, name, timed)
 
@@ -52,13 +61,14 @@ def _wrap(owner, name, label):
 def install():
     import importlib
 
-    for module_name, path, label in PROBES:
+    probes = [(*probe, False) for probe in PROBES] + [(*probe, True) for probe in AFTER_RESPONSE_PROBES]
+    for module_name, path, label, after_response in probes:
         owner = importlib.import_module(module_name)
         *parents, name = path.split(".")
         try:
             for parent in parents:
                 owner = getattr(owner, parent)
-            _wrap(owner, name, label)
+            _wrap(owner, name, label, after_response)
         except AttributeError:
             continue
 

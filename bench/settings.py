@@ -24,3 +24,6 @@ FILE_UPLOAD_TEMP_DIR = os.environ.get("BENCH_UPLOAD_DIR") or None
 # `python -m bench --cpu-breakdown`: where the CPU of each API call goes (see bench/cpuprobe.py).
 if os.environ.get("BENCH_CPU_PROBE_DIR"):
     MIDDLEWARE = ["bench.cpuprobe.CpuBreakdown", *MIDDLEWARE]
+
+# Figure 1's floor: the API's GET without its database work (see bench/floor.py), beside the site.
+ROOT_URLCONF = "bench.floor"

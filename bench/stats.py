@@ -1,5 +1,5 @@
-"""Medians, percentiles, and interleaved timing: each comparison is measured in the same run, A and B
-alternating (in swapped order every other round), so that a change of machine load hits both alike."""
+"""Medians, percentiles, and interleaved timing: each comparison is measured in the same run, in turn
+(in rotating order), so that a change of machine load hits them all alike."""
 import math
 import statistics
 import time
@@ -41,20 +41,22 @@ class Samples:
         return len(self.wall)
 
 
-def interleaved(first, second, rounds, *, budget):
-    """Call `first` and `second` alternately, up to `rounds` times each and for about `budget` seconds.
+def interleaved(*functions, rounds, budget):
+    """Call each of `functions` in turn, up to `rounds` times each and for about `budget` seconds.
 
-    The order is swapped every round. Returns the two Samples (equal in length).
+    The order rotates every round, so that each function goes first as often as the others.
+    Returns one Samples per function (equal in length).
     """
-    first_samples, second_samples = Samples(), Samples()
+    samples = [Samples() for _ in functions]
+    pairs = list(zip(functions, samples))
     deadline = time.monotonic() + budget
     for round_number in range(rounds):
-        pair = ((first, first_samples), (second, second_samples))
-        for function, samples in pair if round_number % 2 == 0 else reversed(pair):
-            samples.record(function)
+        shift = round_number % len(pairs)
+        for function, function_samples in pairs[shift:] + pairs[:shift]:
+            function_samples.record(function)
         if time.monotonic() > deadline:
             break
-    return first_samples, second_samples
+    return samples
 
 
 def cpu_speed():

@@ -2,9 +2,13 @@
 import uuid
 
 import pytest
+from django.core.signals import request_finished
+from django.db import DatabaseError, close_old_connections
+from rest_framework.test import APIRequestFactory, force_authenticate
 
 from tests.conftest import TEST_API_KEY, client_for
 from vectorstores.models import AuditEntry
+from vectorstores.views import VectorStoreViewSet
 
 pytestmark = pytest.mark.django_db
 
@@ -62,15 +66,32 @@ def test_admins_read_the_trail_but_cannot_change_it(admin_client, api, url, fake
     assert admin_client.get("/admin/vectorstores/auditentry/add/").status_code == 403
 
 
-def test_a_failed_write_does_not_fail_the_call(api, url, fake_openai, monkeypatch, caplog):
-    from django.db import DatabaseError
+def test_the_entry_is_written_once_the_response_is_sent(user, credential, fake_openai):
+    """The server closes a response after sending it; the INSERT waits for that, so the caller does not."""
+    request = APIRequestFactory().get("/", {"credential": str(credential.pk)})
+    force_authenticate(request, user=user)
+    response = VectorStoreViewSet.as_view({"get": "list"})(request)
+    response.render()
 
+    assert response.status_code == 200 and not AuditEntry.objects.exists()
+    # As Django's test client does: keep request_finished from closing the test's database connection.
+    request_finished.disconnect(close_old_connections)
+    try:
+        response.close()
+    finally:
+        request_finished.connect(close_old_connections)
+    assert AuditEntry.objects.get().operation == "list"
+
+
+@pytest.mark.parametrize("error", [DatabaseError("disk full"), ValueError("a bug")], ids=["database", "other"])
+def test_a_failed_write_does_not_fail_the_call_and_is_logged(error, api, url, fake_openai, monkeypatch, caplog):
     def broken(*args, **kwargs):
-        raise DatabaseError("disk full")
+        raise error
 
-    monkeypatch.setattr(AuditEntry.objects, "create", broken)
+    monkeypatch.setattr(AuditEntry, "save", broken)
     assert api.get(url()).status_code == 200
-    assert "Could not write the audit entry" in caplog.text
+    assert "Could not write the audit entry of GET /api/v1/openai-assistants-vector-store" in caplog.text
+    assert str(error) in caplog.text
 
 
 def test_text_a_database_cannot_store_is_recorded_safely(api, credential, fake_openai):

@@ -94,12 +94,25 @@ def test_masked_api_key_shows_at_most_the_last_four_characters(api_key, masked):
 # --- who may use a credential ------------------------------------------------------------
 
 
+def may_use(user, credential):
+    """Whether `user` may use `credential`, asked both ways the model offers; the answers must agree."""
+    listed = credential in Credential.objects.usable_by(user)
+    fetched = Credential.objects.get_usable(user, credential.pk)
+    assert listed == (fetched is not None)
+    if fetched is not None:  # the whole row, decrypted key included
+        assert (fetched.pk, fetched.name, fetched.api_key, fetched.base_url) == (
+            credential.pk, credential.name, credential.api_key, credential.base_url)
+    return listed
+
+
 def test_usable_by_a_member_user(credential, user):
     assert list(Credential.objects.usable_by(user)) == [credential]
+    assert may_use(user, credential)
 
 
 def test_not_usable_by_another_user(credential, other_user):
     assert not Credential.objects.usable_by(other_user).exists()
+    assert not may_use(other_user, credential)
 
 
 def test_usable_by_a_member_of_an_allowed_group(credential, other_user):
@@ -108,6 +121,22 @@ def test_usable_by_a_member_of_an_allowed_group(credential, other_user):
     credential.groups.add(group)
 
     assert list(Credential.objects.usable_by(other_user)) == [credential]
+    assert may_use(other_user, credential)
+
+
+def test_not_usable_through_a_group_of_another_credential(credential, make_credential, other_user):
+    group = Group.objects.create(name="partners")
+    other_user.groups.add(group)
+    make_credential(name="Other").groups.add(group)
+    Group.objects.create(name="empty").user_set.add(other_user)
+
+    assert not may_use(other_user, credential)
+
+
+def test_not_usable_through_an_allowed_group_the_user_is_not_in(credential, other_user, group):
+    credential.groups.add(group)  # `group` holds `user`, not other_user
+
+    assert not may_use(other_user, credential)
 
 
 def test_no_duplicates_when_allowed_both_directly_and_by_group(credential, user, group):
@@ -120,6 +149,7 @@ def test_no_duplicates_when_allowed_both_directly_and_by_group(credential, user,
 
     assert list(usable) == [credential]
     assert usable.count() == 1
+    assert may_use(user, credential)
 
 
 def test_superuser_may_use_every_credential(credential, make_credential, django_user_model):
@@ -127,10 +157,12 @@ def test_superuser_may_use_every_credential(credential, make_credential, django_
     root = django_user_model.objects.create_superuser("root", password="root-password")
 
     assert set(Credential.objects.usable_by(root)) == {credential, nobody_s}
+    assert may_use(root, credential) and may_use(root, nobody_s)
 
 
 def test_anonymous_user_may_use_none(credential):
     assert not Credential.objects.usable_by(AnonymousUser()).exists()
+    assert not may_use(AnonymousUser(), credential)
 
 
 def test_inactive_users_may_use_none(credential, user, group, django_user_model):
@@ -141,6 +173,21 @@ def test_inactive_users_may_use_none(credential, user, group, django_user_model)
 
     assert not Credential.objects.usable_by(user).exists()
     assert not Credential.objects.usable_by(root).exists()
+    assert not may_use(user, credential) and not may_use(root, credential)
+
+
+def test_get_usable_answers_none_for_a_credential_that_does_not_exist(credential, user, django_user_model):
+    root = django_user_model.objects.create_superuser("root", password="root-password")
+
+    assert Credential.objects.get_usable(user, uuid.uuid4()) is None
+    assert Credential.objects.get_usable(root, uuid.uuid4()) is None
+
+
+def test_get_usable_costs_one_query(credential, user, group, django_assert_num_queries):
+    credential.groups.add(group)
+
+    with django_assert_num_queries(1):
+        assert Credential.objects.get_usable(user, credential.pk) == credential
 
 
 def test_usable_by_is_chainable(credential, user, make_credential):

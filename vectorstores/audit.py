@@ -1,8 +1,7 @@
-"""The audit trail: one row per API call by a signed-in user, written as the response is finalised."""
+"""The audit trail: one row per API call by a signed-in user, written once the response has been sent."""
 import logging
 import time
-
-from django.db import DatabaseError
+from functools import partial
 
 from .models import AuditEntry
 
@@ -10,7 +9,7 @@ logger = logging.getLogger("vectorstores.audit")
 
 
 class AuditTrailMixin:
-    """For the API's viewset: records each call in AuditEntry with one INSERT.
+    """For the API's viewset: records each call in AuditEntry with one INSERT, once the response is sent.
 
     A failure to write is logged, never turned into a failed call.
     """
@@ -23,23 +22,30 @@ class AuditTrailMixin:
         response = super().finalize_response(request, response, *args, **kwargs)
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and hasattr(self, "audit_started"):
-            self._record(request, response, user)
+            entry = self._audit_entry(request, response, user)
+            # The server closes the response once it has sent it, so the caller never waits for this
+            # INSERT. Django runs a response's closers before request_finished closes the connection.
+            response._resource_closers.append(partial(_save, entry, request))
         return response
 
-    def _record(self, request, response, user):
+    def _audit_entry(self, request, response, user):
         credential = self.credential
-        try:
-            AuditEntry.objects.create(
-                user=user, username=user.get_username()[:150],
-                credential=credential, credential_name=credential.name if credential else "",
-                credential_ref=_text(request.query_params.get("credential", ""), 64),
-                operation=self.action or "", method=request.method,
-                vector_store_id=_text(self.kwargs.get("store_id", ""), 128),
-                status_code=response.status_code,
-                duration_ms=round((time.monotonic() - self.audit_started) * 1000),
-            )
-        except DatabaseError:
-            logger.exception("Could not write the audit entry of %s %s", request.method, request.path)
+        return AuditEntry(
+            user=user, username=user.get_username()[:150],
+            credential=credential, credential_name=credential.name if credential else "",
+            credential_ref=_text(request.query_params.get("credential", ""), 64),
+            operation=self.action or "", method=request.method,
+            vector_store_id=_text(self.kwargs.get("store_id", ""), 128),
+            status_code=response.status_code,
+            duration_ms=round((time.monotonic() - self.audit_started) * 1000),
+        )
+
+
+def _save(entry, request):
+    try:
+        entry.save(force_insert=True)
+    except Exception:  # noqa: BLE001 (Django's response.close() would swallow it without a word)
+        logger.exception("Could not write the audit entry of %s %s", request.method, request.path)
 
 
 def _text(value, length):

@@ -68,7 +68,7 @@ class VectorStoreViewSet(AuditTrailMixin, viewsets.ViewSet):
 
     def _usable_credential(self, request):
         query = _validated(CredentialQuerySerializer, request.query_params)
-        credential = Credential.objects.usable_by(request.user).filter(pk=query["credential"]).first()
+        credential = Credential.objects.get_usable(request.user, query["credential"])
         if credential is None:
             raise CredentialNotFound()
         if not credential.api_key_readable:  # never hand the placeholder to the gateway as a key

@@ -111,7 +111,7 @@ class Console:
             pk = uuid.UUID(str(object_id))
         except ValueError:
             return None
-        return Credential.objects.usable_by(request.user).filter(pk=pk).first()
+        return Credential.objects.get_usable(request.user, pk)
 
     def may(self, request, change, credential=None):
         check = self.model_admin.has_change_permission if change else self.model_admin.has_view_permission
