@@ -34,7 +34,7 @@ serve: migrate
 	DEBUG=0 $(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	DEBUG=0 $(BIN)/gunicorn --config config/gunicorn.py config.wsgi
 
-# The benchmarks of docs/performance.md (about 4 minutes; not part of `make test`). Uses Debian's
+# The benchmarks of docs/performance.md (about 5 minutes; not part of `make test`). Uses Debian's
 # wrk for the throughput figure when installed (apt-get install wrk), else Python threads.
 bench: install
 	$(BIN)/python -m bench

@@ -1,0 +1,25 @@
+"""The benchmark's own pieces that need no server: its interleaving, and that the site never serves its floor."""
+import pytest
+
+from bench.stats import interleaved
+
+
+def test_interleaving_rotates_the_order_and_keeps_the_samples_apart():
+    calls = []
+    first, second, third = (lambda name=name: calls.append(name) for name in "abc")
+
+    samples = interleaved(first, second, third, rounds=3, budget=60)
+
+    assert calls == list("abc" "bca" "cab")
+    assert [len(kind) for kind in samples] == [3, 3, 3]
+
+
+def test_interleaving_stops_at_its_budget():
+    samples = interleaved(lambda: None, lambda: None, rounds=1000, budget=0)
+
+    assert [len(kind) for kind in samples] == [1, 1]
+
+
+@pytest.mark.django_db
+def test_the_site_does_not_mount_the_benchmarks_floor_endpoint(client):
+    assert client.get("/bench/floor/vs_abc?credential=x").status_code == 404
