@@ -59,32 +59,30 @@ class _DiscardingHandler(fake_server._Handler):
     def _read_body(self):
         keeper = _BodyKeeper()
         chunked = self.headers.get("Transfer-Encoding", "").lower() == "chunked"
-        for piece in self._chunked_pieces() if chunked else self._sized_pieces():
+        length = int(self.headers.get("Content-Length") or 0)
+        for piece in self._chunked_pieces() if chunked else self._pieces(length):
             keeper.add(piece)
         if keeper.large:
             self.server.fake.record_large_body(keeper.total)
         return keeper.body()
 
-    def _sized_pieces(self):
-        remaining = int(self.headers.get("Content-Length") or 0)
-        while remaining > 0:
-            piece = self.rfile.read(min(READ_SIZE, remaining))
-            if not piece:
-                return
-            remaining -= len(piece)
-            yield piece
-
     def _chunked_pieces(self):
         while size := int(self.rfile.readline().split(b";")[0], 16):
-            while size > 0:
-                piece = self.rfile.read(min(READ_SIZE, size))
-                if not piece:
-                    return
-                size -= len(piece)
-                yield piece
+            if not (yield from self._pieces(size)):
+                return
             self.rfile.readline()  # the CRLF after each chunk
         while self.rfile.readline() not in (b"\r\n", b"\n", b""):  # optional trailers
             pass
+
+    def _pieces(self, size):
+        """The next `size` bytes of the body, READ_SIZE at a time; returns False if the body ends first."""
+        while size > 0:
+            piece = self.rfile.read(min(READ_SIZE, size))
+            if not piece:
+                return False
+            size -= len(piece)
+            yield piece
+        return True
 
 
 class BenchFake(FakeOpenAI):
