@@ -34,10 +34,8 @@ class CredentialManager(models.Manager.from_queryset(CredentialQuerySet)):
         Every API call asks this. The ORM would spend more CPU building the query than the database
         spends running it, so the SQL is written once per database and kept (see _usable_sql).
         """
-        if not user.is_authenticated or not user.is_active:
-            return None
-        if user.is_superuser:
-            return self.filter(pk=pk).first()
+        if user.is_superuser or not (user.is_authenticated and user.is_active):
+            return self.usable_by(user).filter(pk=pk).first()  # all or none: no membership to look up
         connection = connections[self.db]
         user_pk = user._meta.pk.get_db_prep_value(user.pk, connection)
         params = [self.model._meta.pk.get_db_prep_value(pk, connection), user_pk, user_pk]
