@@ -9,16 +9,18 @@ not UTF-8, holds control characters, or is longer than MAX_FILE_NAME_LENGTH is r
 import re
 import unicodedata
 
+from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.http.multipartparser import MultiPartParser as DjangoMultiPartParser
 from django.http.multipartparser import MultiPartParserError
 from django.template.defaultfilters import filesizeformat
 from django.utils.http import parse_header_parameters
 from rest_framework import parsers, serializers
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
 
 from .conf import app_settings
 from .exceptions import PayloadTooLarge
+from .serializers import UploadSerializer
 
 FILES_FIELD = "files"
 MAX_FILE_NAME_LENGTH = 255  # what file systems, and Django's UploadedFile, allow
@@ -184,3 +186,28 @@ def checked_file_name(name, part_number):
         raise InvalidUpload(f"The file name {shown}… of part {part_number} is longer than "
                             f"{MAX_FILE_NAME_LENGTH} characters.")
     return name
+
+
+class StreamedUploadMixin:
+    """For a DRF view that receives uploads (the API's and the console's): the body streams to disk
+    under the limits, and `validated_upload()` checks it, leaving no partial file behind."""
+
+    def initialize_request(self, request, *args, **kwargs):
+        # Set before anything reads the body.
+        self.upload_handler = LimitedTemporaryFileUploadHandler(request)
+        request.upload_handlers = [self.upload_handler]
+        return super().initialize_request(request, *args, **kwargs)
+
+    def validated_upload(self, request):
+        """The upload's `files` and `chunking_strategy`, checked by UploadSerializer (415, 413 or 400 otherwise)."""
+        if not request.content_type.lower().startswith("multipart/form-data"):
+            raise UnsupportedMediaType(request.content_type)  # also when the body is empty
+        try:
+            serializer = UploadSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+        except (RequestDataTooBig, TooManyFilesSent) as exc:  # Django's own global limits
+            raise PayloadTooLarge(str(exc)) from None
+        finally:
+            # Whatever stopped the parse (a limit, a bad part, a client gone), no partial file stays.
+            self.upload_handler.discard_partial_file()
+        return serializer.validated_data

@@ -1,9 +1,8 @@
 """The vector store API: parse, check access, call the gateway, render."""
 from urllib.parse import urlencode
 
-from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import exceptions, serializers, viewsets
+from rest_framework import serializers, viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -12,7 +11,7 @@ from credentials.models import Credential
 
 from . import gateway
 from .audit import AuditTrailMixin
-from .exceptions import CredentialNotFound, CredentialUnreadable, PayloadTooLarge, api_exception_handler
+from .exceptions import CredentialNotFound, CredentialUnreadable, api_exception_handler
 from .parsers import JSONParser
 from .schema import document
 from .serializers import (
@@ -21,15 +20,14 @@ from .serializers import (
     ListQuerySerializer,
     RemoveFilesSerializer,
     SearchSerializer,
-    UploadSerializer,
     VectorStoreCreateSerializer,
     VectorStoreUpdateSerializer,
     object_id_validator,
 )
-from .uploads import LimitedTemporaryFileUploadHandler, UploadParser
+from .uploads import StreamedUploadMixin, UploadParser
 
 
-class VectorStoreViewSet(AuditTrailMixin, viewsets.ViewSet):
+class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet):
     """Every action names a credential (?credential=<uuid>) the caller may use."""
 
     # Whatever the host site's DEFAULT_PERMISSION_CLASSES: anonymous callers get 401 (403 when the
@@ -52,9 +50,6 @@ class VectorStoreViewSet(AuditTrailMixin, viewsets.ViewSet):
     def initialize_request(self, request, *args, **kwargs):
         # DRF sets self.action after building the Request, but get_parsers needs it first.
         self.action = self.action_map.get(request.method.lower())
-        # Stream uploads to disk under our limits; set before anything reads the body.
-        self.upload_handler = LimitedTemporaryFileUploadHandler(request)
-        request.upload_handlers = [self.upload_handler]
         return super().initialize_request(request, *args, **kwargs)
 
     def initial(self, request, *args, **kwargs):
@@ -103,15 +98,7 @@ class VectorStoreViewSet(AuditTrailMixin, viewsets.ViewSet):
 
     @document.upload_files
     def upload_files(self, request, store_id):
-        if not request.content_type.lower().startswith("multipart/form-data"):
-            raise exceptions.UnsupportedMediaType(request.content_type)  # also when the body is empty
-        try:
-            body = _validated(UploadSerializer, request.data)
-        except (RequestDataTooBig, TooManyFilesSent) as exc:  # Django's own global limits
-            raise PayloadTooLarge(str(exc)) from None
-        finally:
-            # Whatever stopped the parse (a limit, a bad part, a client gone), no partial file stays.
-            self.upload_handler.discard_partial_file()
+        body = self.validated_upload(request)
         uploaded = gateway.upload_files_to_store(
             self.credential, store_id, body["files"], chunking_strategy=body.get("chunking_strategy")
         )
