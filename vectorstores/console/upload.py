@@ -1,9 +1,9 @@
 """The console's upload endpoint: the API's upload path behind the admin's session.
 
 The page's script posts the files here (an XHR, so it can show the transfer's progress). The body
-goes through exactly what the API's upload does (`StreamedUploadMixin`): `LimitedTemporaryFileUploadHandler` streams it to
-disk under the same limits, `UploadParser` checks the raw file names, `UploadSerializer` the file
-types, and `gateway.upload_files_to_store` uploads and attaches them. Answers are JSON: the
+goes through exactly what the API's upload does (`StreamedUploadMixin`): `LimitedTemporaryFileUploadHandler`
+streams it to disk under the same limits, `UploadParser` checks the raw file names, `UploadSerializer`
+the file types, and `gateway.upload_files_to_store` uploads and attaches them. Answers are JSON: the
 uploaded File objects, or an error in the API's shape (`api_exception_handler`).
 
 It is mounted with the console under the admin site, not the API's URLs, so it works however a
