@@ -39,6 +39,21 @@ def test_anonymous_calls_are_not_recorded(url, fake_openai):
     assert not AuditEntry.objects.exists()
 
 
+def test_a_call_refused_before_authentication_is_recorded_for_a_signed_in_caller(api, url, fake_openai):
+    """DRF refuses an Accept header before it authenticates: the entry still names the caller."""
+    assert api.get(url(), HTTP_ACCEPT="text/html").status_code == 406
+    assert (AuditEntry.objects.get().username, AuditEntry.objects.get().status_code) == ("alice", 406)
+
+
+@pytest.mark.parametrize("authorization", ["Token nonsense", "Basic bm9wZTpub3Bl"], ids=["bad-token", "unknown-scheme"])
+def test_a_call_refused_before_authentication_with_a_failing_token_is_a_406_not_recorded(
+        authorization, url, fake_openai):
+    response = client_for(None).get(url(), HTTP_ACCEPT="text/html", HTTP_AUTHORIZATION=authorization)
+    assert response.status_code == 406
+    assert response.json()["code"] == "not_acceptable"
+    assert not AuditEntry.objects.exists()
+
+
 def test_the_trail_outlives_the_credential_and_holds_no_key(api, url, credential, fake_openai):
     api.post(url(), {"name": "x"}, format="json")
     credential.delete()

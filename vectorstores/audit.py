@@ -3,6 +3,8 @@ import logging
 import time
 from functools import partial
 
+from rest_framework import exceptions
+
 from .models import AuditEntry
 
 logger = logging.getLogger("vectorstores.audit")
@@ -20,8 +22,8 @@ class AuditTrailMixin:
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
-        user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and hasattr(self, "audit_started"):
+        user = _signed_in_user(request)
+        if user is not None:
             entry = self._audit_entry(request, response, user)
             # The server closes the response once it has sent it, so the caller never waits for this
             # INSERT. Django runs a response's closers before request_finished closes the connection.
@@ -39,6 +41,16 @@ class AuditTrailMixin:
             status_code=response.status_code,
             duration_ms=round((time.monotonic() - self.audit_started) * 1000),
         )
+
+
+def _signed_in_user(request):
+    """The caller if signed in, else None. A call refused before authentication (a 406) authenticates
+    here, and a token or session that fails then makes it anonymous, not a 500."""
+    try:
+        user = request.user
+    except exceptions.APIException:
+        return None
+    return user if user.is_authenticated else None
 
 
 def _save(entry, request):
