@@ -84,6 +84,10 @@ def test_an_rfc5987_name_is_decoded(post_raw, fake_openai):
     (b"../", "has no file name"),
     (b"..", "has no file name"),
     (b"caf\xe9.txt", "not valid UTF-8"),
+    # Names Django's parser would clean away, dropping their part without a word.
+    (b"&#46;", "is empty once HTML character references are decoded"),
+    (b"dir&#47;", "is empty once HTML character references are decoded"),
+    ("\u200b".encode(), "is empty once HTML character references are decoded"),
 ])
 def test_unusable_names_are_refused_naming_the_part(post_raw, raw, reason):
     response = post_raw(body(file_part(b"fine.txt"), file_part(raw)))

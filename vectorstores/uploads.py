@@ -4,7 +4,8 @@ before it is all read or stored, and a file name is never used as a local path.
 File names. Django would silently drop a part without a file name, strip characters and
 unescape HTML entities; here every part named `files` keeps the name its client sent,
 byte for byte, except that a path is reduced to its last component. A name that is empty,
-not UTF-8, holds control characters, or is longer than MAX_FILE_NAME_LENGTH is refused (400).
+not UTF-8, holds control characters, is longer than MAX_FILE_NAME_LENGTH, or that Django's own
+cleaning would empty (and so drop its part, e.g. "&#46;") is refused (400).
 """
 import re
 import unicodedata
@@ -92,9 +93,10 @@ class UploadParser(parsers.MultiPartParser):
         boundary = _boundary_of(media_type)
         scanner = PartHeaderScanner(stream, boundary)
         meta = {**request.META, "CONTENT_TYPE": media_type}
+        django_parser = DjangoMultiPartParser(meta, scanner, request.upload_handlers, parsers.get_encoding(parser_context))
+        scanner.cleaned_by_django = django_parser.sanitize_file_name
         try:
-            data, files = DjangoMultiPartParser(meta, scanner, request.upload_handlers,
-                                                parsers.get_encoding(parser_context)).parse()
+            data, files = django_parser.parse()
         except MultiPartParserError as exc:
             raise ParseError(f"Multipart form parse error - {exc}") from exc
         if not scanner.finished:
@@ -130,6 +132,9 @@ class PartHeaderScanner:
         self._buffer = b"\r\n"  # the body's first boundary has no CRLF before it
         self.finished = False  # whether the closing boundary went past
         self.file_names = []  # checked names of the parts named "files", in order
+        # Django's cleaning of a file name (set by UploadParser): Django drops a part whose name it empties,
+        # so such a name is refused here, and the names below stay in step with Django's files.
+        self.cleaned_by_django = str
         self._part_number = 0
 
     def read(self, size=-1):
@@ -171,7 +176,11 @@ class PartHeaderScanner:
                 name = raw.decode("utf-8")
             except UnicodeDecodeError:
                 raise InvalidUpload(f"The file name of part {self._part_number} is not valid UTF-8.") from None
-        self.file_names.append(checked_file_name(name, self._part_number))
+        name = checked_file_name(name, self._part_number)
+        if not self.cleaned_by_django(name):
+            raise InvalidUpload(f"The file name {name[:80]!r} of part {self._part_number} is empty once HTML "
+                                "character references are decoded and invisible characters removed.")
+        self.file_names.append(name)
 
 
 def checked_file_name(name, part_number):
