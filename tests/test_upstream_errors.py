@@ -90,8 +90,8 @@ def test_idempotent_calls_are_retried_as_configured(api, url, fake_openai, setti
     assert len(fake_openai.requests_to("GET", f"/vector_stores/{store['id']}")) == 3
 
 
-def test_creates_are_not_retried_by_default(api, url, fake_openai, settings):
-    settings.OPENAI_VECTOR_STORES = {**settings.OPENAI_VECTOR_STORES, "MAX_RETRIES": 2}
+def test_creates_are_not_retried_after_a_server_error_even_with_retries_on(api, url, fake_openai, settings):
+    settings.OPENAI_VECTOR_STORES = {**settings.OPENAI_VECTOR_STORES, "MAX_RETRIES": 2, "CREATE_MAX_RETRIES": 2}
     fake_openai.fail("POST", "/vector_stores", 503, times=1)
     response = api.post(url(), {"name": "once"}, format="json")
     assert response.status_code == 502
