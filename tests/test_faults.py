@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from vectorstores.gateway.uploads import InFlightFiles
+
 pytestmark = pytest.mark.django_db
 
 TIMEOUT = 0.5
@@ -205,3 +207,21 @@ def test_a_failed_upload_leaves_no_file_behind(api, url, seeded, upload_dir, inj
     assert list(upload_dir.iterdir()) == []
     assert seeded.unattached_files() == set(), "files this request created remain unattached"
     assert {f["filename"] for f in seeded.fake.files.values()} == {"doc.txt"}  # only the seeded file
+
+
+@pytest.mark.usefixtures("production_retries")
+def test_a_lost_upload_answer_never_takes_a_file_another_request_owns(api, url, seeded, monkeypatch):
+    """The lost answer's File is looked for by name and size: an identical File that another request
+    of this process uploaded (and still owns) is not it, and is not deleted by this request's cleanup."""
+    owned_elsewhere = InFlightFiles()
+    monkeypatch.setattr("vectorstores.gateway.uploads.in_flight", owned_elsewhere)
+    others = seeded.fake.create_file("twin.txt", b"same bytes")["id"]
+    owned_elsewhere.claim(others)
+    seeded.fake.drop("POST", "/files")  # this request's upload never reaches OpenAI; its answer is lost
+    upload = SimpleUploadedFile("twin.txt", b"same bytes", content_type="text/plain")
+
+    response = api.post(url(f"/{seeded.store}"), {"files": [upload]}, format="multipart")
+
+    assert response.status_code == 502
+    assert response.json()["files"][0]["id"] is None
+    assert others in seeded.fake.files
