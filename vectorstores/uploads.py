@@ -90,6 +90,17 @@ class UploadParser(parsers.MultiPartParser):
 
     def parse(self, stream, media_type=None, parser_context=None):
         request = parser_context["request"]
+        try:
+            return self._parse(request, stream, media_type, parser_context)
+        except (RequestDataTooBig, TooManyFilesSent) as exc:  # Django's own global limits
+            raise PayloadTooLarge(str(exc)) from None
+        finally:
+            # Whatever stopped the parse (a limit, a bad part, a client gone), no partial file stays.
+            for handler in request.upload_handlers:
+                if isinstance(handler, LimitedTemporaryFileUploadHandler):
+                    handler.discard_partial_file()
+
+    def _parse(self, request, stream, media_type, parser_context):
         boundary = _boundary_of(media_type)
         scanner = PartHeaderScanner(stream, boundary)
         meta = {**request.META, "CONTENT_TYPE": media_type}
@@ -199,24 +210,16 @@ def checked_file_name(name, part_number):
 
 class StreamedUploadMixin:
     """For a DRF view that receives uploads (the API's and the console's): the body streams to disk
-    under the limits, and `validated_upload()` checks it, leaving no partial file behind."""
+    under the limits, and `validated_upload()` checks it."""
 
     def initialize_request(self, request, *args, **kwargs):
-        # Set before anything reads the body.
-        self.upload_handler = LimitedTemporaryFileUploadHandler(request)
-        request.upload_handlers = [self.upload_handler]
+        request.upload_handlers = [LimitedTemporaryFileUploadHandler(request)]  # before anything reads the body
         return super().initialize_request(request, *args, **kwargs)
 
     def validated_upload(self, request):
         """The upload's `files` and `chunking_strategy`, checked by UploadSerializer (415, 413 or 400 otherwise)."""
         if not request.content_type.lower().startswith("multipart/form-data"):
             raise UnsupportedMediaType(request.content_type)  # also when the body is empty
-        try:
-            serializer = UploadSerializer(data=request.data)
-            serializer.is_valid(raise_exception=True)
-        except (RequestDataTooBig, TooManyFilesSent) as exc:  # Django's own global limits
-            raise PayloadTooLarge(str(exc)) from None
-        finally:
-            # Whatever stopped the parse (a limit, a bad part, a client gone), no partial file stays.
-            self.upload_handler.discard_partial_file()
+        serializer = UploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
         return serializer.validated_data
