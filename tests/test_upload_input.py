@@ -67,6 +67,16 @@ def test_names_reach_openai_as_sent_with_any_path_reduced_to_its_last_part(post_
     assert fake_openai.requests_to("POST", "/files")[0].decoded_filenames == [sent]
 
 
+@pytest.mark.parametrize("content_type", [
+    f'multipart/form-data; boundary="{BOUNDARY}"', f"multipart/form-data; BOUNDARY={BOUNDARY}",
+    f"multipart/form-data; charset=utf-8; boundary={BOUNDARY}",
+], ids=["quoted", "upper-case-parameter", "other-parameters"])
+def test_the_boundary_is_read_as_django_reads_it(post_raw, content_type):
+    response = post_raw(body(file_part(b"a.txt")), content_type=content_type)
+    assert response.status_code == 200, response.json()
+    assert [file["filename"] for file in response.json()] == ["a.txt"]
+
+
 def test_an_rfc5987_name_is_decoded(post_raw, fake_openai):
     response = post_raw(body(part(b"name=\"files\"; filename*=UTF-8''r%C3%A9sum%C3%A9.txt")))
     assert response.status_code == 200
@@ -157,6 +167,7 @@ def test_allowed_extensions_beyond_file_search_are_a_system_check_error(settings
     (body(file_part(b"a.txt")), "multipart/form-data"),  # no boundary
     (body(file_part(b"a.txt"), closed=False), f"multipart/form-data; boundary={BOUNDARY}"),  # cut short
     (b"\xff\xfe garbage \x00", f"multipart/form-data; boundary={BOUNDARY}"),
+    (body(file_part(b"a.txt")), f"Multipart/Form-Data; boundary={BOUNDARY}"),  # Django's parser refuses the case
 ])
 def test_malformed_multipart_is_400(post_raw, payload, content_type):
     response = post_raw(payload, content_type=content_type)

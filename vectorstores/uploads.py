@@ -104,9 +104,10 @@ class UploadParser(parsers.MultiPartParser):
         boundary = _boundary_of(media_type)
         scanner = PartHeaderScanner(stream, boundary)
         meta = {**request.META, "CONTENT_TYPE": media_type}
-        django_parser = DjangoMultiPartParser(meta, scanner, request.upload_handlers, parsers.get_encoding(parser_context))
-        scanner.cleaned_by_django = django_parser.sanitize_file_name
         try:
+            django_parser = DjangoMultiPartParser(meta, scanner, request.upload_handlers,
+                                                  parsers.get_encoding(parser_context))
+            scanner.cleaned_by_django = django_parser.sanitize_file_name
             data, files = django_parser.parse()
         except MultiPartParserError as exc:
             raise ParseError(f"Multipart form parse error - {exc}") from exc
@@ -123,10 +124,10 @@ class UploadParser(parsers.MultiPartParser):
 
 
 def _boundary_of(media_type):
-    match = re.search(r'boundary="?([^";]+)"?', media_type or "")
-    if not match:
+    boundary = parse_header_parameters(media_type or "")[1].get("boundary")
+    if not boundary:
         raise ParseError("Multipart form parse error - the Content-Type has no boundary.")
-    return match.group(1).encode("latin-1", "replace")
+    return boundary.encode("latin-1", "replace")
 
 
 class PartHeaderScanner:
