@@ -14,7 +14,8 @@ from rest_framework import serializers
 from .filetypes import file_type_problem
 
 
-OBJECT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")  # as written in the OpenAPI document
+OBJECT_ID = r"[A-Za-z0-9_-]{1,128}"  # a vector store's, file's or batch's id: nothing else reaches OpenAI
+OBJECT_ID_PATTERN = re.compile(rf"^{OBJECT_ID}$")  # as written in the OpenAPI document
 METADATA_MAX_PAIRS = 16
 METADATA_KEY_MAX_LENGTH = 64
 METADATA_VALUE_MAX_LENGTH = 512
@@ -26,7 +27,7 @@ FILTER_MAX_DEPTH = 8
 
 # \Z, not $: "$" would also accept a trailing newline.
 object_id_validator = RegexValidator(
-    r"^[A-Za-z0-9_-]{1,128}\Z", "Must be 1 to 128 letters, digits, '_' or '-'.", code="invalid_id"
+    rf"^{OBJECT_ID}\Z", "Must be 1 to 128 letters, digits, '_' or '-'.", code="invalid_id"
 )
 
 

@@ -21,7 +21,7 @@ from .. import gateway
 from ..conf import app_settings
 from ..exceptions import CredentialUnreadable, UpstreamError, summarise
 from ..filetypes import FILE_TYPES
-from ..serializers import RemoveFilesSerializer
+from ..serializers import OBJECT_ID, RemoveFilesSerializer
 from .display import FILE_STATUSES, STORE_COLUMNS, FileRow, StoreRow, search_results, sort_rows
 from .forms import (
     DeleteStoreForm,
@@ -34,7 +34,7 @@ from .forms import (
 
 UPSTREAM_ERRORS = (UpstreamError, CredentialUnreadable)
 TEMPLATES = "admin/vectorstores/console/"
-STORE_ID = r"(?P<store_id>[A-Za-z0-9_-]{1,128})"  # the API's object id rule: nothing else reaches OpenAI
+STORE_ID = rf"(?P<store_id>{OBJECT_ID})"  # the API's object id rule
 CREDENTIAL_ID = r"(?P<object_id>[0-9A-Fa-f-]{32,36})"
 
 
