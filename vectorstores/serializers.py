@@ -232,7 +232,7 @@ class UploadSerializer(serializers.Serializer):
         unknown = sorted(set(data) - known)
         if unknown:
             raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        values = {"files": data.getlist("files") if hasattr(data, "getlist") else []}
+        values = {"files": data.getlist("files")}
         if "chunking_strategy" in data:
             values["chunking_strategy"] = data["chunking_strategy"]
         return super().to_internal_value(values)

@@ -5,7 +5,7 @@
 - `operations`: vector stores, their files, search.
 - `uploads`: files into a store, with cleanup when anything fails.
 """
-from .client import clients, map_openai_error
+from .client import clients
 from .operations import (
     Page,
     check_connection,
@@ -23,6 +23,6 @@ from .uploads import upload_files_to_store
 
 __all__ = [
     "Page", "check_connection", "clients", "create_vector_store", "delete_vector_store", "get_vector_store",
-    "list_store_files", "list_vector_stores", "map_openai_error", "remove_files_from_store", "retrieve_files",
+    "list_store_files", "list_vector_stores", "remove_files_from_store", "retrieve_files",
     "search_store", "update_vector_store", "upload_files_to_store",
 ]

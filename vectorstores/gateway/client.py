@@ -157,7 +157,7 @@ class Answer:
     headers: dict
 
 
-def request(method, *args, retry=Retry.IDEMPOTENT, expect=None, **kwargs):
+def request(method, *args, expect, retry=Retry.IDEMPOTENT, **kwargs):
     """Call one SDK `with_raw_response` method, retrying as `retry` allows within TIMEOUT.
 
     Returns the JSON object and headers of the answer; raises UpstreamError otherwise.
@@ -188,8 +188,8 @@ def _answer_json(raw, expect):
         data = raw.http_response.json()
     except ValueError:
         data = None
-    kinds = (expect,) if isinstance(expect, str) else expect or ()
-    if not isinstance(data, dict) or (kinds and data.get("object") not in kinds) or (
+    kinds = (expect,) if isinstance(expect, str) else expect
+    if not isinstance(data, dict) or data.get("object") not in kinds or (
         data.get("object") == "list" and not _is_list_of_objects(data.get("data"))
     ):
         raise UpstreamError(

@@ -121,12 +121,12 @@ def run_concurrently(function, items, concurrency):
         return list(pool.map(function, items))
 
 
-def retrieve_files(credential, file_ids, *, concurrency=None):
+def retrieve_files(credential, file_ids):
     """The OpenAI File object of each id (`GET /files/{id}`), retrieved concurrently.
 
     Returns {file_id: File object, or the UpstreamError that retrieving it raised}, in the
     order of `file_ids` (duplicates once): a file that is gone (404) or could not be read
-    does not hide the others. At most `concurrency` calls at once (default DELETE_CONCURRENCY).
+    does not hide the others. At most DELETE_CONCURRENCY calls at once.
     """
     client = clients.get(credential)
 
@@ -137,5 +137,5 @@ def retrieve_files(credential, file_ids, *, concurrency=None):
             return error
 
     ids = list(dict.fromkeys(file_ids))
-    found = run_concurrently(retrieve, ids, concurrency or app_settings.DELETE_CONCURRENCY)
+    found = run_concurrently(retrieve, ids, app_settings.DELETE_CONCURRENCY)
     return dict(zip(ids, found))
