@@ -32,7 +32,6 @@ from .forms import (
     UploadOptionsForm,
 )
 
-UPSTREAM_ERRORS = (UpstreamError, CredentialUnreadable)
 TEMPLATES = "admin/vectorstores/console/"
 STORE_ID = rf"(?P<store_id>{OBJECT_ID})"  # the API's object id rule
 CREDENTIAL_ID = r"(?P<object_id>[0-9A-Fa-f-]{32,36})"
@@ -166,7 +165,7 @@ class Console:
         rows = []
         try:
             listed = gateway.list_vector_stores(credential, paged=False)
-        except UPSTREAM_ERRORS as error:
+        except UpstreamError as error:
             messages.error(request, f"The vector stores could not be listed: {error.detail}")
         else:
             rows = [StoreRow.of(store) for store in listed.items]
@@ -199,7 +198,7 @@ class Console:
         if request.method == "POST" and form.is_valid():
             try:
                 store = gateway.create_vector_store(credential, form.body)
-            except UPSTREAM_ERRORS as error:
+            except UpstreamError as error:
                 messages.error(request, f"The vector store could not be created: {error.detail}")
             else:
                 row = StoreRow.of(store)
@@ -214,7 +213,7 @@ class Console:
         """(the store, None), or (None, a redirect to the list with the error as a message)."""
         try:
             return gateway.get_vector_store(credential, store_id), None
-        except UPSTREAM_ERRORS as error:
+        except UpstreamError as error:
             messages.error(request, f"The vector store {store_id} could not be read: {error.detail}")
             return None, HttpResponseRedirect(self.console_url(credential))
 
@@ -231,7 +230,7 @@ class Console:
                 return HttpResponseRedirect(self.store_url(credential, store_id))
             try:
                 updated = gateway.update_vector_store(credential, store_id, form.body)
-            except UPSTREAM_ERRORS as error:
+            except UpstreamError as error:
                 messages.error(request, f"The vector store could not be changed: {error.detail}")
             else:
                 changed = get_text_list(form.changed_labels(), "and")
@@ -267,7 +266,7 @@ class Console:
                 if removed is None:
                     return False
             gateway.delete_vector_store(credential, row.id)
-        except UPSTREAM_ERRORS as error:
+        except UpstreamError as error:
             messages.error(request, f"The vector store {row.label} could not be deleted: {error.detail}")
             return False
         self.log(request, credential, f"Deleted vector store {row.label}.")
@@ -290,7 +289,7 @@ class Console:
         try:
             vs_files = gateway.list_store_files(credential, store_id, paged=False,
                                                 **({"filter": status} if status else {})).items
-        except UPSTREAM_ERRORS as error:
+        except UpstreamError as error:
             messages.error(request, f"The files of the vector store could not be listed: {error.detail}")
         page = Paginator(vs_files, self.files_per_page).get_page(request.GET.get("p"))
         files = self._file_rows(request, credential, page.object_list)
@@ -300,7 +299,7 @@ class Console:
         if search_form.is_bound and search_form.is_valid():
             try:
                 answer = gateway.search_store(credential, store_id, search_form.body)
-            except UPSTREAM_ERRORS as error:
+            except UpstreamError as error:
                 messages.error(request, f"The search failed: {error.detail}")
             else:
                 results = search_results(answer, {file.id: file.filename for file in files})
@@ -325,11 +324,7 @@ class Console:
         """Rows of the files, with each file's name and size joined from the Files API."""
         if not vs_files:
             return []
-        try:
-            found = gateway.retrieve_files(credential, [vs_file["id"] for vs_file in vs_files])
-        except UPSTREAM_ERRORS as error:
-            found = {}
-            messages.warning(request, f"The names of the files could not be read: {error.detail}")
+        found = gateway.retrieve_files(credential, [vs_file["id"] for vs_file in vs_files])
         rows = [FileRow.of(vs_file, found.get(vs_file["id"])) for vs_file in vs_files]
         failed = [found[row.id] for row in rows
                   if isinstance(found.get(row.id), UpstreamError) and found[row.id].status_code != 404]
@@ -365,13 +360,8 @@ class Console:
             self._remove(request, credential, row, checked.validated_data["file_ids"],
                          checked.validated_data["delete_files"])
             return HttpResponseRedirect(store_url)
-        found = {}
-        try:
-            found = gateway.retrieve_files(credential, file_ids)
-        except UPSTREAM_ERRORS as error:
-            messages.warning(request, f"The names of the files could not be read: {error.detail}")
-        files = [{"id": file_id, "filename": (found.get(file_id) or {}).get("filename", "")
-                  if isinstance(found.get(file_id), dict) else ""} for file_id in file_ids]
+        file_ids = checked.validated_data["file_ids"]
+        files = self._file_rows(request, credential, [{"id": file_id} for file_id in file_ids])
         return self.render(request, "remove_files.html", credential, "Are you sure?", {
             "store": row, "files": files, "form": RemoveFilesForm(),
         }, store_id)
@@ -382,8 +372,8 @@ class Console:
         failed = None
         try:
             reports = gateway.remove_files_from_store(credential, row.id, file_ids, delete_files=delete_files)
-        except UPSTREAM_ERRORS as error:
-            reports = getattr(error, "extra", {}).get("files") or []
+        except UpstreamError as error:
+            reports = error.extra.get("files") or []
             failed = error
         removed = [report["id"] for report in reports if report.get("deleted")]
         if removed:
