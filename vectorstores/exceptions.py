@@ -53,14 +53,22 @@ class UpstreamError(exceptions.APIException):
         return {**body, **self.extra}
 
 
-def summarise(errors, path=()):
-    """The first message of a nested DRF error structure, prefixed with its field path."""
+def flatten_errors(errors, path=()):
+    """(path, message) for each message of a nested DRF error structure."""
     if isinstance(errors, dict):
-        key, nested = next(iter(errors.items()))
-        return summarise(nested, path if key == "non_field_errors" else (*path, str(key)))
-    if isinstance(errors, list) and errors:
-        return summarise(errors[0], path)
-    return f"{'.'.join(path)}: {errors}" if path else str(errors)
+        for key, nested in errors.items():
+            yield from flatten_errors(nested, path if key == "non_field_errors" else (*path, str(key)))
+    elif isinstance(errors, list):
+        for nested in errors:
+            yield from flatten_errors(nested, path)
+    else:
+        yield path, str(errors)
+
+
+def summarise(errors):
+    """The first message of a nested DRF error structure, prefixed with its field path."""
+    path, message = next(flatten_errors(errors), ((), ""))
+    return f"{'.'.join(path)}: {message}" if path else message
 
 
 def api_exception_handler(exc, context):

@@ -6,6 +6,7 @@ import re
 from django import forms
 from django.core.exceptions import ValidationError
 
+from ..exceptions import flatten_errors
 from ..serializers import (
     EXPIRY_DAYS,
     MAX_CHUNK_SIZE_TOKENS,
@@ -26,18 +27,6 @@ DEFAULT_MAX_CHUNK_SIZE_TOKENS, DEFAULT_CHUNK_OVERLAP_TOKENS = 800, 400
 INTEGER = forms.NumberInput(attrs={"class": "vIntegerField"})
 TEXT = forms.TextInput(attrs={"class": "vTextField"})
 CHUNKING_CHOICES = [("auto", "Auto (OpenAI chooses)"), ("static", "Static (fixed chunk size)")]
-
-
-def flatten_errors(errors, path=()):
-    """(path, message) for each message of a nested DRF error structure."""
-    if isinstance(errors, dict):
-        for key, nested in errors.items():
-            yield from flatten_errors(nested, path if key == "non_field_errors" else (*path, str(key)))
-    elif isinstance(errors, list):
-        for nested in errors:
-            yield from flatten_errors(nested, path)
-    else:
-        yield path, str(errors)
 
 
 def add_serializer_errors(form, errors, field_map):
