@@ -1,12 +1,15 @@
 from django.conf import settings
 from django.core import checks
 
+from .fields import derive_key
+
 
 @checks.register(checks.Tags.security)
 def check_cryptography_key(app_configs, **kwargs):
     """Without CRYPTOGRAPHY_KEY the stored API keys are encrypted and signed with keys derived from SECRET_KEY."""
-    # is_overridden: django_cryptography's AppConf fills in a key derived from SECRET_KEY otherwise.
-    if settings.is_overridden("CRYPTOGRAPHY_KEY"):
+    # django_cryptography replaces CRYPTOGRAPHY_KEY with the key it derives, from SECRET_KEY when the
+    # setting is missing, None or "": compare with that, whatever the settings module wrote.
+    if settings.CRYPTOGRAPHY_KEY != derive_key(settings.SECRET_KEY):
         return []
     return [
         checks.Warning(

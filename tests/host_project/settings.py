@@ -8,13 +8,16 @@ authentication.
 
 Environment (set by tests/test_host_site.py):
 - HOST_PROJECT_DB: the SQLite file (":memory:" when unset).
-- HOST_PROJECT_WITHOUT_CRYPTOGRAPHY_KEY=1: leave CRYPTOGRAPHY_KEY out, to see the apps' warning.
+- HOST_PROJECT_CRYPTOGRAPHY_KEY: unset for a real key; `omitted` leaves CRYPTOGRAPHY_KEY out, and
+  `none` or `empty` set it to None or "" (a variable the site reads but nobody set), to see the
+  apps' warning.
 """
 import os
 
 SECRET_KEY = "host-project-secret-key-for-tests-only"
-if os.environ.get("HOST_PROJECT_WITHOUT_CRYPTOGRAPHY_KEY") != "1":
-    CRYPTOGRAPHY_KEY = "host-project-cryptography-key-for-tests-only"
+_cryptography_key = os.environ.get("HOST_PROJECT_CRYPTOGRAPHY_KEY")
+if _cryptography_key != "omitted":
+    CRYPTOGRAPHY_KEY = {"none": None, "empty": ""}.get(_cryptography_key, "host-project-cryptography-key-for-tests-only")
 
 DEBUG = False
 ALLOWED_HOSTS = ["testserver"]
