@@ -66,6 +66,19 @@ def test_health_is_503_when_the_database_is_down(client):
     assert response.json()["status"] == "unavailable"
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize(("path", "status"), [
+    ("/api/v1/health", 200), ("/api/v1/health/", 200),  # load balancers probe over plain HTTP
+    ("/api/v1/openai-assistants-vector-store", 301), ("/admin/", 301),
+])
+def test_plain_http_is_redirected_to_https_except_the_health_check(client, settings, path, status):
+    settings.SECURE_SSL_REDIRECT = True  # production's default (tests/settings.py turns it off)
+    response = client.get(path)
+    assert response.status_code == status
+    if status == 301:
+        assert response["Location"] == f"https://testserver{path}"
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
