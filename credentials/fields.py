@@ -166,9 +166,6 @@ class TolerantEncryptedCharField(EncryptedMixin, models.CharField):
     Writes the current format; reads the current format and the legacy (SECRET_KEY-signed) one.
     """
 
-    base_class = models.CharField
-    wasinstance = True
-
     def __init__(self, *args, **kwargs):
         if kwargs.get("key") is not None or kwargs.get("ttl") is not None:
             raise TypeError("TolerantEncryptedCharField uses the site's keys and takes no key or ttl.")
@@ -185,17 +182,9 @@ class TolerantEncryptedCharField(EncryptedMixin, models.CharField):
     def clone(self):
         return models.Field.clone(self)
 
-    def from_db_value(self, value, expression, connection):
-        if value is None:
-            return value
-        return self.load(value)
-
-    def _load(self, value):
-        return self.load(value)
-
-    def load(self, stored):
-        """The string `stored` holds, or an UnreadableSecret keeping `stored` if the keys can't decrypt it."""
-        stored = force_bytes(stored)  # memoryview from psycopg2, bytes elsewhere
+    def _load(self, stored):
+        """The string `stored` holds (bytes: EncryptedMixin.from_db_value converts what the database
+        returns), or an UnreadableSecret keeping `stored` if the keys can't decrypt it."""
         try:
             value, _ = read(stored, self._fernet, legacy_ciphers(self._fernet.key))
         except Undecryptable as error:
@@ -203,7 +192,7 @@ class TolerantEncryptedCharField(EncryptedMixin, models.CharField):
         return value
 
     def _dump(self, value):
-        # A str subclass (SafeString...) would pickle with its class, which load() refuses: store the text.
+        # A str subclass (SafeString...) would pickle with its class, which _load() refuses: store the text.
         if isinstance(value, str) and type(value) is not str:
             value = str.__str__(value)
         return super()._dump(value)
