@@ -83,15 +83,13 @@ class Command(BaseCommand):
                 # The field encrypts with the current keys, exactly as any save does.
                 credentials.filter(pk=pk).update(api_key=api_key)
 
-            failed = []
-            for pk, stored in _stored_values(credentials.all()):
+            failed = []  # the rows just rewritten (the others were just read with the new key)
+            for pk, stored in _stored_values(credentials.filter(pk__in=rotate)):
                 try:
-                    value = decrypt(stored, new)
+                    if decrypt(stored, new) != rotate[pk]:
+                        failed.append(pk)
                 except Undecryptable:
                     failed.append(pk)
-                else:
-                    if pk in rotate and value != rotate[pk]:
-                        failed.append(pk)
             if failed:
                 raise CommandError(
                     f"After re-encryption {len(failed)} credentials do not decrypt with the new key: {_ids(failed)}. "
