@@ -20,9 +20,14 @@ def timestamp(value):
         return None
 
 
+def _number(value, default, kinds=int):
+    """`value` if OpenAI sent a number of these kinds (a JSON true is no number), else `default`."""
+    return value if isinstance(value, kinds) and not isinstance(value, bool) else default
+
+
 def _count(counts, name):
-    value = counts.get(name) if isinstance(counts, dict) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    value = _number(counts.get(name) if isinstance(counts, dict) else None, 0)
+    return value if value > 0 else 0
 
 
 @dataclass
@@ -61,12 +66,11 @@ class StoreRow:
     @classmethod
     def of(cls, store):
         expires_after = store.get("expires_after") if isinstance(store.get("expires_after"), dict) else {}
-        usage = store.get("usage_bytes")
         metadata = store.get("metadata")
         return cls(
             id=store["id"], name=store.get("name") or "", status=str(store.get("status") or ""),
             files=FileCounts.of(store.get("file_counts")),
-            usage_bytes=usage if isinstance(usage, int) and not isinstance(usage, bool) else 0,
+            usage_bytes=_number(store.get("usage_bytes"), 0),
             created_at=timestamp(store.get("created_at")), last_active_at=timestamp(store.get("last_active_at")),
             expires_at=timestamp(store.get("expires_at")), expiry_days=expires_after.get("days"),
             metadata=metadata if isinstance(metadata, dict) else {},
@@ -120,7 +124,6 @@ class FileRow:
         last_error = ""
         if error:
             last_error = str(error.get("message") or error.get("code") or "")
-        usage = vs_file.get("usage_bytes")
         file = found if isinstance(found, dict) else None
         if isinstance(found, UpstreamError):
             file_error = "Not found among the OpenAI files." if found.status_code == 404 else str(found.detail)
@@ -128,7 +131,7 @@ class FileRow:
             file_error = ""
         return cls(
             id=vs_file["id"], status=str(vs_file.get("status") or ""),
-            usage_bytes=usage if isinstance(usage, int) and not isinstance(usage, bool) else 0,
+            usage_bytes=_number(vs_file.get("usage_bytes"), 0),
             created_at=timestamp(vs_file.get("created_at")), last_error=last_error, file=file, file_error=file_error,
         )
 
@@ -139,7 +142,7 @@ class FileRow:
     @property
     def size(self):
         size = self.file.get("bytes") if self.file else None
-        return size if isinstance(size, int) and not isinstance(size, bool) else None
+        return _number(size, None)
 
 
 def search_results(page, names):
@@ -154,7 +157,7 @@ def search_results(page, names):
         rows.append({
             "rank": rank, "file_id": result.get("file_id") or "",
             "filename": result.get("filename") or names.get(result.get("file_id"), ""),
-            "score": score if isinstance(score, (int, float)) and not isinstance(score, bool) else None,
+            "score": _number(score, None, (int, float)),
             "snippets": texts, "attributes": result.get("attributes") or {},
         })
     return rows

@@ -234,8 +234,9 @@ class Console:
                 messages.error(request, f"The vector store could not be changed: {error.detail}")
             else:
                 changed = get_text_list(form.changed_labels(), "and")
-                self.log(request, credential, f"Changed {changed} of vector store {StoreRow.of(updated).label}.")
-                messages.success(request, f"The vector store {StoreRow.of(updated).label} was changed.")
+                label = StoreRow.of(updated).label
+                self.log(request, credential, f"Changed {changed} of vector store {label}.")
+                messages.success(request, f"The vector store {label} was changed.")
                 return HttpResponseRedirect(self.store_url(credential, store_id))
         return self.render(request, "store_form.html", credential, f"Change vector store {row.name or row.id}", {
             "subtitle": row.id, "form": form, "store": row,
@@ -425,7 +426,7 @@ def _headers(request, order):
     headers = []
     for name, (label, _) in STORE_COLUMNS.items():
         sorted_here = name == current
-        toggled = name if sorted_here and descending else f"-{name}" if sorted_here else name
+        toggled = f"-{name}" if sorted_here and not descending else name
         headers.append({
             "name": name, "label": label, "sorted": sorted_here, "ascending": sorted_here and not descending,
             "url": _query(request, o=toggled, p=None),
