@@ -19,7 +19,6 @@ from tests.fake_openai import server as fake_server
 
 LARGE_BODY = 8 * 1024 * 1024
 KEEP = 64 * 1024
-READ_SIZE = 1024 * 1024
 START_TIMEOUT = 30.0
 CALL_TIMEOUT = 120.0
 
@@ -58,31 +57,11 @@ class _DiscardingHandler(fake_server._Handler):
 
     def _read_body(self):
         keeper = _BodyKeeper()
-        chunked = self.headers.get("Transfer-Encoding", "").lower() == "chunked"
-        length = int(self.headers.get("Content-Length") or 0)
-        for piece in self._chunked_pieces() if chunked else self._pieces(length):
+        for piece in self._body_pieces():
             keeper.add(piece)
         if keeper.large:
             self.server.fake.record_large_body(keeper.total)
         return keeper.body()
-
-    def _chunked_pieces(self):
-        while size := int(self.rfile.readline().split(b";")[0], 16):
-            if not (yield from self._pieces(size)):
-                return
-            self.rfile.readline()  # the CRLF after each chunk
-        while self.rfile.readline() not in (b"\r\n", b"\n", b""):  # optional trailers
-            pass
-
-    def _pieces(self, size):
-        """The next `size` bytes of the body, READ_SIZE at a time; returns False if the body ends first."""
-        while size > 0:
-            piece = self.rfile.read(min(READ_SIZE, size))
-            if not piece:
-                return False
-            size -= len(piece)
-            yield piece
-        return True
 
 
 class BenchFake(FakeOpenAI):
@@ -92,10 +71,8 @@ class BenchFake(FakeOpenAI):
         super().__init__(api_keys=api_keys)
         self._large_bodies = []
 
-    def start(self):
-        super().start()
-        # socketserver builds the handler of each connection from this attribute.
-        self._server.RequestHandlerClass = _DiscardingHandler
+    def handler_class(self):
+        return _DiscardingHandler
 
     def record_large_body(self, size):
         with self.lock:

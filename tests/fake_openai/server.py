@@ -21,6 +21,8 @@ from .routes import Call, match_route, upload_file
 from .state import FakeState
 from .validation import ApiError, invalid, not_found
 
+READ_SIZE = 1024 * 1024  # the largest piece of a request body read at once
+
 _MALFORMED_JSON = (
     "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library "
     "correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)"
@@ -126,8 +128,12 @@ class FakeOpenAI(FakeState):
 
     # --- lifecycle ---
 
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        """The request handler of each connection (a subclass may read bodies its own way)."""
+        return _Handler
+
     def start(self) -> None:
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = _Server(("127.0.0.1", 0), self.handler_class())
         self._server.fake = self
         # A short poll interval keeps stop() quick: shutdown() waits for the loop to notice.
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -299,18 +305,30 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _serve
 
     def _read_body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":  # httpx2 streams unsized uploads
-            return self._read_chunked_body()
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        return b"".join(self._body_pieces())
 
-    def _read_chunked_body(self) -> bytes:
-        chunks = []
+    def _body_pieces(self) -> Iterable[bytes]:
+        """The request body as it arrives, READ_SIZE bytes at a time at most."""
+        if self.headers.get("Transfer-Encoding", "").lower() != "chunked":
+            yield from self._pieces(int(self.headers.get("Content-Length") or 0))
+            return
+        # httpx2 streams unsized uploads in chunks.
         while size := int(self.rfile.readline().split(b";")[0], 16):
-            chunks.append(self.rfile.read(size))
+            if not (yield from self._pieces(size)):
+                return
             self.rfile.readline()  # CRLF after each chunk
         while self.rfile.readline() not in (b"\r\n", b"\n", b""):  # optional trailers
             pass
-        return b"".join(chunks)
+
+    def _pieces(self, size: int):
+        """The next `size` bytes of the body; returns False if the body ends first."""
+        while size > 0:
+            piece = self.rfile.read(min(READ_SIZE, size))
+            if not piece:
+                return False
+            size -= len(piece)
+            yield piece
+        return True
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence per-request logging; tests inspect `FakeOpenAI.requests` instead."""
