@@ -3,7 +3,7 @@
 Its own process, so that the fake never competes for a GIL with the driver's clients and shares
 nothing with the gunicorn workers being measured: like OpenAI, it is somewhere else.
 
-One change to the fake, made here by wrapping it (the fake itself belongs to the tests): a request
+One change to the fake, made here by subclassing it (the fake itself belongs to the tests): a request
 body over LARGE_BODY bytes is read as it streams in and dropped except for its first and last
 KEEP bytes. The fake would otherwise hold a 1 GiB upload several times over in memory. The
 multipart structure survives (part headers at the start, closing boundary at the end), so the fake
