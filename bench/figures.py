@@ -137,15 +137,14 @@ def cpu_breakdown_rows(bench, worker_cpu):
 def framework_floor(bench, calls=200):
     """Median round trip and worker CPU of the cheapest Django request of the site: the health check."""
     with httpx2.Client(base_url=bench.server.url, timeout=30) as client:
-        for _ in range(10):
+        def health():
             expect_ok(client.get("/api/v1/health"), "health")
-        samples, cpu_before = Samples(), workers_cpu(bench)
-        deadline = time.monotonic() + 60
-        for _ in range(bench.scaled(calls, 30)):
-            samples.record(lambda: expect_ok(client.get("/api/v1/health"), "health"))
-            if time.monotonic() > deadline:
-                break
-    return median(samples.wall), (workers_cpu(bench) - cpu_before) / len(samples)
+
+        for _ in range(10):
+            health()
+        samples = Samples()
+        cpu = worker_cpu_per_call(bench, partial(samples.record, health), bench.scaled(calls, 30))
+    return median(samples.wall), cpu
 
 
 def client_reuse(bench):

@@ -1,4 +1,6 @@
 """The benchmark's own pieces that need no server: its interleaving, and that the site never serves its floor."""
+import time
+
 import pytest
 
 from bench.stats import interleaved
@@ -12,6 +14,12 @@ def test_interleaving_rotates_the_order_and_keeps_the_samples_apart():
 
     assert calls == list("abc" "bca" "cab")
     assert [len(kind) for kind in samples] == [3, 3, 3]
+
+
+def test_each_functions_samples_are_its_own():
+    slow, quick = interleaved(lambda: time.sleep(0.02), lambda: None, rounds=4, budget=60)
+
+    assert min(slow.wall) >= 0.02 > max(quick.wall)
 
 
 def test_interleaving_stops_at_its_budget():
