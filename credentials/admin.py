@@ -1,3 +1,5 @@
+from functools import cached_property
+
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Exists, OuterRef
@@ -78,7 +80,7 @@ class CredentialAdmin(admin.ModelAdmin):
         # The vector store console (vectorstores/console/), under this model's admin URLs.
         return self.console.urls() + super().get_urls()
 
-    @property
+    @cached_property
     def console(self):
         return Console(self)
 
