@@ -28,6 +28,11 @@ def remember_stored_key(sender, instance, **kwargs):
 pre_save.connect(remember_stored_key, sender=Credential, dispatch_uid="tests.remember_stored_key")
 
 
+def leaked_keys(text):
+    """The stored keys `text` shows: whole, or by a middle part that no masked key ever shows."""
+    return [key for key in STORED_KEYS if key in text or (len(key[8:-4]) >= 8 and key[8:-4] in text)]
+
+
 class LogLines(logging.Handler):
     """Collects log lines as the site's own handlers would write them, filters included."""
 
@@ -62,10 +67,9 @@ def no_api_key_leaks(monkeypatch):
         yield
     finally:
         root.removeHandler(log)
-    for key in STORED_KEYS:
-        leaks = [f"response of {path}" for path, content in responses if key in content]
-        leaks += [f"log line {line[:120]!r}" for line in log.lines if key in line]
-        assert not leaks, f"a stored API key leaked into: {', '.join(leaks)}"
+    leaks = [f"response of {path}" for path, content in responses if leaked_keys(content)]
+    leaks += [f"log line {line[:120]!r}" for line in log.lines if leaked_keys(line)]
+    assert not leaks, f"a stored API key leaked into: {', '.join(leaks)}"
 
 
 @pytest.fixture(scope="session")
