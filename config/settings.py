@@ -10,6 +10,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEV_SECRETS_FILE = BASE_DIR / ".dev-secrets.json"
@@ -34,18 +35,36 @@ def dev_secret(name):
     stored = json.loads(DEV_SECRETS_FILE.read_text()) if DEV_SECRETS_FILE.exists() else {}
     if name not in stored:
         stored[name] = secrets.token_urlsafe(50)
-        DEV_SECRETS_FILE.write_text(json.dumps(stored, indent=2))
-        DEV_SECRETS_FILE.chmod(0o600)
+        # Readable by its owner only from the first byte: created with the mode, never chmodded later.
+        descriptor = os.open(DEV_SECRETS_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            json.dump(stored, file, indent=2)
     return stored[name]
+
+
+def cryptography_keys():
+    """The keys that encrypt stored API keys, newest first (see the README, "The encryption keys").
+
+    Outside local mode they must be given: a key made up here would differ on every instance and
+    every fresh filesystem, and the keys stored under it would be lost with it.
+    """
+    keys = env_list("CRYPTOGRAPHY_KEYS", None) or env_list("CRYPTOGRAPHY_KEY", None)
+    if keys:
+        return keys
+    if not LOCAL_DEV:
+        raise ImproperlyConfigured(
+            "Set the CRYPTOGRAPHY_KEYS environment variable (comma-separated, newest first; or CRYPTOGRAPHY_KEY for "
+            "one key): the keys that encrypt stored OpenAI API keys. Keep them secret and the same on every instance."
+        )
+    return [dev_secret("CRYPTOGRAPHY_KEY")]
 
 
 # Local development mode is "no SECRET_KEY in the environment": production must set one.
 LOCAL_DEV = "SECRET_KEY" not in os.environ
 SECRET_KEY = os.environ.get("SECRET_KEY") or dev_secret("SECRET_KEY")
-# Stored API keys are encrypted and signed with keys derived from this key alone, never from
-# SECRET_KEY, so rotating SECRET_KEY (sessions, tokens) never makes stored keys unreadable.
-# Changing this key needs `manage.py rotate_credentials_key` with the old key in OLD_CRYPTOGRAPHY_KEY.
-CRYPTOGRAPHY_KEY = os.environ.get("CRYPTOGRAPHY_KEY") or dev_secret("CRYPTOGRAPHY_KEY")
+# Stored API keys are encrypted with keys derived from these alone, never from SECRET_KEY, so rotating
+# SECRET_KEY (sessions, tokens) never makes stored keys unreadable.
+CRYPTOGRAPHY_KEYS = cryptography_keys()
 DEBUG = env_bool("DEBUG", LOCAL_DEV)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if LOCAL_DEV else [])
 

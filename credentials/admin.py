@@ -2,6 +2,7 @@ from functools import cached_property
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import Exists, OuterRef
 from django.utils.html import format_html
 from django.utils.translation import ngettext
@@ -10,18 +11,25 @@ from vectorstores import gateway
 from vectorstores.console.views import Console
 from vectorstores.exceptions import UpstreamError
 
-from .fields import UnreadableSecret
-from .models import Credential
+from .endpoints import base_url_problem
+from .fields import UnreadableSecret, validate_typed_api_key
+from .models import ENDPOINT_FIELDS, Credential, EndpointChangeNeedsKey
 
 UNREADABLE_STATE = (
-    "cannot be decrypted: the server's encryption key changed. Enter the key again, or run "
-    "manage.py rotate_credentials_key with the old key."
+    "cannot be decrypted: the server's encryption keys changed. Enter the key again, or add the old key to "
+    "CRYPTOGRAPHY_KEYS and run manage.py rotate_credentials_key."
 )
 UNREADABLE_HELP = (
-    "The stored key cannot be decrypted: the server's encryption key changed. Enter the key again to "
-    "replace it (or run manage.py rotate_credentials_key with the old key). Leaving this blank keeps the "
-    "unreadable stored value as it is."
+    "The stored key cannot be decrypted: the server's encryption keys changed. Enter the key again to "
+    "replace it (or add the old key to CRYPTOGRAPHY_KEYS and run manage.py rotate_credentials_key). Leaving "
+    "this blank keeps the unreadable stored value as it is."
 )
+
+
+def _https_by_default(field, **kwargs):
+    if isinstance(field, models.URLField):
+        kwargs.setdefault("assume_scheme", "https")  # a URL typed without a scheme
+    return field.formfield(**kwargs)
 
 
 class CredentialForm(forms.ModelForm):
@@ -31,14 +39,10 @@ class CredentialForm(forms.ModelForm):
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text="Write-only. Leave blank to keep the stored key.",
     )
-    base_url = forms.URLField(
-        label="Base URL", required=False, assume_scheme="https",
-        help_text=Credential._meta.get_field("base_url").help_text,
-    )
-
     class Meta:
         model = Credential
         fields = ["name", "api_key", "base_url", "organization", "project", "users", "groups"]
+        formfield_callback = _https_by_default
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -49,14 +53,41 @@ class CredentialForm(forms.ModelForm):
                 if self.instance.api_key_readable else UNREADABLE_HELP
             )
 
+    # The user whose request this form serves (set by CredentialAdmin.get_form).
+    user = None
+
     def clean_api_key(self):
         key = self.cleaned_data["api_key"]
         if key:
-            return key
-        if self.instance._state.adding:
+            validate_typed_api_key(key)
+        elif self.instance._state.adding:
             raise forms.ValidationError("An API key is required.")
-        # The stored key; an unreadable one (an UnreadableSecret) is written back byte for byte.
-        return self.instance.api_key
+        return key
+
+    def clean(self):
+        cleaned_data = super().clean()
+        adding = self.instance._state.adding
+        if not cleaned_data.get("api_key"):
+            # Blank keeps the stored key: the instance's is left as loaded (an unreadable one is written
+            # back byte for byte), and the model knows it was not given again.
+            cleaned_data.pop("api_key", None)
+            if not adding and set(ENDPOINT_FIELDS) & set(self.changed_data):
+                self.add_error("api_key", EndpointChangeNeedsKey().error_dict["api_key"])
+        if self._grants_access() and not (self.user.is_superuser or adding or self._user_may_use_it()):
+            # Whoever shares a key must be able to use it: nobody can grant themselves someone else's key.
+            self.add_error(None, "You may add users or groups only to a credential you may use yourself.")
+        return cleaned_data
+
+    def _grants_access(self):
+        for name in ("users", "groups"):
+            if name in self.changed_data:
+                before = {item.pk for item in self.initial.get(name) or ()}
+                if {item.pk for item in self.cleaned_data.get(name) or ()} - before:
+                    return True
+        return False
+
+    def _user_may_use_it(self):
+        return Credential.objects.usable_by(self.user).filter(pk=self.instance.pk).exists()
 
 
 @admin.register(Credential)
@@ -73,6 +104,7 @@ class CredentialAdmin(admin.ModelAdmin):
         ("Record", {"fields": ["id", "created_at", "updated_at", "last_used_at"]}),
     ]
     actions = ["test_connection"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # as the form's own (_https_by_default)
     # Adds a "Vector stores" link to the change page's object tools.
     change_form_template = "admin/vectorstores/credential_change_form.html"
 
@@ -83,6 +115,28 @@ class CredentialAdmin(admin.ModelAdmin):
     @cached_property
     def console(self):
         return Console(self)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"user": request.user})
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        # Where the key is sent is a superuser's decision (within the allow-list, for everyone).
+        return readonly if request.user.is_superuser else [*readonly, "base_url"]
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        """Admin's message, with the old and new value of each endpoint field (never the key)."""
+        message = super().construct_change_message(request, form, formsets, add)
+        if add or not message or "changed" not in message[0]:
+            return message
+        labels = message[0]["changed"]["fields"]  # one per name of form.changed_data, in its order
+        message[0]["changed"]["fields"] = [
+            f"{label} (from {_shown(form.initial.get(name))} to {_shown(form.cleaned_data.get(name))})"
+            if name in ENDPOINT_FIELDS else label
+            for name, label in zip(form.changed_data, labels)
+        ]
+        return message
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
@@ -126,8 +180,9 @@ class CredentialAdmin(admin.ModelAdmin):
             self.message_user(request, ngettext(
                 "%(count)d credential cannot be decrypted: ", "%(count)d credentials cannot be decrypted: ", count,
             ) % {"count": count} + (
-                "the server's CRYPTOGRAPHY_KEY (or SECRET_KEY) changed. Run manage.py rotate_credentials_key "
-                "with the old key, or enter the key again: " + ", ".join(unreadable) + "."
+                "the server's encryption keys changed (CRYPTOGRAPHY_KEYS, or SECRET_KEY for keys stored by version "
+                "0.1). Add the old key to CRYPTOGRAPHY_KEYS and run manage.py rotate_credentials_key, or enter the "
+                "key again: " + ", ".join(unreadable) + "."
             ), messages.WARNING)
 
     @admin.display(description="API key")
@@ -152,12 +207,16 @@ class CredentialAdmin(admin.ModelAdmin):
         groups = [f"group {group.name}" for group in credential.groups.all()]
         return ", ".join(users + groups) or "superusers only"
 
-    @admin.action(description="Test connection to OpenAI")
+    @admin.action(description="Test connection to OpenAI", permissions=["change"])
     def test_connection(self, request, queryset):
+        """Only the selected credentials the user may use are tried; nothing is said about the others."""
         working = 0
-        for credential in queryset:
+        for credential in queryset.filter(pk__in=Credential.objects.usable_by(request.user).values("pk")):
             if not credential.api_key_readable:  # never hand the placeholder to OpenAI as a key
                 self.message_user(request, f"{credential.name}: the stored API key {UNREADABLE_STATE}", messages.ERROR)
+                continue
+            if not credential.endpoint_allowed:
+                self.message_user(request, f"{credential.name}: {base_url_problem(credential.base_url)}", messages.ERROR)
                 continue
             try:
                 gateway.check_connection(credential)
@@ -170,3 +229,7 @@ class CredentialAdmin(admin.ModelAdmin):
             self.message_user(request, ngettext(
                 "%d credential connected to OpenAI.", "%d credentials connected to OpenAI.", working
             ) % working, messages.SUCCESS)
+
+
+def _shown(value):
+    return f"“{value}”" if value else "blank"

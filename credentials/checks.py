@@ -1,24 +1,66 @@
-from django.conf import settings
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError
 
-from .fields import derive_key
+from .conf import DEFAULTS as CREDENTIAL_DEFAULTS
+from .encryption import configured_keys, keys_are_configured
 
 
 @checks.register(checks.Tags.security)
-def check_cryptography_key(app_configs, **kwargs):
-    """Without CRYPTOGRAPHY_KEY the stored API keys are encrypted and signed with keys derived from SECRET_KEY."""
-    # django_cryptography replaces CRYPTOGRAPHY_KEY with the key it derives, from SECRET_KEY when the
-    # setting is missing, None or "": compare with that, whatever the settings module wrote.
-    if settings.CRYPTOGRAPHY_KEY != derive_key(settings.SECRET_KEY):
+def check_cryptography_keys(app_configs, **kwargs):
+    """The stored API keys need keys of their own: not SECRET_KEY, and a well-formed list."""
+    try:
+        configured_keys()
+    except ImproperlyConfigured as error:
+        return [checks.Error(str(error), id="credentials.E001")]
+    if keys_are_configured():
         return []
     return [
         checks.Warning(
-            "CRYPTOGRAPHY_KEY is not set, so stored OpenAI API keys are encrypted with a key derived from SECRET_KEY.",
+            "CRYPTOGRAPHY_KEYS is not set, so stored OpenAI API keys are encrypted with a key derived from SECRET_KEY.",
             hint=(
-                "Set CRYPTOGRAPHY_KEY so that rotating SECRET_KEY never makes stored keys unreadable, then run "
-                "manage.py rotate_credentials_key with OLD_CRYPTOGRAPHY_KEY set to the current SECRET_KEY to "
-                "re-encrypt the keys already stored."
+                "Set CRYPTOGRAPHY_KEYS = [<a new key>, SECRET_KEY] so that rotating SECRET_KEY never makes stored "
+                "keys unreadable, run manage.py rotate_credentials_key, then drop SECRET_KEY from the list."
             ),
             id="credentials.W001",
         )
     ]
+
+
+@checks.register()
+def check_credential_settings(app_configs, **kwargs):
+    from django.conf import settings
+
+    unknown = sorted(set(getattr(settings, "OPENAI_CREDENTIALS", {})) - set(CREDENTIAL_DEFAULTS))
+    return [
+        checks.Error(f"OPENAI_CREDENTIALS has an unknown key {key!r}.",
+                     hint=f"Known keys: {', '.join(CREDENTIAL_DEFAULTS)}.", id="credentials.E002")
+        for key in unknown
+    ]
+
+
+@checks.register(checks.Tags.database)
+def check_stored_base_urls(app_configs, databases=None, **kwargs):
+    """Credentials whose base URL the allow-list no longer admits (their keys are not sent: the API answers 503).
+
+    A database check: run by `migrate` and by `check --database default`.
+    """
+    from .endpoints import base_url_problem
+    from .models import Credential
+
+    errors = []
+    for alias in databases or ():
+        try:
+            rows = list(Credential.objects.using(alias).exclude(base_url="").values_list("pk", "name", "base_url"))
+        except DatabaseError:  # not migrated yet: nothing stored to check
+            continue
+        errors += [
+            checks.Error(
+                f"Credential {name!r} ({pk}) has a base URL this site does not send keys to: {problem}",
+                hint="Change its base URL (typing its key again), or allow the host in "
+                     "OPENAI_CREDENTIALS['ALLOWED_BASE_URL_HOSTS'].",
+                id="credentials.E003",
+            )
+            for pk, name, base_url in rows if (problem := base_url_problem(base_url))
+        ]
+    return errors

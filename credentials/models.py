@@ -5,16 +5,30 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connections, models
 from django.db.models import Q
 from django.utils import timezone
 
-from .fields import SIGNATURE, TolerantEncryptedCharField, UnreadableSecret
+from .encryption import SIGNATURE
+from .endpoints import base_url_problem, endpoint_url, validate_base_url
+from .fields import TolerantEncryptedCharField, UnreadableSecret
 
 logger = logging.getLogger(__name__)
 
 # last_used_at is bookkeeping, not an audit log: one write a minute per credential is plenty.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# Where and as whom the key is sent: changing any of them needs the key typed again.
+ENDPOINT_FIELDS = ("base_url", "organization", "project")
+
+
+class EndpointChangeNeedsKey(ValidationError):
+    def __init__(self):
+        super().__init__(
+            {"api_key": ["Type the API key again to change the base URL, organization or project: "
+                         "the stored key is never sent to a new endpoint."]},
+            code="endpoint_change_needs_key",
+        )
 
 
 class CredentialQuerySet(models.QuerySet):
@@ -67,14 +81,13 @@ class Credential(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
-    # Encrypted at rest (django_cryptography's format, signed with a key derived from CRYPTOGRAPHY_KEY:
-    # see credentials/fields.py); a value the site's keys cannot decrypt loads
-    # as an UnreadableSecret instead of failing the whole query: see api_key_readable.
+    # Encrypted at rest under CRYPTOGRAPHY_KEYS (credentials/encryption.py); a value the site's keys cannot
+    # decrypt loads as an UnreadableSecret instead of failing the whole query: see api_key_readable.
     api_key = TolerantEncryptedCharField(max_length=500, help_text="Write-only: the stored key is never shown.")
     base_url = models.URLField(
-        blank=True,
-        help_text="Leave blank for OpenAI (or the OPENAI_BASE_URL environment variable). "
-        "Set it for Azure OpenAI or any OpenAI-compatible server.",
+        "base URL", blank=True, validators=[validate_base_url],
+        help_text="Leave blank for OpenAI's API (https://api.openai.com/v1). Set it for Azure OpenAI or any "
+        "OpenAI-compatible server whose host the site allows (OPENAI_CREDENTIALS['ALLOWED_BASE_URL_HOSTS']).",
     )
     organization = models.CharField(max_length=200, blank=True, help_text="Optional OpenAI-Organization header.")
     project = models.CharField(max_length=200, blank=True, help_text="Optional OpenAI-Project header.")
@@ -101,22 +114,62 @@ class Credential(models.Model):
     def __repr__(self):
         return f"<Credential {self.pk} {self.name!r}>"
 
+    def __setattr__(self, name, value):
+        # A key assigned after loading is a key given again: it allows a change of endpoint in the same
+        # save (see save()). The admin form leaves the attribute alone when its key field is blank.
+        if name == "api_key" and "_loaded_endpoint" in self.__dict__:
+            self.__dict__["_key_typed"] = True
+        super().__setattr__(name, value)
+
+    def _remember_endpoint(self):
+        self.__dict__["_loaded_endpoint"] = {name: self.__dict__[name] for name in ENDPOINT_FIELDS if name in self.__dict__}
+        self.__dict__["_key_typed"] = False
+
+    def endpoint_changed(self):
+        """Whether base_url, organization or project differ from what was loaded."""
+        loaded = self.__dict__.get("_loaded_endpoint", {})
+        return any(self.__dict__.get(name, value) != value for name, value in loaded.items())
+
+    def save(self, *args, **kwargs):
+        # Every path that changes where (or as whom) the key is sent must carry the key itself, so
+        # that nobody can redirect a key they never knew.
+        if not self._state.adding and self.endpoint_changed() and not self.__dict__.get("_key_typed"):
+            raise EndpointChangeNeedsKey()
+        super().save(*args, **kwargs)
+        self._remember_endpoint()
+
+    def refresh_from_db(self, *args, **kwargs):
+        super().refresh_from_db(*args, **kwargs)
+        self._remember_endpoint()
+
+    @property
+    def endpoint(self):
+        """The URL the key is sent to."""
+        return endpoint_url(self.base_url)
+
     @classmethod
     def from_db(cls, db, field_names, values):
         credential = super().from_db(db, field_names, values)
+        credential._remember_endpoint()
         stored = credential.__dict__.get("api_key")  # without loading a deferred api_key
         if isinstance(stored, UnreadableSecret):
             cause = (
-                "no key of this site verifies its signature (did CRYPTOGRAPHY_KEY change? or, for a key "
-                "stored in the older SECRET_KEY-signed format, SECRET_KEY?)" if stored.reason == SIGNATURE
-                else "CRYPTOGRAPHY_KEY does not decrypt it (did CRYPTOGRAPHY_KEY change?)"
+                "no key of this site verifies its signature (is the key it was stored under missing from "
+                "CRYPTOGRAPHY_KEYS? or, for a key stored in the older SECRET_KEY-signed format, did SECRET_KEY "
+                "change?)" if stored.reason == SIGNATURE
+                else "no key of CRYPTOGRAPHY_KEYS decrypts it (is the key it was stored under missing?)"
             )
             logger.warning(
-                "Credential %s: the stored API key cannot be decrypted: %s. Run manage.py "
-                "rotate_credentials_key with the old key, or enter the key again in admin.",
+                "Credential %s: the stored API key cannot be decrypted: %s. Add the old key to "
+                "CRYPTOGRAPHY_KEYS and run manage.py rotate_credentials_key, or enter the key again in admin.",
                 credential.pk, cause,
             )
         return credential
+
+    @property
+    def endpoint_allowed(self):
+        """False when the site's allow-list no longer admits the base URL: the key is then sent nowhere."""
+        return base_url_problem(self.base_url) is None
 
     @property
     def api_key_readable(self):

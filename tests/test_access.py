@@ -4,7 +4,7 @@ import uuid
 import pytest
 from django.contrib.auth.models import Group
 
-from tests.conftest import API_ROOT, client_for
+from tests.conftest import API_ROOT, TEST_API_KEY, client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +56,7 @@ def test_removed_user_loses_access_on_the_next_request(api, credential, user, ur
 
 
 def test_the_call_uses_the_credentials_key_and_headers(api, credential, url, fake_openai):
-    credential.organization, credential.project = "org-123", "proj-456"
+    credential.organization, credential.project, credential.api_key = "org-123", "proj-456", TEST_API_KEY
     credential.save()
     api.get(url())
     sent = fake_openai.requests[-1].headers

@@ -43,7 +43,7 @@ def test_the_cache_does_not_hold_the_key_in_its_keys(api, url, credential, fake_
     assert credential.api_key not in fingerprint
 
 
-def test_a_blank_base_url_leaves_the_sdk_default(credential, monkeypatch):
+def test_a_blank_base_url_is_openais_api_whatever_the_environment_says(credential, monkeypatch):
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
     credential.base_url = ""
-    assert str(gateway.clients.get(credential).base_url) == "http://127.0.0.1:9/v1/"
+    assert str(gateway.clients.get(credential).base_url) == "https://api.openai.com/v1/"

@@ -87,7 +87,8 @@ def test_call_command_accepts_stdin(db):
     assert created(out.getvalue()).api_key == API_KEY
 
 
-def test_applies_every_option(run, user, other_user):
+def test_applies_every_option(run, user, other_user, settings):
+    settings.OPENAI_CREDENTIALS = {"ALLOWED_BASE_URL_HOSTS": [".openai.azure.com"]}
     analysts, partners = Group.objects.create(name="analysts"), Group.objects.create(name="partners")
     Group.objects.create(name="bystanders")
 
@@ -162,6 +163,36 @@ def test_invalid_base_url_is_refused(run):
     with pytest.raises(CommandError, match="base_url") as error:
         run("--name", "Bad URL", "--base-url", "not a url")
     assert API_KEY not in str(error.value)
+    assert not Credential.objects.exists()
+
+
+@pytest.mark.parametrize("base_url", [
+    "https://attacker.example/v1",  # a host outside the allow-list
+    "http://api.openai.com/v1",  # plain HTTP to a remote host
+    "https://user:pass@api.openai.com/v1",
+])
+def test_a_base_url_the_site_does_not_send_keys_to_is_refused(run, base_url):
+    with pytest.raises(CommandError, match="base_url") as error:
+        run("--name", "Elsewhere", "--base-url", base_url)
+    assert API_KEY not in str(error.value)
+    assert not Credential.objects.exists()
+
+
+def test_a_host_the_allow_list_names_is_accepted(run, settings):
+    settings.OPENAI_CREDENTIALS = {"ALLOWED_BASE_URL_HOSTS": ["llm.internal.example"]}
+    credential = created(run("--name", "Internal", "--base-url", "https://llm.internal.example/v1"))
+    assert credential.endpoint == "https://llm.internal.example/v1"
+
+
+def test_a_blank_base_url_means_openais_api(run):
+    assert created(run("--name", "OpenAI")).endpoint == "https://api.openai.com/v1"
+
+
+@pytest.mark.parametrize("key", ["encrypted:Z0FBQUFB", "sk-two words", "sk-tab\there"])
+def test_a_key_that_is_not_one_printable_word_is_refused(run, stdin, key):
+    stdin(key + "\n")
+    with pytest.raises(CommandError, match="api_key"):
+        run("--name", "Odd key")
     assert not Credential.objects.exists()
 
 

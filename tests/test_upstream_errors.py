@@ -58,7 +58,7 @@ def test_an_unreachable_openai_is_502(api, url, credential):
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    credential.base_url = f"http://127.0.0.1:{port}/v1"
+    credential.base_url, credential.api_key = f"http://127.0.0.1:{port}/v1", TEST_API_KEY
     credential.save()
     response = api.get(url())
     assert response.status_code == 502

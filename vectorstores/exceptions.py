@@ -22,6 +22,21 @@ class CredentialUnreadable(exceptions.APIException):
     default_code = "credential_unreadable"
 
 
+class CredentialEndpointRefused(exceptions.APIException):
+    # The base URL was saved before the allow-list refused its host: the key is not sent there.
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The credential's base URL names a host this site does not send API keys to."
+    default_code = "credential_endpoint_refused"
+
+
+def check_usable(credential):
+    """Raise the API's answer when the credential's key must not be used: unreadable, or bound for a refused host."""
+    if not credential.api_key_readable:  # never hand the placeholder to OpenAI as a key
+        raise CredentialUnreadable()
+    if not credential.endpoint_allowed:
+        raise CredentialEndpointRefused()
+
+
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The upload is larger than this server accepts."

@@ -12,12 +12,14 @@ import unicodedata
 
 from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
+from django.http import QueryDict
 from django.http.multipartparser import MultiPartParser as DjangoMultiPartParser
 from django.http.multipartparser import MultiPartParserError
 from django.template.defaultfilters import filesizeformat
 from django.utils.http import parse_header_parameters
 from rest_framework import parsers, serializers
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
+from rest_framework.request import Request
 
 from .conf import app_settings
 from .exceptions import PayloadTooLarge
@@ -209,13 +211,62 @@ def checked_file_name(name, part_number):
     return name
 
 
+class BodyAfterAccessRequest(Request):
+    """A DRF request whose body is parsed only once the view has let the caller in (`allow_body()`).
+
+    Until then `POST` is empty, so that SessionAuthentication's CSRF check (Django's CsrfViewMiddleware)
+    never parses a multipart body to look for `csrfmiddlewaretoken` there: it takes the token from the
+    X-CSRFToken header (CSRF_HEADER_NAME) only, and nothing a refused caller sends is ever stored.
+    """
+
+    body_allowed = False
+
+    def allow_body(self):
+        self.body_allowed = True
+
+    @property
+    def POST(self):
+        if not self.body_allowed:
+            return QueryDict(encoding=self._request.encoding)
+        return super().POST
+
+    @property
+    def data(self):
+        self._refuse_early_read()
+        return super().data
+
+    @property
+    def FILES(self):
+        self._refuse_early_read()
+        return super().FILES
+
+    def _refuse_early_read(self):
+        if not self.body_allowed:
+            raise RuntimeError("The request body is read only after authentication, permissions, the credential "
+                               "check and throttling have passed (an authentication class that reads the body "
+                               "cannot be used with this API).")
+
+
 class StreamedUploadMixin:
-    """For a DRF view that receives uploads (the API's and the console's): the body streams to disk
-    under the limits, and `validated_upload()` checks it."""
+    """For a DRF view that receives uploads (the API's and the console's): nothing of the body is read
+    until `check_access()` has passed, after DRF's authentication, permissions and throttles; then the
+    body streams to disk under the limits, and `validated_upload()` checks it."""
 
     def initialize_request(self, request, *args, **kwargs):
         request.upload_handlers = [LimitedTemporaryFileUploadHandler(request)]  # before anything reads the body
-        return super().initialize_request(request, *args, **kwargs)
+        return BodyAfterAccessRequest(
+            request, parsers=self.get_parsers(), authenticators=self.get_authenticators(),
+            negotiator=self.get_content_negotiator(), parser_context=self.get_parser_context(request),
+        )
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authentication (CSRF from the header), permissions, throttles
+        self.check_access(request, *args, **kwargs)
+        request.allow_body()
+
+    def check_access(self, request, *args, **kwargs):
+        """The view's own access checks (e.g. the credential), which raise to refuse the call."""
+        raise NotImplementedError
 
     def validated_upload(self, request):
         """The upload's `files` and `chunking_strategy`, checked by UploadSerializer (415, 413 or 400 otherwise)."""

@@ -11,7 +11,7 @@ from credentials.models import Credential
 
 from . import gateway
 from .audit import AuditTrailMixin
-from .exceptions import CredentialNotFound, CredentialUnreadable, api_exception_handler
+from .exceptions import CredentialNotFound, api_exception_handler, check_usable
 from .parsers import JSONParser
 from .schema import document
 from .serializers import (
@@ -52,8 +52,8 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
         self.action = self.action_map.get(request.method.lower())
         return super().initialize_request(request, *args, **kwargs)
 
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)  # authentication, permissions, throttles
+    def check_access(self, request, *args, **kwargs):
+        """After DRF's authentication, permissions and throttles, before any of the body is read."""
         if "store_id" in kwargs:
             try:
                 object_id_validator(kwargs["store_id"])
@@ -66,8 +66,7 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
         credential = Credential.objects.get_usable(request.user, query["credential"])
         if credential is None:
             raise CredentialNotFound()
-        if not credential.api_key_readable:  # never hand the placeholder to the gateway as a key
-            raise CredentialUnreadable()
+        check_usable(credential)
         credential.mark_used()
         return credential
 

@@ -18,9 +18,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import gateway
-from ..exceptions import CredentialNotFound, CredentialUnreadable, api_exception_handler
+from ..exceptions import CredentialNotFound, api_exception_handler
 from ..uploads import StreamedUploadMixin, UploadParser
-from .views import UnreadableCredential
+from .views import UnusableCredential
 
 
 class ConsoleUploadView(StreamedUploadMixin, APIView):
@@ -35,15 +35,14 @@ class ConsoleUploadView(StreamedUploadMixin, APIView):
     def get_exception_handler(self):
         return api_exception_handler
 
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)  # authentication (and CSRF), IsAuthenticated, throttles
+    def check_access(self, request, *args, **kwargs):
         # The console's own check (Django's PermissionDenied becomes the API's 403), in the API's words.
         try:
             self.credential = self.console.credential(request, kwargs["object_id"], change=True)
         except Http404:
             raise CredentialNotFound() from None
-        except UnreadableCredential:
-            raise CredentialUnreadable() from None
+        except UnusableCredential as unusable:
+            raise unusable.error from None
 
     def post(self, request, object_id, store_id):
         body = self.validated_upload(request)

@@ -19,7 +19,7 @@ from credentials.models import Credential
 
 from .. import gateway
 from ..conf import app_settings
-from ..exceptions import CredentialUnreadable, UpstreamError, summarise
+from ..exceptions import CredentialEndpointRefused, CredentialUnreadable, UpstreamError, check_usable, summarise
 from ..filetypes import FILE_TYPES
 from ..serializers import OBJECT_ID, RemoveFilesSerializer
 from .display import FILE_STATUSES, STORE_COLUMNS, FileRow, StoreRow, search_results, sort_rows
@@ -37,10 +37,13 @@ STORE_ID = rf"(?P<store_id>{OBJECT_ID})"  # the API's object id rule
 CREDENTIAL_ID = r"(?P<object_id>[0-9A-Fa-f-]{32,36})"
 
 
-class UnreadableCredential(Exception):
-    def __init__(self, credential):
+class UnusableCredential(Exception):
+    """A credential whose key must not be used (see check_usable), with the API's error for it."""
+
+    def __init__(self, credential, error):
         super().__init__(credential.pk)
         self.credential = credential
+        self.error = error
 
 
 class Console:
@@ -61,7 +64,7 @@ class Console:
         from .upload import ConsoleUploadView
 
         def page(view):
-            return self.admin_site.admin_view(self._handle_unreadable(view))
+            return self.admin_site.admin_view(self._handle_unusable(view))
 
         root, store = rf"^{CREDENTIAL_ID}/vector-stores/", rf"{STORE_ID}/"
         return [
@@ -124,19 +127,21 @@ class Console:
             raise Http404("No such credential, or not one you may use.")
         if not self.may(request, change, credential):
             raise PermissionDenied
-        if not credential.api_key_readable:
-            raise UnreadableCredential(credential)
+        try:
+            check_usable(credential)
+        except (CredentialUnreadable, CredentialEndpointRefused) as error:
+            raise UnusableCredential(credential, error) from None
         credential.mark_used()
         return credential
 
-    def _handle_unreadable(self, view):
+    def _handle_unusable(self, view):
         def wrapped(request, *args, **kwargs):
             try:
                 return view(request, *args, **kwargs)
-            except UnreadableCredential as unreadable:
-                messages.error(request, f"The vector stores of {unreadable.credential.name} cannot be shown: "
-                                        f"{CredentialUnreadable.default_detail}")
-                return HttpResponseRedirect(self.url("change", unreadable.credential.pk))
+            except UnusableCredential as unusable:
+                messages.error(request, f"The vector stores of {unusable.credential.name} cannot be shown: "
+                                        f"{unusable.error.detail}")
+                return HttpResponseRedirect(self.url("change", unusable.credential.pk))
 
         wrapped.__name__ = view.__name__
         return wrapped

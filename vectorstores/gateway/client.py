@@ -19,7 +19,7 @@ import openai
 from rest_framework import status
 
 from ..conf import app_settings
-from ..exceptions import CredentialUnreadable, UpstreamError
+from ..exceptions import UpstreamError, check_usable
 from ..redaction import redact
 
 logger = logging.getLogger("vectorstores.gateway")
@@ -42,16 +42,15 @@ class ClientCache:
         self._clients = {}  # credential pk -> (fingerprint, client)
 
     def get(self, credential):
-        if not credential.api_key_readable:
-            raise CredentialUnreadable()  # an undecryptable key loads as "": never build a client with it
+        check_usable(credential)  # an undecryptable key loads as "", and a key goes only to allowed hosts
         fingerprint = self._fingerprint(credential)
         with self._lock:
             cached = self._clients.get(credential.pk)
             if cached is None or cached[0] != fingerprint:
                 client = openai.OpenAI(
                     api_key=credential.api_key,
-                    # None lets the SDK fall back to OPENAI_BASE_URL, then to api.openai.com.
-                    base_url=credential.base_url or None,
+                    # Never None, which would let the SDK take OPENAI_BASE_URL from the environment.
+                    base_url=credential.endpoint,
                     organization=credential.organization or None,
                     project=credential.project or None,
                     max_retries=0,

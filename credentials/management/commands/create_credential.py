@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from credentials.fields import validate_typed_api_key
 from credentials.models import Credential
 
 
@@ -20,7 +21,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--name", required=True)
-        parser.add_argument("--base-url", default="", help="Blank for OpenAI; set for Azure or a compatible server.")
+        parser.add_argument("--base-url", default="", help=(
+            "Blank for OpenAI; set for Azure or a compatible server whose host "
+            "OPENAI_CREDENTIALS['ALLOWED_BASE_URL_HOSTS'] allows."))
         parser.add_argument("--organization", default="")
         parser.add_argument("--project", default="")
         parser.add_argument("--user", action="append", default=[], dest="users", metavar="USERNAME",
@@ -43,9 +46,11 @@ class Command(BaseCommand):
         credential = Credential(name=name, api_key=api_key, base_url=base_url,
                                 organization=organization, project=project)
         try:
+            validate_typed_api_key(api_key)
             credential.full_clean()
         except ValidationError as exc:
-            raise CommandError("; ".join(f"{field}: {' '.join(errors)}" for field, errors in exc.message_dict.items()))
+            raise CommandError("; ".join(f"{field}: {' '.join(errors)}" for field, errors in exc.message_dict.items())
+                               if hasattr(exc, "error_dict") else f"api_key: {' '.join(exc.messages)}")
         with transaction.atomic():
             credential.save()
             credential.users.set(found_users)

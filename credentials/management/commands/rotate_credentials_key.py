@@ -6,14 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, models, transaction
 from django.db.models import ExpressionWrapper, F
 
-from credentials.fields import (
-    Undecryptable,
-    cipher,
-    decrypt,
-    derive_key,
-    legacy_ciphers,
-    read,
-)
+from credentials.encryption import Undecryptable, current_keyring, newest_keyring
 from credentials.models import Credential
 
 DEFAULT_OLD_KEY_ENV = "OLD_CRYPTOGRAPHY_KEY"
@@ -23,13 +16,12 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt every stored credential into the current format under the current CRYPTOGRAPHY_KEY, in one "
-        "transaction: values encrypted under an old key, and values in the legacy format whose signature is "
-        "keyed with SECRET_KEY (or a key in SECRET_KEY_FALLBACKS) rather than derived from CRYPTOGRAPHY_KEY. "
-        f"The old key comes from the {DEFAULT_OLD_KEY_ENV} environment variable (or the variable named by "
-        f"--old-key-env, or the {OLD_KEY_SETTING} setting), never from the command line; it is needed only "
-        "when some credential does not decrypt with the current key. Credentials already in the current "
-        "format under the current key are left alone, so running it twice is harmless."
+        "Re-encrypt every stored credential under the newest key of CRYPTOGRAPHY_KEYS, in one transaction: "
+        "values stored under an older key of the list, and values in version 0.1's formats. To rotate, deploy "
+        "with CRYPTOGRAPHY_KEYS=[new, old], run this, then drop the old key. An old key that is not in the list "
+        f"can also come from the {DEFAULT_OLD_KEY_ENV} environment variable (or the variable named by "
+        f"--old-key-env, or the {OLD_KEY_SETTING} setting), never from the command line. Credentials already "
+        "under the newest key are left alone, so running it twice is harmless."
     )
 
     def add_arguments(self, parser):
@@ -42,15 +34,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, old_key_env, dry_run, database, **options):
         old_key = self._old_key(old_key_env)
-        field = Credential._meta.get_field("api_key")
-        new = field._fernet  # exactly what this site encrypts and decrypts with now
-        # Every cipher a stored value may have been written with, except the current one: the legacy
-        # format (HMAC keyed with SECRET_KEY or a fallback) under the current AES key, and with an old
-        # key, that key's current format (its AES key and the HMAC key derived from it) and legacy format.
-        old = list(legacy_ciphers(new.key))
-        if old_key is not None:
-            old_aes_key = derive_key(old_key)
-            old += [cipher(old_aes_key), *legacy_ciphers(old_aes_key)]
+        # Every key a stored value may be under: the site's own, then the old one named outside the list.
+        readers = current_keyring(also=[old_key] if old_key is not None else [])
 
         credentials = Credential.objects.using(database)
         with transaction.atomic(using=database):
@@ -58,21 +43,22 @@ class Command(BaseCommand):
             already, rotate, unreadable = [], {}, []
             for pk, stored in rows:
                 try:
-                    api_key, stale = read(stored, new, old)
+                    reading = readers.read(stored)
                 except Undecryptable:
                     unreadable.append(pk)
                     continue
-                if stale:
-                    rotate[pk] = api_key
+                if reading.stale:
+                    rotate[pk] = reading.text
                 else:
                     already.append(pk)
             if unreadable:
                 if old_key is None:
                     raise CommandError(
-                        f"{len(unreadable)} of {len(rows)} credentials cannot be decrypted with the current key: "
-                        f"{_ids(unreadable)}. Nothing was changed. Set the {DEFAULT_OLD_KEY_ENV} environment "
-                        "variable to the key they were encrypted with (or name another variable with "
-                        f"--old-key-env, or set {OLD_KEY_SETTING}), or enter those keys again in admin."
+                        f"{len(unreadable)} of {len(rows)} credentials cannot be decrypted with the keys of CRYPTOGRAPHY_KEYS: "
+                        f"{_ids(unreadable)}. Nothing was changed. Add the key they were encrypted with to "
+                        f"CRYPTOGRAPHY_KEYS (after the new one) or set the {DEFAULT_OLD_KEY_ENV} environment "
+                        f"variable to it (or name another variable with --old-key-env, or set {OLD_KEY_SETTING}), "
+                        "or enter those keys again in admin."
                     )
                 raise CommandError(
                     f"{len(unreadable)} of {len(rows)} credentials cannot be decrypted with the new or the old key: "
@@ -83,12 +69,15 @@ class Command(BaseCommand):
                 # The field encrypts with the current keys, exactly as any save does.
                 credentials.filter(pk=pk).update(api_key=api_key)
 
-            failed = []  # the rows just rewritten (the others were just read with the new key)
+            failed = []  # the rows just rewritten (the others were just read under the newest key)
+            newest = newest_keyring()
             for pk, stored in _stored_values(credentials.filter(pk__in=rotate)):
                 try:
-                    if decrypt(stored, new) != rotate[pk]:
-                        failed.append(pk)
+                    reading = newest.read(stored)
                 except Undecryptable:
+                    failed.append(pk)
+                    continue
+                if reading.stale or reading.text != rotate[pk]:
                     failed.append(pk)
             if failed:
                 raise CommandError(
@@ -109,7 +98,7 @@ class Command(BaseCommand):
 
     @staticmethod
     def _old_key(env_name):
-        """The old key, or None when none is configured (enough when every row decrypts with the current key)."""
+        """The old key, or None when none is configured (enough when every row decrypts with the configured keys)."""
         if env_name is not None:
             if not ENV_NAME.match(env_name):
                 # Not echoed: it may be the key itself, typed where its variable's name belongs.
