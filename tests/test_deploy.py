@@ -49,6 +49,41 @@ def test_production_defaults_can_be_switched_off_by_the_environment(tmp_path):
     assert "security.W008" in result.stdout + result.stderr  # so is the missing redirect
 
 
+@pytest.mark.parametrize("command", [["check", "--deploy"], ["migrate", "--noinput"], ["runserver", "--noreload"]])
+def test_production_without_encryption_keys_refuses_to_start(tmp_path, command):
+    env = production_env(tmp_path)
+    del env["CRYPTOGRAPHY_KEY"]
+    result = manage(env, *command)
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and "CRYPTOGRAPHY_KEYS" in result.stderr
+    assert not (tmp_path / "db.sqlite3").exists()
+
+
+def test_production_takes_a_list_of_keys_newest_first(tmp_path):
+    env = production_env(tmp_path, CRYPTOGRAPHY_KEYS="new-key-of-this-deploy,old-key-of-the-last")
+    del env["CRYPTOGRAPHY_KEY"]
+    result = subprocess.run([sys.executable, "-c", "from django.conf import settings; print(settings.CRYPTOGRAPHY_KEYS)"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "['new-key-of-this-deploy', 'old-key-of-the-last']", result.stderr
+
+
+def test_local_secrets_are_private_from_the_first_byte(tmp_path, monkeypatch):
+    from config import settings as site_settings
+
+    monkeypatch.setattr(site_settings, "DEV_SECRETS_FILE", tmp_path / ".dev-secrets.json")
+    monkeypatch.setattr(os, "chmod", lambda *args, **kwargs: pytest.fail("the file was chmodded after creation"))
+    monkeypatch.setattr(Path, "chmod", lambda *args, **kwargs: pytest.fail("the file was chmodded after creation"))
+    old_umask = os.umask(0)  # whatever the umask, the file is never readable by others
+    try:
+        secret = site_settings.dev_secret("CRYPTOGRAPHY_KEY")
+    finally:
+        os.umask(old_umask)
+
+    assert (tmp_path / ".dev-secrets.json").stat().st_mode & 0o777 == 0o600
+    assert site_settings.dev_secret("CRYPTOGRAPHY_KEY") == secret
+
+
 @pytest.mark.django_db
 def test_health_is_unauthenticated_and_does_not_touch_openai(client, fake_openai):
     response = client.get("/api/v1/health")

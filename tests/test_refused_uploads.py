@@ -5,6 +5,7 @@ directory between chunks while it streams, and reads the answer as it arrives.
 """
 import socket
 import threading
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -17,6 +18,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from tests.conftest import API_ROOT
 from tests.test_upload_input import BOUNDARY
+from vectorstores.models import AuditEntry
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,7 +27,7 @@ CHUNK = 1024 * 1024
 CSRF_COOKIE = "csrftoken"
 
 
-def stream_upload(server_url, path, headers, upload_dir):
+def stream_upload(server_url, path, headers, upload_dir, *, audited=True):
     """POST a BODY_BYTES multipart upload to `path`, sampling `upload_dir` between chunks.
 
     Returns (the answer's status line and body, the most files seen in upload_dir at one sample).
@@ -41,13 +43,14 @@ def stream_upload(server_url, path, headers, upload_dir):
     ]).encode() + head
     answer = bytearray()
     most_files = 0
+    entries_before = AuditEntry.objects.count()
     with socket.create_connection((address.hostname, address.port), timeout=30) as connection:
         reader = threading.Thread(target=_read_all, args=(connection, answer), daemon=True)
         reader.start()
         connection.sendall(request)
         sent = len(head)
         try:
-            while sent < BODY_BYTES - len(tail):
+            while sent < BODY_BYTES - len(tail) and reader.is_alive():  # until the answer is in
                 chunk = min(CHUNK, BODY_BYTES - len(tail) - sent)
                 connection.sendall(b"x" * chunk)
                 sent += chunk
@@ -57,8 +60,17 @@ def stream_upload(server_url, path, headers, upload_dir):
             pass  # the server answered and closed: the rest was never wanted
         most_files = max(most_files, len(list(upload_dir.iterdir())))
         reader.join(timeout=30)
+    if audited:
+        _wait_for_the_audit_entry(entries_before + 1)
     status_line, _, rest = bytes(answer).partition(b"\r\n")
     return status_line.decode(), rest.partition(b"\r\n\r\n")[2], most_files
+
+
+def _wait_for_the_audit_entry(count, timeout=10):
+    """The live server writes the audit entry once the response is closed: wait for it before the test ends."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and AuditEntry.objects.count() < count:
+        time.sleep(0.02)
 
 
 def _read_all(connection, into):
@@ -161,7 +173,8 @@ def staff_signed_in(user, signed_in):
 @pytest.mark.usefixtures("nothing_reached_openai")
 def test_the_consoles_upload_without_a_csrf_token_stores_nothing(live_server, console_path, staff_signed_in,
                                                                  upload_dir):
-    status, _, most_files = stream_upload(live_server.url, console_path, staff_signed_in, upload_dir)
+    status, _, most_files = stream_upload(live_server.url, console_path, staff_signed_in, upload_dir,
+                                          audited=False)
 
     assert status.split()[1] == "403"
     assert most_files == 0
@@ -173,7 +186,7 @@ def test_the_consoles_upload_to_a_credential_the_user_may_not_use_stores_nothing
     credential.users.remove(user)
     csrf = staff_signed_in["Cookie"].rpartition(f"{CSRF_COOKIE}=")[2]
     status, _, most_files = stream_upload(live_server.url, console_path,
-                                          {**staff_signed_in, "X-CSRFToken": csrf}, upload_dir)
+                                          {**staff_signed_in, "X-CSRFToken": csrf}, upload_dir, audited=False)
 
     assert status.split()[1] == "404"
     assert most_files == 0

@@ -57,6 +57,7 @@ def nothing_reached_openai_and_nothing_left(fake_openai, upload_dir):
     (b"../../etc/passwd.txt", "passwd.txt"),
     (b"C:\\\\Users\\\\ann\\\\notes.txt", "notes.txt"),
     (b"a &amp; b.txt", "a &amp; b.txt"),
+    (b"&#46;.txt", "&#46;.txt"),  # never unescaped: what the client sent
     (("x" * 251 + ".txt").encode(), "x" * 251 + ".txt"),
     ("naïve 日本 %22quoted%22.txt".encode(), 'naïve 日本 "quoted".txt'),
 ])
@@ -89,21 +90,63 @@ def test_an_rfc5987_name_is_decoded(post_raw, fake_openai):
     (b"bell\x07.txt", "control characters"),
     (b"tab\there.txt", "control characters"),
     ("doc\u202etxt.exe.txt".encode(), "control characters"),
-    (("x" * 1000 + ".txt").encode(), "longer than 255 characters"),
+    (("x" * 300 + ".txt").encode(), "longer than 255 characters"),
+    (("x" * 1000 + ".txt").encode(), "are longer than the 1024 bytes"),
     (b"", "has no file name"),
     (b"../", "has no file name"),
     (b"..", "has no file name"),
     (b"caf\xe9.txt", "not valid UTF-8"),
-    # Names Django's parser would clean away, dropping their part without a word.
-    (b"&#46;", "is empty once HTML character references are decoded"),
-    (b"dir&#47;", "is empty once HTML character references are decoded"),
-    ("\u200b".encode(), "is empty once HTML character references are decoded"),
+    ("\u200b".encode(), "has no visible characters"),
+    (" \u00a0 ".encode(), "has no visible characters"),
 ])
 def test_unusable_names_are_refused_naming_the_part(post_raw, raw, reason):
     response = post_raw(body(file_part(b"fine.txt"), file_part(raw)))
     assert response.status_code == 400
     assert reason in response.json()["detail"]
     assert "part 2" in response.json()["detail"].lower()
+
+
+@pytest.mark.usefixtures("nothing_reached_openai_and_nothing_left")
+def test_a_part_after_the_closing_boundary_is_refused(post_raw):
+    response = post_raw(body(file_part(b"a.txt")) + file_part(b"smuggled.txt"))
+    assert response.status_code == 400
+    assert "follows the closing boundary" in response.json()["detail"]
+
+
+def test_transport_padding_after_the_first_boundary_is_read_as_django_reads_it(post_raw, fake_openai):
+    padded = body(file_part(b"a.txt"), file_part(b"b.txt")).replace(BOUNDARY.encode() + b"\r\n", BOUNDARY.encode() + b" \t\r\n", 1)
+    response = post_raw(padded)
+    assert response.status_code == 200, response.json()
+    assert [file["filename"] for file in response.json()] == ["a.txt", "b.txt"]
+    assert fake_openai.requests_to("POST", "/files")[0].decoded_filenames == ["a.txt"]
+
+
+@pytest.mark.usefixtures("nothing_reached_openai_and_nothing_left")
+def test_a_part_with_two_content_dispositions_is_refused(post_raw):
+    twice = b'name="files"; filename="first.txt"\r\nContent-Disposition: form-data; name="files"; filename="second.txt"'
+    response = post_raw(body(file_part(b"a.txt"), part(twice)))
+    assert response.status_code == 400
+    assert "more than one Content-Disposition" in response.json()["detail"]
+
+
+@pytest.mark.usefixtures("nothing_reached_openai_and_nothing_left")
+def test_when_the_check_and_djangos_parser_count_different_files_the_upload_is_refused(post_raw, monkeypatch):
+    from vectorstores.uploads import PartHeaderScanner
+
+    real = PartHeaderScanner._check_part
+    monkeypatch.setattr(PartHeaderScanner, "_check_part", lambda self, headers: real(self, headers.replace(
+        b'filename="b.txt"', b'filename=""').replace(b'name="files"; filename=""', b'name="other"')))
+    response = post_raw(body(file_part(b"a.txt"), file_part(b"b.txt")))
+    assert response.status_code == 400
+    assert "cannot be read unambiguously" in response.json()["detail"]
+
+
+def test_a_long_extension_never_reaches_the_file_system(post_raw, upload_dir, settings):
+    """Django names its temporary file after the upload's extension; here it never sees the caller's name."""
+    name = ("a." + "日" * 80).encode()  # an extension of 240 bytes: with Django's naming, a path too long
+    response = post_raw(body(file_part(name)))
+    assert response.status_code == 400
+    assert "not accepted" in response.json()["detail"]
 
 
 @pytest.mark.usefixtures("nothing_reached_openai_and_nothing_left")

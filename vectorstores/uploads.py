@@ -1,20 +1,24 @@
 """Receiving uploads: limits and file names are enforced while the multipart body streams in,
 before it is all read or stored, and a file name is never used as a local path.
 
-File names. Django would silently drop a part without a file name, strip characters and
-unescape HTML entities; here every part named `files` keeps the name its client sent,
-byte for byte, except that a path is reduced to its last component. A name that is empty,
-not UTF-8, holds control characters, is longer than MAX_FILE_NAME_LENGTH, or that Django's own
-cleaning would empty (and so drop its part, e.g. "&#46;") is refused (400).
+File names come from Django's own multipart parser, with this API's policy (`checked_file_name`)
+in place of Django's cleaning, which would unescape HTML entities, strip characters and silently
+drop a part whose name it empties: every part named `files` keeps the name its client sent, except
+that a path is reduced to its last component. A name that is empty or invisible, holds control
+characters or is longer than MAX_FILE_NAME_LENGTH is refused (400). Alongside the parser,
+`PartHeaderScanner` reads the raw part headers as the body streams past, to refuse what the parser
+would drop or guess at (a name that is not UTF-8, two Content-Disposition headers, a part after the
+closing boundary, a body cut short); if the two ever count a different number of files, the
+request is refused (400) rather than guessed at.
 """
 import re
 import unicodedata
 
-from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.http import QueryDict
 from django.http.multipartparser import MultiPartParser as DjangoMultiPartParser
-from django.http.multipartparser import MultiPartParserError
+from django.http.multipartparser import MAX_TOTAL_HEADER_SIZE, MultiPartParserError
 from django.template.defaultfilters import filesizeformat
 from django.utils.http import parse_header_parameters
 from rest_framework import parsers, serializers
@@ -27,9 +31,10 @@ from .serializers import UploadSerializer
 
 FILES_FIELD = "files"
 MAX_FILE_NAME_LENGTH = 255  # what file systems, and Django's UploadedFile, allow
-MAX_PART_HEADER_BYTES = 16 * 1024
 # Invisible characters that reorder or hide text, used to disguise a name ("doc‮fdp.exe").
 BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+# What Django's temporary file is named after, instead of the caller's name (whose extension it would take).
+TEMPORARY_NAME = "upload"
 
 
 class InvalidUpload(serializers.ValidationError):
@@ -49,6 +54,7 @@ class LimitedTemporaryFileUploadHandler(TemporaryFileUploadHandler):
         self.file_count = 0
         self.total_bytes = 0
         self.file = None
+        self.received = []  # the field name of each file part, in the order Django's parser found them
 
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
         if content_length and content_length > app_settings.MAX_UPLOAD_SIZE:
@@ -60,7 +66,10 @@ class LimitedTemporaryFileUploadHandler(TemporaryFileUploadHandler):
         self.file_count += 1
         if self.file_count > app_settings.MAX_FILES_PER_UPLOAD:
             raise PayloadTooLarge(f"At most {app_settings.MAX_FILES_PER_UPLOAD} files per request.")
-        super().new_file(field_name, file_name, *args, **kwargs)
+        # Django names the temporary file after the upload's extension: the caller's name stays off the disk.
+        super().new_file(field_name, TEMPORARY_NAME, *args, **kwargs)
+        self.file.name = self.file_name = file_name
+        self.received.append(field_name)
 
     def receive_data_chunk(self, raw_data, start):
         self.total_bytes += len(raw_data)
@@ -88,7 +97,7 @@ class LimitedTemporaryFileUploadHandler(TemporaryFileUploadHandler):
 
 
 class UploadParser(parsers.MultiPartParser):
-    """DRF's multipart parser, reading each part's raw headers as the body streams past."""
+    """DRF's multipart parser: Django's parser with this API's file names, and the raw part headers checked."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         request = parser_context["request"]
@@ -96,6 +105,8 @@ class UploadParser(parsers.MultiPartParser):
             return self._parse(request, stream, media_type, parser_context)
         except (RequestDataTooBig, TooManyFilesSent) as exc:  # Django's own global limits
             raise PayloadTooLarge(str(exc)) from None
+        except TooManyFieldsSent as exc:
+            raise ParseError(f"Multipart form parse error - {exc}") from None
         finally:
             # Whatever stopped the parse (a limit, a bad part, a client gone), no partial file stays.
             for handler in request.upload_handlers:
@@ -103,26 +114,41 @@ class UploadParser(parsers.MultiPartParser):
                     handler.discard_partial_file()
 
     def _parse(self, request, stream, media_type, parser_context):
-        boundary = _boundary_of(media_type)
-        scanner = PartHeaderScanner(stream, boundary)
+        scanner = PartHeaderScanner(stream, _boundary_of(media_type))
         meta = {**request.META, "CONTENT_TYPE": media_type}
         try:
-            django_parser = DjangoMultiPartParser(meta, scanner, request.upload_handlers,
-                                                  parsers.get_encoding(parser_context))
-            scanner.cleaned_by_django = django_parser.sanitize_file_name
+            django_parser = FileNamePolicyParser(meta, scanner, request.upload_handlers,
+                                                 parsers.get_encoding(parser_context))
             data, files = django_parser.parse()
         except MultiPartParserError as exc:
             raise ParseError(f"Multipart form parse error - {exc}") from exc
+        received = sum(field == FILES_FIELD for handler in request.upload_handlers
+                       if isinstance(handler, LimitedTemporaryFileUploadHandler) for field in handler.received)
+        problem = None
         if not scanner.finished:
             # Django takes a body cut short (a client gone mid-upload) for a whole one: refuse it.
+            problem = "the body ended before its closing boundary."
+        elif received != scanner.file_parts or len(files.getlist(FILES_FIELD)) != received:
+            problem = "its parts cannot be read unambiguously."
+        if problem:
             for _, uploads in files.lists():
                 for upload in uploads:
                     upload.close()
-            raise ParseError("Multipart form parse error - the body ended before its closing boundary.")
-        # Django's cleaned names may differ from what was sent: put back the names we checked.
-        for upload, name in zip(files.getlist(FILES_FIELD), scanner.file_names):
-            upload.name = name
+            raise ParseError(f"Multipart form parse error - {problem}")
         return parsers.DataAndFiles(data, files)
+
+
+class FileNamePolicyParser(DjangoMultiPartParser):
+    """Django's multipart parser, naming each file by this API's policy instead of Django's cleaning."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._file_number = 0
+
+    def sanitize_file_name(self, file_name):
+        self._file_number += 1
+        # WHATWG clients (browsers, curl) send a " in a name as %22.
+        return checked_file_name(file_name.replace("%22", '"'), self._file_number)
 
 
 def _boundary_of(media_type):
@@ -135,20 +161,17 @@ def _boundary_of(media_type):
 class PartHeaderScanner:
     """A read-through wrapper of the request body that checks each part's headers as they pass.
 
-    Parts can only begin after a boundary line, and a file's content cannot contain the
+    It finds parts exactly where Django's parser does (after each `--boundary`), and refuses what
+    that parser would drop silently or resolve by guessing. A file's content cannot contain the
     boundary, so what is found there is a part's header and never a file's bytes.
     """
 
     def __init__(self, stream, boundary):
         self._stream = stream
-        self._delimiter = b"\r\n--" + boundary + b"\r\n"
-        self._closing_delimiter = b"\r\n--" + boundary + b"--"
-        self._buffer = b"\r\n"  # the body's first boundary has no CRLF before it
+        self._delimiter = b"--" + boundary
+        self._buffer = b""
         self.finished = False  # whether the closing boundary went past
-        self.file_names = []  # checked names of the parts named "files", in order
-        # Django's cleaning of a file name (set by UploadParser): Django drops a part whose name it empties,
-        # so such a name is refused here, and the names below stay in step with Django's files.
-        self.cleaned_by_django = str
+        self.file_parts = 0  # parts named "files" that are files, as Django's parser tells them apart
         self._part_number = 0
 
     def read(self, size=-1):
@@ -158,56 +181,66 @@ class PartHeaderScanner:
 
     def _scan(self, chunk):
         buffer = self._buffer + chunk
-        self.finished = self.finished or self._closing_delimiter in buffer
         position = 0
         while (start := buffer.find(self._delimiter, position)) != -1:
-            headers_start = start + len(self._delimiter)
-            end = buffer.find(b"\r\n\r\n", headers_start)
+            after = start + len(self._delimiter)
+            if len(buffer) - after < 2:
+                break  # whether this is the closing boundary comes with the next chunk
+            if buffer[after:after + 2] == b"--":
+                self.finished = True
+                position = after + 2
+                continue
+            end = buffer.find(b"\r\n\r\n", after)
+            if (end if end != -1 else len(buffer)) + 4 - after > MAX_TOTAL_HEADER_SIZE:  # Django's own limit
+                raise ParseError(f"Multipart form parse error - the headers of part {self._part_number + 1} "
+                                 f"are longer than the {MAX_TOTAL_HEADER_SIZE} bytes this server reads.")
             if end == -1:
-                if len(buffer) - headers_start > MAX_PART_HEADER_BYTES:
-                    raise ParseError("Multipart form parse error - a part's headers are too long.")
                 break  # the rest of these headers comes with the next chunk
-            self._check_part(buffer[headers_start:end])
+            if self.finished:
+                raise ParseError("Multipart form parse error - a part follows the closing boundary.")
+            self._check_part(buffer[after:end])
             position = end + 4
         else:
-            start = max(position, len(buffer) - len(self._delimiter))
+            start = max(position, len(buffer) - len(self._delimiter) - 2)
         self._buffer = buffer[start:]
 
     def _check_part(self, headers):
+        """Read a part's headers line by line, as Django's parse_boundary_stream() does."""
         self._part_number += 1
-        line = next((line for line in headers.split(b"\r\n") if line.lower().startswith(b"content-disposition:")), b"")
-        # Parsed exactly as Django parses it; latin-1 maps each byte to one character and back.
-        _, params = parse_header_parameters(line.decode("latin-1").partition(":")[2])
-        if params.get("name") != FILES_FIELD:
+        dispositions = []
+        for line in headers.split(b"\r\n"):
+            try:
+                text = line.decode()
+            except UnicodeDecodeError:
+                if line.lower().lstrip().startswith(b"content-disposition"):
+                    raise InvalidUpload(f"The headers of part {self._part_number} are not valid UTF-8.") from None
+                continue  # a header Django skips, and so does this check
+            main_value, params = parse_header_parameters(text)
+            if main_value.partition(":")[0] == "content-disposition":
+                dispositions.append(params)
+        if len(dispositions) > 1:
+            raise InvalidUpload(f"Part {self._part_number} has more than one Content-Disposition header.")
+        params = dispositions[0] if dispositions else {}
+        if params.get("name", "").strip() != FILES_FIELD:
             return
         if "filename" not in params:
             raise InvalidUpload(f"Part {self._part_number} is named 'files' but is not a file (it has no filename).")
-        if b"filename*" in line.lower():  # RFC 5987: already decoded by its declared charset
-            name = params["filename"]
-        else:
-            raw = params["filename"].encode("latin-1").replace(b"%22", b'"')  # WHATWG clients send " as %22
-            try:
-                name = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise InvalidUpload(f"The file name of part {self._part_number} is not valid UTF-8.") from None
-        name = checked_file_name(name, self._part_number)
-        if not self.cleaned_by_django(name):
-            raise InvalidUpload(f"The file name {name[:80]!r} of part {self._part_number} is empty once HTML "
-                                "character references are decoded and invisible characters removed.")
-        self.file_names.append(name)
+        if not params["filename"]:
+            raise InvalidUpload(f"Part {self._part_number} has no file name.")
+        self.file_parts += 1
 
 
-def checked_file_name(name, part_number):
-    """The name to send OpenAI for a part's file name, or InvalidUpload saying why there is none."""
+def checked_file_name(name, file_number):
+    """The name to send OpenAI for a file part's name, or InvalidUpload saying why there is none."""
     name = re.split(r"[/\\]", name)[-1]  # a path is not part of a file's name
     shown = repr(name[:80])
+    where = f"file part {file_number}"
     if any(unicodedata.category(char) == "Cc" or char in BIDI_CONTROLS for char in name):
-        raise InvalidUpload(f"The file name {shown} of part {part_number} contains control characters.")
-    if name.strip() in {"", ".", ".."}:
-        raise InvalidUpload(f"Part {part_number} has no file name.")
+        raise InvalidUpload(f"The file name {shown} of {where} contains control characters.")
+    if name in {".", ".."} or not any(char.isprintable() and not char.isspace() for char in name):
+        raise InvalidUpload(f"The file name {shown} of {where} has no visible characters: it has no file name.")
     if len(name) > MAX_FILE_NAME_LENGTH:
-        raise InvalidUpload(f"The file name {shown}… of part {part_number} is longer than "
-                            f"{MAX_FILE_NAME_LENGTH} characters.")
+        raise InvalidUpload(f"The file name {shown}… of {where} is longer than {MAX_FILE_NAME_LENGTH} characters.")
     return name
 
 
