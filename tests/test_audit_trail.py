@@ -114,3 +114,30 @@ def test_text_a_database_cannot_store_is_recorded_safely(api, credential, fake_o
     response = api.get(f"/api/v1/openai-assistants-vector-store?credential={credential.pk}%00")
     assert response.status_code == 400
     assert AuditEntry.objects.get().credential_ref == f"{credential.pk}\ufffd"
+
+
+def test_a_call_that_ends_in_an_unhandled_exception_is_recorded_as_a_500(api, url, fake_openai, monkeypatch):
+    from vectorstores import gateway
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("a bug nobody handled")
+
+    monkeypatch.setattr(gateway, "list_vector_stores", crash)
+    api.raise_request_exception = False
+    assert api.get(url()).status_code == 500
+    entry = AuditEntry.objects.get()
+    assert (entry.username, entry.operation, entry.status_code) == ("alice", "list", 500)
+
+
+@pytest.mark.parametrize("method", ["PROPFIND", "MKCALENDAR", "X-" + "LONG" * 20])
+def test_any_http_method_is_recorded(api, url, fake_openai, method):
+    response = api.generic(method, url())
+    assert response.status_code == 405
+    assert AuditEntry.objects.get().method == method[:32]
+
+
+def test_a_host_whose_anonymous_user_is_none_gets_answers_not_500s(url, fake_openai, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "UNAUTHENTICATED_USER": None}
+    response = client_for(None).get(url())
+    assert response.status_code in (401, 403)
+    assert not AuditEntry.objects.exists()

@@ -1,5 +1,9 @@
 """List, get, create, update and delete vector stores: what the caller gets and what OpenAI receives."""
+import json
+
 import pytest
+
+from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -243,6 +247,23 @@ def test_unknown_route_under_the_api_is_json_404(api, url, stores):
     response = api.get(url(f"/{stores[0]['id']}/nothing-here"))
     assert response.status_code == 404
     assert response.json() == {"detail": "Not found.", "code": "not_found"}
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+def test_an_unknown_route_is_json_404_for_every_method_even_with_csrf_checks(user, url, stores, method):
+    client = client_for(user)
+    client.handler.enforce_csrf_checks = True  # as for a real client: no test-client exemption
+    response = client.generic(method, url(f"/{stores[0]['id']}/nothing-here"), b"{}", content_type="application/json")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found.", "code": "not_found"}
+
+
+def test_a_json_body_over_djangos_memory_limit_is_a_json_413(api, url, fake_openai, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = api.generic("POST", url(), json.dumps({"name": "x" * 2000}), content_type="application/json")
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload_too_large"
+    assert fake_openai.requests == []
 
 
 def test_text_reaches_openai_exactly_as_sent(api, url, fake_openai):

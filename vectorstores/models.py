@@ -18,7 +18,7 @@ class AuditEntry(models.Model):
     # What the caller asked for, also when it was not a credential they may use.
     credential_ref = models.CharField("credential asked for", max_length=64, blank=True)
     operation = models.CharField(max_length=32, db_index=True)
-    method = models.CharField(max_length=8)
+    method = models.CharField(max_length=32)  # longer names are cut; any method is recorded
     vector_store_id = models.CharField(max_length=128, blank=True, db_index=True)
     status_code = models.PositiveSmallIntegerField()
     duration_ms = models.PositiveIntegerField()

@@ -6,9 +6,13 @@ import re
 API_KEY_PATTERN = re.compile(r"\bsk-[A-Za-z0-9_*.\-]{3,}")
 
 
-def redact(text):
-    """`text` with anything shaped like an OpenAI API key removed."""
-    return API_KEY_PATTERN.sub("sk-***", str(text))
+def redact(text, secrets=()):
+    """`text` with anything shaped like an OpenAI API key removed, and each of `secrets` (keys of any shape)."""
+    text = str(text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return API_KEY_PATTERN.sub("sk-***", text)
 
 
 class RedactAPIKeysFilter(logging.Filter):

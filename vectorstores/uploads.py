@@ -266,7 +266,10 @@ class BodyAfterAccessRequest(Request):
     @property
     def data(self):
         self._refuse_early_read()
-        return super().data
+        try:
+            return super().data
+        except RequestDataTooBig as exc:  # Django's DATA_UPLOAD_MAX_MEMORY_SIZE, for a JSON body
+            raise PayloadTooLarge(f"The request body is larger than this server accepts ({exc}).") from None
 
     @property
     def FILES(self):

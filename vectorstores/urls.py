@@ -5,6 +5,7 @@ redirected POST would lose its body).
 """
 from django.http import JsonResponse
 from django.urls import re_path
+from django.views.decorators.csrf import csrf_exempt
 
 from .views import VectorStoreViewSet
 
@@ -25,7 +26,7 @@ urlpatterns = [
     ),
     re_path(rf"{PREFIX}{STORE}/files/?$", VectorStoreViewSet.as_view({"get": "list_files"}), name="vector-store-files"),
     re_path(rf"{PREFIX}{STORE}/search/?$", VectorStoreViewSet.as_view({"post": "search"}), name="vector-store-search"),
-    # Anything else under the prefix: the API's JSON 404, not the site's HTML page.
-    re_path(rf"{PREFIX}/", lambda request, *args, **kwargs: JsonResponse(
-        {"detail": "Not found.", "code": "not_found"}, status=404)),
+    # Anything else under the prefix: the API's JSON 404, not the site's HTML page (nor its CSRF page).
+    re_path(rf"{PREFIX}/", csrf_exempt(lambda request, *args, **kwargs: JsonResponse(
+        {"detail": "Not found.", "code": "not_found"}, status=404))),
 ]

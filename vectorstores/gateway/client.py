@@ -28,6 +28,8 @@ logger = logging.getLogger("vectorstores.gateway")
 VECTOR_STORE = "vector_store"
 VECTOR_STORE_FILE_DELETED = "vector_store.file.deleted"
 FILE_BATCH = ("vector_store.files_batch", "vector_store.file_batch")  # the spec uses both spellings
+# Kinds of answers that carry no id of their own; every other object must have a string id.
+UNNAMED_KINDS = ("list", "vector_store.search_results.page")
 
 
 class ClientCache:
@@ -92,13 +94,18 @@ def map_openai_error(exc):
         # Refused, reset, or cut off mid-answer: the connection failed either way.
         return UpstreamError("The connection to OpenAI failed.", status_code=502, code="openai_unreachable")
     if isinstance(exc, openai.APIStatusError):
+        body = _json_or_none(exc.response)
+        if exc.status_code < 500 and isinstance(body, dict) and _upstream_message(body) is _MALFORMED:
+            return UpstreamError("OpenAI sent an error this server cannot read.", status_code=502,
+                                 code="openai_bad_response", openai_request_id=exc.request_id)
         if exc.status_code in STATUS_MAP:
             status_code, code = STATUS_MAP[exc.status_code]
         elif exc.status_code < 500:
             status_code, code = exc.status_code, "openai_client_error"
         else:
             status_code, code = status.HTTP_502_BAD_GATEWAY, "openai_server_error"
-        message = redact(_upstream_message(exc.body) or "")
+        message = _upstream_message(body)
+        message = redact(message, [sent_key(exc)]) if isinstance(message, str) else ""
         if exc.status_code == 401:
             detail = "OpenAI rejected the credential's API key."  # its message echoes part of the key
         elif exc.status_code >= 500:
@@ -112,17 +119,37 @@ def map_openai_error(exc):
     return UpstreamError("OpenAI sent an answer this server cannot read.", status_code=502, code="openai_bad_response")
 
 
+def sent_key(exc):
+    """The API key the failed request carried (whatever its shape), so that an echo of it can be redacted."""
+    request = getattr(getattr(exc, "response", None), "request", None) or getattr(exc, "request", None)
+    authorization = request.headers.get("authorization", "") if request is not None else ""
+    return authorization.removeprefix("Bearer ").strip()
+
+
 def _retry_after_header(headers):
     wait = _suggested_wait(headers)
     return None if wait is None else str(max(1, math.ceil(wait)))
 
 
+_MALFORMED = object()
+
+
 def _upstream_message(body):
-    if isinstance(body, dict):
-        message = body.get("message") or (body.get("error") or {}).get("message")
-        if isinstance(message, str):
-            return message
-    return None
+    """OpenAI's error message from an error body ({"error": {"message": ...}}): the text, None when the
+    body has none, or _MALFORMED when it claims to be an error but not in OpenAI's shape."""
+    if not isinstance(body, dict) or "error" not in body:
+        return None
+    error = body["error"]
+    if not isinstance(error, dict) or not isinstance(error.get("message"), str):
+        return _MALFORMED
+    return error["message"]
+
+
+def _json_or_none(response):
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 def _suggested_wait(headers):
@@ -175,7 +202,7 @@ def request(method, *args, expect, retry=Retry.IDEMPOTENT, **kwargs):
             fair_attempt = min(MIN_ATTEMPT_SECONDS, app_settings.TIMEOUT / 2)
             if wait is None or attempt >= retries or time.monotonic() + wait + fair_attempt >= deadline:
                 raise map_openai_error(exc) from exc
-            logger.info("Retrying %s in %.2fs after: %s", _operation_name(method), wait, redact(exc))
+            logger.info("Retrying %s in %.2fs after: %s", _operation_name(method), wait, redact(exc, [sent_key(exc)]))
             time.sleep(wait)
             continue
         return Answer(_answer_json(raw, expect), raw.headers)
@@ -190,7 +217,7 @@ def _answer_json(raw, expect):
     kinds = (expect,) if isinstance(expect, str) else expect
     if not isinstance(data, dict) or data.get("object") not in kinds or (
         data.get("object") == "list" and not _is_list_of_objects(data.get("data"))
-    ):
+    ) or (data.get("object") not in UNNAMED_KINDS and not isinstance(data.get("id"), str)):
         raise UpstreamError(
             "OpenAI sent an answer this server cannot read.",
             status_code=502, code="openai_bad_response", openai_request_id=raw.headers.get("x-request-id"),

@@ -14,6 +14,7 @@ from rest_framework import status
 
 from ..conf import app_settings
 from ..exceptions import UpstreamError
+from ..redaction import redact
 from .client import FILE_BATCH, Retry, call, clients, only_given, request
 from .operations import get_vector_store, list_pages, run_concurrently
 
@@ -109,7 +110,7 @@ def _upload_and_attach(credential, store_id, uploads, outcomes, chunking_strateg
         _delete_files(credential, outcomes)
         raise _upload_error(error, "The files could not be added to the vector store", outcomes) from error
 
-    counts = batch.get("file_counts") or {}
+    counts = batch.get("file_counts") if isinstance(batch.get("file_counts"), dict) else {}
     if batch.get("status") == "completed" and not counts.get("failed") and not counts.get("cancelled"):
         for outcome in outcomes:
             outcome.status = "completed"
@@ -233,7 +234,7 @@ def _settle_unfinished_batch(credential, store_id, batch, outcomes):
             if vs_file["id"] in by_id:
                 outcome = by_id[vs_file["id"]]
                 outcome.status = vs_file.get("status", "unknown")
-                outcome.error = (vs_file.get("last_error") or {}).get("message")
+                outcome.error = _last_error_message(vs_file, credential)
     except UpstreamError as error:
         logger.warning("Could not read the files of batch %s: %s", batch.get("id"), error.detail)
     unfinished = [outcome for outcome in outcomes if outcome.status != "completed"]
@@ -241,6 +242,13 @@ def _settle_unfinished_batch(credential, store_id, batch, outcomes):
         if outcome.status == "uploaded":
             outcome.status = batch.get("status", "unknown")
     _delete_files(credential, unfinished)
+
+
+def _last_error_message(vs_file, credential):
+    """A vector store file's last_error message, redacted; None when OpenAI's answer has no such text."""
+    last_error = vs_file.get("last_error")
+    message = last_error.get("message") if isinstance(last_error, dict) else None
+    return redact(message, [credential.api_key]) if isinstance(message, str) else None
 
 
 def _delete_files(credential, outcomes):
