@@ -28,11 +28,11 @@ test: install
 schema: install
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file docs/openapi.yaml
 
-# Production serving: gunicorn with threaded workers, static files through WhiteNoise.
-# Needs SECRET_KEY, CRYPTOGRAPHY_KEY and ALLOWED_HOSTS in the environment (see README, "Deploying").
+# Production serving: granian (config/serve.py), static files through WhiteNoise.
+# Needs SECRET_KEY, CRYPTOGRAPHY_KEYS and ALLOWED_HOSTS in the environment (see README, "Deploying").
 serve: migrate
 	DEBUG=0 $(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	DEBUG=0 $(BIN)/gunicorn --config config/gunicorn.py config.wsgi
+	DEBUG=0 $(BIN)/python -m config.serve
 
 # The benchmarks of docs/performance.md (about 5 minutes; not part of `make test`). Uses Debian's
 # wrk for the throughput figure when installed (apt-get install wrk), else Python threads.

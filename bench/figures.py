@@ -57,7 +57,7 @@ def proxy_overhead(bench):
     bench.upstream.delay("GET", STORE_PATH, 0.020)
     app, sdk = bench.app(), bench.sdk()
     url = bench.path(f"/{store_id}")
-    # The same call with no database work (bench/floor.py): gunicorn, Django, DRF and the SDK only.
+    # The same call with no database work (bench/floor.py): the server, Django, DRF and the SDK only.
     floor_url = f"/bench/floor/{store_id}?credential={bench.credential_id}"
 
     def via_app():
@@ -100,9 +100,9 @@ def proxy_overhead(bench):
         Row("1. Proxy overhead: ratio app / direct SDK", f"{ratio:.3f} ({ms(app_median):.1f} / "
             f"{ms(direct_median):.1f} ms)", "≤ 1.15", check(ratio <= 1.15)),
         Row("1. Proxy overhead: added CPU per call", f"{ms(added_cpu):.2f} ms", "(report)", INFO),
-        Row("1. Floor: same GET, no database work (gunicorn + Django + DRF + SDK)", f"+{ms(floor_added):.2f} ms",
+        Row("1. Floor: same GET, no database work (server + Django + DRF + SDK)", f"+{ms(floor_added):.2f} ms",
             "(report)", INFO, floor_detail),
-        Row("1. Floor: GET /api/v1/health (gunicorn + Django + SELECT 1)", f"{ms(health):.2f} ms", "(report)", INFO,
+        Row("1. Floor: GET /api/v1/health (server + Django + SELECT 1)", f"{ms(health):.2f} ms", "(report)", INFO,
             f"round trip median with no OpenAI call and no authentication; worker CPU per call {ms(health_cpu):.2f} ms"),
         *cpu_breakdown_rows(bench, worker_cpu),
     ]
@@ -130,7 +130,7 @@ def cpu_breakdown_rows(bench, worker_cpu):
     after_response = sum(seconds for label, seconds in parts.items() if "after the response" in label)
     listed = "; ".join(f"{label} {ms(seconds):.2f}" for label, seconds in sorted(parts.items(), key=lambda p: -p[1]))
     return [Row("1. CPU breakdown per call (instrumented run)", f"{ms(worker_cpu):.2f} ms in the worker", "(report)",
-                INFO, f"thread CPU per call, ms: {listed}; elsewhere (gunicorn, other threads): "
+                INFO, f"thread CPU per call, ms: {listed}; elsewhere (the server, other threads): "
                 f"{ms(worker_cpu - parts.get('Django, whole request', 0) - after_response):.2f}")]
 
 

@@ -1,7 +1,7 @@
 """The stack's floor for figure 1: the same GET /{id}, with everything but the framework and the SDK taken out.
 
 Mounted only by the benchmark's settings (ROOT_URLCONF = "bench.floor"), never by the site.
-`GET /bench/floor/<store_id>?credential=<uuid>` goes through gunicorn, Django's middleware, DRF's
+`GET /bench/floor/<store_id>?credential=<uuid>` goes through the server, Django's middleware, DRF's
 dispatch and JSON rendering, and the gateway's SDK call, exactly as the API does, but does no
 database work: no authentication, no access check, no audit entry (the credential is loaded on the
 first call and kept). What the real endpoint adds on top of this is the price of those three.

@@ -1,5 +1,5 @@
 """The benchmark driver: a fresh database and keys, the fake OpenAI in its own process, the app under
-gunicorn, then the figures, then everything stopped. Usage: `python -m bench [--only 1,3] [--quick]`."""
+the production server (config/serve.py), then the figures, then everything stopped. Usage: `python -m bench [--only 1,3] [--quick]`."""
 import argparse
 import datetime
 import os
@@ -90,8 +90,8 @@ def environment(workdir):
         "API_THROTTLE_USER": "1000000/minute",
         "STATIC_ROOT": str(static_root),
         "BENCH_UPLOAD_DIR": str(upload_dir),
-        "WEB_CONCURRENCY": "2",  # config/gunicorn.py's defaults, whatever the caller's environment says
-        "GUNICORN_THREADS": "8",
+        "WEB_CONCURRENCY": "2",  # config/serve.py's defaults, whatever the caller's environment says
+        "SERVER_THREADS": "8",
     }
 
 
@@ -170,7 +170,7 @@ def main(argv=None):
     parser.add_argument("--markdown", metavar="FILE", help="also write the table and details as Markdown")
     parser.add_argument("--cpu-breakdown", action="store_true",
                         help="instrument the workers to show where the CPU of a call goes (figure 1; adds a little)")
-    parser.add_argument("--keep-log", metavar="FILE", help="copy the gunicorn log (access + errors) here")
+    parser.add_argument("--keep-log", metavar="FILE", help="copy the server log (access + errors) here")
     args = parser.parse_args(argv)
     selected = args.only.split(",") if args.only else list(FIGURES)
     if unknown := [key for key in selected if key not in FIGURES]:
@@ -191,17 +191,17 @@ def main(argv=None):
         with Upstream(api_key) as upstream:
             token, credential_id = create_access(upstream.base_url, api_key)
             server_env = {**os.environ, "TMPDIR": env["BENCH_UPLOAD_DIR"]}  # anything else temporary, too
-            with AppServer(server_env, workdir / "gunicorn.log") as server:
+            with AppServer(server_env, workdir / "server.log") as server:
                 database = env["DATABASE_URL"].split(":", 1)[0]
-                print(f"app: {server.url} (gunicorn gthread, {env['WEB_CONCURRENCY']} workers x "
-                      f"{env['GUNICORN_THREADS']} threads, DEBUG=0, {database}); fake OpenAI: {upstream.base_url} "
+                print(f"app: {server.url} (granian, {env['WEB_CONCURRENCY']} workers x "
+                      f"{env['SERVER_THREADS']} threads, DEBUG=0, {database}); fake OpenAI: {upstream.base_url} "
                       f"(pid {upstream.pid})", flush=True)
                 bench = Bench(server, upstream, env, api_key, token, credential_id, Path(env["BENCH_UPLOAD_DIR"]),
                               args.quick)
                 rows = run_figures(bench, selected)
             remove_access(credential_id)
         if args.keep_log:
-            shutil.copyfile(workdir / "gunicorn.log", args.keep_log)
+            shutil.copyfile(workdir / "server.log", args.keep_log)
     header += [f"load average at end (1/5/15 min): {load_average()}", f"Python speed at end: {python_speed()}",
                f"database: {database}"]
 

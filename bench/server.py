@@ -1,4 +1,4 @@
-"""The app as `make serve` runs it: gunicorn with config/gunicorn.py (gthread workers), DEBUG off,
+"""The app as `make serve` runs it: granian with config/serve.py, DEBUG off,
 listening on a free port of 127.0.0.1. Plus what the benchmark reads of its processes in /proc."""
 import contextlib
 import os
@@ -13,7 +13,7 @@ import httpx2
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 60.0
-STOP_TIMEOUT = 40.0  # above GUNICORN_GRACEFUL_TIMEOUT (30 s)
+STOP_TIMEOUT = 40.0  # above GRACEFUL_TIMEOUT (30 s)
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # What reading or signalling a process that ended in the meantime raises.
 GONE = (ProcessLookupError, FileNotFoundError, PermissionError)
@@ -26,7 +26,7 @@ def free_port():
 
 
 class AppServer:
-    """`gunicorn --config config/gunicorn.py config.wsgi`, started and stopped by the benchmark."""
+    """`python -m config.serve`, started and stopped by the benchmark."""
 
     def __init__(self, env, log_path):
         self.port = free_port()
@@ -38,7 +38,7 @@ class AppServer:
     def __enter__(self):
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.py", "config.wsgi"],
+                [sys.executable, "-m", "config.serve"],
                 cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             )
         try:
@@ -56,7 +56,7 @@ class AppServer:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.process.returncode}; see {self.log_path}")
+                raise RuntimeError(f"the server exited with {self.process.returncode}; see {self.log_path}")
             try:
                 healthy = httpx2.get(f"{self.url}/api/v1/health", timeout=2).status_code == 200
             except httpx2.HTTPError:
@@ -64,10 +64,10 @@ class AppServer:
             if healthy and len(self.worker_pids()) == expected:
                 return
             time.sleep(0.2)
-        raise RuntimeError(f"gunicorn did not become ready in {START_TIMEOUT:.0f} s; see {self.log_path}")
+        raise RuntimeError(f"the server did not become ready in {START_TIMEOUT:.0f} s; see {self.log_path}")
 
     def worker_pids(self):
-        """The gunicorn workers: the children of the master process."""
+        """The server's workers: the children of its main process."""
         return children_of(self.process.pid)
 
     def stop(self):

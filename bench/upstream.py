@@ -1,7 +1,7 @@
 """The upstream: the tests' fake OpenAI (tests/fake_openai), in a process of its own, steered by the driver.
 
 Its own process, so that the fake never competes for a GIL with the driver's clients and shares
-nothing with the gunicorn workers being measured: like OpenAI, it is somewhere else.
+nothing with the server workers being measured: like OpenAI, it is somewhere else.
 
 One change to the fake, made here by subclassing it (the fake itself belongs to the tests): a request
 body over LARGE_BODY bytes is read as it streams in and dropped except for its first and last

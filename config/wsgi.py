@@ -7,6 +7,27 @@ from django.utils.http import parse_header_parameters
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
+# What a WSGI server puts in a request's environ itself (PEP 3333, CGI); anything else that is a
+# variable of the process (SECRET_KEY, DATABASE_URL...) has no business in request.META.
+REQUEST_VARIABLES = {
+    "REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "CONTENT_TYPE", "CONTENT_LENGTH",
+    "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL", "SERVER_SOFTWARE", "REMOTE_ADDR", "REMOTE_HOST",
+    "REMOTE_PORT", "GATEWAY_INTERFACE", "HTTPS", "RAW_URI",
+}
+
+
+class DropProcessEnvironment:
+    """Keeps the process's environment variables out of each request's environ (granian copies them in)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        for name in [name for name in environ if name in os.environ and name not in REQUEST_VARIABLES
+                     and not name.startswith(("HTTP_", "wsgi."))]:
+            del environ[name]
+        return self.app(environ, start_response)
+
 
 class RejectNonTextCharsets:
     """Answers 415 to a request whose Content-Type names a codec that is not a text encoding.
@@ -30,9 +51,14 @@ class RejectNonTextCharsets:
 
 def _is_text_encoding(name):
     try:
-        return codecs.lookup(name)._is_text_encoding
+        codecs.lookup(name)
     except LookupError:
         return True  # unknown charsets Django ignores by itself
+    try:
+        "".encode(name)  # str.encode() takes text encodings only
+    except LookupError:
+        return False
+    return True
 
 
-application = RejectNonTextCharsets(get_wsgi_application())
+application = DropProcessEnvironment(RejectNonTextCharsets(get_wsgi_application()))

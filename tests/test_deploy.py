@@ -1,4 +1,4 @@
-"""Production serving: `check --deploy`, the health endpoint, and gunicorn + WhiteNoise for real."""
+"""Production serving: `check --deploy`, the health endpoint, and granian + WhiteNoise for real."""
 import json
 import os
 import secrets
@@ -8,6 +8,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 from unittest import mock
 
 import pytest
@@ -131,26 +132,65 @@ def wait_for(url, timeout=30):
             time.sleep(0.2)
 
 
-def test_gunicorn_serves_the_site_and_whitenoise_its_static_files(tmp_path):
+@pytest.fixture(scope="module")
+def production_server(tmp_path_factory):
+    """The site as `make serve` runs it (config/serve.py), on a free port of 127.0.0.1."""
+    tmp_path = tmp_path_factory.mktemp("production")
     port = free_port()
-    env = production_env(tmp_path, BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="1", GUNICORN_THREADS="2",
-                         SECURE_SSL_REDIRECT="0")
+    env = production_env(tmp_path, BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="1", SERVER_THREADS="4",
+                         SECURE_SSL_REDIRECT="0", HEADER_READ_TIMEOUT="5")
     assert manage(env, "migrate", "--noinput").returncode == 0
     assert manage(env, "collectstatic", "--noinput").returncode == 0
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.py", "config.wsgi"],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = subprocess.Popen([sys.executable, "-m", "config.serve"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        health = wait_for(f"http://127.0.0.1:{port}/api/v1/health")
-        assert json.load(health) == {"status": "ok"}
-        css = urllib.request.urlopen(f"http://127.0.0.1:{port}/static/admin/css/base.css", timeout=5)
-        assert css.status == 200
-        assert css.headers["Content-Type"].startswith("text/css")
-        swagger = urllib.request.urlopen(
-            f"http://127.0.0.1:{port}/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css", timeout=5)
-        assert swagger.status == 200
+        wait_for(f"http://127.0.0.1:{port}/api/v1/health")
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        server.wait(timeout=40)
+
+
+def test_the_production_server_serves_the_site_and_whitenoise_its_static_files(production_server):
+    health = urllib.request.urlopen(f"{production_server}/api/v1/health", timeout=5)
+    assert json.load(health) == {"status": "ok"}
+    css = urllib.request.urlopen(f"{production_server}/static/admin/css/base.css", timeout=5)
+    assert css.status == 200
+    assert css.headers["Content-Type"].startswith("text/css")
+    swagger = urllib.request.urlopen(
+        f"{production_server}/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css", timeout=5)
+    assert swagger.status == 200
+
+
+def test_two_hundred_clients_that_never_finish_their_headers_do_not_stop_the_site(production_server):
+    """Each connection sends half of its headers and then nothing: none holds a worker thread."""
+    address = urlsplit(production_server)
+    stalled = []
+    try:
+        for _ in range(200):
+            connection = socket.create_connection((address.hostname, address.port), timeout=5)
+            connection.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Half: ")
+            stalled.append(connection)
+        started = time.monotonic()
+        health = urllib.request.urlopen(f"{production_server}/api/v1/health", timeout=5)
+        elapsed = time.monotonic() - started
+        assert health.status == 200
+        assert elapsed < 1.0, f"the health check took {elapsed:.2f} s"
+    finally:
+        for connection in stalled:
+            connection.close()
+
+
+def test_process_environment_variables_never_reach_request_meta(monkeypatch):
+    from config.wsgi import DropProcessEnvironment
+
+    monkeypatch.setenv("DATABASE_URL", "postgres://app:secret@db/vectors")
+    seen = {}
+    app = DropProcessEnvironment(lambda environ, start_response: seen.update(environ) or [b""])
+    app({"DATABASE_URL": "postgres://app:secret@db/vectors", "PATH_INFO": "/", "HTTP_X_A": "1",
+         "wsgi.input": None}, None)
+    assert "DATABASE_URL" not in seen
+    assert {"PATH_INFO", "HTTP_X_A", "wsgi.input"} <= set(seen)
 
 
 @pytest.mark.parametrize("charset", ["rot13", "bz2_codec", "hex_codec"])

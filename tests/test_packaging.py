@@ -114,7 +114,7 @@ def test_the_wheel_metadata_names_dependencies_extras_license_and_classifiers(me
         assert any(spec.operator in (">=", "~=", "==") for spec in runtime[name].specifier), f"{name} has no lower bound"
     assert not runtime["django"].specifier.contains("5.1") and runtime["django"].specifier.contains("5.2")
     # The standalone site's own needs are not forced on a host site.
-    assert {"dj-database-url", "whitenoise", "gunicorn", "drf-spectacular-sidecar"}.isdisjoint(runtime)
+    assert {"dj-database-url", "whitenoise", "granian", "drf-spectacular-sidecar"}.isdisjoint(runtime)
 
     extras = set(metadata.get_all("Provides-Extra"))
     assert {"test", "postgres"} <= extras

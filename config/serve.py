@@ -1,0 +1,39 @@
+"""The standalone site's production server (`make serve`): granian, serving config.wsgi.
+
+granian reads requests on an event loop and hands a request to a worker thread only once its
+headers are in, so clients that send their headers slowly (or never finish them) hold no thread:
+they are dropped after HEADER_READ_TIMEOUT. Request bodies stream to the application as they
+arrive (an upload is never buffered whole), and a refused upload is answered without reading it.
+
+Set by the environment:
+    BIND                 host:port to listen on (default 127.0.0.1:8000)
+    WEB_CONCURRENCY      worker processes (default 2)
+    SERVER_THREADS       threads per worker that run requests (default 8)
+    HEADER_READ_TIMEOUT  seconds a client has to send its request headers (default 10)
+    GRACEFUL_TIMEOUT     seconds running requests get to finish on shutdown (default 30)
+"""
+import os
+
+from granian import Granian
+from granian.constants import Interfaces
+from granian.http import HTTP1Settings
+
+
+def server(environ=os.environ):
+    host, _, port = environ.get("BIND", "127.0.0.1:8000").rpartition(":")
+    return Granian(
+        "config.wsgi:application",
+        interface=Interfaces.WSGI,
+        address=host.strip("[]") or "127.0.0.1",
+        port=int(port),
+        workers=int(environ.get("WEB_CONCURRENCY", "2")),
+        blocking_threads=int(environ.get("SERVER_THREADS", "8")),
+        http1_settings=HTTP1Settings(header_read_timeout=int(float(environ.get("HEADER_READ_TIMEOUT", "10")) * 1000)),
+        workers_kill_timeout=int(environ.get("GRACEFUL_TIMEOUT", "30")),
+        respawn_failed_workers=True,
+        log_access=True,
+    )
+
+
+if __name__ == "__main__":
+    server().serve()
