@@ -502,7 +502,7 @@ def queries_per_request(bench):
         check(len(cached) <= 3),
         f"cached: {', '.join(cached)}; first use adds: the client build (no query) and "
         f"{', '.join(q for q in first if q not in cached) or 'nothing'}; the last_used_at UPDATE that throttling "
-        f"saves on other calls takes {ms(update_cost):.1f} ms here; every endpoint: tests/test_query_counts.py",
+        f"saves on other calls takes {ms(update_cost):.1f} ms here; every endpoint: tests/api/test_query_counts.py",
     )]
 
 

@@ -1,4 +1,4 @@
-"""The upstream: the tests' fake OpenAI (tests/fake_openai), in a process of its own, steered by the driver.
+"""The upstream: the tests' fake OpenAI (vectorstores/testing/fake_openai), in a process of its own, steered by the driver.
 
 Its own process, so that the fake never competes for a GIL with the driver's clients and shares
 nothing with the server workers being measured: like OpenAI, it is somewhere else.
@@ -14,8 +14,8 @@ import multiprocessing
 import re
 import traceback
 
-from tests.fake_openai import FakeOpenAI
-from tests.fake_openai import server as fake_server
+from vectorstores.testing.fake_openai import FakeOpenAI
+from vectorstores.testing.fake_openai import server as fake_server
 
 LARGE_BODY = 8 * 1024 * 1024
 KEEP = 64 * 1024

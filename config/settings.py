@@ -209,10 +209,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enum_id_removal",
-        "vectorstores.schema.allow_empty_optional_query_values",
+        "vectorstores.api.schema.allow_empty_optional_query_values",
     ],
     # Paths are documented without the optional trailing slash.
-    "PREPROCESSING_HOOKS": ["vectorstores.schema.strip_optional_trailing_slash"],
+    "PREPROCESSING_HOOKS": ["vectorstores.api.schema.strip_optional_trailing_slash"],
     # Served from this site (drf-spectacular-sidecar), no CDN; no badge from validator.swagger.io.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

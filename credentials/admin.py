@@ -9,7 +9,7 @@ from django.utils.translation import ngettext
 
 from vectorstores import gateway
 from vectorstores.console.views import Console
-from vectorstores.exceptions import UpstreamError
+from vectorstores.api.exceptions import UpstreamError
 
 from .endpoints import base_url_problem
 from .fields import UnreadableSecret, validate_typed_api_key

@@ -1,6 +1,7 @@
 """Fixtures shared by the whole suite: the fake OpenAI, users, credentials and an API client,
 and a sweep of every test's responses and log lines for stored API keys."""
 import logging
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -10,9 +11,10 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from credentials.models import Credential
-from tests.fake_openai import FakeOpenAI
+from vectorstores.testing.fake_openai import FakeOpenAI
 from vectorstores import gateway
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent  # the checkout: manage.py, config/
 TEST_API_KEY = "sk-test-" + "k3y" * 8 + "a1b2"
 API_ROOT = "/api/v1/openai-assistants-vector-store"
 

@@ -2,7 +2,7 @@
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from ..exceptions import UpstreamError
+from ..api.exceptions import UpstreamError
 
 # A vector store file's statuses, in the order the stacked bar shows them.
 FILE_STATUSES = [

@@ -6,8 +6,8 @@ import re
 from django import forms
 from django.core.exceptions import ValidationError
 
-from ..exceptions import flatten_errors
-from ..serializers import (
+from ..api.exceptions import flatten_errors
+from ..api.serializers import (
     EXPIRY_DAYS,
     MAX_CHUNK_SIZE_TOKENS,
     MAX_FILE_IDS,

@@ -19,9 +19,9 @@ from credentials.models import Credential
 
 from .. import gateway
 from ..conf import app_settings
-from ..exceptions import CredentialEndpointRefused, CredentialUnreadable, UpstreamError, check_usable, summarise
+from ..api.exceptions import CredentialEndpointRefused, CredentialUnreadable, UpstreamError, check_usable, summarise
 from ..filetypes import FILE_TYPES
-from ..serializers import OBJECT_ID, RemoveFilesSerializer
+from ..api.serializers import OBJECT_ID, RemoveFilesSerializer
 from .display import FILE_STATUSES, STORE_COLUMNS, FileRow, StoreRow, search_results, sort_rows
 from .forms import (
     DeleteStoreForm,
@@ -61,7 +61,7 @@ class Console:
     # --- routing -------------------------------------------------------------------------------
 
     def urls(self):
-        from .upload import ConsoleUploadView
+        from .upload_endpoint import ConsoleUploadView
 
         def page(view):
             return self.admin_site.admin_view(self._handle_unusable(view))

@@ -19,7 +19,7 @@ from .operations import (
     search_store,
     update_vector_store,
 )
-from .uploads import upload_files_to_store
+from .store_uploads import upload_files_to_store
 
 __all__ = [
     "Page", "check_connection", "clients", "create_vector_store", "delete_vector_store", "get_vector_store",

@@ -19,7 +19,7 @@ import openai
 from rest_framework import status
 
 from ..conf import app_settings
-from ..exceptions import UpstreamError, check_usable
+from ..api.exceptions import UpstreamError, check_usable
 from ..redaction import redact
 
 logger = logging.getLogger("vectorstores.gateway")

@@ -3,7 +3,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ..conf import app_settings
-from ..exceptions import UpstreamError
+from ..api.exceptions import UpstreamError
 from .client import VECTOR_STORE, VECTOR_STORE_FILE_DELETED, Retry, call, clients, only_given
 
 UPSTREAM_PAGE_SIZE = 100  # OpenAI's largest page for vector store lists

@@ -1,0 +1,143 @@
+"""The audit trail: who used which credential for what, on which store, with which outcome."""
+import uuid
+
+import pytest
+from django.core.signals import request_finished
+from django.db import DatabaseError, close_old_connections
+from rest_framework.test import APIRequestFactory, force_authenticate
+
+from tests.conftest import TEST_API_KEY, client_for
+from vectorstores.models import AuditEntry
+from vectorstores.api.views import VectorStoreViewSet
+
+pytestmark = pytest.mark.django_db
+
+
+def test_each_call_is_recorded_with_who_what_where_and_the_outcome(api, url, user, credential, fake_openai):
+    store = fake_openai.create_vector_store(name="audited")
+    api.get(url(f"/{store['id']}"))
+    api.get(url("/vs_missing"))
+    entries = list(AuditEntry.objects.order_by("id"))
+    assert [(e.username, e.credential, e.operation, e.method, e.vector_store_id, e.status_code) for e in entries] == [
+        ("alice", credential, "retrieve", "GET", store["id"], 200),
+        ("alice", credential, "retrieve", "GET", "vs_missing", 404),
+    ]
+    assert entries[0].credential_name == "Test credential"
+    assert entries[0].duration_ms >= 0
+
+
+def test_refused_credentials_are_recorded_too(other_user, url, credential, fake_openai):
+    asked_for = uuid.uuid4()
+    client_for(other_user).get(url(credential_id=asked_for))
+    entry = AuditEntry.objects.get()
+    assert (entry.username, entry.credential, entry.credential_ref, entry.status_code) == (
+        "mallory", None, str(asked_for), 404)
+
+
+def test_anonymous_calls_are_not_recorded(url, fake_openai):
+    client_for(None).get(url())
+    assert not AuditEntry.objects.exists()
+
+
+def test_a_call_refused_before_authentication_is_recorded_for_a_signed_in_caller(api, url, fake_openai):
+    """DRF refuses an Accept header before it authenticates: the entry still names the caller."""
+    assert api.get(url(), HTTP_ACCEPT="text/html").status_code == 406
+    assert (AuditEntry.objects.get().username, AuditEntry.objects.get().status_code) == ("alice", 406)
+
+
+@pytest.mark.parametrize("authorization", ["Token nonsense", "Basic bm9wZTpub3Bl"], ids=["bad-token", "unknown-scheme"])
+def test_a_call_refused_before_authentication_with_a_failing_token_is_a_406_not_recorded(
+        authorization, url, fake_openai):
+    response = client_for(None).get(url(), HTTP_ACCEPT="text/html", HTTP_AUTHORIZATION=authorization)
+    assert response.status_code == 406
+    assert response.json()["code"] == "not_acceptable"
+    assert not AuditEntry.objects.exists()
+
+
+def test_the_trail_outlives_the_credential_and_holds_no_key(api, url, credential, fake_openai):
+    api.post(url(), {"name": "x"}, format="json")
+    credential.delete()
+    entry = AuditEntry.objects.get()
+    assert entry.credential is None and entry.credential_name == "Test credential"
+    assert all(TEST_API_KEY not in str(value) for value in AuditEntry.objects.values().get().values())
+
+
+def test_recording_costs_one_insert(api, url, fake_openai, django_assert_max_num_queries):
+    api.get(url())  # warm up: token, last_used_at
+    with django_assert_max_num_queries(3) as captured:  # token + credential + the audit insert
+        api.get(url())
+    inserts = [query["sql"] for query in captured.captured_queries if query["sql"].startswith("INSERT")]
+    assert len(inserts) == 1 and "vectorstores_auditentry" in inserts[0]
+
+
+def test_admins_read_the_trail_but_cannot_change_it(admin_client, api, url, fake_openai):
+    api.get(url())
+    entry = AuditEntry.objects.get()
+    changelist = admin_client.get("/admin/vectorstores/auditentry/")
+    assert changelist.status_code == 200
+    assert "alice" in changelist.content.decode()
+    assert admin_client.get(f"/admin/vectorstores/auditentry/{entry.pk}/change/").status_code == 200
+    assert admin_client.post(f"/admin/vectorstores/auditentry/{entry.pk}/delete/").status_code == 403
+    assert admin_client.get("/admin/vectorstores/auditentry/add/").status_code == 403
+
+
+def test_the_entry_is_written_once_the_response_is_sent(user, credential, fake_openai):
+    """The server closes a response after sending it; the INSERT waits for that, so the caller does not."""
+    request = APIRequestFactory().get("/", {"credential": str(credential.pk)})
+    force_authenticate(request, user=user)
+    response = VectorStoreViewSet.as_view({"get": "list"})(request)
+    response.render()
+
+    assert response.status_code == 200 and not AuditEntry.objects.exists()
+    # As Django's test client does: keep request_finished from closing the test's database connection.
+    request_finished.disconnect(close_old_connections)
+    try:
+        response.close()
+    finally:
+        request_finished.connect(close_old_connections)
+    assert AuditEntry.objects.get().operation == "list"
+
+
+@pytest.mark.parametrize("error", [DatabaseError("disk full"), ValueError("a bug")], ids=["database", "other"])
+def test_a_failed_write_does_not_fail_the_call_and_is_logged(error, api, url, fake_openai, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(AuditEntry, "save", broken)
+    assert api.get(url()).status_code == 200
+    assert "Could not write the audit entry of GET /api/v1/openai-assistants-vector-store" in caplog.text
+    assert str(error) in caplog.text
+
+
+def test_text_a_database_cannot_store_is_recorded_safely(api, credential, fake_openai):
+    """PostgreSQL refuses NUL characters in text: the entry is written anyway, and the call answers."""
+    response = api.get(f"/api/v1/openai-assistants-vector-store?credential={credential.pk}%00")
+    assert response.status_code == 400
+    assert AuditEntry.objects.get().credential_ref == f"{credential.pk}\ufffd"
+
+
+def test_a_call_that_ends_in_an_unhandled_exception_is_recorded_as_a_500(api, url, fake_openai, monkeypatch):
+    from vectorstores import gateway
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("a bug nobody handled")
+
+    monkeypatch.setattr(gateway, "list_vector_stores", crash)
+    api.raise_request_exception = False
+    assert api.get(url()).status_code == 500
+    entry = AuditEntry.objects.get()
+    assert (entry.username, entry.operation, entry.status_code) == ("alice", "list", 500)
+
+
+@pytest.mark.parametrize("method", ["PROPFIND", "MKCALENDAR", "X-" + "LONG" * 20])
+def test_any_http_method_is_recorded(api, url, fake_openai, method):
+    response = api.generic(method, url())
+    assert response.status_code == 405
+    assert AuditEntry.objects.get().method == method[:32]
+
+
+def test_a_host_whose_anonymous_user_is_none_gets_answers_not_500s(url, fake_openai, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "UNAUTHENTICATED_USER": None}
+    response = client_for(None).get(url())
+    assert response.status_code in (401, 403)
+    assert not AuditEntry.objects.exists()

@@ -1,0 +1,98 @@
+"""Fixtures of the browser tests: Debian's Chromium driven by Playwright against pytest-django's
+live_server, with the fake OpenAI behind it.
+
+Never downloads a browser: it launches /usr/bin/chromium. Without it (or without the playwright
+package) the tests skip with the reason, except in CI (CI=true), where that is a failure.
+"""
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+from credentials.models import Credential
+from tests.conftest import PROJECT_ROOT, TEST_API_KEY, leaked_keys
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "e2e"
+VIEWPORT = {"width": 1280, "height": 800}
+ADMIN_PASSWORD = "e2e-admin-password"
+
+
+def missing_browser():
+    """Why the browser tests cannot run here, or None."""
+    if importlib.util.find_spec("playwright") is None:
+        return "the 'playwright' package is not installed (pip install playwright; it is in the test extra)"
+    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
+        return f"{CHROMIUM} is missing (apt-get install chromium); the tests never download a browser"
+    return None
+
+
+def in_ci():
+    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
+
+
+@pytest.fixture
+def browser():
+    """Chromium, for one test. Per test rather than per session: while Playwright's sync API runs, its
+    event loop runs in this thread, and Django refuses ORM calls from it unless DJANGO_ALLOW_ASYNC_UNSAFE
+    is set; so it is set only while a browser runs, never for the other tests of the process."""
+    reason = missing_browser()
+    if reason:
+        if in_ci():
+            pytest.fail(f"Browser tests cannot run in CI: {reason}.", pytrace=False)
+        pytest.skip(f"Browser tests skipped: {reason}.")
+    from playwright.sync_api import sync_playwright
+
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                yield browser
+            finally:
+                browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport=VIEWPORT, locale="en-US", timezone_id="UTC")
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        yield page
+    finally:
+        context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def artifacts():
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+def e2e_admin(transactional_db, django_user_model):
+    return django_user_model.objects.create_superuser("e2e-admin", "admin@example.com", ADMIN_PASSWORD)
+
+
+@pytest.fixture
+def e2e_credential(transactional_db, fake_openai):
+    """A credential pointing at the fake OpenAI (usable by superusers)."""
+    return Credential.objects.create(name="Support team key", api_key=TEST_API_KEY, base_url=fake_openai.base_url)
+
+
+def assert_no_stored_key(page):
+    """Responses of the live server escape the test client's sweep: check each page the browser shows."""
+    assert not leaked_keys(page.content())

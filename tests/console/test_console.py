@@ -1,0 +1,821 @@
+"""The vector store console in Django admin, through Django's test client with the fake OpenAI behind it.
+
+Access (staff, model permissions, the API's credential rules), every page, the create/edit/delete
+flows, removing files, search, uploads through the API's upload path, upstream errors shown as admin
+messages (never a 500), the admin log, and the API key never on a page.
+"""
+import json
+import re
+
+import pytest
+from django.contrib import admin
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import Group, Permission
+from django.contrib.messages import constants
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import path, reverse
+
+from credentials.admin import CredentialAdmin
+from credentials.models import Credential
+from tests.conftest import TEST_API_KEY, leaked_keys
+from vectorstores import gateway
+from vectorstores.console.views import Console
+from vectorstores.api.exceptions import UpstreamError
+from vectorstores.api.serializers import EXPIRY_DAYS, MAX_CHUNK_SIZE_TOKENS, METADATA_KEY_MAX_LENGTH, METADATA_MAX_PAIRS
+
+pytestmark = pytest.mark.django_db
+
+PAGES = ["vector_stores", "vector_store_add", "vector_store", "vector_store_change", "vector_store_delete"]
+
+
+def console_url(name, credential, store_id=None):
+    args = [credential.pk] + ([store_id] if store_id else [])
+    return reverse(f"admin:credentials_credential_{name}", args=args)
+
+
+def page_url(name, credential, store):
+    return console_url(name, credential, store["id"] if name not in {"vector_stores", "vector_store_add"} else None)
+
+
+def messages_of(response):
+    return [(message.level, str(message)) for message in response.context["messages"]]
+
+
+def log_messages(credential):
+    return [entry.change_message for entry in LogEntry.objects.filter(object_id=str(credential.pk)).order_by("id")]
+
+
+def staff(django_user_model, username, *codenames, credential=None):
+    user = django_user_model.objects.create_user(username, password="staff-password", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="credentials", codename__in=codenames))
+    if credential is not None:
+        credential.users.add(user)
+    return user
+
+
+def logged_in(user, **kwargs):
+    client = Client(**kwargs)
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def store(fake_openai):
+    return fake_openai.create_vector_store(
+        name="Docs", metadata={"team": "support"}, expires_after={"anchor": "last_active_at", "days": 7})
+
+
+@pytest.fixture
+def files(fake_openai, store):
+    guide = fake_openai.create_file("guide.txt", b"How to reset your password: open the settings page.")
+    fake_openai.attach_file(store["id"], guide["id"])
+    broken = fake_openai.create_file("broken.pdf", b"%PDF-1.4 not really")
+    fake_openai.attach_file(store["id"], broken["id"], status="failed")
+    return guide, broken
+
+
+@pytest.fixture
+def editor(django_user_model, credential):
+    return staff(django_user_model, "editor", "view_credential", "change_credential", credential=credential)
+
+
+@pytest.fixture
+def viewer(django_user_model, credential):
+    return staff(django_user_model, "viewer", "view_credential", credential=credential)
+
+
+# --- access -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_anonymous_and_non_staff_users_are_sent_to_the_admin_login(client, user, credential, store, fake_openai, name):
+    fake_openai.requests.clear()
+    url = page_url(name, credential, store)
+    assert client.get(url).url.startswith("/admin/login/")
+    client.force_login(user)  # may use the credential through the API, but is not staff
+    response = client.get(url)
+    assert response.status_code == 302 and response.url.startswith("/admin/login/")
+    assert fake_openai.requests == []
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_staff_without_the_model_permissions_get_403(django_user_model, credential, store, fake_openai, name):
+    client = logged_in(staff(django_user_model, "no-perms", credential=credential))
+    fake_openai.requests.clear()
+    assert client.get(page_url(name, credential, store)).status_code == 403
+    assert fake_openai.requests == []
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_staff_who_may_not_use_the_credential_get_404(django_user_model, credential, store, fake_openai, name):
+    # Every permission, but not one of the credential's users or groups: as if it did not exist.
+    client = logged_in(staff(django_user_model, "outsider", "view_credential", "change_credential"))
+    fake_openai.requests.clear()
+    assert client.get(page_url(name, credential, store)).status_code == 404
+    missing = Credential(pk="00000000-0000-4000-8000-000000000000")
+    assert client.get(page_url(name, missing, store)).status_code == 404
+    assert fake_openai.requests == []
+
+
+def test_an_outsider_gets_the_apis_404_from_the_upload_endpoint(django_user_model, credential, store, fake_openai):
+    client = logged_in(staff(django_user_model, "outsider", "view_credential", "change_credential"))
+    response = client.post(console_url("vector_store_upload", credential, store["id"]),
+                           {"files": [SimpleUploadedFile("a.txt", b"text", "text/plain")]})
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Credential not found.", "code": "credential_not_found"}
+    assert fake_openai.requests_to("POST", "/files") == []
+
+
+def test_membership_of_one_of_the_credentials_groups_grants_access(django_user_model, credential, store):
+    member = staff(django_user_model, "member", "view_credential")
+    group = Group.objects.create(name="support")
+    member.groups.add(group)
+    credential.groups.add(group)
+    assert logged_in(member).get(console_url("vector_stores", credential)).status_code == 200
+
+
+def test_an_inactive_superuser_is_sent_to_the_login(django_user_model, credential, store):
+    superuser = django_user_model.objects.create_superuser("inactive", password="x", is_active=False)
+    client = Client()
+    client.force_login(superuser)
+    assert client.get(console_url("vector_stores", credential)).status_code == 302
+
+
+def test_viewers_browse_but_cannot_change_anything(viewer, credential, store, files, fake_openai):
+    client = logged_in(viewer)
+    listing = client.get(console_url("vector_stores", credential))
+    detail = client.get(console_url("vector_store", credential, store["id"]) + "?q=password")
+    assert listing.status_code == detail.status_code == 200
+    assert "Add vector store" not in listing.content.decode()
+    content = detail.content.decode()
+    assert "guide.txt" in content and "Search" in content
+    assert 'id="vs-upload-form"' not in content and 'name="file_ids"' not in content
+    assert console_url("vector_store_delete", credential, store["id"]) not in content
+    for name in ("vector_store_add", "vector_store_change", "vector_store_delete"):
+        assert client.get(page_url(name, credential, store)).status_code == 403
+        assert client.post(page_url(name, credential, store), {"post": "yes"}).status_code == 403
+    removal = client.post(console_url("vector_store_remove_files", credential, store["id"]),
+                          {"file_ids": [files[0]["id"]], "post": "yes"})
+    assert removal.status_code == 403
+    upload = client.post(console_url("vector_store_upload", credential, store["id"]),
+                         {"files": [SimpleUploadedFile("a.txt", b"text", "text/plain")]})
+    assert upload.status_code == 403 and upload.json()["code"] == "permission_denied"
+    assert store["id"] in fake_openai.vector_stores
+    assert (store["id"], files[0]["id"]) in fake_openai.vector_store_files
+    assert fake_openai.requests_to("POST", "/files") == []
+
+
+# --- the links from the credential's pages ------------------------------------------------------------------
+
+
+def test_the_changelist_and_change_page_link_to_the_console(admin_client, credential):
+    url = console_url("vector_stores", credential)
+    changelist = admin_client.get(reverse("admin:credentials_credential_changelist")).content.decode()
+    assert f'<a href="{url}">Vector stores</a>' in changelist
+    change = admin_client.get(reverse("admin:credentials_credential_change", args=[credential.pk])).content.decode()
+    assert re.search(rf'<li><a href="{re.escape(url)}" class="vs-console-link">Vector stores</a></li>', change)
+    # Adding a credential: no console yet.
+    assert "vs-console-link" not in admin_client.get(reverse("admin:credentials_credential_add")).content.decode()
+
+
+def test_no_console_link_for_a_credential_the_user_may_not_use(django_user_model, credential, fake_openai):
+    other = Credential.objects.create(name="Someone else's", api_key="sk-other-" + "o" * 20)
+    client = logged_in(staff(django_user_model, "viewer2", "view_credential", credential=credential))
+    changelist = client.get(reverse("admin:credentials_credential_changelist")).content.decode()
+    assert console_url("vector_stores", credential) in changelist
+    assert console_url("vector_stores", other) not in changelist
+    change = client.get(reverse("admin:credentials_credential_change", args=[other.pk])).content.decode()
+    assert "vs-console-link" not in change
+    # A view-only user sees the masked key, never the key (admin shows read-only fields' values as text).
+    assert "sk-…oooo" in change and "sk-other-" + "o" * 20 not in change
+
+
+# --- the list of vector stores ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def three_stores(fake_openai):
+    beta = fake_openai.create_vector_store(name="Beta notes")
+    for status in ("completed", "completed", "failed"):
+        file = fake_openai.create_file(f"{status}.txt", b"x" * 2048)
+        fake_openai.attach_file(beta["id"], file["id"], status=status)
+    alpha = fake_openai.create_vector_store(name="alpha docs")
+    gamma = fake_openai.create_vector_store(name="Gamma", expires_after={"anchor": "last_active_at", "days": 30})
+    return alpha, beta, gamma
+
+
+def order_of(content, *names):
+    return sorted(names, key=content.index)
+
+
+def test_the_list_shows_each_store(admin_client, credential, three_stores):
+    response = admin_client.get(console_url("vector_stores", credential))
+    assert response.status_code == 200
+    content = response.content.decode()
+    alpha, beta, gamma = three_stores
+    for store in three_stores:
+        assert store["id"] in content
+        assert console_url("vector_store", credential, store["id"]) in content
+    assert 'aria-label="Files: 2 completed, 1 failed"' in content
+    assert "4.0\xa0KB" in content  # the two completed files' usage
+    assert 'aria-label="Files: No files"' in content
+    assert "Never" in content  # alpha has no expiry
+    # Newest first by default, as OpenAI lists them.
+    assert order_of(content, "alpha docs", "Beta notes", "Gamma") == ["Gamma", "alpha docs", "Beta notes"]
+    assert "3 vector stores" in content
+
+
+def test_the_list_sorts_by_any_column_and_searches_names(admin_client, credential, three_stores):
+    url = console_url("vector_stores", credential)
+    content = admin_client.get(url + "?o=name").content.decode()
+    assert order_of(content, "alpha docs", "Beta notes", "Gamma") == ["alpha docs", "Beta notes", "Gamma"]
+    assert 'aria-sort="ascending"' in content
+    content = admin_client.get(url + "?o=-name").content.decode()
+    assert order_of(content, "alpha docs", "Beta notes", "Gamma") == ["Gamma", "Beta notes", "alpha docs"]
+    content = admin_client.get(url + "?o=-files").content.decode()
+    assert order_of(content, "alpha docs", "Beta notes", "Gamma")[0] == "Beta notes"
+    content = admin_client.get(url + "?o=nonsense").content.decode()  # falls back to newest first
+    assert order_of(content, "alpha docs", "Beta notes", "Gamma")[0] == "Gamma"
+    content = admin_client.get(url + "?q=DOC").content.decode()
+    assert "alpha docs" in content and "Beta notes" not in content and "Gamma" not in content
+    assert "1 result (" in content
+    content = admin_client.get(url + f"?q={three_stores[2]['id']}").content.decode()
+    assert "Gamma" in content and "alpha docs" not in content
+    assert "No vector store matches" in admin_client.get(url + "?q=zzz").content.decode()
+
+
+def test_the_list_is_paged(admin_client, credential, three_stores, fake_openai, monkeypatch):
+    monkeypatch.setattr(Console, "stores_per_page", 2)
+    url = console_url("vector_stores", credential) + "?o=name"
+    first = admin_client.get(url).content.decode()
+    second = admin_client.get(url + "&p=2").content.decode()
+    assert "alpha docs" in first and "Beta notes" in first and "Gamma" not in first
+    assert "Gamma" in second and "alpha docs" not in second
+    assert 'aria-current="page">2<' in second
+    assert "?o=name&amp;p=2" in first
+
+
+def test_the_list_says_when_it_is_cut_at_list_max_items(admin_client, credential, three_stores, settings):
+    settings.OPENAI_VECTOR_STORES = {**settings.OPENAI_VECTOR_STORES, "LIST_MAX_ITEMS": 2}
+    response = admin_client.get(console_url("vector_stores", credential))
+    warning = (constants.WARNING, "Only the first 2 vector stores are shown (LIST_MAX_ITEMS is 2).")
+    assert warning in messages_of(response)
+
+
+def test_an_empty_list_offers_to_add_one(admin_client, credential):
+    content = admin_client.get(console_url("vector_stores", credential)).content.decode()
+    assert "This credential holds no vector stores yet." in content
+    assert console_url("vector_store_add", credential) in content
+
+
+# --- create -------------------------------------------------------------------------------------------------
+
+
+def create_data(**changes):
+    data = {
+        "name": "Product docs", "description": "Manuals", "expiry_days": "30", "file_ids": "",
+        "chunking": "auto", "max_chunk_size_tokens": "800", "chunk_overlap_tokens": "400",
+        "metadata-TOTAL_FORMS": "2", "metadata-INITIAL_FORMS": "0",
+        "metadata-MIN_NUM_FORMS": "0", "metadata-MAX_NUM_FORMS": str(METADATA_MAX_PAIRS),
+        "metadata-0-key": "team", "metadata-0-value": "support", "metadata-1-key": "", "metadata-1-value": "",
+    }
+    return {**data, **changes}
+
+
+def test_the_add_form_carries_the_apis_bounds(admin_client, credential):
+    content = admin_client.get(console_url("vector_store_add", credential)).content.decode()
+    assert f'min="{EXPIRY_DAYS[0]}"' in content and f'max="{EXPIRY_DAYS[1]}"' in content
+    assert f'min="{MAX_CHUNK_SIZE_TOKENS[0]}"' in content and f'max="{MAX_CHUNK_SIZE_TOKENS[1]}"' in content
+    assert f'maxlength="{METADATA_KEY_MAX_LENGTH}"' in content
+    for field in ("id_name", "id_description", "id_expiry_days", "id_metadata-0-key", "id_metadata-0-value",
+                  "id_file_ids", "id_chunking_0", "id_chunking_1", "id_max_chunk_size_tokens",
+                  "id_chunk_overlap_tokens"):
+        assert f'for="{field}"' in content, field
+
+
+def test_creating_a_store(admin_client, admin_user, credential, fake_openai):
+    response = admin_client.post(console_url("vector_store_add", credential), create_data())
+    [store] = fake_openai.vector_stores.values()
+    assert response.status_code == 302
+    assert response.url == console_url("vector_store", credential, store["id"])
+    [request] = fake_openai.requests_to("POST", "/vector_stores")
+    assert request.json == {"name": "Product docs", "description": "Manuals", "metadata": {"team": "support"},
+                            "expires_after": {"anchor": "last_active_at", "days": 30}}
+    assert log_messages(credential) == [f"Created vector store {store['id']} 'Product docs'."]
+    entry = LogEntry.objects.get()
+    assert entry.user == admin_user and entry.is_change() and entry.object_repr == credential.name
+    page = admin_client.get(response.url)
+    assert (constants.SUCCESS, f"The vector store {store['id']} 'Product docs' was created.") in messages_of(page)
+
+
+def test_creating_a_store_with_files_and_a_static_chunking_strategy(admin_client, credential, fake_openai):
+    file = fake_openai.create_file("a.txt", b"content")
+    data = create_data(file_ids=f" {file['id']}\n", chunking="static", max_chunk_size_tokens="600",
+                       chunk_overlap_tokens="300", expiry_days="")
+    assert admin_client.post(console_url("vector_store_add", credential), data).status_code == 302
+    [request] = fake_openai.requests_to("POST", "/vector_stores")
+    assert request.json["file_ids"] == [file["id"]]
+    assert request.json["chunking_strategy"] == {
+        "type": "static", "static": {"max_chunk_size_tokens": 600, "chunk_overlap_tokens": 300}}
+    assert "expires_after" not in request.json
+    [store] = fake_openai.vector_stores.values()
+    assert store["file_counts"]["completed"] == 1
+
+
+@pytest.mark.parametrize("changes, field, message", [
+    ({"expiry_days": str(EXPIRY_DAYS[1] + 1)}, "expiry_days", f"less than or equal to {EXPIRY_DAYS[1]}"),
+    ({"expiry_days": "0"}, "expiry_days", f"greater than or equal to {EXPIRY_DAYS[0]}"),
+    ({"chunking": "static"}, "chunking", "enter their file ids"),
+    ({"chunking": "static", "file_ids": "file-abc", "max_chunk_size_tokens": "1000", "chunk_overlap_tokens": "501"},
+     "chunk_overlap_tokens", "Must not exceed half of max_chunk_size_tokens."),
+    ({"chunking": "static", "file_ids": "file-abc", "max_chunk_size_tokens": str(MAX_CHUNK_SIZE_TOKENS[1] + 1)},
+     "max_chunk_size_tokens", f"less than or equal to {MAX_CHUNK_SIZE_TOKENS[1]}"),
+    ({"chunking": "static", "file_ids": "file-abc", "chunk_overlap_tokens": ""},
+     "chunk_overlap_tokens", "Required for a static chunking strategy."),
+    ({"file_ids": "file-abc file-abc"}, "file_ids", "File ids must be unique."),
+    ({"file_ids": "not/an-id"}, "file_ids", "Must be 1 to 128 letters, digits"),
+    ({"metadata-0-key": "k" * (METADATA_KEY_MAX_LENGTH + 1)}, "metadata",
+     f"at most {METADATA_KEY_MAX_LENGTH} characters"),
+    ({"metadata-1-key": "team", "metadata-1-value": "other"}, "metadata",
+     "Each key may appear once: &#x27;team&#x27;."),
+    ({"metadata-1-value": "orphan"}, "metadata", "Enter a key for this value."),
+    ({"name": "bad\x00name"}, "name", "Null characters are not allowed."),
+])
+def test_the_add_form_refuses_what_the_api_refuses(admin_client, credential, fake_openai, changes, field, message):
+    response = admin_client.post(console_url("vector_store_add", credential), create_data(**changes))
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "Please correct the errors below." in content
+    assert message in content
+    if field != "metadata":
+        assert message in " ".join(response.context["form"].errors.get(field, []))
+    assert fake_openai.requests_to("POST", "/vector_stores") == []
+
+
+def test_more_metadata_rows_than_openai_takes_are_refused(admin_client, credential, fake_openai):
+    rows = METADATA_MAX_PAIRS + 1
+    data = create_data(**{"metadata-TOTAL_FORMS": str(rows)},
+                       **{f"metadata-{i}-key": f"k{i}" for i in range(rows)},
+                       **{f"metadata-{i}-value": "v" for i in range(rows)})
+    response = admin_client.post(console_url("vector_store_add", credential), data)
+    assert response.status_code == 200
+    assert "Please correct the errors below." in response.content.decode()
+    assert fake_openai.requests_to("POST", "/vector_stores") == []
+
+
+# --- change -------------------------------------------------------------------------------------------------
+
+
+def change_data(**changes):
+    data = {
+        "name": "Docs", "expiry_days": "7",
+        "metadata-TOTAL_FORMS": "2", "metadata-INITIAL_FORMS": "1",
+        "metadata-MIN_NUM_FORMS": "0", "metadata-MAX_NUM_FORMS": str(METADATA_MAX_PAIRS),
+        "metadata-0-key": "team", "metadata-0-value": "support", "metadata-1-key": "", "metadata-1-value": "",
+    }
+    return {**data, **changes}
+
+
+def test_the_change_form_shows_the_current_values(admin_client, credential, store):
+    response = admin_client.get(console_url("vector_store_change", credential, store["id"]))
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert 'value="Docs"' in content and 'value="7"' in content
+    assert 'value="team"' in content and 'value="support"' in content
+
+
+def test_changing_a_store_sends_only_what_changed(admin_client, credential, store, fake_openai):
+    response = admin_client.post(console_url("vector_store_change", credential, store["id"]),
+                                 change_data(name="Docs 2", expiry_days=""))
+    assert response.status_code == 302 and response.url == console_url("vector_store", credential, store["id"])
+    [request] = fake_openai.requests_to("POST", f"/vector_stores/{store['id']}")
+    assert request.json == {"name": "Docs 2", "expires_after": None}
+    assert fake_openai.vector_stores[store["id"]]["expires_after"] is None
+    assert log_messages(credential) == [f"Changed name and expiry of vector store {store['id']} 'Docs 2'."]
+
+
+def test_changing_metadata_replaces_the_pairs(admin_client, credential, store, fake_openai):
+    data = change_data(**{"metadata-0-key": "", "metadata-0-value": "", "metadata-1-key": "owner",
+                          "metadata-1-value": "Ann"})
+    admin_client.post(console_url("vector_store_change", credential, store["id"]), data)
+    [request] = fake_openai.requests_to("POST", f"/vector_stores/{store['id']}")
+    assert request.json == {"metadata": {"owner": "Ann"}}
+    assert fake_openai.vector_stores[store["id"]]["metadata"] == {"owner": "Ann"}
+    assert log_messages(credential) == [f"Changed metadata of vector store {store['id']} 'Docs'."]
+
+
+def test_saving_without_changes_calls_nothing(admin_client, credential, store, fake_openai):
+    response = admin_client.post(console_url("vector_store_change", credential, store["id"]), change_data(),
+                                 follow=True)
+    assert (constants.INFO, "No fields changed.") in messages_of(response)
+    assert fake_openai.requests_to("POST", f"/vector_stores/{store['id']}") == []
+    assert log_messages(credential) == []
+
+
+def test_the_change_form_refuses_what_the_api_refuses(admin_client, credential, store, fake_openai):
+    response = admin_client.post(console_url("vector_store_change", credential, store["id"]),
+                                 change_data(expiry_days=str(EXPIRY_DAYS[1] + 1)))
+    assert response.status_code == 200 and "expiry_days" in response.context["form"].errors
+    assert fake_openai.requests_to("POST", f"/vector_stores/{store['id']}") == []
+
+
+# --- delete -------------------------------------------------------------------------------------------------
+
+
+def test_deleting_a_store_asks_first(admin_client, credential, store, files, fake_openai):
+    url = console_url("vector_store_delete", credential, store["id"])
+    confirmation = admin_client.get(url)
+    assert confirmation.status_code == 200
+    content = confirmation.content.decode()
+    assert "Are you sure you want to delete the vector store" in content and store["id"] in content
+    assert "Files: 2 (1 completed, 1 failed)" in content
+    assert store["id"] in fake_openai.vector_stores
+
+    response = admin_client.post(url, {"post": "yes"})
+    assert response.status_code == 302 and response.url == console_url("vector_stores", credential)
+    assert store["id"] not in fake_openai.vector_stores
+    assert {files[0]["id"], files[1]["id"]} <= set(fake_openai.files)  # the files themselves stay
+    assert log_messages(credential) == [f"Deleted vector store {store['id']} 'Docs'."]
+    listing = admin_client.get(response.url)
+    assert (constants.SUCCESS, f"The vector store {store['id']} 'Docs' was deleted.") in messages_of(listing)
+
+
+def test_deleting_a_store_with_its_files(admin_client, credential, store, files, fake_openai):
+    response = admin_client.post(console_url("vector_store_delete", credential, store["id"]),
+                                 {"post": "yes", "delete_files": "on"}, follow=True)
+    assert (constants.SUCCESS, f"The vector store {store['id']} 'Docs' was deleted with its 2 files.") \
+        in messages_of(response)
+    assert store["id"] not in fake_openai.vector_stores
+    assert not {files[0]["id"], files[1]["id"]} & set(fake_openai.files)
+    removal, deletion = log_messages(credential)
+    assert removal.startswith(f"Removed 2 files from vector store {store['id']} 'Docs': ")
+    assert "Deleted from OpenAI" in removal
+    assert deletion == f"Deleted vector store {store['id']} 'Docs'."
+
+
+# --- a store's page -----------------------------------------------------------------------------------------
+
+
+def test_the_store_page_lists_its_files_with_names_from_the_files_api(admin_client, credential, store, files,
+                                                                       fake_openai):
+    fake_openai.requests.clear()
+    response = admin_client.get(console_url("vector_store", credential, store["id"]))
+    assert response.status_code == 200
+    content = response.content.decode()
+    guide, broken = files
+    for file in files:
+        assert file["id"] in content and file["filename"] in content
+    assert "Seeded failure." in content  # the failed file's last error
+    assert f"{guide['bytes']}\xa0bytes" in content
+    assert 'role="progressbar"' in content and 'aria-valuenow="0"' in content and 'aria-live="polite"' in content
+    retrieved = {request.path for request in fake_openai.requests_to("GET", "/files/")}
+    assert retrieved == {f"/files/{guide['id']}", f"/files/{broken['id']}"}
+    assert "Docs" in content and "team" in content and "support" in content
+
+
+def test_the_store_page_filters_files_by_status(admin_client, credential, store, files, fake_openai):
+    content = admin_client.get(console_url("vector_store", credential, store["id"]) + "?status=failed").content.decode()
+    assert "broken.pdf" in content and "guide.txt" not in content
+    [listing] = fake_openai.requests_to("GET", f"/vector_stores/{store['id']}/files")
+    assert listing.query["filter"] == "failed"
+
+
+def test_the_store_page_pages_its_files(admin_client, credential, store, files, fake_openai, monkeypatch):
+    monkeypatch.setattr(Console, "files_per_page", 1)
+    fake_openai.requests.clear()
+    content = admin_client.get(console_url("vector_store", credential, store["id"])).content.decode()
+    assert "2 files" in content
+    assert len(fake_openai.requests_to("GET", "/files/")) == 1  # names only for the page shown
+
+
+def test_a_file_missing_from_the_files_api_or_unreadable(admin_client, credential, store, files, fake_openai):
+    guide, broken = files
+    fake_openai.fail("GET", f"/files/{guide['id']}", 404)
+    fake_openai.fail("GET", f"/files/{broken['id']}", 500)
+    response = admin_client.get(console_url("vector_store", credential, store["id"]))
+    assert response.status_code == 200
+    assert "Not found among the OpenAI files." in response.content.decode()
+    [(level, text)] = messages_of(response)
+    assert level == constants.WARNING and text.startswith("The name of 1 file could not be read: OpenAI failed (500)")
+
+
+def test_a_store_that_is_gone_sends_back_to_the_list(admin_client, credential, fake_openai):
+    response = admin_client.get(console_url("vector_store", credential, "vs_gone"), follow=True)
+    assert response.redirect_chain == [(console_url("vector_stores", credential), 302)]
+    assert (constants.ERROR, "The vector store vs_gone could not be read: No vector store found with id 'vs_gone'.") \
+        in messages_of(response)
+
+
+def test_an_invalid_store_id_never_reaches_openai(admin_client, credential, fake_openai):
+    # Not a console URL: admin's own handling of an unknown object (a redirect with a message).
+    for suffix in ("bad%20id!/", "bad%20id!/delete/", "x" * 129 + "/"):
+        response = admin_client.get(console_url("vector_stores", credential) + suffix, follow=True)
+        assert response.status_code == 200
+    assert fake_openai.requests == []
+
+
+# --- removing files -----------------------------------------------------------------------------------------
+
+
+def test_removing_files_asks_then_detaches_them(admin_client, credential, store, files, fake_openai):
+    guide, broken = files
+    url = console_url("vector_store_remove_files", credential, store["id"])
+    confirmation = admin_client.post(url, {"file_ids": [guide["id"]]})
+    assert confirmation.status_code == 200
+    content = confirmation.content.decode()
+    assert "Are you sure you want to remove the selected file from the vector store" in content
+    assert f"guide.txt ({guide['id']})" in content
+    assert (store["id"], guide["id"]) in fake_openai.vector_store_files
+
+    response = admin_client.post(url, {"file_ids": [guide["id"]], "post": "yes"})
+    assert response.status_code == 302 and response.url == console_url("vector_store", credential, store["id"])
+    assert (store["id"], guide["id"]) not in fake_openai.vector_store_files
+    assert guide["id"] in fake_openai.files  # only detached
+    assert log_messages(credential) == [f"Removed 1 file from vector store {store['id']} 'Docs': {guide['id']}."]
+
+
+def test_removing_files_and_deleting_them_from_openai(admin_client, credential, store, files, fake_openai):
+    ids = [file["id"] for file in files]
+    response = admin_client.post(console_url("vector_store_remove_files", credential, store["id"]),
+                                 {"file_ids": ids, "post": "yes", "delete_files": "on"}, follow=True)
+    assert not set(ids) & set(fake_openai.files)
+    [message] = log_messages(credential)
+    assert message.startswith(f"Removed 2 files from vector store {store['id']} 'Docs'")
+    assert f"Deleted from OpenAI: {', '.join(ids)}." in message
+    assert messages_of(response)[0] == (constants.SUCCESS, message)
+
+
+def test_removing_nothing_or_invalid_ids(admin_client, credential, store, files, fake_openai):
+    url = console_url("vector_store_remove_files", credential, store["id"])
+    fake_openai.requests.clear()
+    nothing = admin_client.post(url, {"post": "yes"}, follow=True)
+    assert (constants.WARNING, "Files must be selected in order to remove them. No files have been removed.") \
+        in messages_of(nothing)
+    invalid = admin_client.post(url, {"file_ids": ["bad id"], "post": "yes"}, follow=True)
+    assert any(level == constants.ERROR and "No files have been removed" in text
+               for level, text in messages_of(invalid))
+    assert admin_client.get(url).status_code == 302  # GET: back to the store page
+    assert fake_openai.requests_to("DELETE", "/") == []
+
+
+def test_a_removal_that_partly_fails_says_so_and_logs_what_was_removed(admin_client, credential, store, files,
+                                                                        fake_openai):
+    guide, broken = files
+    fake_openai.fail("DELETE", f"/vector_stores/{store['id']}/files/{broken['id']}", 500)
+    response = admin_client.post(console_url("vector_store_remove_files", credential, store["id"]),
+                                 {"file_ids": [guide["id"], broken["id"]], "post": "yes"}, follow=True)
+    assert response.status_code == 200
+    levels = dict((level, text) for level, text in messages_of(response))
+    assert levels[constants.ERROR].startswith("Files could not be removed: 1 of 2 files could not be removed: "
+                                              "OpenAI failed (500)")
+    assert log_messages(credential) == [f"Removed 1 file from vector store {store['id']} 'Docs': {guide['id']}."]
+
+
+# --- search -------------------------------------------------------------------------------------------------
+
+
+def test_searching_shows_ranked_results_with_scores_and_snippets(admin_client, credential, store, files, fake_openai):
+    response = admin_client.get(console_url("vector_store", credential, store["id"]),
+                                {"q": "reset password", "max_results": "5"})
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "1 result for “reset password”" in content
+    assert "guide.txt" in content and "1.0000" in content and "How to reset your password" in content
+    [request] = fake_openai.requests_to("POST", f"/vector_stores/{store['id']}/search")
+    assert request.json == {"query": "reset password", "max_num_results": 5}
+
+
+def test_a_search_without_results(admin_client, credential, store, files):
+    content = admin_client.get(console_url("vector_store", credential, store["id"]), {"q": "zebra"}).content.decode()
+    assert "No results for “zebra”." in content
+
+
+def test_an_invalid_search_never_reaches_openai(admin_client, credential, store, files, fake_openai):
+    for params in ({"q": "   "}, {"q": "x", "max_results": "51"}):
+        response = admin_client.get(console_url("vector_store", credential, store["id"]), params)
+        assert response.status_code == 200
+        assert response.context["search_form"].errors
+    assert fake_openai.requests_to("POST", f"/vector_stores/{store['id']}/search") == []
+
+
+# --- uploads ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def csrf_client(admin_user):
+    """A client that enforces CSRF, as a browser session is checked."""
+    return logged_in(admin_user, enforce_csrf_checks=True)
+
+
+def csrf_token(client, credential, store):
+    page = client.get(console_url("vector_store", credential, store["id"]))
+    return page.cookies["csrftoken"].value
+
+
+def test_uploading_from_the_console(csrf_client, credential, store, fake_openai, upload_dir):
+    token = csrf_token(csrf_client, credential, store)
+    files = [SimpleUploadedFile("résumé 日本.txt", b"curriculum vitae", "text/plain"),
+             SimpleUploadedFile("notes.md", b"# notes", "text/markdown")]
+    response = csrf_client.post(console_url("vector_store_upload", credential, store["id"]), {"files": files},
+                                HTTP_X_CSRFTOKEN=token, HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    uploaded = response.json()
+    assert sorted(f["filename"] for f in uploaded) == sorted(["notes.md", "résumé 日本.txt"])
+    for file in uploaded:
+        assert fake_openai.vector_store_files[(store["id"], file["id"])]["status"] == "completed"
+    raw = [request.filenames[0] for request in fake_openai.requests_to("POST", "/files")]
+    assert "résumé 日本.txt".encode() in raw
+    assert list(upload_dir.iterdir()) == []
+    [message] = log_messages(credential)
+    assert message.startswith(f"Uploaded 2 files to vector store {store['id']}: ")
+    assert "résumé 日本.txt" in message
+    page = csrf_client.get(console_url("vector_store", credential, store["id"]))
+    assert (constants.SUCCESS, message) in messages_of(page)
+    assert "résumé 日本.txt" in page.content.decode()
+
+
+def test_an_upload_passes_the_chunking_strategy_on(csrf_client, credential, store, fake_openai, upload_dir):
+    token = csrf_token(csrf_client, credential, store)
+    strategy = {"type": "static", "static": {"max_chunk_size_tokens": 500, "chunk_overlap_tokens": 100}}
+    response = csrf_client.post(console_url("vector_store_upload", credential, store["id"]),
+                                {"files": [SimpleUploadedFile("a.txt", b"text", "text/plain")],
+                                 "chunking_strategy": json.dumps(strategy)}, HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 200
+    [batch] = fake_openai.requests_to("POST", f"/vector_stores/{store['id']}/file_batches")
+    assert batch.json["chunking_strategy"] == strategy
+
+
+def test_an_upload_needs_the_csrf_token(csrf_client, credential, store, fake_openai, upload_dir):
+    response = csrf_client.post(console_url("vector_store_upload", credential, store["id"]),
+                                {"files": [SimpleUploadedFile("a.txt", b"text", "text/plain")]})
+    assert response.status_code == 403
+    assert response.json()["detail"].startswith("CSRF Failed")
+    assert fake_openai.requests_to("POST", "/files") == []
+
+
+def test_an_anonymous_upload_is_refused(client, credential, store, fake_openai):
+    response = client.post(console_url("vector_store_upload", credential, store["id"]),
+                           {"files": [SimpleUploadedFile("a.txt", b"text", "text/plain")]})
+    assert response.status_code == 403 and response.json()["code"] == "not_authenticated"
+    assert fake_openai.requests_to("POST", "/files") == []
+
+
+@pytest.mark.parametrize("files, fields, status, code, detail", [
+    ([("virus.exe", b"MZ", "application/octet-stream")], {}, 400, "invalid", "type .exe is not accepted"),
+    ([("fake.pdf", b"not a pdf", "application/pdf")], {}, 400, "invalid", "is not a .pdf file"),
+    ([("empty.txt", b"", "text/plain")], {}, 400, "invalid", "is empty"),
+    ([], {"note": "x"}, 400, "invalid", "Unknown field."),
+    ([("a.txt", b"x", "text/plain")], {"chunking_strategy": '{"type": "static"}'}, 400, "invalid", "Required when"),
+])
+def test_an_upload_is_checked_like_the_apis(csrf_client, credential, store, fake_openai, upload_dir,
+                                            files, fields, status, code, detail):
+    token = csrf_token(csrf_client, credential, store)
+    body = {"files": [SimpleUploadedFile(*file) for file in files], **fields}
+    response = csrf_client.post(console_url("vector_store_upload", credential, store["id"]), body,
+                                HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == status
+    answer = response.json()
+    assert answer["code"] == code and detail in answer["detail"]
+    assert fake_openai.requests_to("POST", "/files") == []
+    assert list(upload_dir.iterdir()) == []
+    assert log_messages(credential) == []
+
+
+def test_an_upload_that_is_not_multipart_is_415(csrf_client, credential, store, fake_openai):
+    token = csrf_token(csrf_client, credential, store)
+    response = csrf_client.post(console_url("vector_store_upload", credential, store["id"]), {"files": []},
+                                content_type="application/json", HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 415 and response.json()["code"] == "unsupported_media_type"
+
+
+def test_a_failed_upload_reports_each_file_in_the_apis_shape(csrf_client, credential, store, fake_openai, upload_dir):
+    token = csrf_token(csrf_client, credential, store)
+    fake_openai.fail("POST", "/files", 500)
+    response = csrf_client.post(console_url("vector_store_upload", credential, store["id"]),
+                                {"files": [SimpleUploadedFile("a.txt", b"text", "text/plain")]},
+                                HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 502
+    answer = response.json()
+    assert answer["code"] == "openai_server_error"
+    assert answer["detail"].startswith("1 of 1 files could not be uploaded: OpenAI failed (500)")
+    assert answer["files"][0]["filename"] == "a.txt" and answer["files"][0]["status"] == "upload_failed"
+    assert log_messages(credential) == []
+
+
+# A host site that mounts admin elsewhere, does not mount the API at all, and authenticates its API
+# with HTTP Basic only: the console (pages and uploads) needs none of it.
+urlpatterns = [path("staff/", admin.site.urls)]
+
+
+@pytest.mark.urls(__name__)
+def test_the_console_needs_neither_the_api_urls_nor_its_authentication(admin_user, credential, store, settings,
+                                                                       fake_openai, upload_dir):
+    settings.REST_FRAMEWORK = {"DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.BasicAuthentication"]}
+    client = logged_in(admin_user, enforce_csrf_checks=True)
+    url = console_url("vector_store", credential, store["id"])
+    assert url.startswith("/staff/credentials/credential/")
+    page = client.get(url)
+    assert page.status_code == 200
+    response = client.post(console_url("vector_store_upload", credential, store["id"]),
+                           {"files": [SimpleUploadedFile("a.txt", b"text", "text/plain")]},
+                           HTTP_X_CSRFTOKEN=page.cookies["csrftoken"].value)
+    assert response.status_code == 200 and response.json()[0]["filename"] == "a.txt"
+    for name in PAGES:
+        assert client.get(page_url(name, credential, store)).status_code == 200
+
+
+# --- upstream errors: admin messages, never a 500 -----------------------------------------------------------
+
+
+def test_upstream_errors_become_admin_messages(admin_client, credential, store, files, fake_openai):
+    sid = store["id"]
+    cases = [
+        ("GET", r"/vector_stores", 500, lambda: admin_client.get(console_url("vector_stores", credential)),
+         "The vector stores could not be listed: OpenAI failed (500)"),
+        ("POST", r"/vector_stores", 400, lambda: admin_client.post(console_url("vector_store_add", credential),
+                                                                 create_data()),
+         "The vector store could not be created: Injected fault: 400 Bad Request."),
+        ("POST", rf"/vector_stores/{sid}", 409, lambda: admin_client.post(
+            console_url("vector_store_change", credential, sid), change_data(name="New")),
+         "The vector store could not be changed: Injected fault: 409 Conflict."),
+        ("DELETE", rf"/vector_stores/{sid}", 502, lambda: admin_client.post(
+            console_url("vector_store_delete", credential, sid), {"post": "yes"}),
+         f"The vector store {sid} 'Docs' could not be deleted: OpenAI failed (502)"),
+        ("POST", rf"/vector_stores/{sid}/search", 429, lambda: admin_client.get(
+            console_url("vector_store", credential, sid), {"q": "password"}),
+         "The search failed: Rate limit reached for requests. Please try again later."),
+        ("GET", rf"/vector_stores/{sid}/files", 503, lambda: admin_client.get(
+            console_url("vector_store", credential, sid)),
+         "The files of the vector store could not be listed: OpenAI failed (503)"),
+    ]
+    for method, route, status, request, expected in cases:
+        fake_openai.fail(method, route, status)
+        response = request()
+        assert response.status_code == 200, expected
+        errors = [text for level, text in messages_of(response) if level == constants.ERROR]
+        assert any(text.startswith(expected) for text in errors), (expected, errors)
+    assert sid in fake_openai.vector_stores
+    assert log_messages(credential) == []
+
+
+def test_a_rejected_key_and_a_lost_connection(admin_client, credential, store, fake_openai):
+    fake_openai.api_keys.clear()
+    response = admin_client.get(console_url("vector_stores", credential))
+    assert (constants.ERROR, "The vector stores could not be listed: OpenAI rejected the credential's API key.") \
+        in messages_of(response)
+    assert TEST_API_KEY[8:-4] not in response.content.decode()
+    fake_openai.reset()
+    fake_openai.drop("GET", "/vector_stores")
+    response = admin_client.get(console_url("vector_stores", credential))
+    assert (constants.ERROR, "The vector stores could not be listed: The connection to OpenAI failed.") \
+        in messages_of(response)
+
+
+def test_a_credential_whose_key_cannot_be_decrypted(admin_client, credential, store, fake_openai, monkeypatch):
+    monkeypatch.setattr(Credential, "api_key_readable", property(lambda self: False))
+    response = admin_client.get(console_url("vector_stores", credential))
+    assert response.status_code == 302
+    assert response.url == reverse("admin:credentials_credential_change", args=[credential.pk])
+    upload = admin_client.post(console_url("vector_store_upload", credential, store["id"]),
+                               {"files": [SimpleUploadedFile("a.txt", b"text", "text/plain")]})
+    assert upload.status_code == 503 and upload.json()["code"] == "credential_unreadable"
+    assert fake_openai.requests == []
+
+
+# --- the admin log, and the key -----------------------------------------------------------------------------
+
+
+def test_the_credentials_history_shows_the_consoles_changes(admin_client, credential, fake_openai):
+    admin_client.post(console_url("vector_store_add", credential), create_data())
+    history = admin_client.get(reverse("admin:credentials_credential_history", args=[credential.pk]))
+    assert "Created vector store vs_" in history.content.decode()
+
+
+def test_the_api_key_is_on_no_console_page(admin_client, credential, store, files):
+    urls = [page_url(name, credential, store) for name in PAGES]
+    urls.append(console_url("vector_store", credential, store["id"]) + "?q=password")
+    for url in urls:
+        assert not leaked_keys(admin_client.get(url).content.decode())
+
+
+def test_the_console_is_routed_by_the_credential_admin():
+    model_admin = admin.site._registry[Credential]
+    assert isinstance(model_admin, CredentialAdmin)
+    names = {pattern.name for pattern in model_admin.get_urls()}
+    assert {f"credentials_credential_{name}" for name in PAGES} <= names
+    assert "credentials_credential_vector_store_upload" in names
+
+
+# --- the gateway function the console adds ------------------------------------------------------------------
+
+
+def test_retrieve_files_gets_each_file_and_reports_the_missing(credential, fake_openai):
+    first = fake_openai.create_file("a.txt")
+    second = fake_openai.create_file("b.txt")
+    found = gateway.retrieve_files(credential, [second["id"], first["id"], "file-missing", first["id"]])
+    assert list(found) == [second["id"], first["id"], "file-missing"]
+    assert found[first["id"]] == fake_openai.files[first["id"]]
+    assert isinstance(found["file-missing"], UpstreamError) and found["file-missing"].status_code == 404
+    assert len(fake_openai.requests_to("GET", "/files/")) == 3
+    assert gateway.retrieve_files(credential, []) == {}

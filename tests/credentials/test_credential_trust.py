@@ -1,0 +1,246 @@
+"""What a hostile staff user cannot do with a credential: send its key elsewhere, or grant it to themselves."""
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import Permission
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.test import Client
+from django.urls import reverse
+
+from credentials.models import Credential, EndpointChangeNeedsKey
+from tests.conftest import TEST_API_KEY, client_for
+from tests.credentials.test_credential_admin import admin_url, form_data, messages_of
+
+pytestmark = pytest.mark.django_db
+
+ATTACKER_URL = "https://attacker.example/v1"
+
+
+@pytest.fixture
+def staff(django_user_model):
+    """A staff user with every credential permission, who is not a superuser."""
+    user = django_user_model.objects.create_user("stan", password="stan-password", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="credentials"))
+    return user
+
+
+@pytest.fixture
+def staff_client(staff):
+    client = Client()
+    client.force_login(staff)
+    return client
+
+
+def post_change(client, credential, **changes):
+    return client.post(admin_url("change", credential.pk), form_data(credential, **changes))
+
+
+def form_errors(response):
+    form = response.context["adminform"].form
+    return {name: [str(error) for error in errors] for name, errors in form.errors.items()}
+
+
+def history(credential):
+    return [entry.get_change_message() for entry in LogEntry.objects.filter(object_id=str(credential.pk))]
+
+
+# --- where the key goes ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field, value", [("base_url", "http://127.0.0.1:9/v1"), ("organization", "org-other"),
+                                          ("project", "proj-other")])
+def test_changing_the_endpoint_without_typing_the_key_is_refused(admin_client, credential, field, value):
+    response = post_change(admin_client, credential, **{field: value})
+
+    assert response.status_code == 200
+    assert "Type the API key again" in form_errors(response)["api_key"][0]
+    assert getattr(Credential.objects.get(pk=credential.pk), field) == getattr(credential, field)
+
+
+def test_changing_the_endpoint_with_the_key_typed_again_is_saved(admin_client, credential, fake_openai):
+    response = post_change(admin_client, credential, api_key=TEST_API_KEY, organization="org-new")
+
+    assert response.status_code == 302
+    saved = Credential.objects.get(pk=credential.pk)
+    assert (saved.organization, saved.api_key) == ("org-new", TEST_API_KEY)
+
+
+def test_a_model_save_that_moves_the_endpoint_needs_the_key(credential):
+    loaded = Credential.objects.get(pk=credential.pk)
+    loaded.base_url = "http://127.0.0.1:9/v1"
+    with pytest.raises(EndpointChangeNeedsKey):
+        loaded.save()
+
+    loaded.api_key = TEST_API_KEY
+    loaded.save()
+    assert Credential.objects.get(pk=credential.pk).base_url == "http://127.0.0.1:9/v1"
+
+
+def test_a_save_that_keeps_the_endpoint_needs_no_key(credential):
+    loaded = Credential.objects.get(pk=credential.pk)
+    loaded.name = "Renamed"
+    loaded.save()
+    assert Credential.objects.get(pk=credential.pk).name == "Renamed"
+
+
+def test_a_staff_user_who_is_not_superuser_cannot_change_the_base_url(staff_client, staff, credential):
+    credential.users.add(staff)
+    response = post_change(staff_client, credential, api_key=TEST_API_KEY, base_url=ATTACKER_URL)
+
+    assert response.status_code == 302  # saved, without the base URL: the field is read-only for them
+    assert Credential.objects.get(pk=credential.pk).base_url == credential.base_url
+    page = staff_client.get(admin_url("change", credential.pk)).content.decode()
+    assert 'name="base_url"' not in page
+
+
+@pytest.mark.parametrize("base_url", [ATTACKER_URL, "http://api.openai.com/v1", "https://u:p@api.openai.com/v1"])
+def test_a_base_url_outside_the_allow_list_is_refused_even_to_a_superuser(admin_client, credential, base_url):
+    response = post_change(admin_client, credential, api_key=TEST_API_KEY, base_url=base_url)
+
+    assert response.status_code == 200
+    assert "base_url" in form_errors(response)
+    assert Credential.objects.get(pk=credential.pk).base_url == credential.base_url
+
+
+def test_a_host_the_setting_allows_is_accepted(admin_client, credential, settings):
+    settings.OPENAI_CREDENTIALS = {"ALLOWED_BASE_URL_HOSTS": [".openai.azure.com"]}
+    azure = "https://team.openai.azure.com/openai/v1"
+
+    assert post_change(admin_client, credential, api_key=TEST_API_KEY, base_url=azure).status_code == 302
+    assert Credential.objects.get(pk=credential.pk).base_url == azure
+
+
+def test_history_records_old_and_new_endpoint_values_never_the_key(admin_client, credential, fake_openai):
+    old_url = credential.base_url
+    new_url = old_url.replace("/v1", "/v2")
+    post_change(admin_client, credential, api_key=TEST_API_KEY, base_url=new_url, organization="org-9")
+
+    [message] = history(credential)
+    assert f"Base URL (from “{old_url}” to “{new_url}”)" in message
+    assert "Organization (from blank to “org-9”)" in message
+    assert "API key" in message
+    assert TEST_API_KEY not in message and TEST_API_KEY[8:-4] not in message
+
+
+# --- a row the allow-list no longer admits ------------------------------------------------------------
+
+
+@pytest.fixture
+def redirected(credential):
+    """The conftest credential pointed at a host outside the allow-list, as if saved before it existed."""
+    Credential.objects.filter(pk=credential.pk).update(base_url=ATTACKER_URL)
+    return Credential.objects.get(pk=credential.pk)
+
+
+def test_the_system_check_refuses_a_stored_base_url_outside_the_allow_list(redirected):
+    with pytest.raises(SystemCheckError, match="credentials.E003"):
+        call_command("check", databases=["default"])
+
+
+def test_the_api_never_sends_the_key_to_a_refused_host(redirected, api, url, fake_openai):
+    response = api.get(url())
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "credential_endpoint_refused"
+    assert fake_openai.requests == []
+
+
+def test_test_connection_reports_a_refused_host_and_sends_nothing(admin_client, redirected, fake_openai):
+    response = admin_client.post(admin_url("changelist"), {
+        "action": "test_connection", "_selected_action": [redirected.pk]}, follow=True)
+
+    [(_, message)] = messages_of(response)
+    assert "attacker.example" in message
+    assert fake_openai.requests == []
+
+
+# --- Test connection -----------------------------------------------------------------------------------
+
+
+def run_test_connection(client, *credentials):
+    return client.post(admin_url("changelist"), {
+        "action": "test_connection", "_selected_action": [credential.pk for credential in credentials]}, follow=True)
+
+
+def test_test_connection_needs_the_change_permission(django_user_model, credential, fake_openai):
+    viewer = django_user_model.objects.create_user("vera", password="x", is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename="view_credential"))
+    credential.users.add(viewer)
+    client = Client()
+    client.force_login(viewer)
+
+    page = client.get(admin_url("changelist")).content.decode()
+    assert "test_connection" not in page
+    run_test_connection(client, credential)
+    assert fake_openai.requests == []
+
+
+def test_test_connection_says_nothing_about_credentials_the_user_may_not_use(staff_client, staff, credential,
+                                                                             fake_openai):
+    response = run_test_connection(staff_client, credential)
+
+    assert messages_of(response) == []
+    assert fake_openai.requests == []
+
+
+def test_test_connection_runs_on_the_credentials_the_user_may_use(staff_client, staff, credential, fake_openai):
+    credential.users.add(staff)
+    response = run_test_connection(staff_client, credential)
+
+    assert [text for _, text in messages_of(response)] == ["1 credential connected to OpenAI."]
+
+
+# --- granting access --------------------------------------------------------------------------------
+
+
+def test_nobody_grants_themselves_a_credential_they_may_not_use(staff_client, staff, credential, api, url):
+    response = post_change(staff_client, credential, users=[*credential.users.values_list("pk", flat=True), staff.pk])
+
+    assert response.status_code == 200
+    assert "only to a credential you may use yourself" in str(response.context["adminform"].form.non_field_errors())
+    assert not credential.users.filter(pk=staff.pk).exists()
+    assert client_for(staff).get(url()).status_code == 404
+
+
+def test_nobody_grants_a_group_access_to_a_credential_they_may_not_use(staff_client, credential, group):
+    response = post_change(staff_client, credential, groups=[group.pk])
+
+    assert response.status_code == 200
+    assert not credential.groups.exists()
+
+
+def test_a_user_of_the_credential_may_share_it(staff_client, staff, credential, other_user):
+    credential.users.add(staff)
+    users = [*credential.users.values_list("pk", flat=True), other_user.pk]
+
+    assert post_change(staff_client, credential, users=users).status_code == 302
+    assert credential.users.filter(pk=other_user.pk).exists()
+
+
+def test_a_superuser_may_share_any_credential(admin_client, credential, other_user):
+    assert post_change(admin_client, credential, users=[other_user.pk]).status_code == 302
+    assert list(credential.users.all()) == [other_user]
+
+
+def test_removing_users_needs_no_access(staff_client, credential):
+    assert post_change(staff_client, credential, users=[]).status_code == 302
+    assert not credential.users.exists()
+
+
+def test_whoever_adds_a_credential_may_share_it(staff_client, other_user):
+    response = staff_client.post(admin_url("add"), form_data(name="New", api_key=TEST_API_KEY, users=[other_user.pk]))
+
+    assert response.status_code == 302
+    assert list(Credential.objects.get(name="New").users.all()) == [other_user]
+
+
+@pytest.fixture
+def group():
+    from django.contrib.auth.models import Group
+
+    return Group.objects.create(name="analysts")
+
+
+def test_the_console_link_is_not_shown_for_a_credential_the_user_may_not_use(staff_client, credential):
+    page = staff_client.get(admin_url("changelist")).content.decode()
+    assert reverse("admin:credentials_credential_vector_stores", args=[credential.pk]) not in page

@@ -1,0 +1,210 @@
+"""Production serving: `check --deploy`, the health endpoint, and granian + WhiteNoise for real."""
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit
+from unittest import mock
+
+import pytest
+from django.db import OperationalError
+
+from tests.conftest import PROJECT_ROOT
+
+
+
+def production_env(tmp_path, **extra):
+    """The environment a production deployment sets, with a throwaway SQLite database."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))},
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "CRYPTOGRAPHY_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "127.0.0.1,vectors.example.com",
+        "DEBUG": "0",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "STATIC_ROOT": str(tmp_path / "static"),
+        **extra,
+    }
+
+
+def manage(env, *args):
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_check_deploy_reports_no_warnings_with_production_settings(tmp_path):
+    result = manage(production_env(tmp_path), "check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_defaults_can_be_switched_off_by_the_environment(tmp_path):
+    env = production_env(tmp_path, SECURE_HSTS_SECONDS="0", SECURE_SSL_REDIRECT="0")
+    result = manage(env, "check", "--deploy")
+    assert "security.W004" in result.stdout + result.stderr  # HSTS off is reported
+    assert "security.W008" in result.stdout + result.stderr  # so is the missing redirect
+
+
+@pytest.mark.parametrize("command", [["check", "--deploy"], ["migrate", "--noinput"], ["runserver", "--noreload"]])
+def test_production_without_encryption_keys_refuses_to_start(tmp_path, command):
+    env = production_env(tmp_path)
+    del env["CRYPTOGRAPHY_KEY"]
+    result = manage(env, *command)
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and "CRYPTOGRAPHY_KEYS" in result.stderr
+    assert not (tmp_path / "db.sqlite3").exists()
+
+
+def test_production_takes_a_list_of_keys_newest_first(tmp_path):
+    env = production_env(tmp_path, CRYPTOGRAPHY_KEYS="new-key-of-this-deploy,old-key-of-the-last")
+    del env["CRYPTOGRAPHY_KEY"]
+    result = subprocess.run([sys.executable, "-c", "from django.conf import settings; print(settings.CRYPTOGRAPHY_KEYS)"],
+                            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "['new-key-of-this-deploy', 'old-key-of-the-last']", result.stderr
+
+
+def test_local_secrets_are_private_from_the_first_byte(tmp_path, monkeypatch):
+    from config import settings as site_settings
+
+    monkeypatch.setattr(site_settings, "DEV_SECRETS_FILE", tmp_path / ".dev-secrets.json")
+    monkeypatch.setattr(os, "chmod", lambda *args, **kwargs: pytest.fail("the file was chmodded after creation"))
+    monkeypatch.setattr(Path, "chmod", lambda *args, **kwargs: pytest.fail("the file was chmodded after creation"))
+    old_umask = os.umask(0)  # whatever the umask, the file is never readable by others
+    try:
+        secret = site_settings.dev_secret("CRYPTOGRAPHY_KEY")
+    finally:
+        os.umask(old_umask)
+
+    assert (tmp_path / ".dev-secrets.json").stat().st_mode & 0o777 == 0o600
+    assert site_settings.dev_secret("CRYPTOGRAPHY_KEY") == secret
+
+
+@pytest.mark.django_db
+def test_health_is_unauthenticated_and_does_not_touch_openai(client, fake_openai):
+    response = client.get("/api/v1/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert "no-cache" in response["Cache-Control"]
+    assert fake_openai.requests == []
+
+
+@pytest.mark.django_db
+def test_health_is_503_when_the_database_is_down(client):
+    with mock.patch("django.db.backends.utils.CursorWrapper.execute", side_effect=OperationalError("down")):
+        response = client.get("/api/v1/health/")
+    assert response.status_code == 503
+    assert response.json()["status"] == "unavailable"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("path", "status"), [
+    ("/api/v1/health", 200), ("/api/v1/health/", 200),  # load balancers probe over plain HTTP
+    ("/api/v1/openai-assistants-vector-store", 301), ("/admin/", 301),
+])
+def test_plain_http_is_redirected_to_https_except_the_health_check(client, settings, path, status):
+    settings.SECURE_SSL_REDIRECT = True  # production's default (tests/settings.py turns it off)
+    response = client.get(path)
+    assert response.status_code == status
+    if status == 301:
+        assert response["Location"] == f"https://testserver{path}"
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url, timeout=30):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return urllib.request.urlopen(url, timeout=2)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def production_server(tmp_path_factory):
+    """The site as `make serve` runs it (config/serve.py), on a free port of 127.0.0.1."""
+    tmp_path = tmp_path_factory.mktemp("production")
+    port = free_port()
+    env = production_env(tmp_path, BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="1", SERVER_THREADS="4",
+                         SECURE_SSL_REDIRECT="0", HEADER_READ_TIMEOUT="5")
+    assert manage(env, "migrate", "--noinput").returncode == 0
+    assert manage(env, "collectstatic", "--noinput").returncode == 0
+    server = subprocess.Popen([sys.executable, "-m", "config.serve"], cwd=PROJECT_ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/api/v1/health")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=40)
+
+
+def test_the_production_server_serves_the_site_and_whitenoise_its_static_files(production_server):
+    health = urllib.request.urlopen(f"{production_server}/api/v1/health", timeout=5)
+    assert json.load(health) == {"status": "ok"}
+    css = urllib.request.urlopen(f"{production_server}/static/admin/css/base.css", timeout=5)
+    assert css.status == 200
+    assert css.headers["Content-Type"].startswith("text/css")
+    swagger = urllib.request.urlopen(
+        f"{production_server}/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css", timeout=5)
+    assert swagger.status == 200
+
+
+def test_two_hundred_clients_that_never_finish_their_headers_do_not_stop_the_site(production_server):
+    """Each connection sends half of its headers and then nothing: none holds a worker thread."""
+    address = urlsplit(production_server)
+    stalled = []
+    try:
+        for _ in range(200):
+            connection = socket.create_connection((address.hostname, address.port), timeout=5)
+            connection.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Half: ")
+            stalled.append(connection)
+        started = time.monotonic()
+        health = urllib.request.urlopen(f"{production_server}/api/v1/health", timeout=5)
+        elapsed = time.monotonic() - started
+        assert health.status == 200
+        assert elapsed < 1.0, f"the health check took {elapsed:.2f} s"
+    finally:
+        for connection in stalled:
+            connection.close()
+
+
+def test_process_environment_variables_never_reach_request_meta(monkeypatch):
+    from config.wsgi import DropProcessEnvironment
+
+    monkeypatch.setenv("DATABASE_URL", "postgres://app:secret@db/vectors")
+    seen = {}
+    app = DropProcessEnvironment(lambda environ, start_response: seen.update(environ) or [b""])
+    app({"DATABASE_URL": "postgres://app:secret@db/vectors", "PATH_INFO": "/", "HTTP_X_A": "1",
+         "wsgi.input": None}, None)
+    assert "DATABASE_URL" not in seen
+    assert {"PATH_INFO", "HTTP_X_A", "wsgi.input"} <= set(seen)
+
+
+@pytest.mark.parametrize("charset", ["rot13", "bz2_codec", "hex_codec"])
+def test_the_site_answers_a_charset_that_is_no_text_encoding_with_415(charset):
+    """Django itself would raise building such a request (a 500); the site's WSGI application answers first."""
+    from wsgiref.util import setup_testing_defaults
+
+    from config.wsgi import application
+
+    environ = {"PATH_INFO": "/api/v1/openai-assistants-vector-store", "QUERY_STRING": "credential=x",
+               "CONTENT_TYPE": f"application/json; charset={charset}"}
+    setup_testing_defaults(environ)
+    statuses = []
+    body = b"".join(application(environ, lambda status, headers: statuses.append(status)))
+    assert statuses == ["415 Unsupported Media Type"]
+    assert json.loads(body)["code"] == "unsupported_media_type"

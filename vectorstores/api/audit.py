@@ -1,0 +1,85 @@
+"""The audit trail: one row per API call by a signed-in user, written once the response has been sent."""
+import logging
+import time
+
+from rest_framework import exceptions
+from rest_framework.request import Request
+
+from ..models import AuditEntry
+
+logger = logging.getLogger("vectorstores.api.audit")
+
+
+class AuditTrailMixin:
+    """For the API's viewset: records each call in AuditEntry with one INSERT, once the response is sent.
+
+    Written whatever ends the call, an exception no handler answers included (then as a 500, at once).
+    A failure to write is logged, never turned into a failed call.
+    """
+
+    def dispatch(self, request, *args, **kwargs):
+        self.audit_started = time.monotonic()
+        response = None
+        try:
+            response = super().dispatch(request, *args, **kwargs)
+            return response
+        finally:
+            user = _signed_in_user(getattr(self, "request", None))
+            if user is not None:
+                entry = self._audit_entry(user, response.status_code if response is not None else 500)
+                if response is None:
+                    _save(entry, self.request)
+                else:
+                    _save_when_closed(response, entry, self.request)
+
+    def _audit_entry(self, user, status_code):
+        credential, request = self.credential, self.request
+        return AuditEntry(
+            user=user, username=user.get_username()[:150],
+            credential=credential, credential_name=credential.name if credential else "",
+            credential_ref=_text(request.query_params.get("credential", ""), 64),
+            operation=self.action or "", method=_text(request.method, AuditEntry._meta.get_field("method").max_length),
+            vector_store_id=_text(self.kwargs.get("store_id", ""), 128),
+            status_code=status_code,
+            duration_ms=round((time.monotonic() - self.audit_started) * 1000),
+        )
+
+
+def _save_when_closed(response, entry, request):
+    """Write `entry` when the server closes the response, once it has sent it: the caller never waits for
+    the INSERT. Before the response's own close(), whose request_finished signal closes the connection."""
+    close = response.close
+
+    def close_after_saving():
+        try:
+            _save(entry, request)
+        finally:
+            close()
+
+    response.close = close_after_saving
+
+
+def _signed_in_user(request):
+    """The caller if signed in, else None. A call refused before authentication (a 406) authenticates
+    here, and a token or session that fails then makes it anonymous, not a 500; so does a host's
+    UNAUTHENTICATED_USER = None."""
+    if not isinstance(request, Request):
+        return None  # the call ended before DRF took the request over
+    try:
+        user = request.user
+    except exceptions.APIException:
+        return None
+    return user if user is not None and user.is_authenticated else None
+
+
+def _save(entry, request):
+    try:
+        entry.save(force_insert=True)
+    except Exception:  # noqa: BLE001 (Django's response.close() would swallow it without a word)
+        logger.exception("Could not write the audit entry of %s %s", request.method, request.path)
+
+
+def _text(value, length):
+    """What the caller sent, as any database stores it (PostgreSQL refuses NUL characters in text),
+    so that no input can make the write fail."""
+    return str(value).replace("\x00", "\ufffd")[:length]

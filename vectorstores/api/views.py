@@ -1,0 +1,141 @@
+"""The vector store API: parse, check access, call the gateway, render."""
+from urllib.parse import urlencode
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers, viewsets
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from credentials.models import Credential
+
+from .. import gateway
+from .audit import AuditTrailMixin
+from .exceptions import CredentialNotFound, api_exception_handler, check_usable
+from .parsers import JSONParser
+from .schema import document
+from .serializers import (
+    CredentialQuerySerializer,
+    FileListQuerySerializer,
+    ListQuerySerializer,
+    RemoveFilesSerializer,
+    SearchSerializer,
+    VectorStoreCreateSerializer,
+    VectorStoreUpdateSerializer,
+    object_id_validator,
+)
+from .multipart import StreamedUploadMixin, UploadParser
+
+
+class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet):
+    """Every action names a credential (?credential=<uuid>) the caller may use."""
+
+    # Whatever the host site's DEFAULT_PERMISSION_CLASSES: anonymous callers get 401 (403 when the
+    # only authentication class is SessionAuthentication). The host's authentication classes apply.
+    permission_classes = [IsAuthenticated]
+    # JSON only: the API is documented by its OpenAPI pages, not DRF's browsable HTML.
+    renderer_classes = [JSONRenderer]
+    # Set per request by initial(): the credential this call uses.
+    credential = None
+
+    def get_exception_handler(self):
+        # Our error shape without asking the host site to change EXCEPTION_HANDLER.
+        return api_exception_handler
+
+    def get_parsers(self):
+        if self.action == "upload_files":
+            return [UploadParser()]
+        return [JSONParser()]
+
+    def initialize_request(self, request, *args, **kwargs):
+        # DRF sets self.action after building the Request, but get_parsers needs it first.
+        self.action = self.action_map.get(request.method.lower())
+        return super().initialize_request(request, *args, **kwargs)
+
+    def check_access(self, request, *args, **kwargs):
+        """After DRF's authentication, permissions and throttles, before any of the body is read."""
+        if "store_id" in kwargs:
+            try:
+                object_id_validator(kwargs["store_id"])
+            except DjangoValidationError as error:
+                raise serializers.ValidationError({"id": error.messages}) from None
+        self.credential = self._usable_credential(request)
+
+    def _usable_credential(self, request):
+        query = _validated(CredentialQuerySerializer, request.query_params)
+        credential = Credential.objects.get_usable(request.user, query["credential"])
+        if credential is None:
+            raise CredentialNotFound()
+        check_usable(credential)
+        credential.mark_used()
+        return credential
+
+    @document.list_vector_stores
+    def list(self, request):
+        query = ListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page = gateway.list_vector_stores(self.credential, paged=query.paged, **query.validated_data)
+        return _page_response(request, page)
+
+    @document.create_vector_store
+    def create(self, request):
+        fields = _validated(VectorStoreCreateSerializer, request.data)
+        return Response(gateway.create_vector_store(self.credential, fields))
+
+    @document.get_vector_store
+    def retrieve(self, request, store_id):
+        return Response(gateway.get_vector_store(self.credential, store_id))
+
+    @document.update_vector_store
+    def update(self, request, store_id):
+        fields = _validated(VectorStoreUpdateSerializer, request.data)
+        return Response(gateway.update_vector_store(self.credential, store_id, fields))
+
+    @document.delete_vector_store
+    def destroy(self, request, store_id):
+        return Response(gateway.delete_vector_store(self.credential, store_id))
+
+    @document.upload_files
+    def upload_files(self, request, store_id):
+        body = self.validated_upload(request)
+        uploaded = gateway.upload_files_to_store(
+            self.credential, store_id, body["files"], chunking_strategy=body.get("chunking_strategy")
+        )
+        return Response(uploaded)
+
+    @document.remove_files
+    def remove_files(self, request, store_id):
+        body = _validated(RemoveFilesSerializer, request.data)
+        return Response(gateway.remove_files_from_store(
+            self.credential, store_id, body["file_ids"], delete_files=body["delete_files"]
+        ))
+
+    @document.list_files
+    def list_files(self, request, store_id):
+        query = FileListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page = gateway.list_store_files(self.credential, store_id, paged=query.paged, **query.validated_data)
+        return _page_response(request, page)
+
+    @document.search
+    def search(self, request, store_id):
+        params = _validated(SearchSerializer, request.data)
+        return Response(gateway.search_store(self.credential, store_id, params))
+
+
+def _validated(serializer_class, data):
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _page_response(request, page):
+    """The page's objects as a JSON array; a Link header names the next page when there is one."""
+    response = Response(page.items)
+    if page.has_more and page.last_id:
+        query = request.query_params.copy()
+        query.pop("before", None)
+        query["after"] = page.last_id
+        url = request.build_absolute_uri(request.path) + "?" + urlencode(query, doseq=True)
+        response["Link"] = f'<{url}>; rel="next"'
+    return response

@@ -1,0 +1,53 @@
+"""The console's upload endpoint: the API's upload path behind the admin's session.
+
+The page's script posts the files here (an XHR, so it can show the transfer's progress). The body
+goes through exactly what the API's upload does (`StreamedUploadMixin`): `LimitedTemporaryFileUploadHandler`
+streams it to disk under the same limits, `UploadParser` checks the raw file names, `UploadSerializer`
+the file types, and `gateway.upload_files_to_store` uploads and attaches them. Answers are JSON: the
+uploaded File objects, or an error in the API's shape (`api_exception_handler`).
+
+It is mounted with the console under the admin site, not the API's URLs, so it works however a
+host site mounts (or authenticates) the API: session authentication with its CSRF check, staff
+users with the change permission, and the credential rules of the API (404 otherwise).
+"""
+from django.http import Http404
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import gateway
+from ..api.exceptions import CredentialNotFound, api_exception_handler
+from ..api.multipart import StreamedUploadMixin, UploadParser
+from .views import UnusableCredential
+
+
+class ConsoleUploadView(StreamedUploadMixin, APIView):
+    console = None  # the Console that routes this view (set by as_view)
+    authentication_classes = [SessionAuthentication]  # enforces CSRF for the signed-in user
+    permission_classes = [IsAuthenticated]
+    renderer_classes = [JSONRenderer]
+    parser_classes = [UploadParser]
+    schema = None  # the admin's endpoint, not part of the API (nor of its OpenAPI document)
+    credential = None
+
+    def get_exception_handler(self):
+        return api_exception_handler
+
+    def check_access(self, request, *args, **kwargs):
+        # The console's own check (Django's PermissionDenied becomes the API's 403), in the API's words.
+        try:
+            self.credential = self.console.credential(request, kwargs["object_id"], change=True)
+        except Http404:
+            raise CredentialNotFound() from None
+        except UnusableCredential as unusable:
+            raise unusable.error from None
+
+    def post(self, request, object_id, store_id):
+        body = self.validated_upload(request)
+        uploaded = gateway.upload_files_to_store(
+            self.credential, store_id, body["files"], chunking_strategy=body.get("chunking_strategy")
+        )
+        self.console.uploaded(request._request, self.credential, store_id, uploaded)
+        return Response(uploaded)
