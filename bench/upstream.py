@@ -1,21 +1,21 @@
-"""The upstream: the tests' fake OpenAI (vectorstores/testing/fake_openai), in a process of its own, steered by the driver.
+"""The upstream: the package's fake OpenAI (vectorstores.testing), in a process of its own, steered by the driver.
 
 Its own process, so that the fake never competes for a GIL with the driver's clients and shares
 nothing with the server workers being measured: like OpenAI, it is somewhere else.
 
-One change to the fake, made here by subclassing it (the fake itself belongs to the tests): a request
-body over LARGE_BODY bytes is read as it streams in and dropped except for its first and last
-KEEP bytes. The fake would otherwise hold a 1 GiB upload several times over in memory. The
-multipart structure survives (part headers at the start, closing boundary at the end), so the fake
-still answers with a File object, and the body's full size is recorded (`large_bodies()`), which
-proves the whole file reached the upstream.
+One change to the fake, made here through its public hooks (`handler_class()` and the handler's
+`read_body()`), so the fake itself stays what the tests use: a request body over LARGE_BODY bytes
+is read as it streams in and dropped except for its first and last KEEP bytes. The fake would
+otherwise hold a 1 GiB upload several times over in memory. The multipart structure survives (part
+headers at the start, closing boundary at the end), so the fake still answers with a File object,
+and the body's full size is recorded (`large_bodies()`), which proves the whole file reached the
+upstream.
 """
 import multiprocessing
 import re
 import traceback
 
-from vectorstores.testing.fake_openai import FakeOpenAI
-from vectorstores.testing.fake_openai import server as fake_server
+from vectorstores.testing import FakeOpenAI, FakeOpenAIHandler
 
 LARGE_BODY = 8 * 1024 * 1024
 KEEP = 64 * 1024
@@ -52,12 +52,12 @@ class _BodyKeeper:
         return bytes(self.whole) if self.head is None else self.head + bytes(self.tail[-KEEP:])
 
 
-class _DiscardingHandler(fake_server._Handler):
+class _DiscardingHandler(FakeOpenAIHandler):
     """The fake's request handler, reading bodies in pieces and keeping a large one's ends only."""
 
-    def _read_body(self):
+    def read_body(self):
         keeper = _BodyKeeper()
-        for piece in self._body_pieces():
+        for piece in self.body_pieces():
             keeper.add(piece)
         if keeper.large:
             self.server.fake.record_large_body(keeper.total)

@@ -12,6 +12,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from vectorstores.api.schema.settings import SCHEMA_SETTINGS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEV_SECRETS_FILE = BASE_DIR / ".dev-secrets.json"
 
@@ -147,6 +149,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles"
+# WhiteNoise also serves static files straight from the apps' folders, so `make run` (runserver) has
+# admin's styles, the console's script and the API docs' assets whatever DEBUG is.
+WHITENOISE_USE_FINDERS = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -185,43 +190,14 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
-SPECTACULAR_SETTINGS = {
-    "TITLE": "OpenAI vector stores API",
-    "DESCRIPTION": (
-        "Manage OpenAI vector stores through credentials kept encrypted on this server.\n\n"
-        "Authenticate with `Authorization: Token <key>` (or a Django session). Every operation names the "
-        "credential whose OpenAI API key it uses with `?credential=<uuid>`; a credential that does not exist "
-        "and one you may not use both answer 404 `credential_not_found`. Every path also works with a "
-        "trailing slash.\n\n"
-        "Bodies are validated before anything reaches OpenAI: JSON types are strict (\"5\" is not an integer), "
-        "unknown fields are rejected, and strings may not contain NUL characters. Text reaches OpenAI exactly as "
-        "sent, and objects from OpenAI pass through unchanged.\n\n"
-        "Every error has the shape `{\"detail\", \"code\"}`, plus `errors` (field errors), "
-        "`openai_request_id` (when OpenAI answered) and `files` (per-file reports of uploads and removals)."
-    ),
-    "VERSION": "1.0.0",
-    "LICENSE": {"name": "MIT"},
-    "TAGS": [{"name": "Vector stores", "description": "OpenAI vector stores, their files, and search."}],
-    "SERVE_INCLUDE_SCHEMA": False,
-    # The API has no partial updates: PATCH removes files and its body is documented as sent.
-    "COMPONENT_SPLIT_PATCH": False,
-    # Enums stay inline where they are used (no shared *Enum components, no choice lists in descriptions).
-    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
-    "POSTPROCESSING_HOOKS": [
-        "drf_spectacular.hooks.postprocess_schema_enum_id_removal",
-        "vectorstores.api.schema.allow_empty_optional_query_values",
-    ],
-    # Paths are documented without the optional trailing slash.
-    "PREPROCESSING_HOOKS": ["vectorstores.api.schema.strip_optional_trailing_slash"],
-    # Served from this site (drf-spectacular-sidecar), no CDN; no badge from validator.swagger.io.
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
-    "REDOC_DIST": "SIDECAR",
-}
+# The API's OpenAPI document and its pages: the settings its own views apply (vectorstores/api/schema/
+# settings.py), so that `manage.py spectacular` (make schema) writes the document /api/schema/ serves.
+SPECTACULAR_SETTINGS = {**SCHEMA_SETTINGS}
 
 # The vector store API's own settings (see vectorstores/conf.py for every key and default).
 OPENAI_VECTOR_STORES = {}
+# The credentials app's settings (credentials/conf.py): this site's credential admin has the vector store console.
+OPENAI_CREDENTIALS = {"CREDENTIAL_ADMIN_CLASS": "vectorstores.console.admin.CredentialConsoleAdmin"}
 
 LOGGING = {
     "version": 1,

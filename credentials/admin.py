@@ -1,17 +1,11 @@
-from functools import cached_property
-
 from django import forms
 from django.contrib import admin, messages
 from django.db import models
-from django.db.models import Exists, OuterRef
 from django.utils.html import format_html
+from django.utils.module_loading import import_string
 from django.utils.translation import ngettext
 
-from vectorstores import gateway
-from vectorstores.console.views import Console
-from vectorstores.api.exceptions import UpstreamError
-
-from .endpoints import base_url_problem
+from .conf import credential_settings
 from .fields import UnreadableSecret, validate_typed_api_key
 from .models import ENDPOINT_FIELDS, Credential, EndpointChangeNeedsKey
 
@@ -90,10 +84,9 @@ class CredentialForm(forms.ModelForm):
         return Credential.objects.usable_by(self.user).filter(pk=self.instance.pk).exists()
 
 
-@admin.register(Credential)
 class CredentialAdmin(admin.ModelAdmin):
     form = CredentialForm
-    list_display = ["name", "masked_key", "base_url_or_default", "allowed", "last_used_at", "vector_stores_link"]
+    list_display = ["name", "masked_key", "base_url_or_default", "allowed", "last_used_at"]
     search_fields = ["name"]
     filter_horizontal = ["users", "groups"]
     readonly_fields = ["id", "created_at", "updated_at", "last_used_at"]
@@ -103,18 +96,7 @@ class CredentialAdmin(admin.ModelAdmin):
         ("Who may use it through the API", {"fields": ["users", "groups"]}),
         ("Record", {"fields": ["id", "created_at", "updated_at", "last_used_at"]}),
     ]
-    actions = ["test_connection"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # as the form's own (_https_by_default)
-    # Adds a "Vector stores" link to the change page's object tools.
-    change_form_template = "admin/vectorstores/credential_change_form.html"
-
-    def get_urls(self):
-        # The vector store console (vectorstores/console/), under this model's admin URLs.
-        return self.console.urls() + super().get_urls()
-
-    @cached_property
-    def console(self):
-        return Console(self)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
@@ -148,10 +130,7 @@ class CredentialAdmin(admin.ModelAdmin):
         return fieldsets
 
     def get_queryset(self, request):
-        # console_usable: whether the user may use the credential (the API's rule), for the console links.
-        usable = Credential.objects.usable_by(request.user).filter(pk=OuterRef("pk"))
-        return super().get_queryset(request).prefetch_related("users", "groups").annotate(
-            console_usable=Exists(usable))
+        return super().get_queryset(request).prefetch_related("users", "groups")
 
     def changelist_view(self, request, extra_context=None):
         if request.method == "GET":
@@ -161,8 +140,6 @@ class CredentialAdmin(admin.ModelAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and request.method == "GET" and not obj.api_key_readable:
             self.message_user(request, f"The stored API key of {obj.name} {UNREADABLE_STATE}", messages.WARNING)
-        if obj is not None and getattr(obj, "console_usable", False):
-            context["vector_stores_url"] = self.console.console_url(obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def save_model(self, request, obj, form, change):
@@ -195,41 +172,17 @@ class CredentialAdmin(admin.ModelAdmin):
     def base_url_or_default(self, credential):
         return credential.base_url or "OpenAI (default)"
 
-    @admin.display(description="Vector stores")
-    def vector_stores_link(self, credential):
-        if not getattr(credential, "console_usable", False):
-            return "—"  # not one this user may use: the console would answer 404
-        return format_html('<a href="{}">Vector stores</a>', self.console.console_url(credential))
-
     @admin.display(description="Who may use it")
     def allowed(self, credential):
         users = [user.get_username() for user in credential.users.all()]
         groups = [f"group {group.name}" for group in credential.groups.all()]
         return ", ".join(users + groups) or "superusers only"
 
-    @admin.action(description="Test connection to OpenAI", permissions=["change"])
-    def test_connection(self, request, queryset):
-        """Only the selected credentials the user may use are tried; nothing is said about the others."""
-        working = 0
-        for credential in queryset.filter(pk__in=Credential.objects.usable_by(request.user).values("pk")):
-            if not credential.api_key_readable:  # never hand the placeholder to OpenAI as a key
-                self.message_user(request, f"{credential.name}: the stored API key {UNREADABLE_STATE}", messages.ERROR)
-                continue
-            if not credential.endpoint_allowed:
-                self.message_user(request, f"{credential.name}: {base_url_problem(credential.base_url)}", messages.ERROR)
-                continue
-            try:
-                gateway.check_connection(credential)
-            except UpstreamError as error:
-                self.message_user(request, f"{credential.name}: {error.detail}", messages.ERROR)
-            else:
-                working += 1
-                credential.mark_used()
-        if working:
-            self.message_user(request, ngettext(
-                "%d credential connected to OpenAI.", "%d credentials connected to OpenAI.", working
-            ) % working, messages.SUCCESS)
-
 
 def _shown(value):
     return f"“{value}”" if value else "blank"
+
+
+if credential_settings.CREDENTIAL_ADMIN_CLASS:
+    # A site may swap the credential admin (e.g. for one with the vector store console): see conf.py.
+    admin.site.register(Credential, import_string(credential_settings.CREDENTIAL_ADMIN_CLASS))

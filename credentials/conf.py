@@ -9,6 +9,9 @@ DEFAULTS = {
     # only, ".example.com" also its subdomains (as in ALLOWED_HOSTS), "*" any host (unsafe: anyone who
     # may edit a credential could then send its key anywhere). Loopback is for tests and local servers.
     "ALLOWED_BASE_URL_HOSTS": ["api.openai.com", "localhost", "127.0.0.1", "[::1]"],
+    # The ModelAdmin registered for Credential (a dotted path), so a site can swap or extend it, e.g.
+    # "vectorstores.console.admin.CredentialConsoleAdmin" for the vector store console; None registers none.
+    "CREDENTIAL_ADMIN_CLASS": "credentials.admin.CredentialAdmin",
 }
 
 

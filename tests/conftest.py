@@ -1,5 +1,9 @@
 """Fixtures shared by the whole suite: the fake OpenAI, users, credentials and an API client,
-and a sweep of every test's responses and log lines for stored API keys."""
+and a sweep of every test's responses and log lines for stored API keys.
+
+The fake OpenAI's fixtures (`fake_openai_server`, `fake_openai`, `openai_credential`) come from the
+package's own pytest plugin, vectorstores.testing.pytest_plugin, as a host site would use them.
+"""
 import logging
 from pathlib import Path
 from urllib.parse import urlencode
@@ -11,11 +15,13 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from credentials.models import Credential
-from vectorstores.testing.fake_openai import FakeOpenAI
 from vectorstores import gateway
+from vectorstores.testing import create_credential
+
+pytest_plugins = ["vectorstores.testing.pytest_plugin"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent  # the checkout: manage.py, config/
-TEST_API_KEY = "sk-test-" + "k3y" * 8 + "a1b2"
+TEST_API_KEY = "sk-test-" + "k3y" * 8 + "a1b2"  # the one key the suite's fake OpenAI accepts
 API_ROOT = "/api/v1/openai-assistants-vector-store"
 
 # Every API key any test stores in a credential: none of them may show up anywhere.
@@ -89,18 +95,9 @@ def live_server(django_db_setup):
 
 
 @pytest.fixture(scope="session")
-def fake_openai_server():
-    server = FakeOpenAI(api_keys={TEST_API_KEY})
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def fake_openai(fake_openai_server):
-    """The fake OpenAI on 127.0.0.1, emptied for this test."""
-    fake_openai_server.reset()
-    return fake_openai_server
+def fake_openai_api_key():
+    """The plugin's fake OpenAI accepts TEST_API_KEY, and only it."""
+    return TEST_API_KEY
 
 
 @pytest.fixture(autouse=True)
@@ -133,9 +130,7 @@ def other_user(django_user_model):
 @pytest.fixture
 def credential(db, fake_openai, user):
     """A credential pointing at the fake OpenAI, usable by `user`."""
-    credential = Credential.objects.create(name="Test credential", api_key=TEST_API_KEY, base_url=fake_openai.base_url)
-    credential.users.add(user)
-    return credential
+    return create_credential(fake_openai, name="Test credential", api_key=TEST_API_KEY, users=[user])
 
 
 def client_for(user):

@@ -32,3 +32,18 @@ def check_allowed_extensions(app_configs, **kwargs):
         f"{', '.join(unknown)}.",
         hint=f"Choose among: {', '.join(FILE_TYPES)}.", id="vectorstores.E002",
     )]
+
+
+@checks.register()
+def check_django_file_limit(app_configs, **kwargs):
+    """Django's own DATA_UPLOAD_MAX_NUMBER_FILES caps an upload before MAX_FILES_PER_UPLOAD can."""
+    from .conf import app_settings
+
+    django_limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+    if django_limit is None or django_limit >= app_settings.MAX_FILES_PER_UPLOAD:
+        return []
+    return [checks.Warning(
+        f"DATA_UPLOAD_MAX_NUMBER_FILES ({django_limit}) is below OPENAI_VECTOR_STORES['MAX_FILES_PER_UPLOAD'] "
+        f"({app_settings.MAX_FILES_PER_UPLOAD}): uploads of more than {django_limit} files are refused.",
+        hint="Raise DATA_UPLOAD_MAX_NUMBER_FILES to at least MAX_FILES_PER_UPLOAD.", id="vectorstores.W001",
+    )]

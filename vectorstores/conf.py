@@ -36,6 +36,9 @@ DEFAULTS = {
     # Extensions an upload may have, e.g. [".pdf", ".md"]. None: every type OpenAI's
     # file_search supports (FILE_TYPES in vectorstores/filetypes.py). A host can only narrow it.
     "ALLOWED_EXTENSIONS": None,
+    # The API's permission classes (dotted paths) besides IsAuthenticated, which always applies.
+    # None: the host's REST_FRAMEWORK["DEFAULT_PERMISSION_CLASSES"].
+    "PERMISSION_CLASSES": None,
 }
 
 

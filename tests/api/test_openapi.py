@@ -1,17 +1,24 @@
 """The OpenAPI document: served, valid, committed up to date, and documenting each operation as it behaves;
-and the Swagger UI and ReDoc pages, served from this site without any CDN."""
+the Swagger UI and ReDoc pages, served from this site without any CDN; and the same three pages in a
+host site that includes them in one line, whatever its own drf-spectacular settings."""
 import json
 import re
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import pytest
+import yaml
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.contrib.staticfiles.views import serve
 from django.core.management import call_command
 from django.test import RequestFactory
+from drf_spectacular.settings import spectacular_settings
+
+from tests.conftest import PROJECT_ROOT
 
 COMMITTED_SCHEMA = Path(settings.BASE_DIR) / "docs" / "openapi.yaml"
 API = "/api/v1/openai-assistants-vector-store"
@@ -183,10 +190,8 @@ def _static_path(url):
     return path[len(prefix):] if path.startswith(prefix) else None
 
 
-@pytest.mark.django_db
-@pytest.mark.parametrize("page", ["/api/docs/", "/api/redoc/"])
-def test_the_docs_pages_load_nothing_from_another_host(client, page):
-    response = client.get(page)
+def assert_loads_nothing_from_another_host(response, schema_url):
+    """The page loads only this site's static files, and the OpenAPI document at `schema_url`."""
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
     html = response.content.decode()
@@ -213,5 +218,99 @@ def test_the_docs_pages_load_nothing_from_another_host(client, page):
             external = [u for u in re.findall(r"url\(\s*['\"]?([^'\")]+)", content) if not u.startswith("data:")]
             assert [u for u in external if urlsplit(u).netloc] == [], path
 
-    # The page loads this site's own OpenAPI document.
-    assert "/api/schema/" in html
+    # The page loads the API's own OpenAPI document.
+    assert f'url: "{schema_url}"' in html or f'spec-url="{schema_url}"' in html
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page", ["/api/docs/", "/api/redoc/"])
+def test_the_docs_pages_load_nothing_from_another_host(client, page):
+    assert_loads_nothing_from_another_host(client.get(page), "/api/schema/")
+
+
+# --- in a host site: path("ai/", include("vectorstores.api.schema.urls")) ----------------------
+
+
+def test_the_schema_settings_import_nothing():
+    """A settings module imports them before Django is configured; drf-spectacular, if imported then,
+    would keep the SPECTACULAR_SETTINGS it found (none yet) for good."""
+    script = ("import sys, vectorstores.api.schema.settings; "
+              "print(sorted(name for name in sys.modules if name.partition('.')[0] in "
+              "('django', 'rest_framework', 'drf_spectacular')))")
+    imported = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                              check=True).stdout
+    assert imported.strip() == "[]"
+
+
+def _use_spectacular_settings(user_settings):
+    spectacular_settings.reload()  # forgets the values read so far ...
+    spectacular_settings._user_settings = user_settings  # ... and reload() alone would read REST_FRAMEWORK
+
+
+@pytest.fixture
+def host_settings(settings):
+    """Gives the host the SPECTACULAR_SETTINGS passed (by default none: drf-spectacular's defaults, i.e.
+    its title, no hooks, Swagger UI and ReDoc from a CDN), and none of this site's templates (so
+    drf-spectacular's own ReDoc page, with Google's web fonts)."""
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": []}]
+    original = spectacular_settings.user_settings
+
+    def use(user_settings):
+        settings.SPECTACULAR_SETTINGS = user_settings
+        # drf-spectacular reads SPECTACULAR_SETTINGS once, when imported: make it read them again.
+        _use_spectacular_settings(user_settings)
+
+    use({})
+    yield use
+    _use_spectacular_settings(original)
+
+
+HOST_API = "/ai/openai-assistants-vector-store"
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("tests.api.schema_host_urls")
+@pytest.mark.parametrize("own_settings", [{}, {"TITLE": "Host", "OAS_VERSION": "3.1.0", "COMPONENT_SPLIT_REQUEST": True,
+                                               "SCHEMA_PATH_PREFIX": "/ai", "SCHEMA_PATH_PREFIX_TRIM": True}],
+                         ids=["no-settings", "other-options"])
+def test_a_host_serves_the_apis_document_under_its_own_prefix(client, host_settings, own_settings):
+    host_settings(own_settings)
+    assert spectacular_settings.PREPROCESSING_HOOKS == []  # the host's
+
+    response = client.get("/ai/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    hosted = json.loads(response.content)
+
+    # The API's operations only (not the host's, nor the docs' own), under the host's prefix, without
+    # the optional trailing slash.
+    assert set(hosted["paths"]) == {HOST_API, HOST_API + "/{store_id}", HOST_API + "/{store_id}/files",
+                                    HOST_API + "/{store_id}/search"}
+    # The API's settings and hooks: the committed document, only the prefix differs.
+    assert hosted["info"]["title"] == "OpenAI vector stores API"
+    assert all(p.get("allowEmptyValue") for p in hosted["paths"][HOST_API]["get"]["parameters"]
+               if p["in"] == "query" and p["name"] != "credential")
+    committed = json.loads(json.dumps(yaml.safe_load(COMMITTED_SCHEMA.read_text())))
+    prefixed = {path.replace("/api/v1/", "/ai/", 1): item for path, item in committed["paths"].items()}
+    assert hosted == {**committed, "paths": prefixed}
+    # ... and the host's settings are its own again.
+    assert spectacular_settings.TITLE == own_settings.get("TITLE", "")
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("tests.api.schema_host_urls")
+def test_the_hosts_own_document_leaves_out_the_apis_docs_pages(client, host_settings):
+    host_document = client.get("/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    assert "/ai/status/" in host_document["paths"]
+    assert not {"/ai/schema/", "/ai/docs/", "/ai/redoc/"} & set(host_document["paths"])
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("tests.api.schema_host_urls")
+@pytest.mark.parametrize("page", ["/ai/docs/", "/ai/redoc/"])
+def test_a_hosts_docs_pages_load_nothing_from_another_host(client, host_settings, page):
+    # drf-spectacular's own page, with the host's settings, would use a CDN ...
+    assert "cdn.jsdelivr.net" in client.get("/docs/").content.decode()
+    # ... the API's pages do not, and load the API's document (not the host's, also named "schema").
+    response = client.get(page)
+    assert_loads_nothing_from_another_host(response, "/ai/schema/")
+    assert "<title>OpenAI vector stores API</title>" in response.content.decode()

@@ -21,7 +21,6 @@ from credentials.models import Credential
 from tests.conftest import TEST_API_KEY, leaked_keys
 from vectorstores import gateway
 from vectorstores.console.views import Console
-from vectorstores.api.exceptions import UpstreamError
 from vectorstores.api.serializers import EXPIRY_DAYS, MAX_CHUNK_SIZE_TOKENS, METADATA_KEY_MAX_LENGTH, METADATA_MAX_PAIRS
 
 pytestmark = pytest.mark.django_db
@@ -816,6 +815,6 @@ def test_retrieve_files_gets_each_file_and_reports_the_missing(credential, fake_
     found = gateway.retrieve_files(credential, [second["id"], first["id"], "file-missing", first["id"]])
     assert list(found) == [second["id"], first["id"], "file-missing"]
     assert found[first["id"]] == fake_openai.files[first["id"]]
-    assert isinstance(found["file-missing"], UpstreamError) and found["file-missing"].status_code == 404
+    assert isinstance(found["file-missing"], gateway.OpenAINotFound) and found["file-missing"].upstream_status == 404
     assert len(fake_openai.requests_to("GET", "/files/")) == 3
     assert gateway.retrieve_files(credential, []) == {}

@@ -408,7 +408,8 @@ def test_test_connection_reports_an_error(admin_client, unreadable, fake_openai)
 
     assert response.status_code == 200
     messages = messages_of(response)
-    assert (constants.ERROR, f"Test credential: the stored API key {UNREADABLE_STATE}") in messages
+    assert (constants.ERROR, "Test credential: The credential cannot be decrypted; the server's encryption key "
+                             "changed.") in messages
     assert (constants.SUCCESS, "1 credential connected to OpenAI.") in messages
     # Only the readable credential reached OpenAI, with its own key.
     assert [request.headers["authorization"] for request in fake_openai.requests] == [f"Bearer {TEST_API_KEY}"]

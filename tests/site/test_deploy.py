@@ -194,6 +194,23 @@ def test_process_environment_variables_never_reach_request_meta(monkeypatch):
     assert {"PATH_INFO", "HTTP_X_A", "wsgi.input"} <= set(seen)
 
 
+def test_make_runs_server_serves_static_files_with_debug_off(tmp_path):
+    """`make run` is runserver: without collectstatic and with DEBUG=0, admin, console and docs still work."""
+    port = free_port()
+    env = production_env(tmp_path, SECURE_SSL_REDIRECT="0", STATIC_ROOT=str(tmp_path / "never-collected"))
+    assert manage(env, "migrate", "--noinput").returncode == 0
+    server = subprocess.Popen([sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+                              cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/api/v1/health")
+        for path in ("/static/admin/css/base.css", "/static/vectorstores/console.js",
+                     "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css"):
+            assert urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5).status == 200, path
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 @pytest.mark.parametrize("charset", ["rot13", "bz2_codec", "hex_codec"])
 def test_the_site_answers_a_charset_that_is_no_text_encoding_with_415(charset):
     """Django itself would raise building such a request (a 500); the site's WSGI application answers first."""

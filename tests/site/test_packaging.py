@@ -26,7 +26,7 @@ APPS = ("credentials", "vectorstores")
 # The first setuptools that writes `license = "MIT"` (a PEP 639 license expression) instead of rejecting it.
 SETUPTOOLS_WITH_LICENSE_EXPRESSIONS = Version("77.0")
 NOT_COPIED = shutil.ignore_patterns(
-    ".git", ".venv", "venv", "__pycache__", "*.pyc", "*.egg-info", "build", "dist", "*.sqlite3",
+    ".git", ".venv", "venv", ".nox", "__pycache__", "*.pyc", "*.egg-info", "build", "dist", "*.sqlite3",
     ".dev-secrets.json", ".pytest_cache", "staticfiles", "test-artifacts", "node_modules",
 )
 

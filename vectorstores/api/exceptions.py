@@ -2,11 +2,22 @@
 
     {"detail": "<what went wrong>", "code": "<machine-readable code>", ...extras}
 
-Validation errors add "errors" (DRF's field errors); upstream errors add
-"openai_request_id" when OpenAI sent one; upload and removal failures add "files".
+Validation errors add "errors" (DRF's field errors); the gateway's errors (`GatewayError`) bring their
+own body, with "openai_request_id" when OpenAI sent one and "files" for upload and removal failures:
+here they get the API's status (`answer_status`) and OpenAI's Retry-After.
 """
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from ..gateway import (
+    BatchError,
+    BatchTimeout,
+    CredentialNotUsable,
+    GatewayError,
+    OpenAIError,
+    OpenAIStatusError,
+    OpenAITimeout,
+)
 
 
 class CredentialNotFound(exceptions.NotFound):
@@ -15,57 +26,37 @@ class CredentialNotFound(exceptions.NotFound):
     default_code = "credential_not_found"
 
 
-class CredentialUnreadable(exceptions.APIException):
-    # The stored key does not decrypt with the server's keys: a server-side state, not the caller's fault.
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "The credential cannot be decrypted; the server's encryption key changed."
-    default_code = "credential_unreadable"
-
-
-class CredentialEndpointRefused(exceptions.APIException):
-    # The base URL was saved before the allow-list refused its host: the key is not sent there.
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "The credential's base URL names a host this site does not send API keys to."
-    default_code = "credential_endpoint_refused"
-
-
-def check_usable(credential):
-    """Raise the API's answer when the credential's key must not be used: unreadable, or bound for a refused host."""
-    if not credential.api_key_readable:  # never hand the placeholder to OpenAI as a key
-        raise CredentialUnreadable()
-    if not credential.endpoint_allowed:
-        raise CredentialEndpointRefused()
-
-
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The upload is larger than this server accepts."
     default_code = "payload_too_large"
 
 
-class UpstreamError(exceptions.APIException):
-    """OpenAI answered with an error, or could not be reached: mapped to our status and code."""
+# The API's status for each kind of gateway error, the most specific first. OpenAI's own error
+# statuses are decided by `answer_status`: its 4xx are kept, its 5xx become 502.
+STATUSES = [
+    (CredentialNotUsable, status.HTTP_503_SERVICE_UNAVAILABLE),  # a server-side state, not the caller's fault
+    (OpenAITimeout, status.HTTP_504_GATEWAY_TIMEOUT),
+    (OpenAIError, status.HTTP_502_BAD_GATEWAY),  # unreachable, bad response, 5xx
+    (BatchTimeout, status.HTTP_504_GATEWAY_TIMEOUT),
+    (BatchError, status.HTTP_500_INTERNAL_SERVER_ERROR),
+]
 
-    def __init__(self, detail, *, status_code, code, openai_request_id=None, retry_after=None, extra=None):
-        super().__init__(detail, code)
-        self.status_code = status_code
-        self.openai_request_id = openai_request_id
-        self.retry_after = retry_after
-        self.extra = extra or {}
 
-    def with_extra(self, detail=None, **extra):
-        """The same error with another detail and more fields for the body (e.g. a per-file report)."""
-        return UpstreamError(
-            detail or self.detail, status_code=self.status_code, code=self.detail.code,
-            openai_request_id=self.openai_request_id, retry_after=self.retry_after,
-            extra={**self.extra, **extra},
-        )
+def answer_status(error):
+    """The status the API answers a gateway error with."""
+    if isinstance(error, OpenAIStatusError) and error.upstream_status < 500:
+        return error.upstream_status  # OpenAI refused the request: the caller's to fix, as OpenAI said
+    return next(answer for kind, answer in STATUSES if isinstance(error, kind))
 
-    def body(self):
-        body = {"detail": str(self.detail), "code": self.detail.code}
-        if self.openai_request_id:
-            body["openai_request_id"] = self.openai_request_id
-        return {**body, **self.extra}
+
+class GatewayFailure(exceptions.APIException):
+    """A gateway error as the API answers it: the status `answer_status` gives, the error's own body."""
+
+    def __init__(self, error):
+        super().__init__(error.message, error.code)
+        self.status_code = answer_status(error)
+        self.error = error
 
 
 def flatten_errors(errors, path=()):
@@ -88,13 +79,15 @@ def summarise(errors):
 
 def api_exception_handler(exc, context):
     """DRF's handler, with every body rewritten into the API's one error shape."""
+    if isinstance(exc, GatewayError):
+        exc = GatewayFailure(exc)  # DRF's handler answers only its own exceptions
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # not an API error: Django's own 500 handling applies
-    if isinstance(exc, UpstreamError):
-        response.data = exc.body()
-        if exc.retry_after:
-            response["Retry-After"] = exc.retry_after
+    if isinstance(exc, GatewayFailure):
+        response.data = exc.error.body()
+        if exc.error.retry_after:
+            response["Retry-After"] = exc.error.retry_after
     elif isinstance(exc, exceptions.ValidationError):
         response.data = {"detail": summarise(exc.detail), "code": "invalid", "errors": exc.detail}
     else:

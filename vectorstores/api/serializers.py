@@ -8,7 +8,6 @@ import json
 import re
 
 from django.core.validators import RegexValidator
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..filetypes import file_type_problem
@@ -258,11 +257,6 @@ class ComparisonFilterSerializer(StrictSerializer):
         raise serializers.ValidationError("Must be a string, number, boolean, or a list of them.")
 
 
-@extend_schema_field({
-    "type": "object", "additionalProperties": True,
-    "description": "A comparison filter {type: eq|ne|gt|gte|lt|lte|in|nin, key, value} "
-                   "or a compound filter {type: and|or, filters: [...]}.",
-})
 class FilterField(serializers.Field):
     """OpenAI's search filter: a comparison, or an and/or of filters, nested a few levels at most."""
 
@@ -292,8 +286,6 @@ class RankingOptionsSerializer(StrictSerializer):
     score_threshold = StrictFloatField(required=False, min_value=0, max_value=1)
 
 
-@extend_schema_field({"oneOf": [{"type": "string", "minLength": 1},
-                                {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}}]})
 class SearchQueryField(serializers.Field):
     default_error_messages = {"invalid": "Must be a non-empty string or a non-empty list of non-empty strings."}
 

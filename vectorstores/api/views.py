@@ -2,16 +2,19 @@
 from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.module_loading import import_string
 from rest_framework import serializers, viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from credentials.models import Credential
 
 from .. import gateway
+from ..conf import app_settings
 from .audit import AuditTrailMixin
-from .exceptions import CredentialNotFound, api_exception_handler, check_usable
+from .exceptions import CredentialNotFound, api_exception_handler
 from .parsers import JSONParser
 from .schema import document
 from .serializers import (
@@ -28,15 +31,22 @@ from .multipart import StreamedUploadMixin, UploadParser
 
 
 class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet):
-    """Every action names a credential (?credential=<uuid>) the caller may use."""
+    """Every action names a credential (?credential=<uuid>) the caller may use.
 
-    # Whatever the host site's DEFAULT_PERMISSION_CLASSES: anonymous callers get 401 (403 when the
-    # only authentication class is SessionAuthentication). The host's authentication classes apply.
-    permission_classes = [IsAuthenticated]
+    The host's authentication classes apply. Actions take `**host_url_kwargs`: the parameters a host's
+    own URL prefix captures (e.g. a version) reach DRF's versioning, and the actions ignore them.
+    """
+
     # JSON only: the API is documented by its OpenAPI pages, not DRF's browsable HTML.
     renderer_classes = [JSONRenderer]
     # Set per request by initial(): the credential this call uses.
     credential = None
+
+    def get_permissions(self):
+        """Signed-in callers only, always; and then the host's own rules (see the PERMISSION_CLASSES setting)."""
+        configured = app_settings.PERMISSION_CLASSES
+        classes = api_settings.DEFAULT_PERMISSION_CLASSES if configured is None else map(import_string, configured)
+        return [IsAuthenticated(), *(permission() for permission in classes)]
 
     def get_exception_handler(self):
         # Our error shape without asking the host site to change EXCEPTION_HANDLER.
@@ -66,37 +76,37 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
         credential = Credential.objects.get_usable(request.user, query["credential"])
         if credential is None:
             raise CredentialNotFound()
-        check_usable(credential)
+        gateway.check_usable(credential)
         credential.mark_used()
         return credential
 
     @document.list_vector_stores
-    def list(self, request):
+    def list(self, request, **host_url_kwargs):
         query = ListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         page = gateway.list_vector_stores(self.credential, paged=query.paged, **query.validated_data)
         return _page_response(request, page)
 
     @document.create_vector_store
-    def create(self, request):
+    def create(self, request, **host_url_kwargs):
         fields = _validated(VectorStoreCreateSerializer, request.data)
         return Response(gateway.create_vector_store(self.credential, fields))
 
     @document.get_vector_store
-    def retrieve(self, request, store_id):
+    def retrieve(self, request, store_id, **host_url_kwargs):
         return Response(gateway.get_vector_store(self.credential, store_id))
 
     @document.update_vector_store
-    def update(self, request, store_id):
+    def update(self, request, store_id, **host_url_kwargs):
         fields = _validated(VectorStoreUpdateSerializer, request.data)
         return Response(gateway.update_vector_store(self.credential, store_id, fields))
 
     @document.delete_vector_store
-    def destroy(self, request, store_id):
+    def destroy(self, request, store_id, **host_url_kwargs):
         return Response(gateway.delete_vector_store(self.credential, store_id))
 
     @document.upload_files
-    def upload_files(self, request, store_id):
+    def upload_files(self, request, store_id, **host_url_kwargs):
         body = self.validated_upload(request)
         uploaded = gateway.upload_files_to_store(
             self.credential, store_id, body["files"], chunking_strategy=body.get("chunking_strategy")
@@ -104,21 +114,21 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
         return Response(uploaded)
 
     @document.remove_files
-    def remove_files(self, request, store_id):
+    def remove_files(self, request, store_id, **host_url_kwargs):
         body = _validated(RemoveFilesSerializer, request.data)
         return Response(gateway.remove_files_from_store(
             self.credential, store_id, body["file_ids"], delete_files=body["delete_files"]
         ))
 
     @document.list_files
-    def list_files(self, request, store_id):
+    def list_files(self, request, store_id, **host_url_kwargs):
         query = FileListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         page = gateway.list_store_files(self.credential, store_id, paged=query.paged, **query.validated_data)
         return _page_response(request, page)
 
     @document.search
-    def search(self, request, store_id):
+    def search(self, request, store_id, **host_url_kwargs):
         params = _validated(SearchSerializer, request.data)
         return Response(gateway.search_store(self.credential, store_id, params))
 

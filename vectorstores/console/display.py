@@ -2,7 +2,7 @@
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from ..api.exceptions import UpstreamError
+from ..gateway import GatewayError, OpenAINotFound
 
 # A vector store file's statuses, in the order the stacked bar shows them.
 FILE_STATUSES = [
@@ -125,8 +125,8 @@ class FileRow:
         if error:
             last_error = str(error.get("message") or error.get("code") or "")
         file = found if isinstance(found, dict) else None
-        if isinstance(found, UpstreamError):
-            file_error = "Not found among the OpenAI files." if found.status_code == 404 else str(found.detail)
+        if isinstance(found, GatewayError):
+            file_error = "Not found among the OpenAI files." if isinstance(found, OpenAINotFound) else str(found)
         else:
             file_error = ""
         return cls(

@@ -1,8 +1,8 @@
 """The console's pages. Each one checks, in this order: a staff user (admin's login), the model
 permission (view to browse; change to create, edit, delete, upload and remove: otherwise 403),
 and that the user may use the credential under the API's rules (otherwise 404, the same as for a
-credential that does not exist). Every OpenAI call is a `vectorstores.gateway` function; an
-upstream error becomes an admin message with the mapped text, and every change is written to the
+credential that does not exist). Every OpenAI call is a `vectorstores.gateway` function; its error
+(a `GatewayError`) becomes an admin message with the error's text, and every change is written to the
 credential's admin history (LogEntry)."""
 import uuid
 
@@ -19,7 +19,7 @@ from credentials.models import Credential
 
 from .. import gateway
 from ..conf import app_settings
-from ..api.exceptions import CredentialEndpointRefused, CredentialUnreadable, UpstreamError, check_usable, summarise
+from ..api.exceptions import summarise
 from ..filetypes import FILE_TYPES
 from ..api.serializers import OBJECT_ID, RemoveFilesSerializer
 from .display import FILE_STATUSES, STORE_COLUMNS, FileRow, StoreRow, search_results, sort_rows
@@ -38,7 +38,7 @@ CREDENTIAL_ID = r"(?P<object_id>[0-9A-Fa-f-]{32,36})"
 
 
 class UnusableCredential(Exception):
-    """A credential whose key must not be used (see check_usable), with the API's error for it."""
+    """A credential whose key must not be used, with the gateway's refusal (see `gateway.check_usable`)."""
 
     def __init__(self, credential, error):
         super().__init__(credential.pk)
@@ -128,8 +128,8 @@ class Console:
         if not self.may(request, change, credential):
             raise PermissionDenied
         try:
-            check_usable(credential)
-        except (CredentialUnreadable, CredentialEndpointRefused) as error:
+            gateway.check_usable(credential)
+        except gateway.CredentialNotUsable as error:
             raise UnusableCredential(credential, error) from None
         credential.mark_used()
         return credential
@@ -140,7 +140,7 @@ class Console:
                 return view(request, *args, **kwargs)
             except UnusableCredential as unusable:
                 messages.error(request, f"The vector stores of {unusable.credential.name} cannot be shown: "
-                                        f"{unusable.error.detail}")
+                                        f"{unusable.error}")
                 return HttpResponseRedirect(self.url("change", unusable.credential.pk))
 
         wrapped.__name__ = view.__name__
@@ -170,8 +170,8 @@ class Console:
         rows = []
         try:
             listed = gateway.list_vector_stores(credential, paged=False)
-        except UpstreamError as error:
-            messages.error(request, f"The vector stores could not be listed: {error.detail}")
+        except gateway.GatewayError as error:
+            messages.error(request, f"The vector stores could not be listed: {error}")
         else:
             rows = [StoreRow.of(store) for store in listed.items]
             if listed.has_more:
@@ -203,8 +203,8 @@ class Console:
         if request.method == "POST" and form.is_valid():
             try:
                 store = gateway.create_vector_store(credential, form.body)
-            except UpstreamError as error:
-                messages.error(request, f"The vector store could not be created: {error.detail}")
+            except gateway.GatewayError as error:
+                messages.error(request, f"The vector store could not be created: {error}")
             else:
                 row = StoreRow.of(store)
                 self.log(request, credential, f"Created vector store {row.label}.")
@@ -218,8 +218,8 @@ class Console:
         """(the store, None), or (None, a redirect to the list with the error as a message)."""
         try:
             return gateway.get_vector_store(credential, store_id), None
-        except UpstreamError as error:
-            messages.error(request, f"The vector store {store_id} could not be read: {error.detail}")
+        except gateway.GatewayError as error:
+            messages.error(request, f"The vector store {store_id} could not be read: {error}")
             return None, HttpResponseRedirect(self.console_url(credential))
 
     def store_change(self, request, object_id, store_id):
@@ -235,8 +235,8 @@ class Console:
                 return HttpResponseRedirect(self.store_url(credential, store_id))
             try:
                 updated = gateway.update_vector_store(credential, store_id, form.body)
-            except UpstreamError as error:
-                messages.error(request, f"The vector store could not be changed: {error.detail}")
+            except gateway.GatewayError as error:
+                messages.error(request, f"The vector store could not be changed: {error}")
             else:
                 changed = get_text_list(form.changed_labels(), "and")
                 label = StoreRow.of(updated).label
@@ -272,8 +272,8 @@ class Console:
                 if removed is None:
                     return False
             gateway.delete_vector_store(credential, row.id)
-        except UpstreamError as error:
-            messages.error(request, f"The vector store {row.label} could not be deleted: {error.detail}")
+        except gateway.GatewayError as error:
+            messages.error(request, f"The vector store {row.label} could not be deleted: {error}")
             return False
         self.log(request, credential, f"Deleted vector store {row.label}.")
         messages.success(request, f"The vector store {row.label} was deleted" + (ngettext(
@@ -295,8 +295,8 @@ class Console:
         try:
             vs_files = gateway.list_store_files(credential, store_id, paged=False,
                                                 **({"filter": status} if status else {})).items
-        except UpstreamError as error:
-            messages.error(request, f"The files of the vector store could not be listed: {error.detail}")
+        except gateway.GatewayError as error:
+            messages.error(request, f"The files of the vector store could not be listed: {error}")
         page = Paginator(vs_files, self.files_per_page).get_page(request.GET.get("p"))
         files = self._file_rows(request, credential, page.object_list)
 
@@ -305,8 +305,8 @@ class Console:
         if search_form.is_bound and search_form.is_valid():
             try:
                 answer = gateway.search_store(credential, store_id, search_form.body)
-            except UpstreamError as error:
-                messages.error(request, f"The search failed: {error.detail}")
+            except gateway.GatewayError as error:
+                messages.error(request, f"The search failed: {error}")
             else:
                 results = search_results(answer, {file.id: file.filename for file in files})
 
@@ -333,12 +333,13 @@ class Console:
         found = gateway.retrieve_files(credential, [vs_file["id"] for vs_file in vs_files])
         rows = [FileRow.of(vs_file, found.get(vs_file["id"])) for vs_file in vs_files]
         failed = [found[row.id] for row in rows
-                  if isinstance(found.get(row.id), UpstreamError) and found[row.id].status_code != 404]
+                  if isinstance(found.get(row.id), gateway.GatewayError)
+                  and not isinstance(found[row.id], gateway.OpenAINotFound)]
         if failed:
             messages.warning(request, ngettext(
                 "The name of %(count)d file could not be read: %(detail)s",
                 "The names of %(count)d files could not be read: %(detail)s", len(failed),
-            ) % {"count": len(failed), "detail": failed[0].detail})
+            ) % {"count": len(failed), "detail": failed[0]})
         return rows
 
     # --- removing files -------------------------------------------------------------------------------
@@ -378,8 +379,8 @@ class Console:
         failed = None
         try:
             reports = gateway.remove_files_from_store(credential, row.id, file_ids, delete_files=delete_files)
-        except UpstreamError as error:
-            reports = error.extra.get("files") or []
+        except gateway.GatewayError as error:
+            reports = error.report.get("files") or []
             failed = error
         removed = [report["id"] for report in reports if report.get("deleted")]
         if removed:
@@ -394,7 +395,7 @@ class Console:
             if announce:
                 messages.success(request, message)
         if failed:
-            messages.error(request, f"Files could not be removed: {failed.detail}")
+            messages.error(request, f"Files could not be removed: {failed}")
             return None
         return removed
 

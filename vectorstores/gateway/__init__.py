@@ -1,11 +1,30 @@
 """The one package that talks to OpenAI (nothing else in this project imports `openai`).
 
+Plain Python: it knows nothing of the API (nor of Django REST Framework) that calls it.
+
 - `client`: the per-credential SDK clients, every call's timeout and retries, and
-  the mapping of upstream faults to the API's errors (`UpstreamError`).
+  the mapping of upstream faults to the gateway's errors.
+- `exceptions`: those errors (`GatewayError` and its kinds); the API and the console
+  decide how to answer them.
 - `operations`: vector stores, their files, search.
-- `uploads`: files into a store, with cleanup when anything fails.
+- `store_uploads`: files into a store, with cleanup when anything fails.
 """
-from .client import clients
+from .client import check_usable, clients
+from .exceptions import (
+    BatchEnded,
+    BatchError,
+    BatchTimeout,
+    CredentialNotUsable,
+    EndpointRefused,
+    GatewayError,
+    KeyUnreadable,
+    OpenAIBadResponse,
+    OpenAIError,
+    OpenAINotFound,
+    OpenAIStatusError,
+    OpenAITimeout,
+    OpenAIUnreachable,
+)
 from .operations import (
     Page,
     check_connection,
@@ -22,7 +41,10 @@ from .operations import (
 from .store_uploads import upload_files_to_store
 
 __all__ = [
-    "Page", "check_connection", "clients", "create_vector_store", "delete_vector_store", "get_vector_store",
-    "list_store_files", "list_vector_stores", "remove_files_from_store", "retrieve_files",
+    "BatchEnded", "BatchError", "BatchTimeout", "CredentialNotUsable", "EndpointRefused", "GatewayError",
+    "KeyUnreadable", "OpenAIBadResponse", "OpenAIError", "OpenAINotFound", "OpenAIStatusError", "OpenAITimeout",
+    "OpenAIUnreachable",
+    "Page", "check_connection", "check_usable", "clients", "create_vector_store", "delete_vector_store",
+    "get_vector_store", "list_store_files", "list_vector_stores", "remove_files_from_store", "retrieve_files",
     "search_store", "update_vector_store", "upload_files_to_store",
 ]

@@ -1,4 +1,4 @@
-"""The SDK clients, and every call to OpenAI: timeouts, retries, and the mapping of faults to API errors.
+"""The SDK clients, and every call to OpenAI: timeouts, retries, and the mapping of faults to the gateway's errors.
 
 Objects pass through exactly as OpenAI sends them: every call reads the raw JSON
 answer instead of the SDK's parsed models, so no field is dropped, renamed or
@@ -16,11 +16,18 @@ from dataclasses import dataclass
 
 import httpx2
 import openai
-from rest_framework import status
 
 from ..conf import app_settings
-from ..api.exceptions import UpstreamError, check_usable
 from ..redaction import redact
+from .exceptions import (
+    EndpointRefused,
+    KeyUnreadable,
+    OpenAIBadResponse,
+    OpenAINotFound,
+    OpenAIStatusError,
+    OpenAITimeout,
+    OpenAIUnreachable,
+)
 
 logger = logging.getLogger("vectorstores.gateway")
 
@@ -44,7 +51,7 @@ class ClientCache:
         self._clients = {}  # credential pk -> (fingerprint, client)
 
     def get(self, credential):
-        check_usable(credential)  # an undecryptable key loads as "", and a key goes only to allowed hosts
+        check_usable(credential)  # the backstop: whoever calls, an unusable key is never sent
         fingerprint = self._fingerprint(credential)
         with self._lock:
             cached = self._clients.get(credential.pk)
@@ -75,48 +82,37 @@ class ClientCache:
 clients = ClientCache()
 
 
-# OpenAI status -> (our status, our code). Other 4xx keep their status; 5xx become 502.
-STATUS_MAP = {
-    400: (status.HTTP_400_BAD_REQUEST, "openai_bad_request"),
-    401: (status.HTTP_401_UNAUTHORIZED, "openai_invalid_api_key"),
-    403: (status.HTTP_403_FORBIDDEN, "openai_permission_denied"),
-    404: (status.HTTP_404_NOT_FOUND, "openai_not_found"),
-    409: (status.HTTP_409_CONFLICT, "openai_conflict"),
-    429: (status.HTTP_429_TOO_MANY_REQUESTS, "openai_rate_limited"),
-}
+def check_usable(credential):
+    """Refuse a credential whose key must not be sent: undecryptable (it loads as ""), or bound for a
+    host the allow-list no longer admits. Callers ask first (the API before it reads a body, the console
+    before it shows a page); `ClientCache.get` asks again, so no call can skip it."""
+    if not credential.api_key_readable:
+        raise KeyUnreadable()
+    if not credential.endpoint_allowed:
+        raise EndpointRefused()
 
 
 def map_openai_error(exc):
-    """The UpstreamError that answers the caller for an exception raised by the SDK."""
+    """The gateway's error for an exception raised by the SDK."""
     if isinstance(exc, openai.APITimeoutError):
-        return UpstreamError("OpenAI did not answer in time.", status_code=504, code="openai_timeout")
+        return OpenAITimeout()
     if isinstance(exc, openai.APIConnectionError):
-        # Refused, reset, or cut off mid-answer: the connection failed either way.
-        return UpstreamError("The connection to OpenAI failed.", status_code=502, code="openai_unreachable")
+        return OpenAIUnreachable()
     if isinstance(exc, openai.APIStatusError):
         body = _json_or_none(exc.response)
         if exc.status_code < 500 and isinstance(body, dict) and _upstream_message(body) is _MALFORMED:
-            return UpstreamError("OpenAI sent an error this server cannot read.", status_code=502,
-                                 code="openai_bad_response", openai_request_id=exc.request_id)
-        if exc.status_code in STATUS_MAP:
-            status_code, code = STATUS_MAP[exc.status_code]
-        elif exc.status_code < 500:
-            status_code, code = exc.status_code, "openai_client_error"
-        else:
-            status_code, code = status.HTTP_502_BAD_GATEWAY, "openai_server_error"
+            return OpenAIBadResponse("OpenAI sent an error this server cannot read.", response=exc.response)
         message = _upstream_message(body)
         message = redact(message, [sent_key(exc)]) if isinstance(message, str) else ""
         if exc.status_code == 401:
-            detail = "OpenAI rejected the credential's API key."  # its message echoes part of the key
+            message = "OpenAI rejected the credential's API key."  # its message echoes part of the key
         elif exc.status_code >= 500:
-            detail = f"OpenAI failed ({exc.status_code})" + (f": {message}" if message else ".")
+            message = f"OpenAI failed ({exc.status_code})" + (f": {message}" if message else ".")
         else:
-            detail = message or f"OpenAI answered {exc.status_code}."
-        return UpstreamError(
-            detail, status_code=status_code, code=code,
-            openai_request_id=exc.request_id, retry_after=_retry_after_header(exc.response.headers),
-        )
-    return UpstreamError("OpenAI sent an answer this server cannot read.", status_code=502, code="openai_bad_response")
+            message = message or f"OpenAI answered {exc.status_code}."
+        kind = OpenAINotFound if exc.status_code == 404 else OpenAIStatusError
+        return kind(message, response=exc.response, retry_after=_retry_after_header(exc.response.headers))
+    return OpenAIBadResponse()
 
 
 def sent_key(exc):
@@ -186,7 +182,7 @@ class Answer:
 def request(method, *args, expect, retry=Retry.IDEMPOTENT, **kwargs):
     """Call one SDK `with_raw_response` method, retrying as `retry` allows within TIMEOUT.
 
-    Returns the JSON object and headers of the answer; raises UpstreamError otherwise.
+    Returns the JSON object and headers of the answer; raises an OpenAIError otherwise.
     TIMEOUT bounds the whole call, retries and their waits included, so a caller
     never waits much longer than TIMEOUT for an answer.
     """
@@ -218,10 +214,7 @@ def _answer_json(raw, expect):
     if not isinstance(data, dict) or data.get("object") not in kinds or (
         data.get("object") == "list" and not _is_list_of_objects(data.get("data"))
     ) or (data.get("object") not in UNNAMED_KINDS and not isinstance(data.get("id"), str)):
-        raise UpstreamError(
-            "OpenAI sent an answer this server cannot read.",
-            status_code=502, code="openai_bad_response", openai_request_id=raw.headers.get("x-request-id"),
-        )
+        raise OpenAIBadResponse(response=raw.http_response)
     return data
 
 

@@ -3,8 +3,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ..conf import app_settings
-from ..api.exceptions import UpstreamError
 from .client import VECTOR_STORE, VECTOR_STORE_FILE_DELETED, Retry, call, clients, only_given
+from .exceptions import GatewayError
 
 UPSTREAM_PAGE_SIZE = 100  # OpenAI's largest page for vector store lists
 
@@ -66,7 +66,7 @@ def search_store(credential, store_id, params):
 
 
 def check_connection(credential):
-    """Raise UpstreamError unless OpenAI accepts the credential (the cheapest authenticated call)."""
+    """Raise a GatewayError unless OpenAI accepts the credential (the cheapest authenticated call)."""
     call(clients.get(credential).vector_stores.with_raw_response.list, limit=1, expect="list")
 
 
@@ -75,7 +75,7 @@ class Removal:
     file_id: str
     deleted: bool = False
     file_deleted: bool | None = None
-    error: UpstreamError | None = field(default=None)
+    error: GatewayError | None = field(default=None)
 
     def report(self):
         report = {"id": self.file_id, "object": "vector_store.file.deleted", "deleted": self.deleted}
@@ -89,7 +89,7 @@ class Removal:
 def remove_files_from_store(credential, store_id, file_ids, *, delete_files=False):
     """Detach `file_ids` from the store concurrently, and with `delete_files` delete the Files too.
 
-    Returns the per-file reports; raises an UpstreamError carrying them if any removal failed.
+    Returns the per-file reports; raises a GatewayError carrying them if any removal failed.
     """
     client = clients.get(credential)
 
@@ -102,15 +102,15 @@ def remove_files_from_store(credential, store_id, file_ids, *, delete_files=Fals
             # Only a file this store held is deleted, so a typo can't delete another store's file.
             if delete_files and removal.deleted:
                 removal.file_deleted = bool(call(client.files.with_raw_response.delete, file_id, expect="file")["deleted"])
-        except UpstreamError as error:
+        except GatewayError as error:
             removal.error = error
         return removal
 
     removals = run_concurrently(remove, file_ids, app_settings.DELETE_CONCURRENCY)
     failed = [removal for removal in removals if removal.error]
     if failed:
-        summary = f"{len(failed)} of {len(removals)} files could not be removed: {failed[0].error.detail}"
-        raise failed[0].error.with_extra(detail=summary, files=[removal.report() for removal in removals])
+        summary = f"{len(failed)} of {len(removals)} files could not be removed: {failed[0].error}"
+        raise failed[0].error.with_report(summary, files=[removal.report() for removal in removals])
     return [removal.report() for removal in removals]
 
 
@@ -124,7 +124,7 @@ def run_concurrently(function, items, concurrency):
 def retrieve_files(credential, file_ids):
     """The OpenAI File object of each id (`GET /files/{id}`), retrieved concurrently.
 
-    Returns {file_id: File object, or the UpstreamError that retrieving it raised}, in the
+    Returns {file_id: File object, or the GatewayError that retrieving it raised}, in the
     order of `file_ids` (duplicates once): a file that is gone (404) or could not be read
     does not hide the others. At most DELETE_CONCURRENCY calls at once.
     """
@@ -133,7 +133,7 @@ def retrieve_files(credential, file_ids):
     def retrieve(file_id):
         try:
             return call(client.files.with_raw_response.retrieve, file_id, expect="file")
-        except UpstreamError as error:
+        except GatewayError as error:
             return error
 
     ids = list(dict.fromkeys(file_ids))

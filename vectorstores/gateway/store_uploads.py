@@ -10,12 +10,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
-from rest_framework import status
-
 from ..conf import app_settings
-from ..api.exceptions import UpstreamError
 from ..redaction import redact
 from .client import FILE_BATCH, Retry, call, clients, only_given, request
+from .exceptions import BatchEnded, BatchTimeout, GatewayError, OpenAINotFound
 from .operations import get_vector_store, list_pages, run_concurrently
 
 logger = logging.getLogger("vectorstores.gateway")
@@ -35,7 +33,7 @@ class FileOutcome:
     size: int
     file: dict | None = None  # the OpenAI File object, once uploaded
     status: str = "not_uploaded"
-    error: UpstreamError | str | None = None
+    error: GatewayError | str | None = None
     file_deleted: bool = False
 
     @property
@@ -43,7 +41,7 @@ class FileOutcome:
         return self.file["id"] if self.file else None
 
     def report(self):
-        error = self.error.body() if isinstance(self.error, UpstreamError) else self.error
+        error = self.error.body() if isinstance(self.error, GatewayError) else self.error
         return {"filename": self.filename, "id": self.file_id, "status": self.status,
                 "error": error, "file_deleted": self.file_deleted}
 
@@ -78,7 +76,7 @@ def upload_files_to_store(credential, store_id, uploads, chunking_strategy=None)
     """Upload `uploads` (Django TemporaryUploadedFiles, on disk) concurrently, attach them in one
     file batch and wait for it. Returns the OpenAI File objects.
 
-    On any failure raises an UpstreamError whose body reports every file, after deleting
+    On any failure raises a GatewayError whose body reports every file, after deleting
     the File objects this request created that did not end up in the store.
     """
     get_vector_store(credential, store_id)  # a missing store is a 404 before anything is uploaded
@@ -105,7 +103,7 @@ def _upload_and_attach(credential, store_id, uploads, outcomes, chunking_strateg
             **only_given(chunking_strategy=chunking_strategy), retry=Retry.CREATE, expect=FILE_BATCH,
         )
         batch, timed_out = _wait_for_batch(credential, store_id, created.data, created.headers)
-    except UpstreamError as error:
+    except GatewayError as error:
         # The batch may exist (its answer lost) or still run: deleting the Files detaches them too.
         _delete_files(credential, outcomes)
         raise _upload_error(error, "The files could not be added to the vector store", outcomes) from error
@@ -118,25 +116,16 @@ def _upload_and_attach(credential, store_id, uploads, outcomes, chunking_strateg
 
     _settle_unfinished_batch(credential, store_id, batch, outcomes)
     unattached = sum(outcome.status != "completed" for outcome in outcomes)
-    if timed_out:
-        error = UpstreamError(
-            f"OpenAI did not process the files within {app_settings.POLL_TIMEOUT:g} seconds; the batch was cancelled.",
-            status_code=status.HTTP_504_GATEWAY_TIMEOUT, code="batch_timeout",
-        )
-    else:
-        error = UpstreamError(
-            f"OpenAI's file batch ended '{batch.get('status')}'",
-            status_code=status.HTTP_500_INTERNAL_SERVER_ERROR, code=f"batch_{batch.get('status')}",
-        )
+    error = BatchTimeout(app_settings.POLL_TIMEOUT) if timed_out else BatchEnded(batch.get("status"))
     raise _upload_error(error, f"{unattached} of {len(outcomes)} files were not added", outcomes)
 
 
 def _upload_error(error, summary, outcomes):
     leftovers = [o.file_id for o in outcomes if o.file and o.status != "completed" and not o.file_deleted]
-    detail = f"{summary}: {error.detail}"
+    message = f"{summary}: {error}"
     if leftovers:
-        detail += f" Cleanup failed; these OpenAI files may remain: {', '.join(leftovers)}."
-    return error.with_extra(detail=detail, files=[outcome.report() for outcome in outcomes])
+        message += f" Cleanup failed; these OpenAI files may remain: {', '.join(leftovers)}."
+    return error.with_report(message, files=[outcome.report() for outcome in outcomes])
 
 
 def _upload_files(client, uploads, outcomes):
@@ -162,7 +151,7 @@ def _upload_one(client, upload, outcome):
             file = call(create_file, retry=Retry.CREATE, expect="file")
         in_flight.claim(file["id"])
         outcome.file, outcome.status = file, "uploaded"
-    except UpstreamError as error:
+    except GatewayError as error:
         outcome.status, outcome.error = "upload_failed", error
     return outcome
 
@@ -173,15 +162,15 @@ def _find_lost_uploads(credential, outcomes, started):
     A match is a File created since the request began, with the same name, size and
     purpose, that no request of this process owns.
     """
-    lost = [o for o in outcomes if o.status == "upload_failed" and o.error.detail.code in ANSWER_MAY_BE_LOST]
+    lost = [o for o in outcomes if o.status == "upload_failed" and o.error.code in ANSWER_MAY_BE_LOST]
     if not lost:
         return
     try:
         recent = call(clients.get(credential).files.with_raw_response.list,
                       purpose="assistants", order="desc", limit=100, expect="list")["data"]
-    except UpstreamError as error:
+    except GatewayError as error:
         logger.error("Could not look for the files of lost upload answers (%s): %s",
-                     ", ".join(o.filename for o in lost), error.detail)
+                     ", ".join(o.filename for o in lost), error)
         return
     for outcome in lost:
         for file in recent:
@@ -205,7 +194,7 @@ def _wait_for_batch(credential, store_id, batch, headers):
     while batch.get("status") == "in_progress":
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            with contextlib.suppress(UpstreamError):
+            with contextlib.suppress(GatewayError):
                 batch = call(client.vector_stores.file_batches.with_raw_response.cancel, batch["id"],
                              vector_store_id=store_id, expect=FILE_BATCH)
             return batch, True
@@ -235,8 +224,8 @@ def _settle_unfinished_batch(credential, store_id, batch, outcomes):
                 outcome = by_id[vs_file["id"]]
                 outcome.status = vs_file.get("status", "unknown")
                 outcome.error = _last_error_message(vs_file, credential)
-    except UpstreamError as error:
-        logger.warning("Could not read the files of batch %s: %s", batch.get("id"), error.detail)
+    except GatewayError as error:
+        logger.warning("Could not read the files of batch %s: %s", batch.get("id"), error)
     unfinished = [outcome for outcome in outcomes if outcome.status != "completed"]
     for outcome in unfinished:
         if outcome.status == "uploaded":
@@ -259,11 +248,9 @@ def _delete_files(credential, outcomes):
         try:
             call(client.files.with_raw_response.delete, outcome.file_id, expect="file")
             outcome.file_deleted = True
-        except UpstreamError as error:
-            if error.status_code == status.HTTP_404_NOT_FOUND:
-                outcome.file_deleted = True  # already gone
-            else:
-                logger.error("Could not delete OpenAI file %s left by a failed upload: %s",
-                             outcome.file_id, error.detail)
+        except OpenAINotFound:
+            outcome.file_deleted = True  # already gone
+        except GatewayError as error:
+            logger.error("Could not delete OpenAI file %s left by a failed upload: %s", outcome.file_id, error)
 
     run_concurrently(delete, [outcome for outcome in outcomes if outcome.file], app_settings.DELETE_CONCURRENCY)

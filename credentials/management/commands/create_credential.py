@@ -41,7 +41,7 @@ class Command(BaseCommand):
         found_groups = list(Group.objects.filter(name__in=groups))
         missing = set(groups) - {group.name for group in found_groups}
         if missing:
-            raise CommandError(f"No such group: {', '.join(sorted(missing))}")
+            raise CommandError(f"No such group: {', '.join(sorted(missing))}. Create it first (in admin, under Groups).")
 
         credential = Credential(name=name, api_key=api_key, base_url=base_url,
                                 organization=organization, project=project)

@@ -1,5 +1,8 @@
-"""A stateful, real-HTTP fake of OpenAI's Vector Stores + Files API for tests (stdlib only)."""
+"""A stateful, real-HTTP fake of OpenAI's Vector Stores + Files API for tests (stdlib only).
 
-from .server import FakeOpenAI, RecordedRequest
+The supported names are re-exported by `vectorstores.testing`; import them from there.
+"""
 
-__all__ = ["FakeOpenAI", "RecordedRequest"]
+from .server import FAKE_API_KEY, FakeOpenAI, FakeOpenAIHandler, RecordedRequest
+
+__all__ = ["FAKE_API_KEY", "FakeOpenAI", "FakeOpenAIHandler", "RecordedRequest"]

@@ -13,7 +13,8 @@ import traceback
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterable
+from types import TracebackType
+from typing import Any, Generator, Iterable, Iterator, Self
 from urllib.parse import parse_qsl, urlsplit
 
 from .multipart import MultipartError, parse_multipart
@@ -21,7 +22,10 @@ from .routes import Call, match_route, upload_file
 from .state import FakeState
 from .validation import ApiError, invalid, not_found
 
+_HOST = "127.0.0.1"  # the fake serves on loopback only
 READ_SIZE = 1024 * 1024  # the largest piece of a request body read at once
+# The key a FakeOpenAI accepts unless it is given others (and the pytest plugin's default).
+FAKE_API_KEY = "sk-fake-openai-test-key-0123456789abcdef"
 
 _MALFORMED_JSON = (
     "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library "
@@ -35,6 +39,8 @@ _MISSING_KEY = (
 
 @dataclass
 class RecordedRequest:
+    """One request the fake received, as `FakeOpenAI.requests` keeps it (bodies decoded)."""
+
     method: str
     path: str  # relative to /v1, without the query string
     query: dict[str, str]
@@ -59,7 +65,7 @@ class _Fault:
 
 
 # handle()'s answer for "close the connection mid-answer".
-DROPPED = (0, b"", {})
+DROPPED: tuple[int, bytes, dict[str, str]] = (0, b"", {})
 
 
 @dataclass
@@ -113,9 +119,14 @@ def _parse_request(method: str, path: str, query_string: str, headers: dict[str,
 
 
 class FakeOpenAI(FakeState):
-    """A stateful fake of the Vector Stores + Files API served over real HTTP on 127.0.0.1."""
+    """A stateful fake of the Vector Stores + Files API served over real HTTP on 127.0.0.1.
 
-    def __init__(self, api_keys: Iterable[str] = ()) -> None:
+    `with FakeOpenAI() as fake:` starts it on a free port and always stops it; `start()` and `stop()`
+    do the same by hand. Only requests whose `Authorization: Bearer` key is in `api_keys` are answered
+    (default: FAKE_API_KEY alone); others get OpenAI's 401.
+    """
+
+    def __init__(self, api_keys: Iterable[str] = (FAKE_API_KEY,)) -> None:
         super().__init__()
         self._initial_api_keys = frozenset(api_keys)
         self.api_keys: set[str] = set(self._initial_api_keys)
@@ -128,12 +139,15 @@ class FakeOpenAI(FakeState):
 
     # --- lifecycle ---
 
-    def handler_class(self) -> type[BaseHTTPRequestHandler]:
-        """The request handler of each connection (a subclass may read bodies its own way)."""
-        return _Handler
+    def handler_class(self) -> type[FakeOpenAIHandler]:
+        """The request handler of each connection: a subclass may return a FakeOpenAIHandler subclass."""
+        return FakeOpenAIHandler
 
     def start(self) -> None:
-        self._server = _Server(("127.0.0.1", 0), self.handler_class())
+        """Serve on 127.0.0.1, on a free port (see `base_url`), from a daemon thread."""
+        if self._server is not None:
+            raise RuntimeError("FakeOpenAI is already started")
+        self._server = _Server((_HOST, 0), self.handler_class())
         self._server.fake = self
         # A short poll interval keeps stop() quick: shutdown() waits for the loop to notice.
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -142,18 +156,33 @@ class FakeOpenAI(FakeState):
 
     @property
     def base_url(self) -> str:
+        """The URL to give the SDK or a credential: `http://127.0.0.1:<port>/v1`."""
         if self._server is None:
             raise RuntimeError("FakeOpenAI is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://{_HOST}:{self._server.server_port}/v1"
+
+    @property
+    def running(self) -> bool:
+        """Whether the fake is started (and not stopped since)."""
+        return self._server is not None
 
     def stop(self) -> None:
+        """Stop serving and close the port; does nothing if not started."""
         if self._server is None:
             return
         self._server.shutdown()
         self._server.server_close()
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
         self._server = self._thread = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.stop()
 
     def reset(self) -> None:
         """Forget all state and test setup; keys removed by a test come back, keys added stay."""
@@ -168,6 +197,7 @@ class FakeOpenAI(FakeState):
     # --- test helpers ---
 
     def requests_to(self, method: str, path_prefix: str) -> list[RecordedRequest]:
+        """The recorded `method` requests whose path (relative to /v1) starts with `path_prefix`."""
         with self.lock:
             return [request for request in self.requests
                     if request.method == method.upper() and request.path.startswith(path_prefix)]
@@ -188,6 +218,7 @@ class FakeOpenAI(FakeState):
                                        drop="after" if after_processing else "before"))
 
     def delay(self, method: str, path_regex: str, seconds: float) -> None:
+        """Wait `seconds` before answering every matching request, until `reset()`."""
         with self.lock:
             self._delays.append(_Delay(method.upper(), re.compile(path_regex), seconds))
 
@@ -273,13 +304,16 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128  # the default 5 makes the kernel reset bursts of new connections
     fake: FakeOpenAI
 
-    def handle_error(self, request, client_address):
+    def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that gave up (a timeout under test) is expected; anything else is a bug worth a traceback.
         if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
             super().handle_error(request, client_address)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class FakeOpenAIHandler(BaseHTTPRequestHandler):
+    """The fake's HTTP request handler. A subclass may override `read_body()`, e.g. to keep less of a
+    large body, reading it through `body_pieces()`; `self.server.fake` is the FakeOpenAI."""
+
     protocol_version = "HTTP/1.1"  # keep-alive, so the SDK's connection pool can reuse connections
     # Headers and body are separate writes; without TCP_NODELAY each answer waits ~40 ms for a delayed ACK.
     disable_nagle_algorithm = True
@@ -287,7 +321,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         headers = {name.lower(): value for name, value in self.headers.items()}
-        answer = self.server.fake.handle(self.command, self.path, headers, self._read_body())
+        answer = self.server.fake.handle(self.command, self.path, headers, self.read_body())
         if answer is DROPPED:
             # Half an answer, then the connection goes: what a crashed server or a cut network looks like.
             self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"id")
@@ -304,10 +338,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _serve
 
-    def _read_body(self) -> bytes:
-        return b"".join(self._body_pieces())
+    def read_body(self) -> bytes:
+        """The whole request body, as the fake will parse it."""
+        return b"".join(self.body_pieces())
 
-    def _body_pieces(self) -> Iterable[bytes]:
+    def body_pieces(self) -> Iterator[bytes]:
         """The request body as it arrives, READ_SIZE bytes at a time at most."""
         if self.headers.get("Transfer-Encoding", "").lower() != "chunked":
             yield from self._pieces(int(self.headers.get("Content-Length") or 0))
@@ -320,7 +355,7 @@ class _Handler(BaseHTTPRequestHandler):
         while self.rfile.readline() not in (b"\r\n", b"\n", b""):  # optional trailers
             pass
 
-    def _pieces(self, size: int):
+    def _pieces(self, size: int) -> Generator[bytes, None, bool]:
         """The next `size` bytes of the body; returns False if the body ends first."""
         while size > 0:
             piece = self.rfile.read(min(READ_SIZE, size))

@@ -13,7 +13,7 @@ import string
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Hashable, Iterable, Mapping
+from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence
 
 from .validation import DEFAULT_CHUNKING, invalid, normalize_chunking_strategy, not_found, query_choice, query_int
 
@@ -90,7 +90,7 @@ class FakeState:
         strategy = normalize_chunking_strategy(chunking_strategy)
         with self.lock:
             created_at = now()
-            store = {
+            store: dict[str, Any] = {
                 "id": new_id("vs_", 24), "object": "vector_store", "created_at": created_at, "name": name or "",
                 "usage_bytes": 0, "file_counts": count_statuses([]), "status": "completed",
                 "last_active_at": created_at, "metadata": metadata or {}, "expires_after": expires_after,
@@ -107,7 +107,7 @@ class FakeState:
                     *, expires_in: int | None = None) -> dict:
         with self.lock:
             created_at = now()
-            file = {
+            file: dict[str, Any] = {
                 "id": new_id("file-", 22), "object": "file", "bytes": len(content), "created_at": created_at,
                 "filename": filename, "purpose": purpose, "status": "processed", "status_details": None,
                 "expires_at": created_at + expires_in if expires_in is not None else None,
@@ -165,7 +165,7 @@ class FakeState:
     def create_batch(self, vs_id: str, entries: list[tuple[str, dict, dict | None]]) -> dict:
         """`entries` are (file_id, chunking strategy, attributes); files stay in progress until settled."""
         created_at = now()
-        batch = {"id": new_id("vsfb_", 24), "object": "vector_store.files_batch", "created_at": created_at,
+        batch: dict[str, Any] = {"id": new_id("vsfb_", 24), "object": "vector_store.files_batch", "created_at": created_at,
                  "vector_store_id": vs_id, "status": "in_progress", "file_counts": count_statuses([])}
         self.file_batches[batch["id"]] = batch
         self.batch_file_ids[batch["id"]] = list(dict.fromkeys(file_id for file_id, _, _ in entries))
@@ -241,7 +241,7 @@ class FakeState:
 
     # --- listing ---
 
-    def list_page(self, entries: list[tuple[Hashable, dict]], query: Mapping[str, str], *,
+    def list_page(self, entries: Sequence[tuple[Hashable, dict]], query: Mapping[str, str], *,
                   cursor_key: Callable[[str], Hashable] = lambda object_id: object_id,
                   default_limit: int = 20, max_limit: int = 100, with_before: bool = True) -> dict:
         """Build a list envelope from (state key, object) pairs using limit/order/after/before."""

@@ -1,0 +1,184 @@
+"""Each operation's documentation: the `document.<operation>` decorators of the API's views (api/views.py).
+
+Parameters, request bodies, responses, and what each error status means for it.
+"""
+from types import SimpleNamespace
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, OpenApiResponse, extend_schema
+
+from ...filetypes import FILE_TYPES
+from ..serializers import (
+    OBJECT_ID_PATTERN,
+    FileListQuerySerializer,
+    ListQuerySerializer,
+    RemoveFilesSerializer,
+    SearchSerializer,
+    VectorStoreCreateSerializer,
+    VectorStoreUpdateSerializer,
+)
+from .components import (
+    ErrorSerializer,
+    OpenAIFileSerializer,
+    SearchResultsPageSerializer,
+    UploadFilesRequestSerializer,
+    VectorStoreDeletionSerializer,
+    VectorStoreFileRemovalSerializer,
+    VectorStoreFileSerializer,
+    VectorStoreSerializer,
+)
+from .settings import TAG
+
+CREDENTIAL = OpenApiParameter(
+    "credential", OpenApiTypes.UUID, OpenApiParameter.QUERY, required=True,
+    description="The id of the credential whose OpenAI API key the call uses.",
+)
+STORE_ID = OpenApiParameter(
+    "store_id", OpenApiTypes.STR, OpenApiParameter.PATH, pattern=OBJECT_ID_PATTERN.pattern,
+    description="The vector store id, e.g. vs_abc123.",
+)
+LINK = OpenApiParameter(
+    "Link", {"type": "string", "pattern": r'^<[^>]+>; rel="next"$'}, OpenApiParameter.HEADER, response=[200],
+    description='Present when more objects exist: `<url>; rel="next"`, the URL of the rest of the list '
+                "(`after=<last id of this page>`, the other parameters kept).",
+)
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After", {"type": "integer", "minimum": 0}, OpenApiParameter.HEADER, response=[429],
+    description="Seconds to wait before retrying: the throttle's wait, or OpenAI's when it sent one.",
+)
+WWW_AUTHENTICATE = OpenApiParameter(
+    "WWW-Authenticate", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[401],
+    description="`Token` when the request carried no valid credentials.",
+)
+
+ERROR_DESCRIPTIONS = {
+    400: "`invalid`: a query parameter, the path id or a body field is invalid (field errors in `errors`); "
+         "`parse_error`: the body is not valid JSON; `openai_bad_request`: OpenAI rejected the request.",
+    401: "`not_authenticated` / `authentication_failed`: no or a bad token or session; "
+         "`openai_invalid_api_key`: OpenAI rejected the credential's API key.",
+    403: "`openai_permission_denied`: OpenAI refused the credential access; `permission_denied`: with session "
+         "authentication, an unsafe method without the CSRF token.",
+    404: "`credential_not_found`: no such credential, or not one you may use; "
+         "`openai_not_found`: OpenAI has no such vector store or file.",
+    406: "`not_acceptable`: the Accept header admits no JSON.",
+    409: "`openai_conflict`: OpenAI reported a conflict.",
+    413: "`payload_too_large`: too many files, a file too large, or a request too large.",
+    415: "`unsupported_media_type`: the body is not of the media type this operation takes.",
+    429: "`throttled`: too many requests from you (the site's throttle rates); "
+         "`openai_rate_limited`: OpenAI's rate limit.",
+    "4XX": "`openai_client_error`: another 4xx answer from OpenAI, passed on with its status.",
+    500: "`batch_failed` / `batch_cancelled` / `batch_completed`: the file batch ended without every file "
+         "processed; `files` reports each file, and the files not added were deleted from OpenAI.",
+    502: "`openai_server_error`: OpenAI answered 5xx; `openai_unreachable`: no connection to OpenAI; "
+         "`openai_bad_response`: OpenAI's answer was not the JSON expected.",
+    503: "`credential_unreadable`: the credential's stored key cannot be decrypted with the server's keys "
+         "(the server's encryption key changed).",
+    504: "`openai_timeout`: OpenAI did not answer in time.",
+}
+ERRORS = (400, 401, 403, 404, 406, 409, 429, "4XX", 502, 503, 504)
+BODY_ERRORS = (*ERRORS, 415)
+
+
+def _errors(statuses, extra_descriptions):
+    return {
+        status: OpenApiResponse(ErrorSerializer, description=" ".join(
+            filter(None, [ERROR_DESCRIPTIONS[status], extra_descriptions.get(status)])
+        ))
+        for status in statuses
+    }
+
+
+def _operation(operation_id, summary, description, *, responses, parameters=(), request=None, errors=ERRORS,
+               error_descriptions=None):
+    return extend_schema(
+        operation_id=operation_id, summary=summary, description=description, tags=[TAG], request=request,
+        parameters=[CREDENTIAL, *parameters, RETRY_AFTER, WWW_AUTHENTICATE],
+        responses={**responses, **_errors(errors, error_descriptions or {})},
+    )
+
+
+PAGING = (
+    "Without limit, after or before the answer holds every object: the server follows OpenAI's pages "
+    "(up to its LIST_MAX_ITEMS setting). With any of them it holds one page. Whenever more objects exist, "
+    'a `Link: <url>; rel="next"` header gives the URL of the rest.'
+)
+
+document = SimpleNamespace(
+    list_vector_stores=_operation(
+        "list_vector_stores", "List vector stores", PAGING,
+        parameters=[ListQuerySerializer, LINK],
+        responses={200: OpenApiResponse(VectorStoreSerializer(many=True),
+                                        description="The vector stores, or one page of them.")},
+    ),
+    create_vector_store=_operation(
+        "create_vector_store", "Create a vector store",
+        "Every field is optional. Unknown fields are rejected.",
+        request=VectorStoreCreateSerializer, errors=BODY_ERRORS,
+        responses={200: OpenApiResponse(VectorStoreSerializer, description="The new vector store.")},
+    ),
+    get_vector_store=_operation(
+        "get_vector_store", "Get a vector store", "The vector store as OpenAI returns it.",
+        parameters=[STORE_ID],
+        responses={200: OpenApiResponse(VectorStoreSerializer, description="The vector store.")},
+    ),
+    update_vector_store=_operation(
+        "update_vector_store", "Update a vector store",
+        "Changes the fields given; every field is optional and nullable. Unknown fields are rejected.",
+        parameters=[STORE_ID], request=VectorStoreUpdateSerializer, errors=BODY_ERRORS,
+        responses={200: OpenApiResponse(VectorStoreSerializer, description="The updated vector store.")},
+    ),
+    delete_vector_store=_operation(
+        "delete_vector_store", "Delete a vector store",
+        "Deletes the store; its files stay in OpenAI's file storage.",
+        parameters=[STORE_ID],
+        responses={200: OpenApiResponse(VectorStoreDeletionSerializer, description="The deletion object.")},
+    ),
+    upload_files=_operation(
+        "upload_files_to_vector_store", "Upload files into a vector store",
+        "Uploads the files to OpenAI concurrently (purpose `assistants`), attaches them in one file batch and "
+        "waits until the batch is done. The body is multipart: one part named `files` per file, and an optional "
+        "`chunking_strategy` part holding JSON text; no other part is allowed.\n\n"
+        "Each `files` part needs a file name: UTF-8, without control characters, at most 255 characters; a path "
+        "is reduced to its last component, and the name otherwise reaches OpenAI unchanged. Each file must be "
+        "of a type OpenAI's file search takes, by its extension (by default "
+        f"{', '.join(FILE_TYPES)}; the server's ALLOWED_EXTENSIONS setting may narrow it); a declared "
+        "Content-Type must not contradict the extension, binary formats must start with their format's "
+        "signature, and no file may be empty. Otherwise the answer is 400.\n\n"
+        "Limits: the server's MAX_FILES_PER_UPLOAD (default 100) files, MAX_FILE_SIZE (default 512 MiB) per "
+        "file, MAX_UPLOAD_SIZE (default 2 GiB) per request; beyond them the answer is 413.\n\n"
+        "If an upload or the batch fails, the error's `files` lists every file of the request, and the "
+        "OpenAI Files of this request that did not end up in the store are deleted.",
+        parameters=[STORE_ID],
+        request={"multipart/form-data": OpenApiRequest(
+            UploadFilesRequestSerializer, encoding={"chunking_strategy": {"contentType": "application/json"}},
+        )},
+        errors=(*BODY_ERRORS, 413, 500),
+        error_descriptions={
+            504: "`batch_timeout`: the file batch was not done within the POLL_TIMEOUT setting; it was cancelled.",
+        },
+        responses={200: OpenApiResponse(OpenAIFileSerializer(many=True),
+                                        description="The OpenAI File objects, in the order of the parts.")},
+    ),
+    remove_files=_operation(
+        "remove_files_from_vector_store", "Remove files from a vector store",
+        "Detaches the files from the store concurrently; with `delete_files: true` also deletes the OpenAI File "
+        "objects of those that were in this store. If any removal fails, the answer has the status of the "
+        "first failure (as listed below) and the error's `files` reports each id: `deleted`, `file_deleted` "
+        "and `error`.",
+        parameters=[STORE_ID], request=RemoveFilesSerializer, errors=BODY_ERRORS,
+        responses={200: OpenApiResponse(VectorStoreFileRemovalSerializer(many=True),
+                                        description="One report per file id, in the order given.")},
+    ),
+    list_files=_operation(
+        "list_vector_store_files", "List the files of a vector store", PAGING,
+        parameters=[STORE_ID, FileListQuerySerializer, LINK],
+        responses={200: OpenApiResponse(VectorStoreFileSerializer(many=True),
+                                        description="The store's files, or one page of them.")},
+    ),
+    search=_operation(
+        "search_vector_store", "Search a vector store",
+        "Searches the store's processed files. Unknown fields are rejected.",
+        parameters=[STORE_ID], request=SearchSerializer, errors=BODY_ERRORS,
+        responses={200: OpenApiResponse(SearchResultsPageSerializer, description="OpenAI's search results page.")},
+    ),
+)
