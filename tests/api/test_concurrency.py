@@ -35,13 +35,57 @@ def module_live_server(django_db_setup):
     test first asks for it usually gets it before the database is set up, and its request threads then
     each open a connection of their own to the shared-cache in-memory database, whose table locks fail
     at once ("database table is locked") instead of waiting. Concurrent requests hit that at random.
+
+    All request threads then use that one SQLite connection, whose calls must not overlap from Python
+    3.12 on (see serialize_sqlite_calls): on Django 6.x, which needs 3.12, they failed at random.
     """
     server = LiveServer(LIVE_SERVER_HOST)
-    if connection.vendor == "sqlite" and connection.is_in_memory_db():
+    shared = connection.vendor == "sqlite" and connection.is_in_memory_db()
+    if shared:
         assert server.thread.connections_override, "the live server must share the in-memory test database"
+        serialize_sqlite_calls(connection)
     widen_listen_backlog(server.thread.httpd.socket)
-    yield server
-    server.stop()
+    try:
+        yield server
+    finally:
+        server.stop()
+        if shared:
+            del connection.create_cursor  # the class's method again
+
+
+class SerializedCursor:
+    """A cursor of the shared connection: each of its calls holds the connection's lock."""
+
+    def __init__(self, cursor, lock):
+        self._cursor, self._lock = cursor, lock
+
+    def __getattr__(self, name):
+        attribute = getattr(self._cursor, name)
+        if not callable(attribute):
+            return attribute
+
+        def locked(*args, **kwargs):
+            with self._lock:
+                return attribute(*args, **kwargs)
+
+        return locked
+
+    def __iter__(self):
+        while (row := self.fetchone()) is not None:
+            yield row
+
+
+def serialize_sqlite_calls(shared_connection):
+    """Let one call at a time reach the SQLite connection that every request thread shares.
+
+    From Python 3.12 on, the sqlite3 module fails calls that overlap on one connection from several
+    threads (InterfaceError: "bad parameter or other API misuse") even with check_same_thread=False;
+    3.11 let them through. A lock around each cursor call (execute, fetch, close) is enough: the
+    requests still overlap everywhere else, the calls to OpenAI included.
+    """
+    lock = threading.RLock()
+    create_cursor = shared_connection.create_cursor
+    shared_connection.create_cursor = lambda *args, **kwargs: SerializedCursor(create_cursor(*args, **kwargs), lock)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.module_loading import import_string
+from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers, viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
@@ -39,6 +40,8 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
 
     # JSON only: the API is documented by its OpenAPI pages, not DRF's browsable HTML.
     renderer_classes = [JSONRenderer]
+    # Documented by drf-spectacular (schema/), whatever the host's DEFAULT_SCHEMA_CLASS.
+    schema = AutoSchema()
     # Set per request by initial(): the credential this call uses.
     credential = None
 

@@ -4,6 +4,7 @@ Parameters, request bodies, responses, and what each error status means for it.
 """
 from types import SimpleNamespace
 
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, OpenApiResponse, extend_schema
 
@@ -90,11 +91,19 @@ def _errors(statuses, extra_descriptions):
 
 def _operation(operation_id, summary, description, *, responses, parameters=(), request=None, errors=ERRORS,
                error_descriptions=None):
-    return extend_schema(
+    extend = extend_schema(
         operation_id=operation_id, summary=summary, description=description, tags=[TAG], request=request,
         parameters=[CREDENTIAL, *parameters, RETRY_AFTER, WWW_AUTHENTICATE],
         responses={**responses, **_errors(errors, error_descriptions or {})},
     )
+
+    def document_operation(view_method):
+        # extend_schema builds on the method's own schema, else on the host's DEFAULT_SCHEMA_CLASS (maybe
+        # DRF's, which drf-spectacular cannot read): set drf-spectacular's, as the view itself does.
+        view_method.schema = AutoSchema()
+        return extend(view_method)
+
+    return document_operation
 
 
 PAGING = (

@@ -1,0 +1,97 @@
+"""The README's "Install into your Django site", followed word for word into a new `startproject` site.
+
+The marked code blocks of the README (tests/readme.py) are pasted at the end of the new site's
+settings.py and urls.py, and its testing example becomes the site's own tests; the site then passes
+Django's checks, migrates, and its tests use the API, the docs pages and the console.
+"""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.hosts import run_host_pytest
+from tests.readme import recipe_blocks
+
+# What the new site's own tests check beyond the README's example: the rest of the recipe's promises.
+RECIPE_CHECKS = '''
+import logging
+
+from django.urls import reverse
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from vectorstores.redaction import RedactAPIKeysFilter
+from vectorstores.testing import create_credential
+
+
+def test_an_anonymous_call_is_401_and_a_token_call_works(fake_openai, django_user_model):
+    url = reverse("vectorstores:vector-store-list")
+    user = django_user_model.objects.create_user("ann", password="x")
+    credential = create_credential(fake_openai, users=[user])
+    assert APIClient().get(url, {"credential": credential.pk}).status_code == 401
+    client = APIClient(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    assert client.get(url, {"credential": credential.pk}).status_code == 200
+
+
+def test_the_docs_pages_and_schema_use_no_cdn(client):
+    schema = client.get("/ai/schema/", HTTP_ACCEPT="application/json").json()
+    assert set(schema["paths"]) >= {"/ai/openai-assistants-vector-store", "/ai/openai-assistants-vector-store/{store_id}"}
+    for page in ("/ai/docs/", "/ai/redoc/"):
+        html = client.get(page).content.decode()
+        assert "/static/drf_spectacular_sidecar/" in html and "cdn." not in html
+
+
+def test_the_console_is_in_admin(admin_client, openai_credential):
+    page = admin_client.get(reverse("admin:credentials_credential_vector_stores", args=[openai_credential.pk]))
+    assert page.status_code == 200
+    changelist = admin_client.get(reverse("admin:credentials_credential_changelist")).content.decode()
+    assert "test_connection" in changelist
+
+
+def test_log_lines_pass_the_key_filter():
+    assert any(isinstance(f, RedactAPIKeysFilter) for h in logging.getLogger().handlers for f in h.filters)
+'''
+
+
+@pytest.fixture(scope="module")
+def host_site(tmp_path_factory):
+    """A `django-admin startproject` site with the README's snippets pasted in, migrated."""
+    site = tmp_path_factory.mktemp("recipe")
+    blocks = recipe_blocks()
+    subprocess.run([sys.executable, "-m", "django", "startproject", "hostsite", str(site)], check=True)
+    for name in ("settings.py", "urls.py"):
+        with open(site / "hostsite" / name, "a") as module:
+            module.write("\n" + blocks[name])
+    for name in ("conftest.py", "test_vector_stores.py"):
+        (site / name).write_text(blocks[name])
+    (site / "test_recipe.py").write_text(RECIPE_CHECKS)
+    return site
+
+
+def manage(site, *args):
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("DJANGO_", "CRYPTOGRAPHY_"))}
+    env.update(CRYPTOGRAPHY_KEYS="recipe-key-new,recipe-key-old", PYTHONPATH=str(site))
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=site, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_the_recipe_passes_djangos_checks_and_migrates(host_site):
+    check = manage(host_site, "check", "--fail-level", "WARNING")
+    assert check.returncode == 0, check.stdout + check.stderr
+    migrate = manage(host_site, "migrate", "--noinput")
+    assert migrate.returncode == 0, migrate.stdout + migrate.stderr
+
+
+def test_the_recipes_site_passes_its_tests(host_site, monkeypatch):
+    monkeypatch.setenv("CRYPTOGRAPHY_KEYS", "recipe-key-new")
+    result = run_host_pytest(host_site, settings="hostsite.settings", pythonpath=[host_site])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "5 passed" in result.stdout, result.stdout
+
+
+def test_the_recipe_without_encryption_keys_stops_with_a_key_error(host_site):
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("DJANGO_", "CRYPTOGRAPHY_"))}
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=host_site, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode != 0 and "KeyError: 'CRYPTOGRAPHY_KEYS'" in result.stderr
