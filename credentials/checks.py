@@ -2,7 +2,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError
 
-from .conf import DEFAULTS as CREDENTIAL_DEFAULTS
+from .conf import credential_settings
 from .encryption import configured_keys, keys_are_configured
 
 
@@ -29,14 +29,7 @@ def check_cryptography_keys(app_configs, **kwargs):
 
 @checks.register()
 def check_credential_settings(app_configs, **kwargs):
-    from django.conf import settings
-
-    unknown = sorted(set(getattr(settings, "OPENAI_CREDENTIALS", {})) - set(CREDENTIAL_DEFAULTS))
-    return [
-        checks.Error(f"OPENAI_CREDENTIALS has an unknown key {key!r}.",
-                     hint=f"Known keys: {', '.join(CREDENTIAL_DEFAULTS)}.", id="credentials.E002")
-        for key in unknown
-    ]
+    return credential_settings.unknown_keys_check("credentials.E002")
 
 
 @checks.register(checks.Tags.database)

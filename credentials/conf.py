@@ -2,7 +2,10 @@
 
 A host site sets only the keys it wants to change; values are read on every access.
 """
+from typing import Any
+
 from django.conf import settings
+from django.core import checks
 
 DEFAULTS = {
     # Hosts a credential's base URL may name: where its API key will be sent. "example.com" is that host
@@ -15,11 +18,29 @@ DEFAULTS = {
 }
 
 
-class CredentialSettings:
-    def __getattr__(self, name):
-        if name not in DEFAULTS:
-            raise AttributeError(f"OPENAI_CREDENTIALS has no setting {name!r}")
-        return getattr(settings, "OPENAI_CREDENTIALS", {}).get(name, DEFAULTS[name])
+class AppSettings:
+    """One dict of Django settings (e.g. OPENAI_CREDENTIALS) over its defaults, read on every access, so
+    `override_settings` works in tests. Each default is an attribute: `credential_settings.CREDENTIAL_ADMIN_CLASS`."""
+
+    def __init__(self, setting: str, defaults: dict[str, Any]) -> None:
+        self.setting = setting
+        self.defaults = defaults
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in self.defaults:
+            raise AttributeError(f"{self.setting} has no setting {name!r}")
+        return self.configured().get(name, self.defaults[name])
+
+    def configured(self) -> dict[str, Any]:
+        return getattr(settings, self.setting, {})
+
+    def unknown_keys_check(self, check_id: str) -> list[checks.CheckMessage]:
+        """A system check error for each key the site sets that has no default: a misspelt key would be ignored."""
+        return [
+            checks.Error(f"{self.setting} has an unknown key {key!r}.", hint=f"Known keys: {', '.join(self.defaults)}.",
+                         id=check_id)
+            for key in sorted(set(self.configured()) - set(self.defaults))
+        ]
 
 
-credential_settings = CredentialSettings()
+credential_settings = AppSettings("OPENAI_CREDENTIALS", DEFAULTS)

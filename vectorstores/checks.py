@@ -1,27 +1,17 @@
 from django.conf import settings
 from django.core import checks
 
-from .conf import DEFAULTS
+from .conf import app_settings
 
 
 @checks.register()
 def check_app_settings(app_configs, **kwargs):
-    """A misspelt key would otherwise be ignored silently."""
-    unknown = sorted(set(getattr(settings, "OPENAI_VECTOR_STORES", {})) - set(DEFAULTS))
-    return [
-        checks.Error(
-            f"OPENAI_VECTOR_STORES has an unknown key {key!r}.",
-            hint=f"Known keys: {', '.join(DEFAULTS)}.",
-            id="vectorstores.E001",
-        )
-        for key in unknown
-    ]
+    return app_settings.unknown_keys_check("vectorstores.E001")
 
 
 @checks.register()
 def check_allowed_extensions(app_configs, **kwargs):
     """ALLOWED_EXTENSIONS can only narrow the types OpenAI's file_search takes."""
-    from .conf import app_settings
     from .filetypes import FILE_TYPES
 
     unknown = sorted(set(app_settings.ALLOWED_EXTENSIONS or ()) - set(FILE_TYPES))
@@ -37,8 +27,6 @@ def check_allowed_extensions(app_configs, **kwargs):
 @checks.register()
 def check_django_file_limit(app_configs, **kwargs):
     """Django's own DATA_UPLOAD_MAX_NUMBER_FILES caps an upload before MAX_FILES_PER_UPLOAD can."""
-    from .conf import app_settings
-
     django_limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
     if django_limit is None or django_limit >= app_settings.MAX_FILES_PER_UPLOAD:
         return []

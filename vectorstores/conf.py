@@ -3,7 +3,7 @@
 A host site sets only the keys it wants to change. Values are read on every
 access, so `override_settings(OPENAI_VECTOR_STORES={...})` works in tests.
 """
-from django.conf import settings
+from credentials.conf import AppSettings
 
 MB = 1024 * 1024
 
@@ -42,11 +42,4 @@ DEFAULTS = {
 }
 
 
-class AppSettings:
-    def __getattr__(self, name):
-        if name not in DEFAULTS:
-            raise AttributeError(f"OPENAI_VECTOR_STORES has no setting {name!r}")
-        return getattr(settings, "OPENAI_VECTOR_STORES", {}).get(name, DEFAULTS[name])
-
-
-app_settings = AppSettings()
+app_settings = AppSettings("OPENAI_VECTOR_STORES", DEFAULTS)

@@ -4,6 +4,7 @@ Access (staff, model permissions, the API's credential rules), every page, the c
 flows, removing files, search, uploads through the API's upload path, upstream errors shown as admin
 messages (never a 500), the admin log, and the API key never on a page.
 """
+import html
 import json
 import re
 
@@ -255,11 +256,207 @@ def test_the_list_is_paged(admin_client, credential, three_stores, fake_openai, 
     assert "?o=name&amp;p=2" in first
 
 
-def test_the_list_says_when_it_is_cut_at_list_max_items(admin_client, credential, three_stores, settings):
+def test_a_full_fetch_says_when_it_is_cut_at_list_max_items(admin_client, credential, three_stores, settings,
+                                                             fake_openai):
     settings.OPENAI_VECTOR_STORES = {**settings.OPENAI_VECTOR_STORES, "LIST_MAX_ITEMS": 2}
-    response = admin_client.get(console_url("vector_stores", credential))
-    warning = (constants.WARNING, "Only the first 2 vector stores are shown (LIST_MAX_ITEMS is 2).")
-    assert warning in messages_of(response)
+    url = console_url("vector_stores", credential)
+    content = admin_client.get(url + "?o=name").content.decode()
+    assert note_of(content) == (
+        "Sorted by name: every vector store was fetched from OpenAI (up to 2). There are more: only the "
+        "newest 2 were fetched (LIST_MAX_ITEMS is 2), so older ones are not in this list.")
+    assert "vs-list-note-warning" in content
+    assert store_names(content) == ["alpha docs", "Gamma"]  # the newest two, sorted; Beta notes is older
+    # Paged through OpenAI, the list is not bounded by LIST_MAX_ITEMS: each page is one call.
+    fake_openai.requests.clear()
+    content = admin_client.get(url).content.decode()
+    assert note_of(content) is None and len(store_names(content)) == 3
+    assert [request.query for request in list_calls(fake_openai)] == [{"limit": "50", "order": "desc"}]
+
+
+# --- paging through OpenAI with cursors ---------------------------------------------------------------------
+
+
+def store_names(content):
+    return [html.unescape(name) for name in re.findall(r'class="field-name"><a href="[^"]*">([^<]*)</a>', content)]
+
+
+def note_of(content):
+    match = re.search(r'<p class="vs-list-note[^"]*" id="vs-list-note">([^<]*)</p>', content)
+    return html.unescape(match.group(1)) if match else None
+
+
+def link(content, kind):
+    """The href of the pager's first/previous/next link, or None."""
+    match = re.search(rf'<a href="([^"]*)"[^>]* class="vs-page-{kind}"', content)
+    return html.unescape(match.group(1)) if match else None
+
+
+def list_calls(fake_openai, path="/vector_stores"):
+    return [request for request in fake_openai.requests_to("GET", path) if request.path == path]
+
+
+@pytest.fixture
+def many_stores(fake_openai):
+    """120 stores, "Store 000" the oldest and "Store 119" the newest."""
+    return [fake_openai.create_vector_store(name=f"Store {index:03}") for index in range(120)]
+
+
+def names(first, last):
+    step = 1 if last >= first else -1
+    return [f"Store {index:03}" for index in range(first, last + step, step)]
+
+
+def test_the_default_list_pages_through_openai_with_cursors(admin_client, credential, many_stores, fake_openai):
+    url = console_url("vector_stores", credential)
+    ids = {store["name"]: store["id"] for store in many_stores}
+
+    def visit(query):
+        fake_openai.requests.clear()
+        content = admin_client.get(url + query).content.decode()
+        [call] = list_calls(fake_openai)  # one call per page, and no other call to OpenAI
+        assert fake_openai.requests == [call]
+        assert note_of(content) is None
+        return call.query, content
+
+    query, first = visit("")
+    assert query == {"limit": "50", "order": "desc"}
+    assert store_names(first) == names(119, 70)
+    assert link(first, "previous") is None and link(first, "first") is None
+    assert link(first, "next") == f"?after={ids['Store 070']}"
+    assert "50 vector stores on this page" in first
+
+    query, second = visit(link(first, "next"))
+    assert query == {"limit": "50", "order": "desc", "after": ids["Store 070"]}
+    assert store_names(second) == names(69, 20)
+    assert link(second, "previous") == f"?before={ids['Store 069']}"
+    assert link(second, "next") == f"?after={ids['Store 020']}"
+    assert link(second, "first") == "?"
+
+    query, third = visit(link(second, "next"))
+    assert query == {"limit": "50", "order": "desc", "after": ids["Store 020"]}
+    assert store_names(third) == names(19, 0)
+    assert link(third, "next") is None
+    assert "20 vector stores on this page" in third
+
+    # Back: `before` gives the page just ahead of the cursor, in the same order.
+    query, back = visit(link(third, "previous"))
+    assert query == {"limit": "50", "order": "desc", "before": ids["Store 019"]}
+    assert store_names(back) == names(69, 20)
+    assert link(back, "previous") == f"?before={ids['Store 069']}"
+    assert link(back, "next") == f"?after={ids['Store 020']}"
+
+    query, start = visit(link(back, "previous"))
+    assert query == {"limit": "50", "order": "desc", "before": ids["Store 069"]}
+    assert store_names(start) == names(119, 70)
+    assert link(start, "previous") is None  # OpenAI has nothing before it: the first page
+    assert link(start, "next") == f"?after={ids['Store 070']}"
+
+
+def test_oldest_first_pages_through_openai_in_ascending_order(admin_client, credential, many_stores, fake_openai):
+    url = console_url("vector_stores", credential)
+    ids = {store["name"]: store["id"] for store in many_stores}
+    content = admin_client.get(url + "?o=created").content.decode()
+    assert [request.query for request in list_calls(fake_openai)] == [{"limit": "50", "order": "asc"}]
+    assert store_names(content) == names(0, 49)
+    assert 'aria-sort="ascending"' in content
+    assert link(content, "next") == f"?o=created&after={ids['Store 049']}"
+    fake_openai.requests.clear()
+    content = admin_client.get(url + link(content, "next")).content.decode()
+    assert [request.query for request in list_calls(fake_openai)] == [
+        {"limit": "50", "order": "asc", "after": ids["Store 049"]}]
+    assert store_names(content) == names(50, 99)
+    # Sorting again starts at the first page: the headers drop the cursor.
+    assert 'href="?o=-created"' in content and 'href="?o=name"' in content
+
+
+def test_the_only_page_counts_every_store(admin_client, credential, three_stores, fake_openai):
+    content = admin_client.get(console_url("vector_stores", credential)).content.decode()
+    assert "3 vector stores" in content and "on this page" not in content
+    assert link(content, "next") is None and link(content, "previous") is None
+
+
+@pytest.mark.parametrize("order, phrase", [
+    ("name", "Sorted by name"), ("-size", "Sorted by size"), ("status", "Sorted by status"),
+    ("-files", "Sorted by files"), ("last_active", "Sorted by last activity"), ("expires", "Sorted by expiry"),
+    ("id", "Sorted by ID"),
+])
+def test_a_sort_openai_cannot_do_fetches_every_store(admin_client, credential, many_stores, fake_openai,
+                                                      order, phrase):
+    url = console_url("vector_stores", credential)
+    content = admin_client.get(url + f"?o={order}").content.decode()
+    calls = list_calls(fake_openai)
+    # Every store, 100 at a time (OpenAI's largest page), in OpenAI's own order.
+    assert [call.query for call in calls] == [{"limit": "100"}, {"limit": "100", "after": many_stores[20]["id"]}]
+    assert note_of(content) == f"{phrase}: every vector store was fetched from OpenAI (up to 10,000)."
+    assert 'aria-describedby="vs-list-note"' in content
+    assert "120 vector stores" in content and len(store_names(content)) == 50
+    assert link(content, "next") is None  # numbered pages instead
+    assert f"?o={order}&amp;p=3" in content
+
+
+def test_sorting_by_name_pages_locally(admin_client, credential, many_stores, fake_openai):
+    url = console_url("vector_stores", credential)
+    content = admin_client.get(url + "?o=-name&p=2").content.decode()
+    assert store_names(content) == names(69, 20)
+    assert 'aria-current="page">2<' in content
+    assert len(list_calls(fake_openai)) == 2
+
+
+def test_a_search_fetches_every_store(admin_client, credential, many_stores, fake_openai):
+    url = console_url("vector_stores", credential)
+    content = admin_client.get(url + "?q=store 11").content.decode()
+    assert len(list_calls(fake_openai)) == 2
+    assert note_of(content) == "Searched by name or id: every vector store was fetched from OpenAI (up to 10,000)."
+    assert store_names(content) == ["Store 119", "Store 118", "Store 117", "Store 116", "Store 115", "Store 114",
+                                    "Store 113", "Store 112", "Store 111", "Store 110"]
+    assert "10 results (" in content and "120 total" in content
+    fake_openai.requests.clear()
+    content = admin_client.get(url + "?q=store 11&o=name").content.decode()
+    assert note_of(content) == ("Searched by name or id and sorted by name: every vector store was fetched from "
+                                "OpenAI (up to 10,000).")
+    assert store_names(content)[:2] == ["Store 110", "Store 111"]
+
+
+def test_a_search_for_a_whole_store_id_retrieves_just_that_store(admin_client, credential, many_stores, fake_openai):
+    url = console_url("vector_stores", credential)
+    wanted = many_stores[7]
+    content = admin_client.get(url, {"q": wanted["id"]}).content.decode()
+    assert store_names(content) == ["Store 007"]
+    assert [request.path for request in fake_openai.requests] == [f"/vector_stores/{wanted['id']}"]
+    assert note_of(content) == "Found by its id: this vector store was retrieved from OpenAI by itself."
+    assert "1 result (" in content
+    # No store has that id: names and ids are searched, in every store.
+    fake_openai.requests.clear()
+    content = admin_client.get(url, {"q": "vs_nothing"}).content.decode()
+    assert [request.path for request in fake_openai.requests] == ["/vector_stores/vs_nothing"] + ["/vector_stores"] * 2
+    assert "No vector store matches “vs_nothing”." in content
+    # Part of an id, or an id in other letter case: found by the search, as before.
+    fake_openai.requests.clear()
+    content = admin_client.get(url, {"q": wanted["id"][3:12]}).content.decode()
+    assert "Store 007" in store_names(content)
+    assert [request.path for request in fake_openai.requests] == ["/vector_stores"] * 2
+    content = admin_client.get(url, {"q": wanted["id"].upper().replace("VS_", "vs_")}).content.decode()
+    assert store_names(content) == ["Store 007"]
+
+
+@pytest.mark.parametrize("query", [
+    {"after": "vs_x y"}, {"after": "vs_abc\n"}, {"before": "<script>"}, {"before": "a" * 129}, {"after": "../files"},
+    {"after": "vs_one", "before": "vs_two"}, {"before": "vs_\x00"},
+])
+def test_a_bad_cursor_never_reaches_openai(admin_client, credential, many_stores, fake_openai, query):
+    response = admin_client.get(console_url("vector_stores", credential), query)
+    assert response.status_code == 200
+    assert [request.query for request in fake_openai.requests] == [{"limit": "50", "order": "desc"}]
+    assert store_names(response.content.decode()) == names(119, 70)  # the first page
+    assert (constants.WARNING, "That page link is not valid, so the first page is shown.") in messages_of(response)
+
+
+def test_a_cursor_openai_does_not_know(admin_client, credential, many_stores, fake_openai):
+    response = admin_client.get(console_url("vector_stores", credential), {"after": "vs_gone"})
+    content = response.content.decode()
+    errors = [text for level, text in messages_of(response) if level == constants.ERROR]
+    assert errors and errors[0].startswith("The vector stores could not be listed: ")
+    assert "No vector stores on this page." in content and link(content, "first") == "?"
 
 
 def test_an_empty_list_offers_to_add_one(admin_client, credential):
@@ -477,15 +674,57 @@ def test_the_store_page_filters_files_by_status(admin_client, credential, store,
     content = admin_client.get(console_url("vector_store", credential, store["id"]) + "?status=failed").content.decode()
     assert "broken.pdf" in content and "guide.txt" not in content
     [listing] = fake_openai.requests_to("GET", f"/vector_stores/{store['id']}/files")
-    assert listing.query["filter"] == "failed"
+    assert listing.query == {"limit": "50", "order": "desc", "filter": "failed"}
 
 
 def test_the_store_page_pages_its_files(admin_client, credential, store, files, fake_openai, monkeypatch):
     monkeypatch.setattr(Console, "files_per_page", 1)
     fake_openai.requests.clear()
     content = admin_client.get(console_url("vector_store", credential, store["id"])).content.decode()
-    assert "2 files" in content
+    assert "2 files" in content  # the store's file counts
     assert len(fake_openai.requests_to("GET", "/files/")) == 1  # names only for the page shown
+    [listing] = fake_openai.requests_to("GET", f"/vector_stores/{store['id']}/files")
+    assert listing.query == {"limit": "1", "order": "desc"}
+
+
+def test_the_store_page_pages_its_files_through_openai(admin_client, credential, store, fake_openai, monkeypatch):
+    monkeypatch.setattr(Console, "files_per_page", 2)
+    added = []
+    for index in range(5):
+        file = fake_openai.create_file(f"file-{index}.txt", b"text")
+        fake_openai.attach_file(store["id"], file["id"], status="failed" if index == 1 else "completed")
+        added.append(file["id"])
+    url = console_url("vector_store", credential, store["id"])
+    files_path = f"/vector_stores/{store['id']}/files"
+
+    def visit(query):
+        fake_openai.requests.clear()
+        content = admin_client.get(url + query).content.decode()
+        [call] = list_calls(fake_openai, files_path)
+        return call.query, content, re.findall(r'name="file_ids" value="([^"]+)"', content)
+
+    query, content, shown = visit("")
+    assert query == {"limit": "2", "order": "desc"}
+    assert shown == [added[4], added[3]] and "5 files" in content
+    assert link(content, "previous") is None and link(content, "next") == f"?after={added[3]}#files"
+    query, content, shown = visit(link(content, "next"))
+    assert query == {"limit": "2", "order": "desc", "after": added[3]}
+    assert shown == [added[2], added[1]]
+    assert link(content, "previous") == f"?before={added[2]}#files"
+    query, content, shown = visit(link(content, "next"))
+    assert shown == [added[0]] and link(content, "next") is None
+    query, content, shown = visit(link(content, "previous"))
+    assert query == {"limit": "2", "order": "desc", "before": added[0]}
+    assert shown == [added[2], added[1]]
+    # The status filter goes to OpenAI, and a new filter starts at the first page.
+    assert '<a href="?status=failed#files">Failed</a>' in content
+    query, content, shown = visit("?status=completed")
+    assert query == {"limit": "2", "order": "desc", "filter": "completed"}
+    assert shown == [added[4], added[3]] and "4 files" in content
+    assert link(content, "next") == f"?status=completed&after={added[3]}#files"
+    # A bad cursor never reaches OpenAI.
+    query, content, shown = visit("?after=no%20such%20id")
+    assert query == {"limit": "2", "order": "desc"}
 
 
 def test_a_file_missing_from_the_files_api_or_unreadable(admin_client, credential, store, files, fake_openai):

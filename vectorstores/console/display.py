@@ -43,6 +43,10 @@ class FileCounts:
                     for status, label, number in numbers if number]
         return cls(segments, total)
 
+    def count(self, status):
+        """The number of files with `status` (one of FILE_STATUSES)."""
+        return sum(number for name, _, number, _ in self.segments if name == status)
+
     @property
     def summary(self):
         if not self.total:
@@ -81,28 +85,50 @@ class StoreRow:
         return f"{self.id} '{self.name}'" if self.name else self.id
 
 
-# The list's sortable columns: query value -> (header, key). Rows whose key is None sort last either way.
+@dataclass(frozen=True)
+class Column:
+    label: str  # the header
+    key: object  # a row's sort key (rows whose key is None sort last either way)
+    phrase: str  # "Sorted by <phrase>" in the note of a full fetch
+
+
+# The list's sortable columns, by query value.
 STORE_COLUMNS = {
-    "name": ("Name", lambda row: (row.name.casefold(), row.id)),
-    "id": ("ID", lambda row: row.id),
-    "status": ("Status", lambda row: row.status),
-    "files": ("Files", lambda row: row.files.total),
-    "size": ("Size", lambda row: row.usage_bytes),
-    "created": ("Created", lambda row: row.created_at),
-    "last_active": ("Last active", lambda row: row.last_active_at),
-    "expires": ("Expires", lambda row: row.expires_at),
+    "name": Column("Name", lambda row: (row.name.casefold(), row.id), "name"),
+    "id": Column("ID", lambda row: row.id, "ID"),
+    "status": Column("Status", lambda row: row.status, "status"),
+    "files": Column("Files", lambda row: row.files.total, "files"),
+    "size": Column("Size", lambda row: row.usage_bytes, "size"),
+    "created": Column("Created", lambda row: row.created_at, "creation"),
+    "last_active": Column("Last active", lambda row: row.last_active_at, "last activity"),
+    "expires": Column("Expires", lambda row: row.expires_at, "expiry"),
 }
 DEFAULT_STORE_ORDER = "-created"
+# The columns OpenAI itself orders a list by (`order=asc|desc`, by created_at), so the console pages
+# through OpenAI with cursors; any other order needs every store, fetched then sorted here.
+UPSTREAM_ORDERS = {"created"}
+
+
+def store_order(order):
+    """`order` (e.g. "name" or "-created") if it names a column, else the default."""
+    name = order.lstrip("-")
+    if name not in STORE_COLUMNS or order.count("-") > 1:
+        return DEFAULT_STORE_ORDER
+    return order
+
+
+def upstream_order(order):
+    """OpenAI's `order` ("asc" or "desc") for a console order it can list by itself, else None."""
+    if order.lstrip("-") not in UPSTREAM_ORDERS:
+        return None
+    return "desc" if order.startswith("-") else "asc"
 
 
 def sort_rows(rows, order):
     """(`rows` sorted by `order`, e.g. "name" or "-created", and the order applied: unknown ones fall back
     to the default)."""
-    name = order.lstrip("-")
-    if name not in STORE_COLUMNS or order.count("-") > 1:
-        order = DEFAULT_STORE_ORDER
-        name = order.lstrip("-")
-    key = STORE_COLUMNS[name][1]
+    order = store_order(order)
+    key = STORE_COLUMNS[order.lstrip("-")].key
     present = [row for row in rows if key(row) is not None]
     missing = [row for row in rows if key(row) is None]
     return sorted(present, key=key, reverse=order.startswith("-")) + missing, order

@@ -18,6 +18,7 @@ from ..api.serializers import (
     SearchSerializer,
     VectorStoreCreateSerializer,
     VectorStoreUpdateSerializer,
+    object_id_validator,
 )
 
 EXPIRES_AFTER_ANCHOR = "last_active_at"  # the only anchor OpenAI offers
@@ -256,6 +257,30 @@ class StoreChangeForm(StoreFormMixin, forms.Form):
 
     def changed_labels(self):
         return [self.LABELS[name] for name in self.body]
+
+
+# --- a list page's cursor -------------------------------------------------------------------------
+
+
+class CursorForm(forms.Form):
+    """Where a list page starts: `after` an object (the next page) or `before` one (the previous page),
+    given by its id under the API's object id rule, so no other text reaches OpenAI."""
+
+    after = forms.CharField(required=False, strip=False, validators=[object_id_validator])
+    before = forms.CharField(required=False, strip=False, validators=[object_id_validator])
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("after") and cleaned.get("before"):
+            raise ValidationError("A page starts after an object or ends before one, not both.")
+        return cleaned
+
+    @property
+    def cursor(self):
+        """{"after": id} or {"before": id} when the form is valid and names one, else {}."""
+        if not self.is_valid():
+            return {}
+        return {name: value for name, value in self.cleaned_data.items() if value}
 
 
 # --- search, removal, deletion ---------------------------------------------------------------------

@@ -4,7 +4,9 @@ and that the user may use the credential under the API's rules (otherwise 404, t
 credential that does not exist). Every OpenAI call is a `vectorstores.gateway` function; its error
 (a `GatewayError`) becomes an admin message with the error's text, and every change is written to the
 credential's admin history (LogEntry)."""
+import re
 import uuid
+from dataclasses import dataclass, field
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -21,9 +23,20 @@ from .. import gateway
 from ..conf import app_settings
 from ..api.exceptions import summarise
 from ..filetypes import FILE_TYPES
-from ..api.serializers import OBJECT_ID, RemoveFilesSerializer
-from .display import FILE_STATUSES, STORE_COLUMNS, FileRow, StoreRow, search_results, sort_rows
+from ..api.serializers import OBJECT_ID, ListQuerySerializer, RemoveFilesSerializer
+from .display import (
+    FILE_STATUSES,
+    STORE_COLUMNS,
+    UPSTREAM_ORDERS,
+    FileRow,
+    StoreRow,
+    search_results,
+    sort_rows,
+    store_order,
+    upstream_order,
+)
 from .forms import (
+    CursorForm,
     DeleteStoreForm,
     RemoveFilesForm,
     SearchForm,
@@ -35,6 +48,9 @@ from .forms import (
 TEMPLATES = "admin/vectorstores/console/"
 STORE_ID = rf"(?P<store_id>{OBJECT_ID})"  # the API's object id rule
 CREDENTIAL_ID = r"(?P<object_id>[0-9A-Fa-f-]{32,36})"
+STORE_ID_PREFIX = "vs_"  # how OpenAI's vector store ids begin: a search for one is a single retrieve
+UPSTREAM_MAX_LIMIT = ListQuerySerializer().fields["limit"].max_value  # OpenAI's largest page
+NO_PAGE = gateway.Page([], False, None, None)
 
 
 class UnusableCredential(Exception):
@@ -166,34 +182,99 @@ class Console:
     # --- the list of vector stores ---------------------------------------------------------------
 
     def store_list(self, request, object_id):
+        """Sorted by creation (OpenAI's own order) without a search: one page from OpenAI, with cursors
+        to the previous and next. Any other sort, or a search: every store (up to LIST_MAX_ITEMS),
+        sorted, searched and paged here, and a note on the page says so."""
         credential = self.credential(request, object_id)
-        rows = []
+        query = request.GET.get("q", "")
+        order = store_order(request.GET.get("o", ""))
+        if query:
+            listing = self._stores_found(request, credential, query, order)
+        elif upstream_order(order):
+            listing = self._stores_paged(request, credential, order)
+        else:
+            listing = self._stores_fetched(request, credential, order)
+        for row in listing["stores"]:
+            row.url = self.store_url(credential, row.id)
+        return self.render(request, "store_list.html", credential, "Vector stores", {
+            "subtitle": credential.name,
+            "query": query,
+            "headers": _headers(request, order),
+            **listing,
+        })
+
+    def _stores_paged(self, request, credential, order):
+        """One page of stores from OpenAI, where the query string's cursor says."""
+        cursor = self._cursor(request)
+        try:
+            page = gateway.list_vector_stores(credential, paged=True, order=upstream_order(order),
+                                              limit=min(self.stores_per_page, UPSTREAM_MAX_LIMIT), **cursor)
+        except gateway.GatewayError as error:
+            messages.error(request, f"The vector stores could not be listed: {error}")
+            page = NO_PAGE
+        count = len(page.items)
+        if cursor or page.has_more:
+            summary = ngettext("%(count)d vector store on this page", "%(count)d vector stores on this page", count)
+        else:  # the only page: every store
+            summary = ngettext("%(count)d vector store", "%(count)d vector stores", count)
+        return {
+            "stores": [StoreRow.of(store) for store in page.items],
+            "pager": _cursor_pager(request, page, cursor, summary % {"count": count}),
+            "cursor": bool(cursor),
+        }
+
+    def _stores_found(self, request, credential, query, order):
+        """The stores whose name or id contains `query`; a whole store id is looked up by itself."""
+        if query.startswith(STORE_ID_PREFIX) and re.fullmatch(OBJECT_ID, query):
+            try:
+                store = gateway.get_vector_store(credential, query)
+            except gateway.OpenAINotFound:
+                pass  # no store has this id: it may still be part of a name or of an id
+            except gateway.GatewayError as error:
+                messages.error(request, f"The vector stores could not be searched: {error}")
+                return {"stores": [], "matches": 0, "pager": Pager(summary="")}
+            else:
+                return {
+                    "stores": [StoreRow.of(store)], "matches": 1,
+                    "note": "Found by its id: this vector store was retrieved from OpenAI by itself.",
+                    "pager": Pager(summary=ngettext("%(count)d vector store", "%(count)d vector stores", 1)
+                                   % {"count": 1}),
+                }
+        return self._stores_fetched(request, credential, order, query)
+
+    def _stores_fetched(self, request, credential, order, query=""):
+        """Every store (up to LIST_MAX_ITEMS), searched, sorted and paged here."""
+        rows, truncated, fetched = [], False, False
         try:
             listed = gateway.list_vector_stores(credential, paged=False)
         except gateway.GatewayError as error:
             messages.error(request, f"The vector stores could not be listed: {error}")
         else:
-            rows = [StoreRow.of(store) for store in listed.items]
-            if listed.has_more:
-                messages.warning(request, f"Only the first {len(rows)} vector stores are shown "
-                                          f"(LIST_MAX_ITEMS is {app_settings.LIST_MAX_ITEMS}).")
+            rows, truncated, fetched = [StoreRow.of(store) for store in listed.items], listed.has_more, True
         total = len(rows)
-        query = request.GET.get("q", "")
         if query:
             needle = query.casefold()
             rows = [row for row in rows if needle in row.name.casefold() or needle in row.id.casefold()]
-        rows, order = sort_rows(rows, request.GET.get("o", ""))
+        rows, order = sort_rows(rows, order)
         page = Paginator(rows, self.stores_per_page).get_page(request.GET.get("p"))
-        for row in page.object_list:
-            row.url = self.store_url(credential, row.id)
-        return self.render(request, "store_list.html", credential, "Vector stores", {
-            "subtitle": credential.name,
-            "page": page,
-            "query": query,
+        count = page.paginator.count
+        return {
+            "stores": list(page.object_list),
+            "matches": count,
             "total": total,
-            "headers": _headers(request, order),
-            "page_links": _page_links(request, page),
-        })
+            "note": _fetched_note(order, query, total if truncated else None) if fetched else "",
+            "truncated": truncated,
+            "pager": Pager(summary=ngettext("%(count)d vector store", "%(count)d vector stores", count)
+                           % {"count": count}, links=_page_links(request, page)),
+        }
+
+    def _cursor(self, request):
+        """The page's cursor from the query string ({"after": id}, {"before": id} or {}); a cursor that is not
+        an object id never reaches OpenAI: the first page is shown instead."""
+        form = CursorForm(request.GET)
+        if not form.is_valid():
+            messages.warning(request, "That page link is not valid, so the first page is shown.")
+        return form.cursor
 
     # --- create, change, delete --------------------------------------------------------------------
 
@@ -291,14 +372,24 @@ class Console:
         row = StoreRow.of(store)
         status = request.GET.get("status")
         status = status if status in dict(FILE_STATUSES) else None
-        vs_files = []
+        # OpenAI pages a store's files, newest first: one page from it, with cursors to the others.
+        cursor = self._cursor(request)
         try:
-            vs_files = gateway.list_store_files(credential, store_id, paged=False,
-                                                **({"filter": status} if status else {})).items
+            listed = gateway.list_store_files(credential, store_id, paged=True, order="desc",
+                                              limit=min(self.files_per_page, UPSTREAM_MAX_LIMIT),
+                                              **cursor, **({"filter": status} if status else {}))
         except gateway.GatewayError as error:
             messages.error(request, f"The files of the vector store could not be listed: {error}")
-        page = Paginator(vs_files, self.files_per_page).get_page(request.GET.get("p"))
-        files = self._file_rows(request, credential, page.object_list)
+            listed = NO_PAGE
+        files = self._file_rows(request, credential, listed.items)
+        count = len(files)
+        # Every file when this is the only page; otherwise the store's own counts (by status) say how many.
+        total = count if not (cursor or listed.has_more) else (
+            row.files.count(status) if status else row.files.total)
+        if total >= count:
+            summary = ngettext("%(count)d file", "%(count)d files", total) % {"count": total}
+        else:  # the store's counts lag behind its files
+            summary = ngettext("%(count)d file on this page", "%(count)d files on this page", count) % {"count": count}
 
         search_form = SearchForm(request.GET if "q" in request.GET else None)
         results = None
@@ -315,8 +406,8 @@ class Console:
             "subtitle": row.id if row.name else "",
             "store": row,
             "files": files,
-            "page": page,
-            "page_links": _page_links(request, page),
+            "pager": _cursor_pager(request, listed, cursor, summary, anchor="#files"),
+            "cursor": bool(cursor),
             "status": status,
             "status_links": _status_links(request, status),
             "search_form": search_form,
@@ -430,12 +521,12 @@ def _headers(request, order):
     """The list's column headers: each sortable by a click, toggling when already sorted by it."""
     current, descending = order.lstrip("-"), order.startswith("-")
     headers = []
-    for name, (label, _) in STORE_COLUMNS.items():
+    for name, column in STORE_COLUMNS.items():
         sorted_here = name == current
         toggled = f"-{name}" if sorted_here and not descending else name
         headers.append({
-            "name": name, "label": label, "sorted": sorted_here, "ascending": sorted_here and not descending,
-            "url": _query(request, o=toggled, p=None),
+            "name": name, "label": column.label, "sorted": sorted_here, "ascending": sorted_here and not descending,
+            "url": _query(request, o=toggled, p=None, after=None, before=None),
             "aria_sort": ("descending" if descending else "ascending") if sorted_here else None,
         })
     return headers
@@ -449,13 +540,59 @@ def _page_links(request, page):
         if number == page.paginator.ELLIPSIS:
             links.append({"ellipsis": True})
         else:
-            links.append({"number": number, "current": number == page.number, "url": _query(request, p=number)})
+            links.append({"number": number, "current": number == page.number,
+                          "url": _query(request, p=number, after=None, before=None)})
     return links
 
 
 def _status_links(request, current):
-    return [{"label": "All", "url": _query(request, status=None, p=None), "current": current is None}] + [
-        {"label": label.capitalize(), "url": _query(request, status=name, p=None), "current": current == name}
+    def url(status):
+        return _query(request, status=status, p=None, after=None, before=None)
+
+    return [{"label": "All", "url": url(None), "current": current is None}] + [
+        {"label": label.capitalize(), "url": url(name), "current": current == name}
         for name, label in FILE_STATUSES
     ]
+
+
+@dataclass
+class Pager:
+    """What is under a list: numbered links (a list paged here) or links that follow OpenAI's cursors."""
+    summary: str  # e.g. "120 vector stores" or "50 vector stores on this page"
+    links: list = field(default_factory=list)  # numbered pages
+    first: str | None = None
+    previous: str | None = None
+    next: str | None = None
+
+
+def _cursor_pager(request, page, cursor, summary, anchor=""):
+    """The links around `page`, the page OpenAI returned for `cursor`. OpenAI's `has_more` says whether more
+    objects lie ahead in the walk's direction: after the page for `after` (or no cursor), before it for
+    `before`; the cursor's own object lies on the other side."""
+    first_id = page.first_id or (page.items[0].get("id") if page.items else None)
+    last_id = page.last_id or (page.items[-1].get("id") if page.items else None)
+    backwards = "before" in cursor
+    more_before = page.has_more if backwards else bool(cursor)
+    more_after = bool(cursor) if backwards else page.has_more
+    previous = _query(request, before=first_id, after=None, p=None) + anchor if more_before and first_id else None
+    following = _query(request, after=last_id, before=None, p=None) + anchor if more_after and last_id else None
+    first = _query(request, after=None, before=None, p=None) + anchor if cursor and (previous or not page.items) \
+        else None
+    return Pager(summary=summary, first=first, previous=previous, next=following)
+
+
+def _fetched_note(order, query, truncated_at):
+    """Why every store was fetched from OpenAI for this page (and, when LIST_MAX_ITEMS cut it, that too)."""
+    reasons = []
+    if query:
+        reasons.append("Searched by name or id")
+    if order.lstrip("-") not in UPSTREAM_ORDERS:
+        reasons.append(f"sorted by {STORE_COLUMNS[order.lstrip('-')].phrase}")
+    bound = app_settings.LIST_MAX_ITEMS
+    note = " and ".join(reasons)
+    note = f"{note[0].upper()}{note[1:]}: every vector store was fetched from OpenAI (up to {bound:,})."
+    if truncated_at is not None:
+        note += (f" There are more: only the newest {truncated_at:,} were fetched (LIST_MAX_ITEMS is {bound:,}), "
+                 f"so older ones are not in this list.")
+    return note
 

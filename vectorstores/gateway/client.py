@@ -4,6 +4,8 @@ Objects pass through exactly as OpenAI sends them: every call reads the raw JSON
 answer instead of the SDK's parsed models, so no field is dropped, renamed or
 added on the way.
 """
+from __future__ import annotations
+
 import contextlib
 import hashlib
 import itertools
@@ -13,6 +15,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import httpx2
 import openai
@@ -29,7 +32,13 @@ from .exceptions import (
     OpenAIUnreachable,
 )
 
+if TYPE_CHECKING:
+    from credentials.models import Credential
+
 logger = logging.getLogger("vectorstores.gateway")
+
+# An object as OpenAI sent it: its JSON, never the SDK's model of it.
+OpenAIObject = dict[str, Any]
 
 # The "object" of each kind of answer; anything else is an answer we cannot trust (502).
 VECTOR_STORE = "vector_store"
@@ -50,7 +59,7 @@ class ClientCache:
         self._lock = threading.Lock()
         self._clients = {}  # credential pk -> (fingerprint, client)
 
-    def get(self, credential):
+    def get(self, credential: Credential) -> openai.OpenAI:
         check_usable(credential)  # the backstop: whoever calls, an unusable key is never sent
         fingerprint = self._fingerprint(credential)
         with self._lock:
@@ -68,7 +77,7 @@ class ClientCache:
                 self._clients[credential.pk] = cached
         return cached[1]
 
-    def clear(self):
+    def clear(self) -> None:
         with self._lock:
             self._clients.clear()
 
@@ -82,7 +91,7 @@ class ClientCache:
 clients = ClientCache()
 
 
-def check_usable(credential):
+def check_usable(credential: Credential) -> None:
     """Refuse a credential whose key must not be sent: undecryptable (it loads as ""), or bound for a
     host the allow-list no longer admits. Callers ask first (the API before it reads a body, the console
     before it shows a page); `ClientCache.get` asks again, so no call can skip it."""

@@ -1,17 +1,26 @@
 """Vector stores, their files, and search: one OpenAI call each, or a few run concurrently."""
+from __future__ import annotations
+
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from ..conf import app_settings
-from .client import VECTOR_STORE, VECTOR_STORE_FILE_DELETED, Retry, call, clients, only_given
+from .client import VECTOR_STORE, VECTOR_STORE_FILE_DELETED, OpenAIObject, Retry, call, clients, only_given
 from .exceptions import GatewayError
+
+if TYPE_CHECKING:
+    from credentials.models import Credential
 
 UPSTREAM_PAGE_SIZE = 100  # OpenAI's largest page for vector store lists
 
 
 @dataclass
 class Page:
-    items: list
+    """One page of a list, or (unpaged) every object up to LIST_MAX_ITEMS; has_more: more exist past it."""
+
+    items: list[OpenAIObject]
     has_more: bool
     first_id: str | None
     last_id: str | None
@@ -35,37 +44,37 @@ def list_pages(method, *args, paged, limit=None, order=None, after=None, before=
     return Page(items, truncated, items[0]["id"] if items else None, items[-1]["id"] if items else None)
 
 
-def list_vector_stores(credential, *, paged, **params):
+def list_vector_stores(credential: Credential, *, paged: bool, **params: Any) -> Page:
     return list_pages(clients.get(credential).vector_stores.with_raw_response.list, paged=paged, **params)
 
 
-def list_store_files(credential, store_id, *, paged, **params):
+def list_store_files(credential: Credential, store_id: str, *, paged: bool, **params: Any) -> Page:
     return list_pages(clients.get(credential).vector_stores.files.with_raw_response.list, store_id, paged=paged, **params)
 
 
-def get_vector_store(credential, store_id):
+def get_vector_store(credential: Credential, store_id: str) -> OpenAIObject:
     return call(clients.get(credential).vector_stores.with_raw_response.retrieve, store_id, expect=VECTOR_STORE)
 
 
-def create_vector_store(credential, fields):
+def create_vector_store(credential: Credential, fields: dict[str, Any]) -> OpenAIObject:
     return call(clients.get(credential).vector_stores.with_raw_response.create,
                  retry=Retry.CREATE, expect=VECTOR_STORE, **fields)
 
 
-def update_vector_store(credential, store_id, fields):
+def update_vector_store(credential: Credential, store_id: str, fields: dict[str, Any]) -> OpenAIObject:
     return call(clients.get(credential).vector_stores.with_raw_response.update, store_id, expect=VECTOR_STORE, **fields)
 
 
-def delete_vector_store(credential, store_id):
+def delete_vector_store(credential: Credential, store_id: str) -> OpenAIObject:
     return call(clients.get(credential).vector_stores.with_raw_response.delete, store_id, expect="vector_store.deleted")
 
 
-def search_store(credential, store_id, params):
+def search_store(credential: Credential, store_id: str, params: dict[str, Any]) -> OpenAIObject:
     return call(clients.get(credential).vector_stores.with_raw_response.search, store_id,
                  expect="vector_store.search_results.page", **params)
 
 
-def check_connection(credential):
+def check_connection(credential: Credential) -> None:
     """Raise a GatewayError unless OpenAI accepts the credential (the cheapest authenticated call)."""
     call(clients.get(credential).vector_stores.with_raw_response.list, limit=1, expect="list")
 
@@ -86,7 +95,8 @@ class Removal:
         return report
 
 
-def remove_files_from_store(credential, store_id, file_ids, *, delete_files=False):
+def remove_files_from_store(credential: Credential, store_id: str, file_ids: list[str], *,
+                            delete_files: bool = False) -> list[dict[str, Any]]:
     """Detach `file_ids` from the store concurrently, and with `delete_files` delete the Files too.
 
     Returns the per-file reports; raises a GatewayError carrying them if any removal failed.
@@ -121,7 +131,7 @@ def run_concurrently(function, items, concurrency):
         return list(pool.map(function, items))
 
 
-def retrieve_files(credential, file_ids):
+def retrieve_files(credential: Credential, file_ids: Iterable[str]) -> dict[str, OpenAIObject | GatewayError]:
     """The OpenAI File object of each id (`GET /files/{id}`), retrieved concurrently.
 
     Returns {file_id: File object, or the GatewayError that retrieving it raised}, in the

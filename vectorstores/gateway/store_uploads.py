@@ -3,18 +3,27 @@
 The promise: when the request fails, every OpenAI File it created that did not end
 up in the store is deleted (or, if even that fails, named in the error and the log).
 """
+from __future__ import annotations
+
 import contextlib
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from ..conf import app_settings
 from ..redaction import redact
-from .client import FILE_BATCH, Retry, call, clients, only_given, request
+from .client import FILE_BATCH, OpenAIObject, Retry, call, clients, only_given, request
 from .exceptions import BatchEnded, BatchTimeout, GatewayError, OpenAINotFound
 from .operations import get_vector_store, list_pages, run_concurrently
+
+if TYPE_CHECKING:
+    from django.core.files.uploadedfile import TemporaryUploadedFile
+
+    from credentials.models import Credential
 
 logger = logging.getLogger("vectorstores.gateway")
 
@@ -72,7 +81,8 @@ class InFlightFiles:
 in_flight = InFlightFiles()
 
 
-def upload_files_to_store(credential, store_id, uploads, chunking_strategy=None):
+def upload_files_to_store(credential: Credential, store_id: str, uploads: Sequence[TemporaryUploadedFile],
+                          chunking_strategy: dict[str, Any] | None = None) -> list[OpenAIObject]:
     """Upload `uploads` (Django TemporaryUploadedFiles, on disk) concurrently, attach them in one
     file batch and wait for it. Returns the OpenAI File objects.
 

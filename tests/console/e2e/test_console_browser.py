@@ -147,10 +147,14 @@ def test_an_admin_manages_a_vector_store_from_the_console(
     expect(page.locator("#result_list tbody tr")).to_have_count(3)
     page.get_by_role("link", name="Name", exact=True).click()  # sort by name
     expect(page.locator("#result_list tbody tr").first).to_contain_text("Onboarding handbook")
+    # OpenAI lists by creation only: sorted by name, every store was fetched, and the page says so.
+    expect(page.locator("#vs-list-note")).to_have_text(
+        "Sorted by name: every vector store was fetched from OpenAI (up to 10,000).")
     shoot(page, artifacts, "11-console-list")
     page.get_by_label("Search vector stores by name").fill("product")
     page.get_by_role("button", name="Search").click()
     expect(page.locator("#result_list tbody tr")).to_have_count(1)
+    expect(page.locator("#vs-list-note")).to_contain_text("Searched by name or id and sorted by name")
 
     # Delete the store, with its files.
     page.get_by_role("link", name="Product docs").click()
@@ -244,3 +248,34 @@ def test_the_create_form_works_from_the_keyboard(page, live_server, e2e_admin, e
     page.keyboard.press("Enter")  # opens the chunking options
     page.keyboard.press("Tab")
     expect(page.get_by_label("Auto (OpenAI chooses)")).to_be_focused()
+
+
+def test_the_list_pages_through_openai(page, live_server, e2e_admin, e2e_credential, fake_openai, artifacts):
+    from playwright.sync_api import expect
+
+    for index in range(60):
+        fake_openai.create_vector_store(name=f"Store {index:02}")
+    log_in(page, live_server)
+    page.goto(f"{live_server.url}/admin/credentials/credential/{e2e_credential.pk}/vector-stores/")
+    rows = page.locator("#result_list tbody tr")
+    expect(rows).to_have_count(50)
+    expect(rows.first).to_contain_text("Store 59")
+    pager = page.get_by_role("navigation", name="Pages of vector stores")
+    expect(pager).to_contain_text("50 vector stores on this page")
+    expect(pager.get_by_role("link", name="Previous page")).to_have_count(0)
+    shoot(page, artifacts, "30-console-list-cursor-page-1")
+    # From the keyboard: the next page, then back.
+    pager.get_by_role("link", name="Next page", exact=True).focus()
+    page.keyboard.press("Enter")
+    expect(rows).to_have_count(10)
+    expect(rows.first).to_contain_text("Store 09")
+    expect(pager.get_by_role("link", name="Next page")).to_have_count(0)
+    pager.scroll_into_view_if_needed()
+    shoot(page, artifacts, "31-console-list-cursor-page-2")
+    pager.get_by_role("link", name="Previous page", exact=True).click()
+    expect(rows).to_have_count(50)
+    expect(rows.first).to_contain_text("Store 59")
+    lists = [request.query for request in fake_openai.requests_to("GET", "/vector_stores")
+             if request.path == "/vector_stores"]
+    assert [query.get("after", query.get("before")) is None for query in lists] == [True, False, False]
+    assert all(query["limit"] == "50" for query in lists)

@@ -87,6 +87,7 @@ class StrictSerializerExtension(OpenApiSerializerExtension):
     match_subclasses = True
 
     def map_serializer(self, auto_schema, direction):
+        # drf-spectacular has no public "map as usual" for extensions; its docs' own examples call these.
         schema = auto_schema._map_basic_serializer(self.target, direction)
         schema["additionalProperties"] = False
         schema.pop("description", None)  # StrictSerializer's docstring, not the body's
@@ -168,7 +169,7 @@ class FileIdListFieldExtension(OpenApiSerializerFieldExtension):
     target_class = FileIdListField
 
     def map_serializer_field(self, auto_schema, direction):
-        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)  # as above
         return {**schema, "uniqueItems": True}
 
 
