@@ -1,18 +1,32 @@
-"""Fixtures shared by the whole suite: the fake OpenAI, users, credentials and an API client,
-and a sweep of every test's responses and log lines for stored API keys.
+"""Fixtures and small helpers shared by the whole suite: the fake OpenAI, users, credentials, an API
+client, a store and uploads; the credential admin's URLs and messages; and a sweep of every test's
+responses and log lines for stored API keys. Test modules import the helpers from here
+(`from tests.conftest import client_for, messages_of`), never from each other.
 
 The fake OpenAI's fixtures (`fake_openai_server`, `fake_openai`, `openai_credential`) come from the
 package's own pytest plugin, vectorstores.testing.pytest_plugin, as a host site would use them.
+
+Markers (registered in pyproject.toml): `e2e` (browser tests: given here to everything under
+tests/console/e2e/), `slow` (more than about 3 s) and `subprocess` (starts processes or servers, a live
+server included). A quick run: `pytest -m "not slow and not subprocess"`.
 """
+import ast
 import logging
+import socket
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+from django.contrib.auth.models import Group
+from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models.signals import pre_save
+from django.test import Client
 from django.test.client import ClientHandler
+from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+from rest_framework.throttling import SimpleRateThrottle
 
 from credentials.models import Credential
 from vectorstores import gateway
@@ -26,6 +40,15 @@ API_ROOT = "/api/v1/openai-assistants-vector-store"
 
 # Every API key any test stores in a credential: none of them may show up anywhere.
 STORED_KEYS = {TEST_API_KEY}
+E2E_TESTS = Path(__file__).resolve().parent / "console" / "e2e"
+
+
+def pytest_collection_modifyitems(items):
+    """The browser tests are `e2e`, and `subprocess` too: each starts Chromium and uses a live server."""
+    for item in items:
+        if item.path.is_relative_to(E2E_TESTS):
+            item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.subprocess)
 
 
 def remember_stored_key(sender, instance, **kwargs):
@@ -100,12 +123,41 @@ def fake_openai_api_key():
     return TEST_API_KEY
 
 
+@pytest.fixture
+def accept_api_key(fake_openai):
+    """accept_api_key(key): the fake OpenAI accepts `key` too, for this test only. (Its reset() between
+    tests keeps keys added, so a key left behind would change which key create_credential picks later.)"""
+    added = []
+
+    def accept(key):
+        if key not in fake_openai.api_keys:
+            added.append(key)
+        fake_openai.api_keys.add(key)
+
+    yield accept
+    fake_openai.api_keys.difference_update(added)
+
+
 @pytest.fixture(autouse=True)
 def fresh_clients():
     """Each test builds its own SDK clients, so tests can't leak client state into each other."""
     gateway.clients.clear()
     yield
     gateway.clients.clear()
+
+
+@pytest.fixture
+def throttle_rates(monkeypatch):
+    """throttle_rates(rate): DRF's user and anon throttles allow `rate` (e.g. "3/minute") in this test,
+    counted from zero."""
+
+    def set_rate(rate):
+        # DRF reads the rates into the class when it is imported, so set them there.
+        monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"user": rate, "anon": rate})
+        cache.clear()
+
+    yield set_rate
+    cache.clear()
 
 
 @pytest.fixture
@@ -133,10 +185,34 @@ def credential(db, fake_openai, user):
     return create_credential(fake_openai, name="Test credential", api_key=TEST_API_KEY, users=[user])
 
 
+@pytest.fixture
+def group(db):
+    """A group nobody is in yet."""
+    return Group.objects.create(name="analysts")
+
+
+def token_of(user):
+    """The key of `user`'s DRF token (made on first use)."""
+    return Token.objects.get_or_create(user=user)[0].key
+
+
+def token_header(user):
+    """The Authorization header of a call as `user`, for clients other than the test client."""
+    return {"Authorization": f"Token {token_of(user)}"}
+
+
 def client_for(user):
+    """An API client authenticated as `user` with a DRF token (anonymous for None)."""
     client = APIClient()
     if user is not None:
-        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+        client.credentials(HTTP_AUTHORIZATION=token_header(user)["Authorization"])
+    return client
+
+
+def logged_in(user, **kwargs):
+    """A test client with `user` signed in (a session, as in the admin)."""
+    client = Client(**kwargs)
+    client.force_login(user)
     return client
 
 
@@ -146,12 +222,106 @@ def api(user):
     return client_for(user)
 
 
+def api_path(credential_id, path="", **query):
+    """The path of an API URL naming the credential `credential_id`: API_ROOT + path + ?credential=...&query."""
+    return f"{API_ROOT}{path}?{urlencode({'credential': credential_id, **query})}"
+
+
 @pytest.fixture
 def url(credential):
     """url(path="", **query): an API URL naming `credential`."""
 
     def build(path="", *, credential_id=None, **query):
-        query = {"credential": credential_id or credential.pk, **query}
-        return f"{API_ROOT}{path}?{urlencode(query)}"
+        return api_path(credential_id or credential.pk, path, **query)
 
     return build
+
+
+# --- a store and uploads into it ---------------------------------------------------------------
+
+
+@pytest.fixture
+def store(fake_openai):
+    """An empty vector store in the fake OpenAI."""
+    return fake_openai.create_vector_store(name="Test store")
+
+
+def text_file(name, content=b"some text about vector stores", content_type="text/plain"):
+    """A file as the test client uploads it."""
+    return SimpleUploadedFile(name, content, content_type=content_type)
+
+
+@pytest.fixture
+def upload(api, url, store, upload_dir):
+    """upload(*files, store_id=None, **fields): POST the files as multipart parts named `files` into
+    `store` (or the store `store_id`) through the API, as `user`."""
+
+    def post(*files, store_id=None, **fields):
+        return api.post(url(f"/{store_id or store['id']}"), {"files": list(files), **fields}, format="multipart")
+
+    return post
+
+
+# --- the credential admin ----------------------------------------------------------------------
+
+
+def admin_url(name, *args):
+    """The URL of the credential admin's page `name` (changelist, change, add, vector_stores, ...)."""
+    return reverse(f"admin:credentials_credential_{name}", args=args)
+
+
+def messages_of(response):
+    """The admin messages a page shows: [(level, text)]."""
+    return [(message.level, str(message)) for message in response.context["messages"]]
+
+
+def form_data(credential=None, **changes):
+    """Everything the credential's change form posts (the key left blank), with `changes` applied;
+    the add form's (all blank) without a credential."""
+    data = {
+        "name": credential.name if credential else "",
+        "api_key": "",
+        "base_url": credential.base_url if credential else "",
+        "organization": credential.organization if credential else "",
+        "project": credential.project if credential else "",
+        "users": [user.pk for user in credential.users.all()] if credential else [],
+        "groups": [group.pk for group in credential.groups.all()] if credential else [],
+        "_save": "Save",
+    }
+    return {**data, **changes}
+
+
+def run_test_connection(client, *credentials):
+    """The changelist's "Test connection" action on `credentials`, as `client`; the page it leads to."""
+    return client.post(admin_url("changelist"), {
+        "action": "test_connection", "_selected_action": [credential.pk for credential in credentials]}, follow=True)
+
+
+# --- processes and sources ---------------------------------------------------------------------
+
+
+def free_port():
+    """A TCP port of 127.0.0.1 that nothing listens on (free when asked: bind it soon)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def imported_modules(path):
+    """Every module name the checkout's file `path` imports: import statements anywhere in it (a function's
+    own included), relative ones resolved, and importlib.import_module("...") / __import__("...") calls.
+    `from a import b` also names `a.b`, which may be a module."""
+    package = path.resolve().relative_to(PROJECT_ROOT).parent.parts
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = ".".join(package[:len(package) - node.level + 1]) if node.level else ""
+            module = ".".join(part for part in (base, node.module) if part)
+            names.add(module)
+            names.update(f"{module}.{alias.name}" for alias in node.names)
+        elif (isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None))
+              in {"import_module", "__import__"} and node.args and isinstance(node.args[0], ast.Constant)):
+            names.add(node.args[0].value)
+    return names

@@ -1,4 +1,10 @@
-"""Running pytest as a host site would, in a folder of its own: none of this checkout's configuration."""
+"""Running Python in a process of its own: as a host site would (pytest, manage.py), or as a fresh
+interpreter that has imported one module and nothing else. None of this checkout's configuration
+leaks in unless a caller passes it.
+
+Every test that calls these is marked `subprocess` (pyproject.toml's markers).
+"""
+import json
 import os
 import subprocess
 import sys
@@ -6,11 +12,40 @@ import sys
 from tests.conftest import PROJECT_ROOT
 
 
+def environment(*, without=("DJANGO_",), **values):
+    """This process's environment variables, less those whose names start with any of `without`, plus `values`."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith(tuple(without))}
+    env.update({name: str(value) for name, value in values.items()})
+    return env
+
+
+def manage(*args, cwd=PROJECT_ROOT, env=None, timeout=120, **kwargs):
+    """`python manage.py <args>` in `cwd` (this checkout's, by default) with `env`; the CompletedProcess (text).
+
+    Other keywords go to subprocess.run (e.g. `input=` for the command's stdin).
+    """
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout, **kwargs)
+
+
+def modules_imported_by(module):
+    """The names of every module a fresh interpreter has loaded once it has imported `module`.
+
+    Run from this checkout without DJANGO_SETTINGS_MODULE or any PYTEST_ variable: nothing configured.
+    """
+    script = f"import json, sys, {module}; print(json.dumps(sorted(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT,
+                            env=environment(without=("DJANGO_", "PYTEST_")), capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    return set(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
 def run_host_pytest(project, *args, settings="tests.settings", pythonpath=(PROJECT_ROOT,)):
     """pytest in `project` with only pytest-django and the files there. The apps come installed."""
     (project / "pytest.ini").write_text("[pytest]\n")
-    env = {name: value for name, value in os.environ.items() if not name.startswith(("DJANGO_", "PYTEST_"))}
-    env.update(
+    env = environment(
+        without=("DJANGO_", "PYTEST_"),
         PYTHONPATH=os.pathsep.join(map(str, pythonpath)),
         PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",  # a host's minimal setup: no xdist, no schemathesis, ...
         DATABASE_URL=f"sqlite:///{project / 'host.sqlite3'}",

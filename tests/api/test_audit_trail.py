@@ -35,7 +35,7 @@ def test_refused_credentials_are_recorded_too(other_user, url, credential, fake_
 
 
 def test_anonymous_calls_are_not_recorded(url, fake_openai):
-    client_for(None).get(url())
+    assert client_for(None).get(url()).status_code == 401
     assert not AuditEntry.objects.exists()
 
 

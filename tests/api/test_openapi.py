@@ -3,8 +3,6 @@ the Swagger UI and ReDoc pages, served from this site without any CDN; and the s
 host site that includes them in one line, whatever its own drf-spectacular settings."""
 import json
 import re
-import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -18,7 +16,7 @@ from django.core.management import call_command
 from django.test import RequestFactory
 from drf_spectacular.settings import spectacular_settings
 
-from tests.conftest import PROJECT_ROOT
+from tests.hosts import modules_imported_by
 
 COMMITTED_SCHEMA = Path(settings.BASE_DIR) / "docs" / "openapi.yaml"
 API = "/api/v1/openai-assistants-vector-store"
@@ -231,15 +229,14 @@ def test_the_docs_pages_load_nothing_from_another_host(client, page):
 # --- in a host site: path("ai/", include("vectorstores.api.schema.urls")) ----------------------
 
 
+@pytest.mark.subprocess
 def test_the_schema_settings_import_nothing():
     """A settings module imports them before Django is configured; drf-spectacular, if imported then,
     would keep the SPECTACULAR_SETTINGS it found (none yet) for good."""
-    script = ("import sys, vectorstores.api.schema.settings; "
-              "print(sorted(name for name in sys.modules if name.partition('.')[0] in "
-              "('django', 'rest_framework', 'drf_spectacular')))")
-    imported = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                              check=True).stdout
-    assert imported.strip() == "[]"
+    loaded = modules_imported_by("vectorstores.api.schema.settings")
+    assert "vectorstores.api.schema.settings" in loaded
+    frameworks = ("django", "rest_framework", "drf_spectacular")
+    assert sorted(name for name in loaded if name.partition(".")[0] in frameworks) == []
 
 
 def _use_spectacular_settings(user_settings):

@@ -24,6 +24,7 @@ from django.urls import Resolver404, resolve
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from tests.api import multipart_bodies as handmade
 from tests.conftest import API_ROOT
 from vectorstores.api.serializers import OBJECT_ID_PATTERN
 
@@ -412,6 +413,7 @@ def store_path(template, store_id):
     return template.format(id=quote(store_id, safe=""))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("endpoint", list(ENDPOINTS))
 def test_any_json_body_gets_2xx_or_a_4xx_error_shape(endpoint, api, url, fake_openai):
     method, template, valid = ENDPOINTS[endpoint]
@@ -520,6 +522,7 @@ GET_ROUTES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("route", list(GET_ROUTES))
 def test_any_query_parameters(route, api, credential, fake_openai):
     template, params = GET_ROUTES[route]
@@ -602,22 +605,14 @@ def test_any_method_on_any_path_under_the_api(method, api, url, fake_openai):
 
 # --- the upload route: random multipart bodies ----------------------------------------------
 
-BOUNDARY = "----property-test-boundary"
-
-
-def multipart(parts, boundary=BOUNDARY):
-    """A multipart/form-data body from (field name, file name or None, content) parts."""
-    chunks = []
+def multipart(parts):
+    """A multipart/form-data body from (field name, file name or None, content) parts; (body, content type)."""
+    encoded = []
     for field, filename, content in parts:
-        disposition = f'form-data; name="{field}"'
-        if filename is not None:
-            disposition += f'; filename="{filename}"'
-        chunks.append(f"--{boundary}\r\nContent-Disposition: {disposition}\r\n".encode("utf-8", "surrogatepass"))
-        if filename is not None:
-            chunks.append(b"Content-Type: application/octet-stream\r\n")
-        chunks.append(b"\r\n" + content + b"\r\n")
-    chunks.append(f"--{boundary}--\r\n".encode())
-    return b"".join(chunks), f"multipart/form-data; boundary={boundary}"
+        disposition = f'name="{field}"' + (f'; filename="{filename}"' if filename is not None else "")
+        content_type = b"application/octet-stream" if filename is not None else None
+        encoded.append(handmade.part(disposition.encode("utf-8", "surrogatepass"), content, content_type))
+    return handmade.body(*encoded), handmade.CONTENT_TYPE
 
 
 FILE_NAMES = st.one_of(

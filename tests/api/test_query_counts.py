@@ -8,10 +8,10 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from credentials.models import Credential
+from tests.conftest import text_file
 
 pytestmark = pytest.mark.django_db
 
@@ -22,11 +22,6 @@ TABLE = re.compile(r'\b(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', re.IGNORECASE)
 def tables(captured):
     """(statement, table) of each captured query, e.g. ("SELECT", "authtoken_token")."""
     return [(query["sql"].split()[0].upper(), TABLE.search(query["sql"]).group(1)) for query in captured]
-
-
-@pytest.fixture
-def store(fake_openai):
-    return fake_openai.create_vector_store(name="counted")
 
 
 @pytest.fixture
@@ -52,8 +47,7 @@ ENDPOINTS = [
     ("update", lambda api, url, sid, fake, store: api.put(url(f"/{sid}"), {"name": "renamed"}, format="json")),
     ("delete", lambda api, url, sid, fake, store: api.delete(url(f"/{sid}"))),
     ("upload files", lambda api, url, sid, fake, store: api.post(
-        url(f"/{sid}"), {"files": [SimpleUploadedFile("a.txt", b"alpha", content_type="text/plain"),
-                                   SimpleUploadedFile("b.md", b"# beta", content_type="text/markdown")]},
+        url(f"/{sid}"), {"files": [text_file("a.txt", b"alpha"), text_file("b.md", b"# beta", "text/markdown")]},
         format="multipart")),
     ("remove files", lambda api, url, sid, fake, store: api.patch(
         url(f"/{sid}"), {"file_ids": [attached_file(fake, store)], "delete_files": True}, format="json")),

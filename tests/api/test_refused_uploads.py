@@ -10,17 +10,13 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.core.cache import cache
-from django.test import Client
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
-from rest_framework.throttling import SimpleRateThrottle
 
-from tests.conftest import API_ROOT
-from tests.api.test_upload_input import BOUNDARY
+from tests.api.multipart_bodies import CONTENT_TYPE, closing, file_part
+from tests.conftest import admin_url, logged_in, token_header
 from vectorstores.models import AuditEntry
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.subprocess]  # a live server
 
 BODY_BYTES = 200 * 1024 * 1024
 CHUNK = 1024 * 1024
@@ -33,13 +29,12 @@ def stream_upload(server_url, path, headers, upload_dir, *, audited=True):
     Returns (the answer's status line and body, the most files seen in upload_dir at one sample).
     """
     address = urlsplit(server_url)
-    head = b"--" + BOUNDARY.encode() + b'\r\nContent-Disposition: form-data; name="files"; filename="big.txt"\r\n' \
-        b"Content-Type: text/plain\r\n\r\n"
-    tail = b"\r\n--" + BOUNDARY.encode() + b"--\r\n"
+    head = file_part(b"big.txt", b"")[:-2]  # the file part up to its content
+    tail = b"\r\n" + closing()
     request = "".join([
         f"POST {path} HTTP/1.1\r\nHost: {address.netloc}\r\n",
         *(f"{name}: {value}\r\n" for name, value in headers.items()),
-        f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {BODY_BYTES}\r\n\r\n",
+        f"Content-Type: {CONTENT_TYPE}\r\nContent-Length: {BODY_BYTES}\r\n\r\n",
     ]).encode() + head
     answer = bytearray()
     most_files = 0
@@ -94,20 +89,15 @@ def _content_length(head):
 
 
 @pytest.fixture
-def store(fake_openai):
-    return fake_openai.create_vector_store(name="target")
-
-
-@pytest.fixture
-def api_path(store, credential):
-    return f"{API_ROOT}/{store['id']}?credential={credential.pk}"
+def upload_path(url, store):
+    """The API's upload URL of `store` (path and query)."""
+    return url(f"/{store['id']}")
 
 
 @pytest.fixture
 def signed_in(user):
     """Session cookies of `user` (and a CSRF cookie the caller does not echo in a header)."""
-    client = Client()
-    client.force_login(user)
+    client = logged_in(user)
     client.get(reverse("admin:login"))  # sets the CSRF cookie
     return {"Cookie": f"sessionid={client.cookies['sessionid'].value}; {CSRF_COOKIE}={client.cookies[CSRF_COOKIE].value}"}
 
@@ -119,9 +109,9 @@ def nothing_reached_openai(fake_openai):
 
 
 @pytest.mark.usefixtures("nothing_reached_openai")
-def test_a_session_without_a_csrf_token_stores_nothing(live_server, api_path, signed_in, upload_dir):
+def test_a_session_without_a_csrf_token_stores_nothing(live_server, upload_path, signed_in, upload_dir):
     # Not audited: a session whose CSRF check fails is not signed in for this call.
-    status, body, most_files = stream_upload(live_server.url, api_path, signed_in, upload_dir, audited=False)
+    status, body, most_files = stream_upload(live_server.url, upload_path, signed_in, upload_dir, audited=False)
 
     assert status.split()[1] == "403"
     assert b"CSRF" in body
@@ -129,10 +119,8 @@ def test_a_session_without_a_csrf_token_stores_nothing(live_server, api_path, si
 
 
 @pytest.mark.usefixtures("nothing_reached_openai")
-def test_a_caller_who_may_not_use_the_credential_stores_nothing(live_server, api_path, other_user, upload_dir):
-    token = Token.objects.create(user=other_user).key
-    status, body, most_files = stream_upload(live_server.url, api_path, {"Authorization": f"Token {token}"},
-                                             upload_dir)
+def test_a_caller_who_may_not_use_the_credential_stores_nothing(live_server, upload_path, other_user, upload_dir):
+    status, body, most_files = stream_upload(live_server.url, upload_path, token_header(other_user), upload_dir)
 
     assert status.split()[1] == "404"
     assert b"credential_not_found" in body
@@ -140,19 +128,14 @@ def test_a_caller_who_may_not_use_the_credential_stores_nothing(live_server, api
 
 
 @pytest.fixture
-def one_call_a_minute(monkeypatch):
-    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"user": "1/minute", "anon": "1/minute"})
-    cache.clear()
-    yield
-    cache.clear()
+def one_call_a_minute(throttle_rates):
+    throttle_rates("1/minute")
 
 
 @pytest.mark.usefixtures("nothing_reached_openai", "one_call_a_minute")
-def test_a_throttled_caller_stores_nothing(live_server, api, url, api_path, user, upload_dir):
+def test_a_throttled_caller_stores_nothing(live_server, api, url, upload_path, user, upload_dir):
     assert api.get(url()).status_code == 200  # the minute's one call
-    token = Token.objects.get(user=user).key
-    status, body, most_files = stream_upload(live_server.url, api_path, {"Authorization": f"Token {token}"},
-                                             upload_dir)
+    status, body, most_files = stream_upload(live_server.url, upload_path, token_header(user), upload_dir)
 
     assert status.split()[1] == "429"
     assert most_files == 0
@@ -160,7 +143,7 @@ def test_a_throttled_caller_stores_nothing(live_server, api, url, api_path, user
 
 @pytest.fixture
 def console_path(store, credential):
-    return reverse("admin:credentials_credential_vector_store_upload", args=[credential.pk, store["id"]])
+    return admin_url("vector_store_upload", credential.pk, store["id"])
 
 
 @pytest.fixture
@@ -193,12 +176,10 @@ def test_the_consoles_upload_to_a_credential_the_user_may_not_use_stores_nothing
     assert most_files == 0
 
 
-def test_an_allowed_caller_streams_to_disk_as_the_sampling_sees(live_server, api_path, user, upload_dir, settings):
+def test_an_allowed_caller_streams_to_disk_as_the_sampling_sees(live_server, upload_path, user, upload_dir, settings):
     """The control: the same sampling does see an allowed upload's file while it streams in."""
     settings.OPENAI_VECTOR_STORES = {**settings.OPENAI_VECTOR_STORES, "MAX_FILE_SIZE": 50 * CHUNK}
-    token = Token.objects.create(user=user).key
-    status, _, most_files = stream_upload(live_server.url, api_path, {"Authorization": f"Token {token}"},
-                                          upload_dir)
+    status, _, most_files = stream_upload(live_server.url, upload_path, token_header(user), upload_dir)
 
     assert status.split()[1] == "413"  # past MAX_FILE_SIZE, while streaming
     assert most_files == 1

@@ -8,14 +8,14 @@ import time
 import uuid
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tests.conftest import TEST_API_KEY, client_for
+from tests.conftest import TEST_API_KEY, client_for, text_file
 from vectorstores.redaction import RedactAPIKeysFilter, redact
 
 pytestmark = pytest.mark.django_db
 
 KEY_SHAPES = [TEST_API_KEY, "sk-proj-" + "A1b2" * 12, "sk-svcacct-" + "z" * 40]
+ROUNDS = 3  # of the timing comparison, at most
 
 
 @pytest.fixture
@@ -52,10 +52,9 @@ def test_a_key_in_a_traceback_is_redacted(site_log):
     assert TEST_API_KEY not in output
 
 
-def test_the_sdk_debug_logs_of_a_full_scenario_hold_no_key(site_log, api, url, fake_openai, upload_dir):
+def test_the_sdk_debug_logs_of_a_full_scenario_hold_no_key(site_log, api, url, upload, fake_openai):
     store = api.post(url(), {"name": "logged"}, format="json").json()
-    api.post(url(f"/{store['id']}"), {"files": [SimpleUploadedFile("a.txt", b"text", "text/plain")]},
-             format="multipart")
+    upload(text_file("a.txt", b"text"), store_id=store["id"])
     api.post(url(f"/{store['id']}/search"), {"query": "text"}, format="json")
     fake_openai.api_keys.clear()
     api.get(url())
@@ -69,7 +68,10 @@ def test_redact_leaves_ordinary_text_alone():
 
 
 def test_the_openapi_document_holds_no_key_and_no_credential_id(client, credential):
-    schema = client.get("/api/schema/").content.decode()
+    response = client.get("/api/schema/")
+    assert response.status_code == 200
+    schema = response.content.decode()
+    assert "/api/v1/openai-assistants-vector-store" in schema  # the document itself, not an error page
     assert TEST_API_KEY not in schema
     assert str(credential.pk) not in schema
 
@@ -83,19 +85,38 @@ def test_error_answers_name_no_credential_of_someone_else(other_user, url, crede
 
 def test_someone_elses_credential_and_a_missing_one_take_the_same_time(other_user, url, credential, fake_openai,
                                                                        django_assert_num_queries):
-    """Same status, same body, the same database work, and no timing difference beyond noise."""
+    """Same status, same body, the same database work, and no timing difference beyond noise.
+
+    Time is the promise, so this measures it, robustly on a loaded machine: the two kinds of call alternate
+    (which goes first alternates too), so load falls on both alike; each is judged by its fastest run, the
+    least disturbed; and a round whose fastest runs still differ is measured again, up to ROUNDS times. A
+    real difference (a lookup, a hash, a sleep that only one kind does) shows in every round; noise does not.
+    """
     caller = client_for(other_user)
     caller.get(url())  # warm up
     for credential_id in (credential.pk, uuid.uuid4()):
         with django_assert_num_queries(3):  # token, credential lookup, audit entry
-            caller.get(url(credential_id=credential_id))
+            response = caller.get(url(credential_id=credential_id))
+        assert response.status_code == 404
 
-    timings = {"not allowed": [], "missing": []}
-    for _ in range(25):  # interleaved, so load on the machine falls on both alike
-        for name, credential_id in (("not allowed", credential.pk), ("missing", uuid.uuid4())):
-            started = time.perf_counter()
-            caller.get(url(credential_id=credential_id))
-            timings[name].append((time.perf_counter() - started) * 1000)
-    # The fastest runs are the least disturbed by other work on the machine.
-    not_allowed, missing = min(timings["not allowed"]), min(timings["missing"])
-    assert abs(not_allowed - missing) < max(5.0, 0.5 * min(not_allowed, missing))
+    def milliseconds(credential_id):
+        started = time.perf_counter()
+        caller.get(url(credential_id=credential_id))
+        return (time.perf_counter() - started) * 1000
+
+    def fastest(runs=30):
+        timings = {"not allowed": [], "missing": []}
+        for run in range(runs):
+            kinds = [("not allowed", lambda: credential.pk), ("missing", uuid.uuid4)]
+            for name, credential_id in kinds if run % 2 else reversed(kinds):
+                timings[name].append(milliseconds(credential_id()))
+        return min(timings["not allowed"]), min(timings["missing"])
+
+    measured = []
+    for _ in range(ROUNDS):
+        not_allowed, missing = fastest()
+        measured.append((round(not_allowed, 2), round(missing, 2)))
+        if abs(not_allowed - missing) < max(5.0, 0.5 * min(not_allowed, missing)):
+            break
+    else:
+        pytest.fail(f"the fastest (not allowed, missing) calls differ in every round, in ms: {measured}")

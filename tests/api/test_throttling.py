@@ -1,7 +1,5 @@
 """One caller cannot exhaust a shared credential's quota: DRF throttles per user, with Retry-After."""
 import pytest
-from django.core.cache import cache
-from rest_framework.throttling import SimpleRateThrottle
 
 from tests.conftest import client_for
 
@@ -9,12 +7,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def three_per_minute(monkeypatch):
-    # DRF reads the rates into the class when it is imported, so set them there.
-    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"user": "3/minute", "anon": "3/minute"})
-    cache.clear()
-    yield
-    cache.clear()
+def three_per_minute(throttle_rates):
+    throttle_rates("3/minute")
 
 
 @pytest.mark.usefixtures("three_per_minute")

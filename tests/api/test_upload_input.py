@@ -4,40 +4,19 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 
+from tests.api.multipart_bodies import BOUNDARY, CONTENT_TYPE, body, file_part, part
+from tests.conftest import api_path, text_file, token_of
 from vectorstores.checks import check_allowed_extensions
 
 pytestmark = pytest.mark.django_db
-
-BOUNDARY = "test-boundary-7MA4YWxkTrZu0gW"
-
-
-def part(disposition, content=b"some text", content_type=b"text/plain"):
-    headers = b"Content-Disposition: form-data; " + disposition
-    if content_type is not None:
-        headers += b"\r\nContent-Type: " + content_type
-    return b"--" + BOUNDARY.encode() + b"\r\n" + headers + b"\r\n\r\n" + content + b"\r\n"
-
-
-def body(*parts, closed=True):
-    return b"".join(parts) + (b"--" + BOUNDARY.encode() + b"--\r\n" if closed else b"")
-
-
-def file_part(raw_name, content=b"some text", content_type=b"text/plain"):
-    return part(b'name="files"; filename="' + raw_name + b'"', content, content_type)
-
-
-@pytest.fixture
-def store(fake_openai):
-    return fake_openai.create_vector_store(name="uploads")
 
 
 @pytest.fixture
 def post_raw(api, url, store, upload_dir):
     """post_raw(body_bytes): a hand-made multipart upload into `store`."""
 
-    def post(payload, content_type=f"multipart/form-data; boundary={BOUNDARY}"):
+    def post(payload, content_type=CONTENT_TYPE):
         return api.generic("POST", url(f"/{store['id']}"), payload, content_type=content_type)
 
     return post
@@ -209,8 +188,8 @@ def test_allowed_extensions_beyond_file_search_are_a_system_check_error(settings
 @pytest.mark.usefixtures("nothing_reached_openai_and_nothing_left")
 @pytest.mark.parametrize(("payload", "content_type"), [
     (body(file_part(b"a.txt")), "multipart/form-data"),  # no boundary
-    (body(file_part(b"a.txt"), closed=False), f"multipart/form-data; boundary={BOUNDARY}"),  # cut short
-    (b"\xff\xfe garbage \x00", f"multipart/form-data; boundary={BOUNDARY}"),
+    (body(file_part(b"a.txt"), closed=False), CONTENT_TYPE),  # cut short
+    (b"\xff\xfe garbage \x00", CONTENT_TYPE),
     (body(file_part(b"a.txt")), f"Multipart/Form-Data; boundary={BOUNDARY}"),  # Django's parser refuses the case
 ])
 def test_malformed_multipart_is_400(post_raw, payload, content_type):
@@ -228,19 +207,17 @@ def test_a_non_multipart_upload_is_415(post_raw):
 # --- a client that goes away -----------------------------------------------------------------------
 
 
+@pytest.mark.subprocess
 @pytest.mark.django_db(transaction=True)
-def test_a_client_that_disconnects_mid_upload_leaves_no_temporary_file(live_server, credential, user, fake_openai,
-                                                                       upload_dir):
-    from rest_framework.authtoken.models import Token
-
-    store = fake_openai.create_vector_store(name="abandoned")
-    token = Token.objects.create(user=user).key
+def test_a_client_that_disconnects_mid_upload_leaves_no_temporary_file(live_server, credential, user, store,
+                                                                       fake_openai, upload_dir):
     address = urlsplit(live_server.url)
     start = file_part(b"big.txt", b"x" * 300_000)[:-2]  # the file part's content, never finished
+    path = api_path(credential.pk, f"/{store['id']}")
     request = (
-        f"POST /api/v1/openai-assistants-vector-store/{store['id']}?credential={credential.pk} HTTP/1.1\r\n"
-        f"Host: {address.netloc}\r\nAuthorization: Token {token}\r\n"
-        f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: 10000000\r\n\r\n"
+        f"POST {path} HTTP/1.1\r\n"
+        f"Host: {address.netloc}\r\nAuthorization: Token {token_of(user)}\r\n"
+        f"Content-Type: {CONTENT_TYPE}\r\nContent-Length: 10000000\r\n\r\n"
     ).encode() + start
     with socket.create_connection((address.hostname, address.port)) as client:
         client.sendall(request)
@@ -255,9 +232,8 @@ def test_a_client_that_disconnects_mid_upload_leaves_no_temporary_file(live_serv
     assert fake_openai.requests_to("POST", "/files") == []
 
 
-def test_simple_uploaded_files_still_work(api, url, store, upload_dir):
-    upload = SimpleUploadedFile("plain.txt", b"plain", content_type="text/plain")
-    assert api.post(url(f"/{store['id']}"), {"files": [upload]}, format="multipart").status_code == 200
+def test_simple_uploaded_files_still_work(upload):
+    assert upload(text_file("plain.txt", b"plain")).status_code == 200
 
 
 @pytest.mark.usefixtures("nothing_reached_openai_and_nothing_left")

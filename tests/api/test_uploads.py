@@ -1,31 +1,13 @@
 """POST /{id} (multipart): files go to OpenAI concurrently, are attached in one batch, and nothing is left behind."""
-import time
+from itertools import pairwise
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
+
+from tests.conftest import text_file
 
 pytestmark = pytest.mark.django_db
 
 NON_ASCII_NAMES = ["résumé 2024 – 日本語.pdf", 'quote "double" and \'single\'.txt', "spaces  & (parens) [1] #2.md"]
-
-
-@pytest.fixture
-def store(fake_openai):
-    return fake_openai.create_vector_store(name="uploads")
-
-
-@pytest.fixture
-def upload(api, url, store, upload_dir):
-    """upload(*files, **fields): POST the files as multipart parts named `files` into `store`."""
-
-    def post(*files, store_id=None, **fields):
-        return api.post(url(f"/{store_id or store['id']}"), {"files": list(files), **fields}, format="multipart")
-
-    return post
-
-
-def text_file(name, content=b"some text about vector stores"):
-    return SimpleUploadedFile(name, content, content_type="text/plain")
 
 
 def test_upload_returns_the_openai_file_objects_and_attaches_them(upload, store, fake_openai, upload_dir):
@@ -46,7 +28,7 @@ def test_upload_returns_the_openai_file_objects_and_attaches_them(upload, store,
 
 
 def pdf_file(name, size=1000):
-    return SimpleUploadedFile(name, b"%PDF-1.7\n" + b"x" * size, content_type="application/pdf")
+    return text_file(name, b"%PDF-1.7\n" + b"x" * size, "application/pdf")
 
 
 def test_non_ascii_file_names_reach_openai_and_come_back_byte_for_byte(upload, fake_openai):
@@ -110,14 +92,13 @@ def test_unknown_store_is_404_before_any_upload(upload, fake_openai):
     assert fake_openai.requests_to("POST", "/files") == []
 
 
-def test_uploads_run_concurrently(upload, fake_openai):
-    fake_openai.upload_delay = 0.2
-    started = time.monotonic()
-    response = upload(*(text_file(f"f{n}.txt") for n in range(10)))
-    elapsed = time.monotonic() - started
+def test_uploads_run_concurrently_up_to_the_configured_number(upload, fake_openai, settings):
+    settings.OPENAI_VECTOR_STORES = {**settings.OPENAI_VECTOR_STORES, "UPLOAD_CONCURRENCY": 3}
+    fake_openai.upload_delay = 0.5  # each upload held long enough for the others to join it
+    response = upload(*(text_file(f"f{n}.txt") for n in range(7)))
     assert response.status_code == 200
-    # Five at a time: two rounds of 0.2 s, well below the 2 s of one file after another.
-    assert elapsed < 1.5
+    # By the fake's record: three at OpenAI at once, never more.
+    assert fake_openai.peak_overlap("POST", "/files") == 3
 
 
 def test_a_slow_batch_is_polled_until_it_completes(upload, store, fake_openai):
@@ -229,16 +210,17 @@ def test_djangos_own_file_count_limit_is_413_too(upload, settings, fake_openai, 
     assert list(upload_dir.iterdir()) == []
 
 
-def test_the_first_poll_goes_at_once_and_then_follows_openai_poll_after_ms(api, url, fake_openai, settings,
-                                                                          upload_dir):
-    """A batch done in 0.3 s is answered in well under POLL_INTERVAL: no blind first wait."""
-    settings.OPENAI_VECTOR_STORES = {**settings.OPENAI_VECTOR_STORES, "POLL_INTERVAL": 5.0}
-    store = fake_openai.create_vector_store(name="polled")
+def test_the_first_poll_goes_at_once_and_then_follows_openai_poll_after_ms(upload, store, fake_openai, settings):
+    """A batch done in 0.3 s is polled right away and then every 50 ms, never after a blind POLL_INTERVAL."""
+    poll_interval = 5.0
+    settings.OPENAI_VECTOR_STORES = {**settings.OPENAI_VECTOR_STORES, "POLL_INTERVAL": poll_interval}
     fake_openai.batch_processing_time, fake_openai.poll_after_ms = 0.3, 50
-    started = time.monotonic()
-    response = api.post(url(f"/{store['id']}"), {"files": [SimpleUploadedFile("a.txt", b"alpha", content_type="text/plain")]},
-                        format="multipart")
+    response = upload(text_file("a.txt", b"alpha"))
     assert response.status_code == 200, response.content
-    assert time.monotonic() - started < 2.0
+
+    [created] = fake_openai.requests_to("POST", f"/vector_stores/{store['id']}/file_batches")
     polls = fake_openai.requests_to("GET", f"/vector_stores/{store['id']}/file_batches/")
     assert 2 <= len(polls) <= 12  # at once, then every 50 ms until done
+    # By the fake's clock: each poll followed the answer before it by far less than POLL_INTERVAL.
+    waits = [later.received_at - earlier.answered_at for earlier, later in pairwise([created, *polls])]
+    assert max(waits) < poll_interval / 2, waits

@@ -1,9 +1,7 @@
 """How OpenAI's faults reach the caller: the documented status, code and body."""
-import socket
-
 import pytest
 
-from tests.conftest import TEST_API_KEY
+from tests.conftest import TEST_API_KEY, free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -54,9 +52,10 @@ def test_keys_in_upstream_messages_are_redacted(api, url, fake_openai):
     assert response.json()["detail"] == "Bad key *** here"
 
 
-def test_a_key_of_any_shape_is_redacted_wherever_a_message_echoes_it(api, url, credential, fake_openai):
+def test_a_key_of_any_shape_is_redacted_wherever_a_message_echoes_it(api, url, credential, fake_openai,
+                                                                      accept_api_key):
     azure_key = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"  # no "sk-": no pattern would find it
-    fake_openai.api_keys.add(azure_key)
+    accept_api_key(azure_key)
     credential.api_key = azure_key
     credential.save()
     fake_openai.fail("GET", "/vector_stores/vs_1", 400, body={"error": {
@@ -81,10 +80,7 @@ def test_an_error_body_that_is_not_openais_shape_is_502(api, url, fake_openai, b
 
 
 def test_an_unreachable_openai_is_502(api, url, credential):
-    with socket.socket() as sock:  # a port nothing listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    credential.base_url, credential.api_key = f"http://127.0.0.1:{port}/v1", TEST_API_KEY
+    credential.base_url, credential.api_key = f"http://127.0.0.1:{free_port()}/v1", TEST_API_KEY
     credential.save()
     response = api.get(url())
     assert response.status_code == 502

@@ -141,15 +141,12 @@ def test_unknown_store_is_404_for_every_method(api, url, method, fake_openai):
 
 
 @pytest.mark.parametrize("path", ["", "/"])
-def test_routes_answer_with_and_without_trailing_slash_without_redirect(api, credential, fake_openai, path):
-    store = fake_openai.create_vector_store(name="slash")
-    base = "/api/v1/openai-assistants-vector-store"
-    query = f"?credential={credential.pk}"
-    assert api.get(f"{base}{path}{query}").status_code == 200
-    assert api.post(f"{base}{path}{query}", {"name": "x"}, format="json").status_code == 200
-    assert api.get(f"{base}/{store['id']}{path}{query}").status_code == 200
-    assert api.get(f"{base}/{store['id']}/files{path}{query}").status_code == 200
-    assert api.post(f"{base}/{store['id']}/search{path}{query}", {"query": "q"}, format="json").status_code == 200
+def test_routes_answer_with_and_without_trailing_slash_without_redirect(api, url, store, fake_openai, path):
+    assert api.get(url(path)).status_code == 200
+    assert api.post(url(path), {"name": "x"}, format="json").status_code == 200
+    assert api.get(url(f"/{store['id']}{path}")).status_code == 200
+    assert api.get(url(f"/{store['id']}/files{path}")).status_code == 200
+    assert api.post(url(f"/{store['id']}/search{path}"), {"query": "q"}, format="json").status_code == 200
 
 
 @pytest.mark.parametrize("store_id", ["..%2Ffiles", "..", "a%20b", "x" * 129, "vs_1%3Fx=1"])
@@ -160,8 +157,8 @@ def test_path_ids_outside_the_safe_alphabet_are_400_and_never_reach_openai(api, 
     assert fake_openai.requests == []
 
 
-def test_dot_dot_slash_files_is_400(api, credential, fake_openai):
-    response = api.get(f"/api/v1/openai-assistants-vector-store/..%2Ffiles?credential={credential.pk}")
+def test_dot_dot_slash_files_is_400(api, url, fake_openai):
+    response = api.get(url("/..%2Ffiles"))
     assert response.status_code == 400
     assert fake_openai.requests == []
 

@@ -1,6 +1,7 @@
 """How stored API keys look at rest, re-implemented for the tests without the code under test.
 
-Used by test_key_rotation.py and test_undecryptable_credentials.py. Everything here is built from
+Used by test_key_rotation.py and test_undecryptable_credentials.py (and `raw_column`, `db_pk` by the
+other tests that look at the stored bytes). Everything here is built from
 `cryptography` primitives and the standard library alone (never credentials.encryption, never
 django_cryptography), so that the tests check the stored bytes against the formats as specified:
 
@@ -45,7 +46,6 @@ NEW_KEY = "new-cryptography-key-for-the-rotation-tests"
 OLD_KEY = "old-cryptography-key-for-the-rotation-tests"
 UNKNOWN_KEY = "a-cryptography-key-nobody-has-any-more"
 OTHER_SECRET_KEY = "an-entirely-different-secret-key-" + "z" * 24  # shares nothing with the test SECRET_KEY
-
 
 
 @pytest.fixture(autouse=True)
@@ -152,21 +152,22 @@ def signed_with(raw, hmac_key):
 # --- the column, bypassing the field ------------------------------------------------------------------------------
 
 
-def _db_pk(pk):
+def db_pk(pk):
+    """`pk` as the id column holds it: a native uuid, or its hex digits (SQLite)."""
     return pk if connection.features.has_native_uuid_field else pk.hex
 
 
 def raw_column(pk):
     """The api_key column exactly as the database holds it, as bytes."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT api_key FROM credentials_credential WHERE id = %s", [_db_pk(pk)])
+        cursor.execute("SELECT api_key FROM credentials_credential WHERE id = %s", [db_pk(pk)])
         (value,) = cursor.fetchone()
     return bytes(value)
 
 
 def write_raw_column(pk, raw):
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE credentials_credential SET api_key = %s WHERE id = %s", [raw, _db_pk(pk)])
+        cursor.execute("UPDATE credentials_credential SET api_key = %s WHERE id = %s", [raw, db_pk(pk)])
 
 
 def all_raw_columns():

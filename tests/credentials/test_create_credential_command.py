@@ -1,11 +1,8 @@
 """`manage.py create_credential`: the key comes from stdin (or OPENAI_API_KEY at a terminal), never argv."""
 import io
-import os
 import sqlite3
-import subprocess
 import sys
 import uuid
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group
@@ -13,8 +10,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from credentials.models import Credential
-
-from tests.conftest import PROJECT_ROOT
+from tests.credentials.credentials_crypto import raw_column
+from tests.hosts import environment, manage
 
 pytestmark = pytest.mark.django_db
 
@@ -71,10 +68,8 @@ def test_reads_the_key_from_stdin_and_prints_the_id_last(run):
 def test_stores_the_key_encrypted(run):
     credential = created(run("--name", "Encrypted"))
 
-    pk = credential.pk if connection.features.has_native_uuid_field else credential.pk.hex
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT api_key FROM credentials_credential WHERE id = %s", [pk])
-        raw = bytes(cursor.fetchone()[0])
+    raw = raw_column(credential.pk)
+    assert raw
     assert API_KEY.encode() not in raw
     assert API_KEY[-8:].encode() not in raw
 
@@ -200,18 +195,16 @@ def test_a_key_that_is_not_one_printable_word_is_refused(run, stdin, key):
 # --- end to end --------------------------------------------------------------------------------
 
 
+@pytest.mark.subprocess
+@pytest.mark.slow
 def test_real_process_reads_piped_stdin_and_prints_the_id_last(tmp_path):
     database = tmp_path / "db.sqlite3"
-    env = {key: value for key, value in os.environ.items() if key != "OPENAI_API_KEY"}
-    env.update(DJANGO_SETTINGS_MODULE="tests.settings", DATABASE_URL=f"sqlite:///{database}")
+    env = environment(without=("DJANGO_", "OPENAI_API_KEY"), DJANGO_SETTINGS_MODULE="tests.settings",
+                      DATABASE_URL=f"sqlite:///{database}")
 
-    def manage(*args, **kwargs):
-        return subprocess.run([sys.executable, "manage.py", *args], cwd=PROJECT_ROOT, env=env,
-                              capture_output=True, text=True, timeout=120, **kwargs)
-
-    migrate = manage("migrate", "--noinput")
+    migrate = manage("migrate", "--noinput", env=env)
     assert migrate.returncode == 0, migrate.stderr
-    result = manage("create_credential", "--name", "From a pipe", input=f"{API_KEY}\n")
+    result = manage("create_credential", "--name", "From a pipe", input=f"{API_KEY}\n", env=env)
 
     assert result.returncode == 0, result.stderr
     assert API_KEY not in result.stdout + result.stderr

@@ -2,21 +2,13 @@
 import re
 from datetime import UTC, datetime
 
-import pytest
-from django.contrib.auth.models import Group
 from django.contrib.messages import constants
-from django.db import connection
-from django.urls import reverse
 
 from credentials.models import Credential
-from tests.conftest import TEST_API_KEY
+from tests.conftest import TEST_API_KEY, admin_url, form_data, messages_of, run_test_connection
+from tests.credentials.credentials_crypto import raw_column
 
 NEW_API_KEY = "sk-new-" + "n3w" * 8 + "c3d4"
-KEY_MIDDLE = TEST_API_KEY[8:-4]  # the part no mask ever shows
-
-
-def admin_url(name, *args):
-    return reverse(f"admin:credentials_credential_{name}", args=args)
 
 
 def assert_no_key(response, *keys):
@@ -24,37 +16,6 @@ def assert_no_key(response, *keys):
     for key in keys or (TEST_API_KEY,):
         assert key not in content
         assert key[8:-4] not in content
-
-
-def messages_of(response):
-    return [(message.level, str(message)) for message in response.context["messages"]]
-
-
-def raw_api_key_column(credential):
-    pk = credential.pk if connection.features.has_native_uuid_field else credential.pk.hex
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT api_key FROM credentials_credential WHERE id = %s", [pk])
-        return bytes(cursor.fetchone()[0])
-
-
-def form_data(credential=None, **changes):
-    """Everything the change form posts for `credential` (blank key), with `changes` applied."""
-    data = {
-        "name": credential.name if credential else "",
-        "api_key": "",
-        "base_url": credential.base_url if credential else "",
-        "organization": credential.organization if credential else "",
-        "project": credential.project if credential else "",
-        "users": [user.pk for user in credential.users.all()] if credential else [],
-        "groups": [group.pk for group in credential.groups.all()] if credential else [],
-        "_save": "Save",
-    }
-    return {**data, **changes}
-
-
-@pytest.fixture
-def group():
-    return Group.objects.create(name="analysts")
 
 
 # --- the changelist -----------------------------------------------------------------------
@@ -148,7 +109,7 @@ def test_typing_a_new_key_replaces_the_stored_key(admin_client, credential):
     assert response.status_code == 302
     credential.refresh_from_db()
     assert credential.api_key == NEW_API_KEY
-    assert NEW_API_KEY.encode() not in raw_api_key_column(credential)
+    assert NEW_API_KEY.encode() not in raw_column(credential.pk)
 
 
 def test_adding_without_a_key_is_a_form_error(admin_client):
@@ -171,7 +132,7 @@ def test_adding_with_a_key_stores_it_encrypted(admin_client, user, group):
     assert (credential.organization, credential.project) == ("org-1", "proj-1")
     assert list(credential.users.all()) == [user]
     assert list(credential.groups.all()) == [group]
-    assert NEW_API_KEY.encode() not in raw_api_key_column(credential)
+    assert NEW_API_KEY.encode() not in raw_column(credential.pk)
     assert_no_key(response, NEW_API_KEY)
 
 
@@ -185,14 +146,6 @@ def test_a_rejected_form_does_not_echo_the_typed_key(admin_client):
 
 
 # --- the "Test connection" action ---------------------------------------------------------------
-
-
-def run_test_connection(admin_client, *credentials):
-    return admin_client.post(
-        admin_url("changelist"),
-        {"action": "test_connection", "_selected_action": [credential.pk for credential in credentials]},
-        follow=True,
-    )
 
 
 def vector_store_lists(fake_openai):

@@ -4,27 +4,18 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import AnonymousUser, Group
-from django.db import connection
 from django.utils import timezone
 
 from credentials.models import Credential
 from tests.conftest import TEST_API_KEY
+from tests.credentials.credentials_crypto import raw_column
 
 pytestmark = pytest.mark.django_db
 
 
-def raw_api_key_column(credential):
-    """The api_key column exactly as the database holds it, as bytes."""
-    pk = credential.pk if connection.features.has_native_uuid_field else credential.pk.hex
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT api_key FROM credentials_credential WHERE id = %s", [pk])
-        (value,) = cursor.fetchone()
-    return bytes(value) if isinstance(value, (bytes, bytearray, memoryview)) else str(value).encode()
-
-
 @pytest.fixture
-def group(user):
-    group = Group.objects.create(name="analysts")
+def group(group, user):
+    """The suite's group, with `user` in it."""
     user.groups.add(group)
     return group
 
@@ -41,7 +32,7 @@ def make_credential(db):
 
 
 def test_api_key_is_encrypted_at_rest(credential):
-    raw = raw_api_key_column(credential)
+    raw = raw_column(credential.pk)
 
     assert raw  # the row holds something...
     assert TEST_API_KEY.encode() not in raw  # ...but not the key
@@ -57,7 +48,7 @@ def test_same_key_encrypts_differently_each_time(credential, make_credential):
     """Fernet tokens carry a random IV, so equal keys can't be spotted by comparing rows."""
     twin = make_credential(api_key=TEST_API_KEY)
 
-    assert raw_api_key_column(twin) != raw_api_key_column(credential)
+    assert raw_column(twin.pk) != raw_column(credential.pk)
 
 
 def test_str_and_repr_never_contain_the_key(credential):

@@ -1,7 +1,7 @@
 """The keys that encrypt stored API keys, changing them, and `manage.py rotate_credentials_key`.
 
 The site reads its keys from settings each time (CRYPTOGRAPHY_KEYS, newest first), so a test configures
-a site by overriding settings. What is stored is checked by hand (tests/credentials_crypto.py), never
+a site by overriding settings. What is stored is checked by hand (tests/credentials/credentials_crypto.py), never
 with the code under test: new values are Fernet tokens under the first key, and rows "under another
 key" or "written by version 0.1" are written with raw SQL, exactly as such a site holds them.
 

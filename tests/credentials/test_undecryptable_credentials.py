@@ -2,7 +2,7 @@
 
 "Unreadable" here is a key stored under a key that is not in CRYPTOGRAPHY_KEYS (a Fernet token, or a value
 in one of version 0.1's formats), a 0.1 value signed with a SECRET_KEY the site no longer has, or damaged
-bytes, written with raw SQL (tests/credentials_crypto.py): exactly what a site sees after its keys changed.
+bytes, written with raw SQL (tests/credentials/credentials_crypto.py): exactly what a site sees after its keys changed.
 """
 import copy
 import logging
@@ -12,13 +12,12 @@ import re
 import pytest
 from cryptography.fernet import Fernet
 from django.contrib.messages import constants
-from django.urls import reverse
 from django.utils.safestring import SafeString
 
 from credentials.encryption import DECRYPTION, SIGNATURE
 from credentials.fields import UnreadableSecret
 from credentials.models import Credential
-from tests.conftest import TEST_API_KEY, client_for
+from tests.conftest import TEST_API_KEY, admin_url, client_for, form_data, messages_of
 from tests.credentials.credentials_crypto import (
     OTHER_SECRET_KEY,
     SITE_KEY,
@@ -285,24 +284,6 @@ def test_entering_the_key_again_makes_the_api_work(admin_client, api, url, unrea
 
 
 # --- admin -------------------------------------------------------------------------------------------------------
-
-
-def admin_url(name, *args):
-    return reverse(f"admin:credentials_credential_{name}", args=args)
-
-
-def messages_of(response):
-    return [(message.level, str(message)) for message in response.context["messages"]]
-
-
-def form_data(credential, **changes):
-    data = {
-        "name": credential.name, "api_key": "", "base_url": credential.base_url,
-        "organization": credential.organization, "project": credential.project,
-        "users": [user.pk for user in credential.users.all()],
-        "groups": [group.pk for group in credential.groups.all()], "_save": "Save",
-    }
-    return {**data, **changes}
 
 
 def changelist_warning(*names):

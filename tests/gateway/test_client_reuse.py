@@ -27,9 +27,9 @@ def test_two_requests_share_one_client(api, url, fake_openai, built_clients):
     assert len(built_clients) == 1
 
 
-def test_a_changed_credential_gets_a_new_client(api, url, credential, fake_openai, built_clients):
+def test_a_changed_credential_gets_a_new_client(api, url, credential, fake_openai, built_clients, accept_api_key):
     api.get(url())
-    fake_openai.api_keys.add("sk-rotated-key-0000000000")
+    accept_api_key("sk-rotated-key-0000000000")
     credential.api_key = "sk-rotated-key-0000000000"
     credential.save()
     api.get(url())

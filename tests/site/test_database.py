@@ -14,6 +14,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from credentials.models import Credential
 from tests.conftest import TEST_API_KEY
+from tests.credentials.credentials_crypto import db_pk
 
 pytestmark = pytest.mark.django_db
 
@@ -53,10 +54,9 @@ def declared_type(name):
 
 def raw_row(credential):
     """The row's api_key value and its type, straight from the database (no field conversion)."""
-    pk = credential.pk if connection.features.has_native_uuid_field else credential.pk.hex
     type_of = "pg_typeof(api_key)::text" if connection.vendor == "postgresql" else "typeof(api_key)"
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT api_key, {type_of} FROM {TABLE} WHERE id = %s", [pk])
+        cursor.execute(f"SELECT api_key, {type_of} FROM {TABLE} WHERE id = %s", [db_pk(credential.pk)])
         return cursor.fetchone()
 
 

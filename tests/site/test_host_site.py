@@ -6,7 +6,6 @@ the system checks, serve the API under /ai/ with HTTP Basic authentication, and 
 from the host but CRYPTOGRAPHY_KEY. The static checks here keep the apps from reaching into the
 standalone site (config/) or the tests.
 """
-import ast
 import importlib
 import json
 import re
@@ -17,10 +16,9 @@ from django.conf import settings
 from django.db import migrations
 from django.test import override_settings
 
+from tests.conftest import PROJECT_ROOT, imported_modules
 from tests.site.host_project.run import SMOKE_MARKER, describe, django_command, run_host, smoke
 from vectorstores.conf import DEFAULTS, app_settings
-
-from tests.conftest import PROJECT_ROOT
 
 APPS = ("credentials", "vectorstores")
 
@@ -32,6 +30,8 @@ def app_modules():
 # --- the host site ------------------------------------------------------------------------------
 
 
+@pytest.mark.subprocess
+@pytest.mark.slow
 def test_host_site_passes_the_system_checks_and_needs_no_new_migrations(tmp_path):
     result = run_host(["-c", (
         "import django; django.setup()\n"
@@ -44,6 +44,8 @@ def test_host_site_passes_the_system_checks_and_needs_no_new_migrations(tmp_path
     assert "No changes detected" in result.stdout
 
 
+@pytest.mark.subprocess
+@pytest.mark.slow
 def test_host_site_migrates_from_zero_and_serves_the_api_end_to_end(tmp_path):
     db = tmp_path / "host.sqlite3"
     assert not db.exists()
@@ -63,6 +65,8 @@ def test_host_site_migrates_from_zero_and_serves_the_api_end_to_end(tmp_path):
     assert Path(report["credentials"]).resolve().is_relative_to(PROJECT_ROOT)
 
 
+@pytest.mark.subprocess
+@pytest.mark.slow
 @pytest.mark.parametrize("cryptography_key", ["omitted", "none", "empty"])
 def test_a_host_site_without_cryptography_key_gets_the_documented_warning(tmp_path, cryptography_key):
     result = django_command("check", pythonpath=[PROJECT_ROOT], cwd=tmp_path,
@@ -72,21 +76,6 @@ def test_a_host_site_without_cryptography_key_gets_the_documented_warning(tmp_pa
 
 
 # --- what the apps may depend on ------------------------------------------------------------------
-
-
-def imported_modules(path):
-    """Every module name an import statement or importlib.import_module("...") in `path` names."""
-    tree = ast.parse(path.read_text(), filename=str(path))
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0:
-            names.add(node.module)
-        elif (isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None))
-              in {"import_module", "__import__"} and node.args and isinstance(node.args[0], ast.Constant)):
-            names.add(node.args[0].value)
-    return names
 
 
 def test_the_apps_never_import_the_standalone_site_or_the_tests():

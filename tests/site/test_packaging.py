@@ -12,15 +12,13 @@ import subprocess
 import sys
 import tomllib
 import zipfile
-from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from tests.site.host_project.run import SMOKE_MARKER, describe, django_command, smoke
-
 from tests.conftest import PROJECT_ROOT
+from tests.site.host_project.run import SMOKE_MARKER, describe, django_command, smoke
 
 APPS = ("credentials", "vectorstores")
 # The first setuptools that writes `license = "MIT"` (a PEP 639 license expression) instead of rejecting it.
@@ -78,6 +76,8 @@ def metadata(wheel):
         return email.parser.Parser().parsestr(archive.read(name).decode())
 
 
+@pytest.mark.subprocess
+@pytest.mark.slow
 def test_the_wheel_holds_both_apps_with_migrations_commands_templates_and_static_files(wheel_names):
     for required in (
         "credentials/migrations/0001_initial.py",
@@ -98,6 +98,8 @@ def test_the_wheel_holds_both_apps_with_migrations_commands_templates_and_static
         assert [path for path in files if path not in wheel_names] == []
 
 
+@pytest.mark.subprocess
+@pytest.mark.slow
 def test_the_wheel_leaves_out_the_standalone_site_and_the_tests(wheel_names):
     top_level = {name.split("/")[0] for name in wheel_names}
     dist_info = {name for name in top_level if name.endswith(".dist-info")}
@@ -106,6 +108,8 @@ def test_the_wheel_leaves_out_the_standalone_site_and_the_tests(wheel_names):
     assert not any(name.endswith(".pyc") for name in wheel_names)
 
 
+@pytest.mark.subprocess
+@pytest.mark.slow
 def test_the_wheel_metadata_names_dependencies_extras_license_and_classifiers(metadata):
     assert metadata["Name"] == "django-openai-vectorstores"
     assert metadata["Requires-Python"] == ">=3.11"
@@ -136,6 +140,8 @@ def test_the_build_requirements_admit_only_a_setuptools_that_can_build_the_proje
     assert setuptools.specifier.contains(str(SETUPTOOLS_WITH_LICENSE_EXPRESSIONS))
 
 
+@pytest.mark.subprocess
+@pytest.mark.slow
 def test_the_installed_wheel_alone_serves_a_host_site(wheel, tmp_path):
     """Installed with --no-deps (dependencies come from this venv), away from the checkout's sources."""
     site = tmp_path / "site"

@@ -4,14 +4,15 @@ The marked code blocks of the README (tests/readme.py) are pasted at the end of 
 settings.py and urls.py, and its testing example becomes the site's own tests; the site then passes
 Django's checks, migrates, and its tests use the API, the docs pages and the console.
 """
-import os
 import subprocess
 import sys
 
 import pytest
 
-from tests.hosts import run_host_pytest
+from tests.hosts import environment, manage, run_host_pytest
 from tests.readme import recipe_blocks
+
+pytestmark = [pytest.mark.subprocess, pytest.mark.slow]
 
 # What the new site's own tests check beyond the README's example: the rest of the recipe's promises.
 RECIPE_CHECKS = '''
@@ -56,7 +57,7 @@ def test_log_lines_pass_the_key_filter():
 
 @pytest.fixture(scope="module")
 def host_site(tmp_path_factory):
-    """A `django-admin startproject` site with the README's snippets pasted in, migrated."""
+    """A `django-admin startproject` site with the README's snippets pasted in (not migrated)."""
     site = tmp_path_factory.mktemp("recipe")
     blocks = recipe_blocks()
     subprocess.run([sys.executable, "-m", "django", "startproject", "hostsite", str(site)], check=True)
@@ -69,17 +70,16 @@ def host_site(tmp_path_factory):
     return site
 
 
-def manage(site, *args):
-    env = {name: value for name, value in os.environ.items() if not name.startswith(("DJANGO_", "CRYPTOGRAPHY_"))}
-    env.update(CRYPTOGRAPHY_KEYS="recipe-key-new,recipe-key-old", PYTHONPATH=str(site))
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=site, env=env, capture_output=True, text=True,
-                          timeout=120)
+def site_env(site, **values):
+    """The new site's environment: none of this process's Django or key settings."""
+    return environment(without=("DJANGO_", "CRYPTOGRAPHY_"), PYTHONPATH=site, **values)
 
 
 def test_the_recipe_passes_djangos_checks_and_migrates(host_site):
-    check = manage(host_site, "check", "--fail-level", "WARNING")
+    env = site_env(host_site, CRYPTOGRAPHY_KEYS="recipe-key-new,recipe-key-old")
+    check = manage("check", "--fail-level", "WARNING", cwd=host_site, env=env)
     assert check.returncode == 0, check.stdout + check.stderr
-    migrate = manage(host_site, "migrate", "--noinput")
+    migrate = manage("migrate", "--noinput", cwd=host_site, env=env)
     assert migrate.returncode == 0, migrate.stdout + migrate.stderr
 
 
@@ -91,7 +91,5 @@ def test_the_recipes_site_passes_its_tests(host_site, monkeypatch):
 
 
 def test_the_recipe_without_encryption_keys_stops_with_a_key_error(host_site):
-    env = {name: value for name, value in os.environ.items() if not name.startswith(("DJANGO_", "CRYPTOGRAPHY_"))}
-    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=host_site, env=env, capture_output=True,
-                            text=True, timeout=120)
+    result = manage("check", cwd=host_site, env=site_env(host_site))
     assert result.returncode != 0 and "KeyError: 'CRYPTOGRAPHY_KEYS'" in result.stderr

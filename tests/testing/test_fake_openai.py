@@ -10,8 +10,9 @@ import openai
 import pytest
 from openai import OpenAI
 
-from vectorstores.testing.fake_openai import FakeOpenAI
+from vectorstores.testing.fake_openai import FakeOpenAI, RecordedRequest
 from vectorstores.testing.fake_openai.multipart import parse_multipart
+from vectorstores.testing.fake_openai.server import peak_overlap
 
 API_KEY = "sk-test-fake-openai-0123456789abcdef"
 
@@ -248,18 +249,66 @@ def test_fault_with_custom_body_repeats(fake, sdk):
 
 def test_uploads_overlap(fake, sdk):
     fake.upload_delay = 0.3
-    started = time.monotonic()
     with ThreadPoolExecutor(max_workers=5) as pool:
         uploads = list(pool.map(lambda i: sdk.files.create(file=(f"{i}.txt", b"x"), purpose="assistants"), range(5)))
-    assert time.monotonic() - started < 0.3 * 5 / 2
     assert len({upload.id for upload in uploads}) == 5 == len(fake.files)
+    # The fake handled them side by side (by its own record), not one after another.
+    assert fake.peak_overlap("POST", "/files") >= 2
 
 
-def test_delay_rule(fake, sdk):
-    fake.delay("GET", "/files", 0.2)
-    started = time.monotonic()
+def test_requests_one_after_another_do_not_overlap(fake, sdk):
+    fake.upload_delay = 0.05
+    for i in range(3):
+        sdk.files.create(file=(f"{i}.txt", b"x"), purpose="assistants")
     sdk.files.list()
-    assert time.monotonic() - started >= 0.2
+    assert fake.peak_overlap("POST", "/files") == 1
+    assert fake.peak_overlap("GET", "/files") == 1
+    assert fake.peak_overlap("DELETE", "/files") == 0  # none of them
+
+
+def test_each_request_is_stamped_when_received_and_when_answered(fake, sdk):
+    fake.delay("GET", "/files", 0.2)
+    before = time.monotonic()
+    sdk.files.list()
+    sdk.vector_stores.list()
+    after = time.monotonic()
+
+    slow, quick = fake.requests
+    assert before <= slow.received_at <= slow.answered_at <= quick.received_at <= quick.answered_at <= after
+    assert slow.answered_at - slow.received_at >= 0.2  # the delay rule held it that long
+
+
+def test_a_request_in_flight_has_no_answer_time_yet(fake, sdk):
+    fake.delay("GET", "/files", 0.5)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        listing = pool.submit(sdk.files.list)
+        deadline = time.monotonic() + 10
+        while not fake.requests and time.monotonic() < deadline:
+            time.sleep(0.01)
+        [request] = fake.requests
+        assert request.received_at is not None and request.answered_at is None
+        assert fake.peak_overlap("GET", "/files") == 1  # in flight counts
+        listing.result(timeout=10)
+    assert request.answered_at >= request.received_at + 0.5
+
+
+def at(received_at, answered_at):
+    return RecordedRequest("GET", "/files", {}, {}, received_at=received_at, answered_at=answered_at)
+
+
+@pytest.mark.parametrize(("spans", "peak"), [
+    ([], 0),
+    ([(0, 1)], 1),
+    ([(0, 1), (2, 3)], 1),  # one after another
+    ([(0, 1), (1, 2)], 1),  # one ends as the next starts: not at once
+    ([(0, 3), (1, 2)], 2),  # one inside the other
+    ([(0, 2), (1, 3), (2.5, 4)], 2),  # a chain: never three at once
+    ([(0, 4), (1, 3), (2, 5), (6, 7)], 3),
+    ([(0, None), (5, 6), (10, 11)], 2),  # a request still in flight overlaps everything after it
+    ([(None, None), (0, 1)], 1),  # never received: not counted
+], ids=["none", "one", "apart", "touching", "nested", "chain", "three", "in-flight", "unstamped"])
+def test_peak_overlap_counts_the_most_requests_in_flight_at_one_moment(spans, peak):
+    assert peak_overlap([at(received, answered) for received, answered in spans]) == peak
 
 
 def test_search_scores_and_filters(fake, sdk):

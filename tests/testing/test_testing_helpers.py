@@ -2,24 +2,19 @@
 create_credential, and the opt-in pytest plugin (run here in a pytest of its own, as a host would)."""
 
 import importlib.metadata
-import os
 import socket
-import subprocess
-import sys
-import textwrap
 from urllib.parse import urlsplit
 
 import openai
 import pytest
-from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from openai import OpenAI
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
+import vectorstores.testing
+import vectorstores.testing.fake_openai
 from credentials.models import Credential
-from tests.conftest import API_ROOT, PROJECT_ROOT, TEST_API_KEY
-from tests.hosts import run_host_pytest
+from tests.conftest import API_ROOT, PROJECT_ROOT, TEST_API_KEY, client_for
+from tests.hosts import modules_imported_by, run_host_pytest
 from vectorstores.testing import FAKE_API_KEY, FakeOpenAI, create_credential
 
 HOST_FIXTURE_TESTS = """\
@@ -61,30 +56,19 @@ def port_is_open(port):
     return True
 
 
-def token_client(user):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
-    return client
-
-
 # --- the package -------------------------------------------------------------------------------
 
 
+@pytest.mark.subprocess
 def test_importing_vectorstores_testing_needs_neither_pytest_nor_django_settings():
-    code = textwrap.dedent("""
-        import sys
-        import vectorstores.testing
-        from vectorstores.testing import FAKE_API_KEY, FakeOpenAI, FakeOpenAIHandler, RecordedRequest, create_credential
-        import vectorstores.testing.fake_openai as fake_openai  # the module path the project used keeps working
-        assert fake_openai.FakeOpenAI is FakeOpenAI
-        loaded = sorted(name for name in sys.modules if name.split(".")[0] in ("pytest", "_pytest", "pytest_django"))
-        assert not loaded, loaded
-        assert "credentials.models" not in sys.modules
-    """)
-    env = {name: value for name, value in os.environ.items() if not name.startswith(("DJANGO_", "PYTEST_"))}
-    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
-                            timeout=60)
-    assert result.returncode == 0, result.stderr
+    loaded = modules_imported_by("vectorstores.testing")  # a fresh interpreter: no settings, no pytest
+    assert "vectorstores.testing.fake_openai" in loaded
+    assert sorted(name for name in loaded if name.split(".")[0] in ("pytest", "_pytest", "pytest_django")) == []
+    assert "credentials.models" not in loaded
+    # What it offers, under the names documented; the module path the project used keeps working.
+    assert set(vectorstores.testing.__all__) == {
+        "FAKE_API_KEY", "FakeOpenAI", "FakeOpenAIHandler", "RecordedRequest", "create_credential"}
+    assert vectorstores.testing.fake_openai.FakeOpenAI is FakeOpenAI
 
 
 def test_the_plugin_is_opt_in_and_type_hints_ship():
@@ -147,25 +131,24 @@ def test_create_credential_makes_a_credential_the_api_can_use(db, fake_openai, u
     assert (stored.name, stored.base_url, stored.api_key) == ("Handbook key", fake_openai.base_url, TEST_API_KEY)
     assert list(stored.users.all()) == [user] and not stored.groups.exists()
 
-    response = token_client(user).get(API_ROOT, {"credential": credential.pk})
+    response = client_for(user).get(API_ROOT, {"credential": credential.pk})
     assert response.status_code == 200
     assert [(item["id"], item["name"]) for item in response.json()] == [(store["id"], "Handbook")]
     assert fake_openai.requests_to("GET", "/vector_stores")[0].headers["authorization"] == f"Bearer {TEST_API_KEY}"
     # Nobody else may use it.
-    assert token_client(other_user).get(API_ROOT, {"credential": credential.pk}).status_code == 404
+    assert client_for(other_user).get(API_ROOT, {"credential": credential.pk}).status_code == 404
 
 
-def test_create_credential_for_groups_with_more_fields(db, fake_openai, user, other_user):
-    team = Group.objects.create(name="ai-users")
-    user.groups.add(team)
-    credential = create_credential(fake_openai, groups=[team], organization="org-test", project="proj_test")
+def test_create_credential_for_groups_with_more_fields(db, fake_openai, user, other_user, group):
+    user.groups.add(group)
+    credential = create_credential(fake_openai, groups=[group], organization="org-test", project="proj_test")
 
     assert credential.name == "Fake OpenAI" and not credential.users.exists()
-    assert list(credential.groups.all()) == [team]
-    assert token_client(user).get(API_ROOT, {"credential": credential.pk}).status_code == 200
+    assert list(credential.groups.all()) == [group]
+    assert client_for(user).get(API_ROOT, {"credential": credential.pk}).status_code == 200
     assert fake_openai.requests[-1].headers["openai-organization"] == "org-test"
     assert fake_openai.requests[-1].headers["openai-project"] == "proj_test"
-    assert token_client(other_user).get(API_ROOT, {"credential": credential.pk}).status_code == 404
+    assert client_for(other_user).get(API_ROOT, {"credential": credential.pk}).status_code == 404
 
 
 @pytest.mark.django_db
@@ -196,6 +179,8 @@ def test_create_credential_needs_a_started_fake_and_a_site_that_allows_loopback(
 # --- the pytest plugin, in a host project of its own -------------------------------------------
 
 
+@pytest.mark.subprocess
+@pytest.mark.slow
 def test_the_plugins_fixtures_in_a_host_project(tmp_path):
     (tmp_path / "conftest.py").write_text('pytest_plugins = ["vectorstores.testing.pytest_plugin"]\n')
     (tmp_path / "test_fixtures.py").write_text(HOST_FIXTURE_TESTS)
@@ -204,6 +189,8 @@ def test_the_plugins_fixtures_in_a_host_project(tmp_path):
     assert "3 passed" in result.stdout, result.stdout
 
 
+@pytest.mark.subprocess
+@pytest.mark.slow
 def test_a_host_test_without_the_plugin_has_no_fake_fixtures(tmp_path):
     (tmp_path / "conftest.py").write_text("")
     (tmp_path / "test_host.py").write_text("def test_it(fake_openai):\n    pass\n")

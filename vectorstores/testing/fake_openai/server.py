@@ -50,6 +50,28 @@ class RecordedRequest:
     filenames: list[bytes] = field(default_factory=list)  # raw bytes as sent on the wire
     decoded_filenames: list[str] = field(default_factory=list)
     file_sizes: list[int] = field(default_factory=list)
+    # time.monotonic() when the fake started handling the request (its body read) and when its answer
+    # was ready; answered_at stays None while the request is in flight (e.g. held by a delay).
+    received_at: float | None = None
+    answered_at: float | None = None
+
+
+def peak_overlap(requests: Iterable[RecordedRequest]) -> int:
+    """The most of `requests` the fake was handling at the same moment (one still in flight counts until now).
+
+    A request answered at the very instant another arrives does not overlap it.
+    """
+    events = []
+    for request in requests:
+        if request.received_at is None:
+            continue
+        events.append((request.received_at, 1))
+        events.append((request.answered_at if request.answered_at is not None else float("inf"), -1))
+    peak = current = 0
+    for _, change in sorted(events):  # at the same instant, -1 sorts first: an end before a start
+        current += change
+        peak = max(peak, current)
+    return peak
 
 
 @dataclass
@@ -202,6 +224,11 @@ class FakeOpenAI(FakeState):
             return [request for request in self.requests
                     if request.method == method.upper() and request.path.startswith(path_prefix)]
 
+    def peak_overlap(self, method: str, path_prefix: str) -> int:
+        """The most `requests_to(method, path_prefix)` the fake was handling at the same moment, by its
+        own clock (`received_at` to `answered_at`): how concurrent the callers really were at OpenAI."""
+        return peak_overlap(self.requests_to(method, path_prefix))
+
     def fail(self, method: str, path_regex: str, status: int, *, body: Any = None,
              headers: dict[str, str] | None = None, times: int = 1) -> None:
         """Answer the next `times` matching requests with `status` instead of handling them."""
@@ -225,43 +252,50 @@ class FakeOpenAI(FakeState):
     # --- request handling ---
 
     def handle(self, method: str, target: str, headers: dict[str, str], raw_body: bytes) -> tuple[int, bytes, dict]:
-        """Answer one HTTP request; returns (status, body, headers)."""
+        """Answer one HTTP request, recorded with when it came (`received_at`) and when its answer was ready
+        (`answered_at`); returns (status, body, headers)."""
+        received_at = time.monotonic()
         url = urlsplit(target)
         in_api = url.path.startswith("/v1/")
         path = url.path[3:] if in_api else url.path
         request, call, body_error = _parse_request(method, path, url.query, headers, raw_body)
+        request.received_at = received_at
         with self.lock:
             self.requests.append(request)
             delay = sum(rule.seconds for rule in self._delays if rule.method == method and rule.path.fullmatch(path))
             generation = self._generation
-        time.sleep(delay)  # outside the lock, so other requests keep flowing meanwhile
-        if generation != self._generation:
-            return DROPPED  # sent before a reset(): its test is over and must not touch the next one's state
         try:
-            self._authenticate(headers.get("authorization", ""))
-            fault = self._take_fault(method, path)
-            if fault is not None and fault.drop != "after":
-                return self._fault_response(fault)
-            if not in_api:
-                raise not_found(f"Invalid URL ({method} {url.path})")
-            handler, call.params = match_route(method, path)
-            if body_error is not None:
-                raise body_error
-            if handler is upload_file:
-                time.sleep(self.upload_delay)  # also outside the lock: concurrent uploads overlap
-            with self.lock:
-                self.settle_due_batches()
-                result = handler(self, call)
-                body, extra_headers = result if isinstance(result, tuple) else (result, {})
-                # Serialise while still locked: handlers return the live state dicts.
-                payload = json.dumps(body).encode()
-            return DROPPED if fault is not None else self._response(200, payload, extra_headers)
-        except ApiError as error:
-            return self._response(error.status, json.dumps(error.body()).encode())
-        except Exception as error:  # a bug in the fake: answer 500 legibly instead of dropping the connection
-            traceback.print_exc()
-            bug = ApiError(500, f"FakeOpenAI crashed: {error!r}", type="server_error")
-            return self._response(500, json.dumps(bug.body()).encode())
+            time.sleep(delay)  # outside the lock, so other requests keep flowing meanwhile
+            if generation != self._generation:
+                return DROPPED  # sent before a reset(): its test is over and must not touch the next one's state
+            try:
+                self._authenticate(headers.get("authorization", ""))
+                fault = self._take_fault(method, path)
+                if fault is not None and fault.drop != "after":
+                    return self._fault_response(fault)
+                if not in_api:
+                    raise not_found(f"Invalid URL ({method} {url.path})")
+                handler, call.params = match_route(method, path)
+                if body_error is not None:
+                    raise body_error
+                if handler is upload_file:
+                    time.sleep(self.upload_delay)  # also outside the lock: concurrent uploads overlap
+                with self.lock:
+                    self.settle_due_batches()
+                    result = handler(self, call)
+                    body, extra_headers = result if isinstance(result, tuple) else (result, {})
+                    # Serialise while still locked: handlers return the live state dicts.
+                    payload = json.dumps(body).encode()
+                return DROPPED if fault is not None else self._response(200, payload, extra_headers)
+            except ApiError as error:
+                return self._response(error.status, json.dumps(error.body()).encode())
+            except Exception as error:  # a bug in the fake: answer 500 legibly instead of dropping the connection
+                traceback.print_exc()
+                bug = ApiError(500, f"FakeOpenAI crashed: {error!r}", type="server_error")
+                return self._response(500, json.dumps(bug.body()).encode())
+        finally:
+            # Whatever ends it (an answer, a fault, a dropped connection, a crash): the answer is ready.
+            request.answered_at = time.monotonic()
 
     def _authenticate(self, authorization: str) -> None:
         scheme, _, key = authorization.partition(" ")
