@@ -13,16 +13,27 @@ from django.contrib import admin
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Group, Permission
 from django.contrib.messages import constants
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
-from django.urls import path, reverse
+from django.urls import path
 
 from credentials.admin import CredentialAdmin
 from credentials.models import Credential
-from tests.conftest import TEST_API_KEY, leaked_keys
+from tests.conftest import (
+    TEST_API_KEY,
+    admin_url,
+    leaked_keys,
+    logged_in,
+    messages_of,
+    text_file,
+)
 from vectorstores import gateway
+from vectorstores.api.serializers import (
+    EXPIRY_DAYS,
+    MAX_CHUNK_SIZE_TOKENS,
+    METADATA_KEY_MAX_LENGTH,
+    METADATA_MAX_PAIRS,
+)
 from vectorstores.console.views import Console
-from vectorstores.api.serializers import EXPIRY_DAYS, MAX_CHUNK_SIZE_TOKENS, METADATA_KEY_MAX_LENGTH, METADATA_MAX_PAIRS
 
 pytestmark = pytest.mark.django_db
 
@@ -30,16 +41,11 @@ PAGES = ["vector_stores", "vector_store_add", "vector_store", "vector_store_chan
 
 
 def console_url(name, credential, store_id=None):
-    args = [credential.pk] + ([store_id] if store_id else [])
-    return reverse(f"admin:credentials_credential_{name}", args=args)
+    return admin_url(name, credential.pk, *([store_id] if store_id else []))
 
 
 def page_url(name, credential, store):
     return console_url(name, credential, store["id"] if name not in {"vector_stores", "vector_store_add"} else None)
-
-
-def messages_of(response):
-    return [(message.level, str(message)) for message in response.context["messages"]]
 
 
 def log_messages(credential):
@@ -54,14 +60,9 @@ def staff(django_user_model, username, *codenames, credential=None):
     return user
 
 
-def logged_in(user, **kwargs):
-    client = Client(**kwargs)
-    client.force_login(user)
-    return client
-
-
 @pytest.fixture
 def store(fake_openai):
+    """Overrides conftest's: a store with metadata and an expiry, which the console's pages show."""
     return fake_openai.create_vector_store(
         name="Docs", metadata={"team": "support"}, expires_after={"anchor": "last_active_at", "days": 7})
 
@@ -121,7 +122,7 @@ def test_staff_who_may_not_use_the_credential_get_404(django_user_model, credent
 def test_an_outsider_gets_the_apis_404_from_the_upload_endpoint(django_user_model, credential, store, fake_openai):
     client = logged_in(staff(django_user_model, "outsider", "view_credential", "change_credential"))
     response = client.post(console_url("vector_store_upload", credential, store["id"]),
-                           {"files": [SimpleUploadedFile("a.txt", b"text", "text/plain")]})
+                           {"files": [text_file("a.txt", b"text", "text/plain")]})
     assert response.status_code == 404
     assert response.json() == {"detail": "Credential not found.", "code": "credential_not_found"}
     assert fake_openai.requests_to("POST", "/files") == []
@@ -159,7 +160,7 @@ def test_viewers_browse_but_cannot_change_anything(viewer, credential, store, fi
                           {"file_ids": [files[0]["id"]], "post": "yes"})
     assert removal.status_code == 403
     upload = client.post(console_url("vector_store_upload", credential, store["id"]),
-                         {"files": [SimpleUploadedFile("a.txt", b"text", "text/plain")]})
+                         {"files": [text_file("a.txt", b"text", "text/plain")]})
     assert upload.status_code == 403 and upload.json()["code"] == "permission_denied"
     assert store["id"] in fake_openai.vector_stores
     assert (store["id"], files[0]["id"]) in fake_openai.vector_store_files
@@ -171,21 +172,21 @@ def test_viewers_browse_but_cannot_change_anything(viewer, credential, store, fi
 
 def test_the_changelist_and_change_page_link_to_the_console(admin_client, credential):
     url = console_url("vector_stores", credential)
-    changelist = admin_client.get(reverse("admin:credentials_credential_changelist")).content.decode()
+    changelist = admin_client.get(admin_url("changelist")).content.decode()
     assert f'<a href="{url}">Vector stores</a>' in changelist
-    change = admin_client.get(reverse("admin:credentials_credential_change", args=[credential.pk])).content.decode()
+    change = admin_client.get(admin_url("change", credential.pk)).content.decode()
     assert re.search(rf'<li><a href="{re.escape(url)}" class="vs-console-link">Vector stores</a></li>', change)
     # Adding a credential: no console yet.
-    assert "vs-console-link" not in admin_client.get(reverse("admin:credentials_credential_add")).content.decode()
+    assert "vs-console-link" not in admin_client.get(admin_url("add")).content.decode()
 
 
 def test_no_console_link_for_a_credential_the_user_may_not_use(django_user_model, credential, fake_openai):
     other = Credential.objects.create(name="Someone else's", api_key="sk-other-" + "o" * 20)
     client = logged_in(staff(django_user_model, "viewer2", "view_credential", credential=credential))
-    changelist = client.get(reverse("admin:credentials_credential_changelist")).content.decode()
+    changelist = client.get(admin_url("changelist")).content.decode()
     assert console_url("vector_stores", credential) in changelist
     assert console_url("vector_stores", other) not in changelist
-    change = client.get(reverse("admin:credentials_credential_change", args=[other.pk])).content.decode()
+    change = client.get(admin_url("change", other.pk)).content.decode()
     assert "vs-console-link" not in change
     # A view-only user sees the masked key, never the key (admin shows read-only fields' values as text).
     assert "sk-…oooo" in change and "sk-other-" + "o" * 20 not in change
@@ -853,8 +854,8 @@ def csrf_token(client, credential, store):
 
 def test_uploading_from_the_console(csrf_client, credential, store, fake_openai, upload_dir):
     token = csrf_token(csrf_client, credential, store)
-    files = [SimpleUploadedFile("résumé 日本.txt", b"curriculum vitae", "text/plain"),
-             SimpleUploadedFile("notes.md", b"# notes", "text/markdown")]
+    files = [text_file("résumé 日本.txt", b"curriculum vitae", "text/plain"),
+             text_file("notes.md", b"# notes", "text/markdown")]
     response = csrf_client.post(console_url("vector_store_upload", credential, store["id"]), {"files": files},
                                 HTTP_X_CSRFTOKEN=token, HTTP_ACCEPT="application/json")
     assert response.status_code == 200
@@ -877,7 +878,7 @@ def test_an_upload_passes_the_chunking_strategy_on(csrf_client, credential, stor
     token = csrf_token(csrf_client, credential, store)
     strategy = {"type": "static", "static": {"max_chunk_size_tokens": 500, "chunk_overlap_tokens": 100}}
     response = csrf_client.post(console_url("vector_store_upload", credential, store["id"]),
-                                {"files": [SimpleUploadedFile("a.txt", b"text", "text/plain")],
+                                {"files": [text_file("a.txt", b"text", "text/plain")],
                                  "chunking_strategy": json.dumps(strategy)}, HTTP_X_CSRFTOKEN=token)
     assert response.status_code == 200
     [batch] = fake_openai.requests_to("POST", f"/vector_stores/{store['id']}/file_batches")
@@ -886,7 +887,7 @@ def test_an_upload_passes_the_chunking_strategy_on(csrf_client, credential, stor
 
 def test_an_upload_needs_the_csrf_token(csrf_client, credential, store, fake_openai, upload_dir):
     response = csrf_client.post(console_url("vector_store_upload", credential, store["id"]),
-                                {"files": [SimpleUploadedFile("a.txt", b"text", "text/plain")]})
+                                {"files": [text_file("a.txt", b"text", "text/plain")]})
     assert response.status_code == 403
     assert response.json()["detail"].startswith("CSRF Failed")
     assert fake_openai.requests_to("POST", "/files") == []
@@ -894,7 +895,7 @@ def test_an_upload_needs_the_csrf_token(csrf_client, credential, store, fake_ope
 
 def test_an_anonymous_upload_is_refused(client, credential, store, fake_openai):
     response = client.post(console_url("vector_store_upload", credential, store["id"]),
-                           {"files": [SimpleUploadedFile("a.txt", b"text", "text/plain")]})
+                           {"files": [text_file("a.txt", b"text", "text/plain")]})
     assert response.status_code == 403 and response.json()["code"] == "not_authenticated"
     assert fake_openai.requests_to("POST", "/files") == []
 
@@ -909,7 +910,7 @@ def test_an_anonymous_upload_is_refused(client, credential, store, fake_openai):
 def test_an_upload_is_checked_like_the_apis(csrf_client, credential, store, fake_openai, upload_dir,
                                             files, fields, status, code, detail):
     token = csrf_token(csrf_client, credential, store)
-    body = {"files": [SimpleUploadedFile(*file) for file in files], **fields}
+    body = {"files": [text_file(*file) for file in files], **fields}
     response = csrf_client.post(console_url("vector_store_upload", credential, store["id"]), body,
                                 HTTP_X_CSRFTOKEN=token)
     assert response.status_code == status
@@ -931,7 +932,7 @@ def test_a_failed_upload_reports_each_file_in_the_apis_shape(csrf_client, creden
     token = csrf_token(csrf_client, credential, store)
     fake_openai.fail("POST", "/files", 500)
     response = csrf_client.post(console_url("vector_store_upload", credential, store["id"]),
-                                {"files": [SimpleUploadedFile("a.txt", b"text", "text/plain")]},
+                                {"files": [text_file("a.txt", b"text", "text/plain")]},
                                 HTTP_X_CSRFTOKEN=token)
     assert response.status_code == 502
     answer = response.json()
@@ -956,7 +957,7 @@ def test_the_console_needs_neither_the_api_urls_nor_its_authentication(admin_use
     page = client.get(url)
     assert page.status_code == 200
     response = client.post(console_url("vector_store_upload", credential, store["id"]),
-                           {"files": [SimpleUploadedFile("a.txt", b"text", "text/plain")]},
+                           {"files": [text_file("a.txt", b"text", "text/plain")]},
                            HTTP_X_CSRFTOKEN=page.cookies["csrftoken"].value)
     assert response.status_code == 200 and response.json()[0]["filename"] == "a.txt"
     for name in PAGES:
@@ -1014,9 +1015,9 @@ def test_a_credential_whose_key_cannot_be_decrypted(admin_client, credential, st
     monkeypatch.setattr(Credential, "api_key_readable", property(lambda self: False))
     response = admin_client.get(console_url("vector_stores", credential))
     assert response.status_code == 302
-    assert response.url == reverse("admin:credentials_credential_change", args=[credential.pk])
+    assert response.url == admin_url("change", credential.pk)
     upload = admin_client.post(console_url("vector_store_upload", credential, store["id"]),
-                               {"files": [SimpleUploadedFile("a.txt", b"text", "text/plain")]})
+                               {"files": [text_file("a.txt", b"text", "text/plain")]})
     assert upload.status_code == 503 and upload.json()["code"] == "credential_unreadable"
     assert fake_openai.requests == []
 
@@ -1026,7 +1027,7 @@ def test_a_credential_whose_key_cannot_be_decrypted(admin_client, credential, st
 
 def test_the_credentials_history_shows_the_consoles_changes(admin_client, credential, fake_openai):
     admin_client.post(console_url("vector_store_add", credential), create_data())
-    history = admin_client.get(reverse("admin:credentials_credential_history", args=[credential.pk]))
+    history = admin_client.get(admin_url("history", credential.pk))
     assert "Created vector store vs_" in history.content.decode()
 
 

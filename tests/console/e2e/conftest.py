@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from credentials.models import Credential
 from tests.conftest import PROJECT_ROOT, TEST_API_KEY, leaked_keys
+from vectorstores.testing import create_credential
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -90,7 +90,7 @@ def e2e_admin(transactional_db, django_user_model):
 @pytest.fixture
 def e2e_credential(transactional_db, fake_openai):
     """A credential pointing at the fake OpenAI (usable by superusers)."""
-    return Credential.objects.create(name="Support team key", api_key=TEST_API_KEY, base_url=fake_openai.base_url)
+    return create_credential(fake_openai, name="Support team key", api_key=TEST_API_KEY)
 
 
 def assert_no_stored_key(page):
