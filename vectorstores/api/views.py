@@ -114,7 +114,7 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
         uploaded = gateway.upload_files_to_store(
             self.credential, store_id, body["files"], chunking_strategy=body.get("chunking_strategy")
         )
-        return Response(uploaded)
+        return Response(uploaded.files)
 
     @document.remove_files
     def remove_files(self, request, store_id, **host_url_kwargs):

@@ -48,7 +48,7 @@ class ConsoleUploadView(StreamedUploadMixin, APIView):
         body = self.validated_upload(request)
         uploaded = gateway.upload_files_to_store(
             self.credential, store_id, body["files"], chunking_strategy=body.get("chunking_strategy")
-        )
+        ).files
         # The admin's messages and history take Django's request: DRF documents `_request` as the way to it.
         self.console.uploaded(request._request, self.credential, store_id, uploaded)
         return Response(uploaded)

@@ -42,10 +42,12 @@ OpenAIObject = dict[str, Any]
 
 # The "object" of each kind of answer; anything else is an answer we cannot trust (502).
 VECTOR_STORE = "vector_store"
+VECTOR_STORE_FILE = "vector_store.file"
 VECTOR_STORE_FILE_DELETED = "vector_store.file.deleted"
+FILE_CONTENT_PAGE = "vector_store.file_content.page"
 FILE_BATCH = ("vector_store.files_batch", "vector_store.file_batch")  # the spec uses both spellings
 # Kinds of answers that carry no id of their own; every other object must have a string id.
-UNNAMED_KINDS = ("list", "vector_store.search_results.page")
+UNNAMED_KINDS = ("list", "vector_store.search_results.page", FILE_CONTENT_PAGE)
 
 
 class ClientCache:

@@ -5,7 +5,6 @@ up in the store is deleted (or, if even that fails, named in the error and the l
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -15,10 +14,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..conf import app_settings
-from ..redaction import redact
-from .client import FILE_BATCH, OpenAIObject, Retry, call, clients, only_given, request
+from .client import OpenAIObject, Retry, call, clients, only_given
 from .exceptions import BatchEnded, BatchTimeout, GatewayError, OpenAINotFound
-from .operations import get_vector_store, list_pages, run_concurrently
+from .file_batches import batch_file_states, batch_succeeded, create_file_batch, wait_for_batch
+from .operations import get_vector_store, run_concurrently
 
 if TYPE_CHECKING:
     from django.core.files.uploadedfile import TemporaryUploadedFile
@@ -81,24 +80,46 @@ class InFlightFiles:
 in_flight = InFlightFiles()
 
 
-def upload_files_to_store(credential: Credential, store_id: str, uploads: Sequence[TemporaryUploadedFile],
-                          chunking_strategy: dict[str, Any] | None = None) -> list[OpenAIObject]:
-    """Upload `uploads` (Django TemporaryUploadedFiles, on disk) concurrently, attach them in one
-    file batch and wait for it. Returns the OpenAI File objects.
+@dataclass
+class StoreUpload:
+    """What an upload made: the OpenAI File objects, and the batch that attaches them (final, or as created)."""
 
-    On any failure raises a GatewayError whose body reports every file, after deleting
-    the File objects this request created that did not end up in the store.
+    files: list[OpenAIObject]
+    batch: OpenAIObject
+
+
+def upload_files_to_store(credential: Credential, store_id: str, uploads: Sequence[TemporaryUploadedFile], *,
+                          chunking_strategy: dict[str, Any] | None = None,
+                          attributes: Sequence[dict[str, Any] | None] | None = None,
+                          wait: bool = True) -> StoreUpload:
+    """Upload `uploads` (Django TemporaryUploadedFiles, on disk) concurrently and attach them in one file
+    batch, each with its `attributes` (in the order of `uploads`), then (with `wait`) wait for it.
+
+    On any failure raises a GatewayError whose body reports every file, after deleting the File
+    objects this request created that did not end up in the store. Without `wait`, what happens once
+    the batch exists is OpenAI's: the caller follows the batch.
     """
     get_vector_store(credential, store_id)  # a missing store is a 404 before anything is uploaded
     started = time.time()
     outcomes = [FileOutcome(upload.name, upload.size) for upload in uploads]
     try:
-        return _upload_and_attach(credential, store_id, uploads, outcomes, chunking_strategy, started)
+        return _upload_and_attach(credential, store_id, uploads, outcomes, started, chunking_strategy,
+                                  attributes or [None] * len(uploads), wait)
     finally:
         in_flight.release([outcome.file_id for outcome in outcomes if outcome.file])
 
 
-def _upload_and_attach(credential, store_id, uploads, outcomes, chunking_strategy, started):
+def _batch_fields(outcomes, chunking_strategy, attributes):
+    """The batch's body: plain file_ids, or (when some file has attributes) one entry per file, since
+    OpenAI ignores the batch-wide chunking_strategy and attributes of a batch given per-file entries."""
+    if not any(attributes):
+        return {"file_ids": [outcome.file_id for outcome in outcomes], "chunking_strategy": chunking_strategy}
+    return {"files": [{"file_id": outcome.file_id, **only_given(attributes=file_attributes,
+                                                                 chunking_strategy=chunking_strategy)}
+                      for outcome, file_attributes in zip(outcomes, attributes, strict=True)]}
+
+
+def _upload_and_attach(credential, store_id, uploads, outcomes, started, chunking_strategy, attributes, wait):
     _upload_files(clients.get(credential), uploads, outcomes)
     failed = [outcome for outcome in outcomes if outcome.status == "upload_failed"]
     if failed:
@@ -107,22 +128,19 @@ def _upload_and_attach(credential, store_id, uploads, outcomes, chunking_strateg
         raise _upload_error(failed[0].error, f"{len(failed)} of {len(outcomes)} files could not be uploaded", outcomes)
 
     try:
-        created = request(
-            clients.get(credential).vector_stores.file_batches.with_raw_response.create,
-            store_id, file_ids=[outcome.file_id for outcome in outcomes],
-            **only_given(chunking_strategy=chunking_strategy), retry=Retry.CREATE, expect=FILE_BATCH,
-        )
-        batch, timed_out = _wait_for_batch(credential, store_id, created.data, created.headers)
+        created = create_file_batch(credential, store_id, **_batch_fields(outcomes, chunking_strategy, attributes))
+        if not wait:
+            return StoreUpload([outcome.file for outcome in outcomes], created.data)
+        batch, timed_out = wait_for_batch(credential, store_id, created.data, created.headers)
     except GatewayError as error:
         # The batch may exist (its answer lost) or still run: deleting the Files detaches them too.
         _delete_files(credential, outcomes)
         raise _upload_error(error, "The files could not be added to the vector store", outcomes) from error
 
-    counts = batch.get("file_counts") if isinstance(batch.get("file_counts"), dict) else {}
-    if batch.get("status") == "completed" and not counts.get("failed") and not counts.get("cancelled"):
+    if batch_succeeded(batch):
         for outcome in outcomes:
             outcome.status = "completed"
-        return [outcome.file for outcome in outcomes]
+        return StoreUpload([outcome.file for outcome in outcomes], batch)
 
     _settle_unfinished_batch(credential, store_id, batch, outcomes)
     unattached = sum(outcome.status != "completed" for outcome in outcomes)
@@ -191,63 +209,17 @@ def _find_lost_uploads(credential, outcomes, started):
                 break
 
 
-def _wait_for_batch(credential, store_id, batch, headers):
-    """Poll the batch until it is final; on POLL_TIMEOUT cancel it. Returns (batch, timed_out).
-
-    Each wait is the one OpenAI's last answer suggests (openai-poll-after-ms), else POLL_INTERVAL.
-    Until OpenAI has suggested one, the first poll goes at once (as the SDK's does): its answer
-    carries the suggestion, and a batch done in a moment is not held for a whole POLL_INTERVAL.
-    """
-    client = clients.get(credential)
-    deadline = time.monotonic() + app_settings.POLL_TIMEOUT
-    otherwise = 0.0  # the wait before the first poll when the create answer suggests none
-    while batch.get("status") == "in_progress":
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            with contextlib.suppress(GatewayError):
-                batch = call(client.vector_stores.file_batches.with_raw_response.cancel, batch["id"],
-                             vector_store_id=store_id, expect=FILE_BATCH)
-            return batch, True
-        time.sleep(min(_poll_interval(headers, otherwise), remaining))
-        answer = request(client.vector_stores.file_batches.with_raw_response.retrieve, batch["id"],
-                         vector_store_id=store_id, expect=FILE_BATCH)
-        batch, headers, otherwise = answer.data, answer.headers, app_settings.POLL_INTERVAL
-    return batch, False
-
-
-def _poll_interval(headers, otherwise):
-    """OpenAI's suggested wait (openai-poll-after-ms) when it sends one, else `otherwise` seconds."""
-    with contextlib.suppress(ValueError, TypeError):
-        return int(headers.get("openai-poll-after-ms")) / 1000
-    return otherwise
-
-
 def _settle_unfinished_batch(credential, store_id, batch, outcomes):
     """Record each file's final state; delete the files that did not complete."""
-    client = clients.get(credential)
-    by_id = {outcome.file_id: outcome for outcome in outcomes}
-    try:
-        page = list_pages(client.vector_stores.file_batches.with_raw_response.list_files, batch["id"],
-                          vector_store_id=store_id, paged=False)
-        for vs_file in page.items:
-            if vs_file["id"] in by_id:
-                outcome = by_id[vs_file["id"]]
-                outcome.status = vs_file.get("status", "unknown")
-                outcome.error = _last_error_message(vs_file, credential)
-    except GatewayError as error:
-        logger.warning("Could not read the files of batch %s: %s", batch.get("id"), error)
+    states = batch_file_states(credential, store_id, batch)
+    for outcome in outcomes:
+        if outcome.file_id in states:
+            outcome.status, outcome.error = states[outcome.file_id].status, states[outcome.file_id].error
     unfinished = [outcome for outcome in outcomes if outcome.status != "completed"]
     for outcome in unfinished:
         if outcome.status == "uploaded":
             outcome.status = batch.get("status", "unknown")
     _delete_files(credential, unfinished)
-
-
-def _last_error_message(vs_file, credential):
-    """A vector store file's last_error message, redacted; None when OpenAI's answer has no such text."""
-    last_error = vs_file.get("last_error")
-    message = last_error.get("message") if isinstance(last_error, dict) else None
-    return redact(message, [credential.api_key]) if isinstance(message, str) else None
 
 
 def _delete_files(credential, outcomes):

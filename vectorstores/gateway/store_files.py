@@ -1,0 +1,56 @@
+"""One file of a vector store: read it, change its attributes, detach it, read what OpenAI indexed."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..conf import app_settings
+from .client import FILE_CONTENT_PAGE, VECTOR_STORE_FILE, OpenAIObject, call, clients
+from .operations import remove_files_from_store
+
+if TYPE_CHECKING:
+    from credentials.models import Credential
+
+
+def get_store_file(credential: Credential, store_id: str, file_id: str) -> OpenAIObject:
+    return call(clients.get(credential).vector_stores.files.with_raw_response.retrieve, file_id,
+                vector_store_id=store_id, expect=VECTOR_STORE_FILE)
+
+
+def update_store_file(credential: Credential, store_id: str, file_id: str,
+                      attributes: dict[str, Any] | None) -> OpenAIObject:
+    """Replace the file's attributes (None clears them)."""
+    return call(clients.get(credential).vector_stores.files.with_raw_response.update, file_id,
+                vector_store_id=store_id, attributes=attributes, expect=VECTOR_STORE_FILE)
+
+
+def detach_store_file(credential: Credential, store_id: str, file_id: str, *,
+                      delete_file: bool = False) -> dict[str, Any]:
+    """Detach the file, and with `delete_file` delete the File too: the per-step report of a removal."""
+    [report] = remove_files_from_store(credential, store_id, [file_id], delete_files=delete_file)
+    return report
+
+
+@dataclass
+class ContentPage:
+    """Parsed content of a file: OpenAI's page object, and the token of the page after it (or None)."""
+
+    page: OpenAIObject
+    next_page: str | None
+
+
+def get_store_file_content(credential: Credential, store_id: str, file_id: str, *,
+                           page: str | None = None) -> ContentPage:
+    """The content OpenAI indexed: from the page `page` names, or (None) every page, up to LIST_MAX_ITEMS
+    pieces of text. OpenAI pages it with has_more and next_page, asked for with the query parameter `page`."""
+    content = clients.get(credential).vector_stores.files.with_raw_response.content
+    pieces, token, first = [], page, None
+    while True:
+        answer = call(content, file_id, vector_store_id=store_id, expect=FILE_CONTENT_PAGE,
+                      **({"extra_query": {"page": token}} if token else {}))
+        first = first or answer
+        data = answer.get("data") if isinstance(answer.get("data"), list) else []
+        pieces += data
+        token = answer.get("next_page") if answer.get("has_more") and isinstance(answer.get("next_page"), str) else None
+        if page is not None or token is None or not data or len(pieces) >= app_settings.LIST_MAX_ITEMS:
+            return ContentPage({**first, "data": pieces, "has_more": token is not None, "next_page": token}, token)
