@@ -43,7 +43,9 @@ class RejectNonTextCharsets:
         _, params = parse_header_parameters(environ.get("CONTENT_TYPE", ""))
         charset = params.get("charset")
         if charset and not _is_text_encoding(charset):
-            body = json.dumps({"detail": f"Unsupported charset {charset!r}.", "code": "unsupported_media_type"})
+            from vectorstores.api.exceptions import error_body  # once Django is set up: DRF reads its settings
+
+            body = json.dumps(error_body(f"Unsupported charset {charset!r}.", "unsupported_media_type"))
             start_response("415 Unsupported Media Type", [("Content-Type", "application/json")])
             return [body.encode()]
         return self.app(environ, start_response)

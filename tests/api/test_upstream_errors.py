@@ -84,7 +84,8 @@ def test_an_unreachable_openai_is_502(api, url, credential):
     credential.save()
     response = api.get(url())
     assert response.status_code == 502
-    assert response.json() == {"detail": "The connection to OpenAI failed.", "code": "openai_unreachable"}
+    assert response.json() == {"detail": "The connection to OpenAI failed.", "message": "The connection to OpenAI failed.",
+                               "code": "openai_unreachable"}
 
 
 def test_a_slow_openai_is_504_within_the_timeout(api, url, fake_openai, settings):

@@ -243,7 +243,7 @@ def test_a_json_body_of_another_media_type_is_415(api, url, fake_openai):
 def test_unknown_route_under_the_api_is_json_404(api, url, stores):
     response = api.get(url(f"/{stores[0]['id']}/nothing-here"))
     assert response.status_code == 404
-    assert response.json() == {"detail": "Not found.", "code": "not_found"}
+    assert response.json() == {"detail": "Not found.", "message": "Not found.", "code": "not_found"}
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
@@ -252,7 +252,7 @@ def test_an_unknown_route_is_json_404_for_every_method_even_with_csrf_checks(use
     client.handler.enforce_csrf_checks = True  # as for a real client: no test-client exemption
     response = client.generic(method, url(f"/{stores[0]['id']}/nothing-here"), b"{}", content_type="application/json")
     assert response.status_code == 404
-    assert response.json() == {"detail": "Not found.", "code": "not_found"}
+    assert response.json() == {"detail": "Not found.", "message": "Not found.", "code": "not_found"}
 
 
 def test_a_json_body_over_djangos_memory_limit_is_a_json_413(api, url, fake_openai, settings):

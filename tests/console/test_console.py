@@ -124,7 +124,7 @@ def test_an_outsider_gets_the_apis_404_from_the_upload_endpoint(django_user_mode
     response = client.post(console_url("vector_store_upload", credential, store["id"]),
                            {"files": [text_file("a.txt", b"text", "text/plain")]})
     assert response.status_code == 404
-    assert response.json() == {"detail": "Credential not found.", "code": "credential_not_found"}
+    assert response.json() == {"detail": "Credential not found.", "message": "Credential not found.", "code": "credential_not_found"}
     assert fake_openai.requests_to("POST", "/files") == []
 
 

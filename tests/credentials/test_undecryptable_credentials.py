@@ -259,7 +259,7 @@ def test_the_api_answers_503_json(api, url, unreadable, fake_openai, method, pat
 
     assert response.status_code == 503
     assert response["Content-Type"].startswith("application/json")
-    assert response.json() == {"detail": UNREADABLE_DETAIL, "code": "credential_unreadable"}
+    assert response.json() == {"detail": UNREADABLE_DETAIL, "message": UNREADABLE_DETAIL, "code": "credential_unreadable"}
     assert "Traceback" not in response.content.decode()
     assert_no_secret(response.content.decode())
     assert fake_openai.requests == []  # the gateway never got the placeholder as a key

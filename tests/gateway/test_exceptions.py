@@ -196,6 +196,7 @@ def test_the_api_passes_openais_wait_and_the_report_on():
     response = api_exception_handler(reported, {})
 
     assert (response.status_code, response["Retry-After"]) == (429, "9")
-    assert response.data == {"detail": "1 of 1 files could not be uploaded: Slow down.", "code": "openai_rate_limited",
+    detail = "1 of 1 files could not be uploaded: Slow down."
+    assert response.data == {"detail": detail, "message": detail, "code": "openai_rate_limited",
                              "openai_request_id": "req_123", "files": [{"filename": "a.txt"}]}
     assert (error.message, error.report) == ("Slow down.", {})  # the original is left as it was

@@ -93,4 +93,11 @@ def api_exception_handler(exc, context):
     else:
         detail = response.data.get("detail", "") if isinstance(response.data, dict) else response.data
         response.data = {"detail": str(detail), "code": getattr(detail, "code", None) or "error"}
+    response.data = error_body(**response.data)
     return response
+
+
+def error_body(detail, code, **extras):
+    """The API's error shape: `detail` (also as `message`, which clients such as Flowise's UI show),
+    `code`, and any extras (errors, openai_request_id, files)."""
+    return {"detail": str(detail), "message": str(detail), "code": code, **extras}

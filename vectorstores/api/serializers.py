@@ -19,6 +19,11 @@ METADATA_MAX_PAIRS = 16
 METADATA_KEY_MAX_LENGTH = 64
 METADATA_VALUE_MAX_LENGTH = 512
 MAX_FILE_IDS = 500  # OpenAI's maxItems for file_ids of a new vector store
+MAX_BATCH_FILES = 2000  # OpenAI's maxItems for a file batch's file_ids or files
+ATTRIBUTES_MAX_PAIRS = 16
+ATTRIBUTE_KEY_MAX_LENGTH = 64
+ATTRIBUTE_VALUE_MAX_LENGTH = 512
+PAGE_TOKEN_MAX_LENGTH = 1024
 MAX_CHUNK_SIZE_TOKENS = (100, 4096)
 EXPIRY_DAYS = (1, 365)
 MAX_SEARCH_RESULTS = 50
@@ -137,6 +142,33 @@ class ChunkingStrategySerializer(StrictSerializer):
         return attrs
 
 
+class AttributesField(serializers.Field):
+    """A vector store file's attributes: at most 16 keys of up to 64 characters; each value a string of up to
+    512 characters, a number or a boolean (OpenAI's VectorStoreFileAttributes)."""
+
+    default_error_messages = {"invalid": "Must be an object of attributes."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            self.fail("invalid")
+        if len(data) > ATTRIBUTES_MAX_PAIRS:
+            raise serializers.ValidationError(f"At most {ATTRIBUTES_MAX_PAIRS} attributes.")
+        for key, value in data.items():
+            if len(key) > ATTRIBUTE_KEY_MAX_LENGTH:
+                raise serializers.ValidationError(
+                    f"Keys must be at most {ATTRIBUTE_KEY_MAX_LENGTH} characters: {key[:80]!r}.")
+            if isinstance(value, str):
+                if len(value) > ATTRIBUTE_VALUE_MAX_LENGTH:
+                    raise serializers.ValidationError(
+                        f"{key!r}: strings must be at most {ATTRIBUTE_VALUE_MAX_LENGTH} characters.")
+            elif not isinstance(value, (bool, int, float)):
+                raise serializers.ValidationError(f"{key!r}: a value must be a string, a number or a boolean.")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
 class FileIdListField(serializers.ListField):
     child = object_id_field()
 
@@ -170,18 +202,37 @@ class FileListQuerySerializer(ListQuerySerializer):
     filter = serializers.ChoiceField(required=False, choices=["in_progress", "completed", "failed", "cancelled"])
 
 
+class WaitQuerySerializer(serializers.Serializer):
+    wait = serializers.BooleanField(required=False, default=True, help_text=(
+        "false: answer 202 with the file batch as soon as it exists (poll its Location), instead of once "
+        "OpenAI has processed every file."))
+
+
+class DetachQuerySerializer(serializers.Serializer):
+    delete_file = serializers.BooleanField(required=False, default=False,
+                                           help_text="Also delete the OpenAI File, not only detach it.")
+
+
+class ContentQuerySerializer(serializers.Serializer):
+    page = serializers.RegexField(r"^[\x21-\x7e]+\Z", required=False, max_length=PAGE_TOKEN_MAX_LENGTH,
+                                  help_text="A page token (OpenAI's next_page): that page only. Without it, every page.")
+
+
 # --- request bodies ----------------------------------------------------------------
 
 
 class VectorStoreCreateSerializer(StrictSerializer):
-    name = StrictCharField(required=False, allow_blank=True)
-    description = StrictCharField(required=False, allow_blank=True)
-    file_ids = FileIdListField(required=False, max_length=MAX_FILE_IDS)
+    """On create, null means "not given" (as Flowise's UI sends it), for every field."""
+
+    name = StrictCharField(required=False, allow_blank=True, allow_null=True)
+    description = StrictCharField(required=False, allow_blank=True, allow_null=True)
+    file_ids = FileIdListField(required=False, max_length=MAX_FILE_IDS, allow_null=True)
     metadata = MetadataField(required=False, allow_null=True)
-    expires_after = ExpiresAfterSerializer(required=False)
-    chunking_strategy = ChunkingStrategySerializer(required=False)
+    expires_after = ExpiresAfterSerializer(required=False, allow_null=True)
+    chunking_strategy = ChunkingStrategySerializer(required=False, allow_null=True)
 
     def validate(self, attrs):
+        attrs = {name: value for name, value in attrs.items() if value is not None}
         if "chunking_strategy" in attrs and not attrs.get("file_ids"):
             raise serializers.ValidationError({"chunking_strategy": ["Only applicable when file_ids is not empty."]})
         return attrs
@@ -199,12 +250,68 @@ class RemoveFilesSerializer(StrictSerializer):
                                       help_text="Also delete the OpenAI File objects, not only detach them.")
 
 
-class JSONTextField(serializers.CharField):
-    """A multipart text field that holds JSON, validated by `serializer_class`."""
+class AttachedFileSerializer(StrictSerializer):
+    """One existing File to attach, with its own attributes and chunking strategy."""
 
-    def __init__(self, serializer_class, **kwargs):
-        self.serializer_class = serializer_class
+    file_id = object_id_field()
+    attributes = AttributesField(required=False, allow_null=True)
+    chunking_strategy = ChunkingStrategySerializer(required=False)
+
+
+class FileBatchSerializer(StrictSerializer):
+    """A file batch: `file_ids` (with the batch's attributes and chunking strategy), or `files` (each with its
+    own; OpenAI would ignore the batch's, so giving both is refused rather than lost)."""
+
+    file_ids = FileIdListField(required=False, min_length=1, max_length=MAX_BATCH_FILES)
+    files = serializers.ListField(child=AttachedFileSerializer(), required=False, min_length=1,
+                                  max_length=MAX_BATCH_FILES)
+    attributes = AttributesField(required=False, allow_null=True)
+    chunking_strategy = ChunkingStrategySerializer(required=False)
+
+    def validate(self, attrs):
+        given = [name for name in ("file_id", "file_ids", "files") if name in attrs]
+        if len(given) != 1:
+            choices = " or ".join(name for name in ("file_id", "file_ids", "files") if name in self.fields)
+            raise serializers.ValidationError(f"Give exactly one of {choices}.")
+        if "files" in attrs:
+            for name in ("attributes", "chunking_strategy"):
+                if name in attrs:
+                    raise serializers.ValidationError({name: ["With files, give it per file."]})
+            ids = [entry["file_id"] for entry in attrs["files"]]
+            if len(set(ids)) != len(ids):
+                raise serializers.ValidationError({"files": ["File ids must be unique."]})
+        return attrs
+
+
+class AttachFilesSerializer(FileBatchSerializer):
+    """What POST .../{id}/files attaches: one `file_id`, or a batch (`file_ids` or `files`)."""
+
+    file_id = object_id_field(required=False)
+
+    def attached_files(self):
+        """The files, one entry each ({"file_id", "attributes"?, "chunking_strategy"?}), for one batch."""
+        data = self.validated_data
+        if "files" in data:
+            return [dict(entry) for entry in data["files"]]
+        shared = {name: data[name] for name in ("attributes", "chunking_strategy") if name in data}
+        ids = data["file_ids"] if "file_ids" in data else [data["file_id"]]
+        return [{"file_id": file_id, **shared} for file_id in ids]
+
+
+class UpdateFileSerializer(StrictSerializer):
+    attributes = AttributesField(allow_null=True, help_text="The file's new attributes; null clears them.")
+
+
+class JSONTextField(serializers.CharField):
+    """A multipart text field that holds JSON, validated by `field` (a field or a serializer)."""
+
+    def __init__(self, field, **kwargs):
+        self.field = field
         super().__init__(**kwargs)
+
+    def bind(self, field_name, parent):
+        super().bind(field_name, parent)
+        self.field.bind(field_name, self)
 
     def to_internal_value(self, data):
         text = super().to_internal_value(data)
@@ -212,9 +319,7 @@ class JSONTextField(serializers.CharField):
             value = json.loads(text)
         except ValueError:
             raise serializers.ValidationError("Must be JSON text.") from None
-        serializer = self.serializer_class(data=value)
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
+        return self.field.run_validation(value)
 
 
 class UploadSerializer(serializers.Serializer):
@@ -222,19 +327,47 @@ class UploadSerializer(serializers.Serializer):
         child=serializers.FileField(allow_empty_file=True, use_url=False),
         allow_empty=False, error_messages={"empty": "No files.", "required": "No files."},
     )
-    chunking_strategy = JSONTextField(ChunkingStrategySerializer, required=False,
+    chunking_strategy = JSONTextField(ChunkingStrategySerializer(), required=False,
                                       help_text='JSON text, e.g. {"type": "auto"}.')
+    attributes = JSONTextField(serializers.DictField(), required=False, help_text=(
+        'JSON text: attributes for every file ({"team": "support"}), or per file name '
+        '({"a.pdf": {"team": "support"}}).'))
 
     def to_internal_value(self, data):
         # A multipart body is a QueryDict: take every part named "files", and no stray fields.
-        known = {"files", "chunking_strategy"}
+        known = {"files", "chunking_strategy", "attributes"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
         values = {"files": data.getlist("files")}
-        if "chunking_strategy" in data:
-            values["chunking_strategy"] = data["chunking_strategy"]
+        values.update({name: data[name] for name in ("chunking_strategy", "attributes") if name in data})
         return super().to_internal_value(values)
+
+    def validate(self, attrs):
+        if "attributes" in attrs:
+            attrs["attributes"] = self._attributes_per_file(attrs["attributes"], attrs["files"])
+        return attrs
+
+    @staticmethod
+    def _attributes_per_file(given, files):
+        """One entry per file: the same attributes for all, or each file's by its name (values that are
+        objects can only be a mapping of names: an attribute's value never is one)."""
+        field = AttributesField()
+        by_name = bool(given) and all(isinstance(value, dict) for value in given.values())
+        if not by_name:
+            try:
+                return [field.run_validation(given)] * len(files)
+            except serializers.ValidationError as error:
+                raise serializers.ValidationError({"attributes": error.detail}) from None
+        names = [upload.name for upload in files]
+        unknown = sorted(set(given) - set(names))
+        if unknown:
+            raise serializers.ValidationError({"attributes": [f"No file is named {unknown[0][:80]!r}."]})
+        try:
+            checked = {name: field.run_validation(value) for name, value in given.items()}
+        except serializers.ValidationError as error:
+            raise serializers.ValidationError({"attributes": error.detail}) from None
+        return [checked.get(name) for name in names]
 
     def validate_files(self, files):
         for upload in files:

@@ -4,7 +4,8 @@ from urllib.parse import urlencode
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.module_loading import import_string
 from drf_spectacular.openapi import AutoSchema
-from rest_framework import serializers, viewsets
+from django.urls import reverse
+from rest_framework import serializers, status, viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -19,15 +20,24 @@ from .exceptions import CredentialNotFound, api_exception_handler
 from .parsers import JSONParser
 from .schema import document
 from .serializers import (
+    AttachFilesSerializer,
+    ContentQuerySerializer,
     CredentialQuerySerializer,
+    DetachQuerySerializer,
+    FileBatchSerializer,
     FileListQuerySerializer,
     ListQuerySerializer,
     RemoveFilesSerializer,
     SearchSerializer,
+    UpdateFileSerializer,
     VectorStoreCreateSerializer,
     VectorStoreUpdateSerializer,
+    WaitQuerySerializer,
     object_id_validator,
 )
+
+# The path's ids, each checked by the object id rule before anything else (with its name in errors).
+PATH_IDS = {"store_id": "id", "file_id": "file_id", "batch_id": "batch_id"}
 from .multipart import StreamedUploadMixin, UploadParser
 
 
@@ -67,11 +77,12 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
 
     def check_access(self, request, *args, **kwargs):
         """After DRF's authentication, permissions and throttles, before any of the body is read."""
-        if "store_id" in kwargs:
-            try:
-                object_id_validator(kwargs["store_id"])
-            except DjangoValidationError as error:
-                raise serializers.ValidationError({"id": error.messages}) from None
+        for name, shown in PATH_IDS.items():
+            if name in kwargs:
+                try:
+                    object_id_validator(kwargs[name])
+                except DjangoValidationError as error:
+                    raise serializers.ValidationError({shown: error.messages}) from None
         self.credential = self._usable_credential(request)
 
     def _usable_credential(self, request):
@@ -110,11 +121,79 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
 
     @document.upload_files
     def upload_files(self, request, store_id, **host_url_kwargs):
+        wait = _validated(WaitQuerySerializer, request.query_params)["wait"]
         body = self.validated_upload(request)
         uploaded = gateway.upload_files_to_store(
-            self.credential, store_id, body["files"], chunking_strategy=body.get("chunking_strategy")
+            self.credential, store_id, body["files"], chunking_strategy=body.get("chunking_strategy"),
+            attributes=body.get("attributes"), wait=wait,
         )
-        return Response(uploaded.files)
+        return Response(uploaded.files) if wait else self._batch_accepted(request, store_id, uploaded.batch)
+
+    @document.attach_files
+    def attach_files(self, request, store_id, **host_url_kwargs):
+        wait = _validated(WaitQuerySerializer, request.query_params)["wait"]
+        body = AttachFilesSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        batch = gateway.attach_files_to_store(self.credential, store_id, body.attached_files(), wait=wait)
+        if not wait:
+            return self._batch_accepted(request, store_id, batch)
+        if "file_id" in body.validated_data:  # one file: its vector store file, processed
+            return Response(gateway.get_store_file(self.credential, store_id, body.validated_data["file_id"]))
+        return Response(batch)
+
+    def _batch_accepted(self, request, store_id, batch):
+        """202 with the batch as it was created, and a Location to follow it at."""
+        response = Response(batch, status=status.HTTP_202_ACCEPTED)
+        route = f"{request.resolver_match.namespace}:vector-store-file-batch"
+        path = reverse(route, kwargs={**self.kwargs, "store_id": store_id, "batch_id": batch["id"]})
+        response["Location"] = request.build_absolute_uri(path) + "?" + urlencode(
+            {"credential": request.query_params["credential"]})
+        return response
+
+    @document.get_file
+    def retrieve_file(self, request, store_id, file_id, **host_url_kwargs):
+        return Response(gateway.get_store_file(self.credential, store_id, file_id))
+
+    @document.update_file
+    def update_file(self, request, store_id, file_id, **host_url_kwargs):
+        body = _validated(UpdateFileSerializer, request.data)
+        return Response(gateway.update_store_file(self.credential, store_id, file_id, body["attributes"]))
+
+    @document.detach_file
+    def detach_file(self, request, store_id, file_id, **host_url_kwargs):
+        query = _validated(DetachQuerySerializer, request.query_params)
+        return Response(gateway.detach_store_file(self.credential, store_id, file_id,
+                                                  delete_file=query["delete_file"]))
+
+    @document.file_content
+    def file_content(self, request, store_id, file_id, **host_url_kwargs):
+        query = _validated(ContentQuerySerializer, request.query_params)
+        content = gateway.get_store_file_content(self.credential, store_id, file_id, page=query.get("page"))
+        response = Response(content.page)
+        if content.next_page:
+            response["Link"] = f'<{_this_url_with(request, page=content.next_page)}>; rel="next"'
+        return response
+
+    @document.create_file_batch
+    def create_file_batch(self, request, store_id, **host_url_kwargs):
+        body = _validated(FileBatchSerializer, request.data)
+        return Response(gateway.create_file_batch(self.credential, store_id, **body).data)
+
+    @document.get_file_batch
+    def retrieve_file_batch(self, request, store_id, batch_id, **host_url_kwargs):
+        return Response(gateway.get_file_batch(self.credential, store_id, batch_id))
+
+    @document.cancel_file_batch
+    def cancel_file_batch(self, request, store_id, batch_id, **host_url_kwargs):
+        return Response(gateway.cancel_file_batch(self.credential, store_id, batch_id))
+
+    @document.list_batch_files
+    def list_batch_files(self, request, store_id, batch_id, **host_url_kwargs):
+        query = FileListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page = gateway.list_batch_files(self.credential, store_id, batch_id, paged=query.paged,
+                                        **query.validated_data)
+        return _page_response(request, page)
 
     @document.remove_files
     def remove_files(self, request, store_id, **host_url_kwargs):
@@ -146,9 +225,15 @@ def _page_response(request, page):
     """The page's objects as a JSON array; a Link header names the next page when there is one."""
     response = Response(page.items)
     if page.has_more and page.last_id:
-        query = request.query_params.copy()
-        query.pop("before", None)
-        query["after"] = page.last_id
-        url = request.build_absolute_uri(request.path) + "?" + urlencode(query, doseq=True)
-        response["Link"] = f'<{url}>; rel="next"'
+        response["Link"] = f'<{_this_url_with(request, before=None, after=page.last_id)}>; rel="next"'
     return response
+
+
+def _this_url_with(request, **changes):
+    """This request's URL with the query parameters `changes` set (or, given None, removed)."""
+    query = request.query_params.copy()
+    for name, value in changes.items():
+        query.pop(name, None)
+        if value is not None:
+            query[name] = value
+    return request.build_absolute_uri(request.path) + "?" + urlencode(query, doseq=True)

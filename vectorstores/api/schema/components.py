@@ -27,6 +27,11 @@ class UploadFilesRequestSerializer(StrictSerializer):
     chunking_strategy = ChunkingStrategySerializer(
         required=False, help_text='A part holding JSON text, e.g. {"type": "auto"}.',
     )
+    attributes = schema_field(
+        {"type": "object", "additionalProperties": {}},
+        required=False, help_text='A part holding JSON text: the attributes of every file ({"team": "support"}), '
+                                  'or of each file by its name ({"a.pdf": {"team": "support"}}).',
+    )
 
 
 # --- response objects ------------------------------------------------------------------
@@ -99,6 +104,38 @@ class VectorStoreFileSerializer(serializers.Serializer):
     attributes = schema_field(ATTRIBUTES, required=False)
 
 
+class FileBatchObjectSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    object = schema_field({"type": "string", "enum": ["vector_store.files_batch", "vector_store.file_batch"]})
+    created_at = serializers.IntegerField(help_text="Unix time, seconds.")
+    vector_store_id = serializers.CharField()
+    status = serializers.ChoiceField(choices=["in_progress", "completed", "cancelled", "failed"])
+    file_counts = FileCountsSerializer()
+
+
+class FileContentPageSerializer(serializers.Serializer):
+    object = const("vector_store.file_content.page")
+    data = schema_field({"type": "array", "items": {
+        "type": "object", "properties": {"type": {"type": "string"}, "text": {"type": "string"}},
+    }})
+    has_more = serializers.BooleanField()
+    next_page = serializers.CharField(allow_null=True)
+
+
+class FileDetachmentSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="The OpenAI File id.")
+    object = const("vector_store.file.deleted")
+    deleted = serializers.BooleanField(help_text="Whether the file was detached from the store.")
+    file_deleted = serializers.BooleanField(required=False, help_text="Present with delete_file=true: "
+                                                                      "whether the OpenAI File was deleted.")
+
+
+class AttachFileReportSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="The OpenAI File id.")
+    status = serializers.CharField(allow_null=True, help_text="The file's status in the batch.")
+    error = serializers.CharField(allow_null=True, help_text="OpenAI's message, when the file failed.")
+
+
 # ErrorSerializer (below) and the two per-file reports refer to each other: the schemas name it in a
 # function of `ref`, called once the module is loaded (see schema_field).
 
@@ -144,6 +181,7 @@ class SearchResultsPageSerializer(serializers.Serializer):
 
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField(help_text="What went wrong, for people.")
+    message = serializers.CharField(help_text="The same text as detail (the field Flowise's UI shows).")
     code = serializers.CharField(help_text="What went wrong, for programs (see the responses of each operation).")
     errors = schema_field({"type": "object", "additionalProperties": {}},
                           required=False, help_text="Field errors (code invalid): a list of messages per field, "
@@ -151,7 +189,7 @@ class ErrorSerializer(serializers.Serializer):
     openai_request_id = serializers.CharField(required=False, help_text="OpenAI's x-request-id, when it sent one.")
     files = schema_field(
         lambda ref: {"type": "array", "items": {"anyOf": [
-            ref(UploadFileReportSerializer), ref(VectorStoreFileRemovalSerializer),
+            ref(UploadFileReportSerializer), ref(VectorStoreFileRemovalSerializer), ref(AttachFileReportSerializer),
         ]}},
         required=False, help_text="Failed uploads and removals: what happened to each file of the request.",
     )

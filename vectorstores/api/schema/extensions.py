@@ -12,11 +12,15 @@ from drf_spectacular.plumbing import ResolvedComponent, safe_ref
 from rest_framework import serializers
 
 from ..serializers import (
+    ATTRIBUTES_MAX_PAIRS,
+    ATTRIBUTE_KEY_MAX_LENGTH,
+    ATTRIBUTE_VALUE_MAX_LENGTH,
     FILTER_MAX_DEPTH,
     MAX_CHUNK_SIZE_TOKENS,
     METADATA_KEY_MAX_LENGTH,
     METADATA_MAX_PAIRS,
     METADATA_VALUE_MAX_LENGTH,
+    AttributesField,
     ChunkingStrategySerializer,
     ComparisonFilterSerializer,
     FileIdListField,
@@ -162,6 +166,23 @@ class MetadataFieldExtension(OpenApiSerializerFieldExtension):
             "maxProperties": METADATA_MAX_PAIRS,
             "additionalProperties": {"type": "string", "maxLength": METADATA_VALUE_MAX_LENGTH},
             "description": METADATA_RULES,
+        }
+
+
+class AttributesFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = AttributesField
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {
+            "type": "object",
+            "maxProperties": ATTRIBUTES_MAX_PAIRS,
+            "additionalProperties": {"oneOf": [
+                {"type": "string", "maxLength": ATTRIBUTE_VALUE_MAX_LENGTH}, {"type": "number"}, {"type": "boolean"},
+            ]},
+            "description": f"At most {ATTRIBUTES_MAX_PAIRS} attributes, keys of up to {ATTRIBUTE_KEY_MAX_LENGTH} "
+                           f"characters, values strings of up to {ATTRIBUTE_VALUE_MAX_LENGTH} characters, numbers "
+                           "or booleans; filterable in search.",
+            **({"nullable": True} if self.target.allow_null else {}),
         }
 
 

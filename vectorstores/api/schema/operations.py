@@ -11,7 +11,13 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, OpenApiRespo
 from ...filetypes import FILE_TYPES
 from ..serializers import (
     OBJECT_ID_PATTERN,
+    AttachFilesSerializer,
+    ContentQuerySerializer,
+    DetachQuerySerializer,
+    FileBatchSerializer,
     FileListQuerySerializer,
+    UpdateFileSerializer,
+    WaitQuerySerializer,
     ListQuerySerializer,
     RemoveFilesSerializer,
     SearchSerializer,
@@ -20,6 +26,9 @@ from ..serializers import (
 )
 from .components import (
     ErrorSerializer,
+    FileBatchObjectSerializer,
+    FileContentPageSerializer,
+    FileDetachmentSerializer,
     OpenAIFileSerializer,
     SearchResultsPageSerializer,
     UploadFilesRequestSerializer,
@@ -37,6 +46,18 @@ CREDENTIAL = OpenApiParameter(
 STORE_ID = OpenApiParameter(
     "store_id", OpenApiTypes.STR, OpenApiParameter.PATH, pattern=OBJECT_ID_PATTERN.pattern,
     description="The vector store id, e.g. vs_abc123.",
+)
+FILE_ID = OpenApiParameter(
+    "file_id", OpenApiTypes.STR, OpenApiParameter.PATH, pattern=OBJECT_ID_PATTERN.pattern,
+    description="The OpenAI File id, e.g. file-abc123.",
+)
+BATCH_ID = OpenApiParameter(
+    "batch_id", OpenApiTypes.STR, OpenApiParameter.PATH, pattern=OBJECT_ID_PATTERN.pattern,
+    description="The file batch id, e.g. vsfb_abc123.",
+)
+LOCATION = OpenApiParameter(
+    "Location", OpenApiTypes.URI, OpenApiParameter.HEADER, response=[202],
+    description="The URL of the file batch (GET it to follow its processing).",
 )
 LINK = OpenApiParameter(
     "Link", {"type": "string", "pattern": r'^<[^>]+>; rel="next"$'}, OpenApiParameter.HEADER, response=[200],
@@ -69,11 +90,12 @@ ERROR_DESCRIPTIONS = {
          "`openai_rate_limited`: OpenAI's rate limit.",
     "4XX": "`openai_client_error`: another 4xx answer from OpenAI, passed on with its status.",
     500: "`batch_failed` / `batch_cancelled` / `batch_completed`: the file batch ended without every file "
-         "processed; `files` reports each file, and the files not added were deleted from OpenAI.",
+         "processed; `files` reports each file.",
     502: "`openai_server_error`: OpenAI answered 5xx; `openai_unreachable`: no connection to OpenAI; "
          "`openai_bad_response`: OpenAI's answer was not the JSON expected.",
     503: "`credential_unreadable`: the credential's stored key cannot be decrypted with the server's keys "
-         "(the server's encryption key changed).",
+         "(the server's encryption key changed); `credential_endpoint_refused`: the credential's base URL names "
+         "a host this site no longer sends keys to.",
     504: "`openai_timeout`: OpenAI did not answer in time.",
 }
 ERRORS = (400, 401, 403, 404, 406, 409, 429, "4XX", 502, 503, 504)
@@ -157,16 +179,91 @@ document = SimpleNamespace(
         "file, MAX_UPLOAD_SIZE (default 2 GiB) per request; beyond them the answer is 413.\n\n"
         "If an upload or the batch fails, the error's `files` lists every file of the request, and the "
         "OpenAI Files of this request that did not end up in the store are deleted.",
-        parameters=[STORE_ID],
-        request={"multipart/form-data": OpenApiRequest(
-            UploadFilesRequestSerializer, encoding={"chunking_strategy": {"contentType": "application/json"}},
-        )},
+        parameters=[STORE_ID, WaitQuerySerializer, LOCATION],
+        request={"multipart/form-data": OpenApiRequest(UploadFilesRequestSerializer, encoding={
+            "chunking_strategy": {"contentType": "application/json"},
+            "attributes": {"contentType": "application/json"},
+        })},
         errors=(*BODY_ERRORS, 413, 500),
         error_descriptions={
+            500: "The OpenAI Files of this request that were not added were deleted.",
             504: "`batch_timeout`: the file batch was not done within the POLL_TIMEOUT setting; it was cancelled.",
         },
-        responses={200: OpenApiResponse(OpenAIFileSerializer(many=True),
-                                        description="The OpenAI File objects, in the order of the parts.")},
+        responses={
+            200: OpenApiResponse(OpenAIFileSerializer(many=True),
+                                 description="The OpenAI File objects, in the order of the parts."),
+            202: OpenApiResponse(FileBatchObjectSerializer, description="With wait=false: the file batch, just "
+                                                                        "created; follow it at Location."),
+        },
+    ),
+    attach_files=_operation(
+        "attach_files_to_vector_store", "Attach existing files to a vector store",
+        "Attaches OpenAI Files that already exist: one (`file_id`, with optional `attributes` and "
+        "`chunking_strategy`), or a batch of up to 2,000 (`file_ids`, with the batch's `attributes` and "
+        "`chunking_strategy`, or `files`, each entry with its own). It waits until OpenAI has processed them, "
+        "unless wait=false. The Files are never deleted, whatever happens.",
+        parameters=[STORE_ID, WaitQuerySerializer, LOCATION], request=AttachFilesSerializer,
+        errors=(*BODY_ERRORS, 500),
+        error_descriptions={504: "`batch_timeout`: the files were not processed within the POLL_TIMEOUT "
+                                 "setting; the batch was cancelled."},
+        responses={
+            200: OpenApiResponse(description="One file: its vector store file, processed. A batch: the file "
+                                             "batch, completed."),
+            202: OpenApiResponse(FileBatchObjectSerializer, description="With wait=false: the file batch, just "
+                                                                        "created; follow it at Location."),
+        },
+    ),
+    get_file=_operation(
+        "get_vector_store_file", "Get a file of a vector store",
+        "The vector store file as OpenAI returns it: its status, last error, attributes and chunking strategy.",
+        parameters=[STORE_ID, FILE_ID],
+        responses={200: OpenApiResponse(VectorStoreFileSerializer, description="The vector store file.")},
+    ),
+    update_file=_operation(
+        "update_vector_store_file", "Change the attributes of a file of a vector store",
+        "Replaces the file's attributes (null clears them): at most 16 keys of up to 64 characters, each value "
+        "a string of up to 512 characters, a number or a boolean.",
+        parameters=[STORE_ID, FILE_ID], request=UpdateFileSerializer, errors=BODY_ERRORS,
+        responses={200: OpenApiResponse(VectorStoreFileSerializer, description="The vector store file.")},
+    ),
+    detach_file=_operation(
+        "detach_vector_store_file", "Remove a file from a vector store",
+        "Detaches the file; with delete_file=true also deletes the OpenAI File, once it was detached from this "
+        "store. If a step fails, the error's `files` reports it.",
+        parameters=[STORE_ID, FILE_ID, DetachQuerySerializer],
+        responses={200: OpenApiResponse(FileDetachmentSerializer, description="What was done.")},
+    ),
+    file_content=_operation(
+        "get_vector_store_file_content", "Read what OpenAI indexed of a file",
+        "The parsed content of the file. Without page, every page (up to the LIST_MAX_ITEMS setting's number "
+        "of pieces); with page (OpenAI's next_page token), that page. Whenever more remains, a "
+        '`Link: <url>; rel="next"` header gives the URL of the rest.',
+        parameters=[STORE_ID, FILE_ID, ContentQuerySerializer, LINK],
+        responses={200: OpenApiResponse(FileContentPageSerializer, description="The content page.")},
+    ),
+    create_file_batch=_operation(
+        "create_vector_store_file_batch", "Create a file batch",
+        "Attaches up to 2,000 existing Files in one batch and answers at once, with the batch as created: "
+        "`file_ids` (with the batch's `attributes` and `chunking_strategy`) or `files` (each with its own).",
+        parameters=[STORE_ID], request=FileBatchSerializer, errors=BODY_ERRORS,
+        responses={200: OpenApiResponse(FileBatchObjectSerializer, description="The file batch.")},
+    ),
+    get_file_batch=_operation(
+        "get_vector_store_file_batch", "Get a file batch", "The file batch as OpenAI returns it.",
+        parameters=[STORE_ID, BATCH_ID],
+        responses={200: OpenApiResponse(FileBatchObjectSerializer, description="The file batch.")},
+    ),
+    cancel_file_batch=_operation(
+        "cancel_vector_store_file_batch", "Cancel a file batch",
+        "Cancels the batch: OpenAI stops processing its files as soon as it can.",
+        parameters=[STORE_ID, BATCH_ID],
+        responses={200: OpenApiResponse(FileBatchObjectSerializer, description="The file batch.")},
+    ),
+    list_batch_files=_operation(
+        "list_vector_store_file_batch_files", "List the files of a file batch", PAGING,
+        parameters=[STORE_ID, BATCH_ID, FileListQuerySerializer, LINK],
+        responses={200: OpenApiResponse(VectorStoreFileSerializer(many=True),
+                                        description="The batch's files, or one page of them.")},
     ),
     remove_files=_operation(
         "remove_files_from_vector_store", "Remove files from a vector store",
