@@ -11,13 +11,14 @@ import re
 import pytest
 from django.contrib import admin
 from django.contrib.admin.models import LogEntry
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group
 from django.contrib.messages import constants
 from django.test import Client
 from django.urls import path
 
 from credentials.admin import CredentialAdmin
 from credentials.models import Credential
+from tests.console.conftest import console_url, log_messages, staff
 from tests.conftest import (
     TEST_API_KEY,
     admin_url,
@@ -40,50 +41,8 @@ pytestmark = pytest.mark.django_db
 PAGES = ["vector_stores", "vector_store_add", "vector_store", "vector_store_change", "vector_store_delete"]
 
 
-def console_url(name, credential, store_id=None):
-    return admin_url(name, credential.pk, *([store_id] if store_id else []))
-
-
 def page_url(name, credential, store):
     return console_url(name, credential, store["id"] if name not in {"vector_stores", "vector_store_add"} else None)
-
-
-def log_messages(credential):
-    return [entry.change_message for entry in LogEntry.objects.filter(object_id=str(credential.pk)).order_by("id")]
-
-
-def staff(django_user_model, username, *codenames, credential=None):
-    user = django_user_model.objects.create_user(username, password="staff-password", is_staff=True)
-    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="credentials", codename__in=codenames))
-    if credential is not None:
-        credential.users.add(user)
-    return user
-
-
-@pytest.fixture
-def store(fake_openai):
-    """Overrides conftest's: a store with metadata and an expiry, which the console's pages show."""
-    return fake_openai.create_vector_store(
-        name="Docs", metadata={"team": "support"}, expires_after={"anchor": "last_active_at", "days": 7})
-
-
-@pytest.fixture
-def files(fake_openai, store):
-    guide = fake_openai.create_file("guide.txt", b"How to reset your password: open the settings page.")
-    fake_openai.attach_file(store["id"], guide["id"])
-    broken = fake_openai.create_file("broken.pdf", b"%PDF-1.4 not really")
-    fake_openai.attach_file(store["id"], broken["id"], status="failed")
-    return guide, broken
-
-
-@pytest.fixture
-def editor(django_user_model, credential):
-    return staff(django_user_model, "editor", "view_credential", "change_credential", credential=credential)
-
-
-@pytest.fixture
-def viewer(django_user_model, credential):
-    return staff(django_user_model, "viewer", "view_credential", credential=credential)
 
 
 # --- access -------------------------------------------------------------------------------------------------

@@ -143,6 +143,7 @@ class FileRow:
     last_error: str
     file: dict | None  # the OpenAI File object, when it could be read
     file_error: str  # why it could not be read
+    url: str = ""  # the file's page in the console
 
     @classmethod
     def of(cls, vs_file, found):
@@ -171,6 +172,112 @@ class FileRow:
         return _number(size, None)
 
 
+# A file batch's statuses once OpenAI is done with it (in_progress is the only other).
+FINAL_BATCH_STATUSES = {"completed", "cancelled", "failed"}
+
+
+def _label(status):
+    return str(status or "unknown").replace("_", " ")
+
+
+@dataclass
+class BatchRow:
+    """A file batch: its status and its files by status."""
+
+    id: str
+    status: str
+    files: FileCounts
+    created_at: datetime | None
+
+    @classmethod
+    def of(cls, batch):
+        return cls(id=batch["id"], status=str(batch.get("status") or ""), files=FileCounts.of(batch.get("file_counts")),
+                   created_at=timestamp(batch.get("created_at")))
+
+    @property
+    def final(self):
+        return self.status in FINAL_BATCH_STATUSES
+
+    @property
+    def processed(self):
+        return self.files.total - self.files.count("in_progress")
+
+    @property
+    def status_text(self):
+        """What the page (and its live region) says of the batch, e.g. "In progress: 1 of 3 files processed
+        (1 completed, 2 in progress)."."""
+        label = _label(self.status)
+        return (f"{label[:1].upper()}{label[1:]}: {self.processed} of {self.files.total} "
+                f"file{'' if self.files.total == 1 else 's'} processed ({self.files.summary.lower()}).")
+
+
+def describe_chunking(strategy):
+    """A vector store file's chunking strategy in words."""
+    if not isinstance(strategy, dict):
+        return ""
+    static = strategy.get("static") if isinstance(strategy.get("static"), dict) else None
+    if strategy.get("type") == "static" and static:
+        return (f"Static: chunks of up to {static.get('max_chunk_size_tokens')} tokens, "
+                f"{static.get('chunk_overlap_tokens')} tokens of overlap")
+    if strategy.get("type") == "auto":
+        return "Auto"
+    return str(strategy.get("type") or "")
+
+
+@dataclass
+class Attribute:
+    key: str
+    value: object
+
+    @property
+    def kind(self):
+        if isinstance(self.value, bool):
+            return "true/false"
+        return "number" if isinstance(self.value, (int, float)) else "text"
+
+    @property
+    def text(self):
+        if isinstance(self.value, bool):
+            return "true" if self.value else "false"
+        return str(self.value)
+
+
+@dataclass
+class FileDetail:
+    """A vector store file's page: its row, and what only the page shows."""
+
+    row: FileRow
+    error_code: str
+    error_message: str
+    chunking: str
+    attributes: list  # of Attribute
+
+    @classmethod
+    def of(cls, vs_file, row):
+        """The page of `vs_file`, whose row (`FileRow`, with its File) is `row`."""
+        error = vs_file.get("last_error") if isinstance(vs_file.get("last_error"), dict) else {}
+        attributes = vs_file.get("attributes") if isinstance(vs_file.get("attributes"), dict) else {}
+        return cls(
+            row=row, error_code=str(error.get("code") or ""),
+            error_message=str(error.get("message") or ""), chunking=describe_chunking(vs_file.get("chunking_strategy")),
+            attributes=[Attribute(key, value) for key, value in attributes.items()],
+        )
+
+
+@dataclass
+class FileContent:
+    """The text OpenAI indexed of a file: its pieces, and whether there was more than was read."""
+
+    blocks: list
+    truncated: bool
+
+    @classmethod
+    def of(cls, content):
+        data = content.page.get("data") if isinstance(content.page.get("data"), list) else []
+        blocks = [part["text"] for part in data if isinstance(part, dict) and isinstance(part.get("text"), str)]
+        return cls(blocks, content.next_page is not None)
+
+
 def search_results(page, names):
     """OpenAI's search results page as rows: rank, file, score and the text snippets."""
     rows = []
@@ -180,10 +287,12 @@ def search_results(page, names):
         texts = [part.get("text") for part in result.get("content") or []
                  if isinstance(part, dict) and isinstance(part.get("text"), str)]
         score = result.get("score")
+        attributes = result.get("attributes") if isinstance(result.get("attributes"), dict) else {}
         rows.append({
             "rank": rank, "file_id": result.get("file_id") or "",
             "filename": result.get("filename") or names.get(result.get("file_id"), ""),
             "score": _number(score, None, (int, float)),
-            "snippets": texts, "attributes": result.get("attributes") or {},
+            "snippets": texts,
+            "attributes": [Attribute(key, value) for key, value in attributes.items()],
         })
     return rows

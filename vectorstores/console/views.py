@@ -1,5 +1,7 @@
-"""The console's pages. Each one checks, in this order: a staff user (admin's login), the model
-permission (view to browse; change to create, edit, delete, upload and remove: otherwise 403),
+"""The console's pages: a credential's vector stores, a store (its files, uploads, attaching existing files,
+search), one file of a store (its attributes and indexed content), and a file batch (its progress).
+Each one checks, in this order: a staff user (admin's login), the model permission (view to browse;
+change to create, edit, delete, upload, attach, remove and cancel: otherwise 403),
 and that the user may use the credential under the API's rules (otherwise 404, the same as for a
 credential that does not exist). Every OpenAI call is a `vectorstores.gateway` function; its error
 (a `GatewayError`) becomes an admin message with the error's text, and every change is written to the
@@ -11,7 +13,8 @@ from dataclasses import dataclass, field
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect, JsonResponse
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import re_path, reverse
 from django.utils.text import get_text_list
@@ -28,6 +31,9 @@ from .display import (
     FILE_STATUSES,
     STORE_COLUMNS,
     UPSTREAM_ORDERS,
+    BatchRow,
+    FileContent,
+    FileDetail,
     FileRow,
     StoreRow,
     search_results,
@@ -36,8 +42,11 @@ from .display import (
     upstream_order,
 )
 from .forms import (
+    AttachFilesForm,
     CursorForm,
     DeleteStoreForm,
+    FileAttributesForm,
+    RemoveFileForm,
     RemoveFilesForm,
     SearchForm,
     StoreChangeForm,
@@ -47,6 +56,8 @@ from .forms import (
 
 TEMPLATES = "admin/vectorstores/console/"
 STORE_ID = rf"(?P<store_id>{OBJECT_ID})"  # the API's object id rule
+FILE_ID = rf"(?P<file_id>{OBJECT_ID})"
+BATCH_ID = rf"(?P<batch_id>{OBJECT_ID})"
 CREDENTIAL_ID = r"(?P<object_id>[0-9A-Fa-f-]{32,36})"
 STORE_ID_PREFIX = "vs_"  # how OpenAI's vector store ids begin: a search for one is a single retrieve
 UPSTREAM_MAX_LIMIT = ListQuerySerializer().fields["limit"].max_value  # OpenAI's largest page
@@ -83,6 +94,7 @@ class Console:
             return self.admin_site.admin_view(self._handle_unusable(view))
 
         root, store = rf"^{CREDENTIAL_ID}/vector-stores/", rf"{STORE_ID}/"
+        file, batch = rf"{store}files/{FILE_ID}/", rf"{store}batches/{BATCH_ID}/"
         return [
             re_path(rf"{root}$", page(self.store_list), name=f"{self.info}_vector_stores"),
             re_path(rf"{root}add/$", page(self.store_add), name=f"{self.info}_vector_store_add"),
@@ -91,6 +103,12 @@ class Console:
             re_path(rf"{root}{store}delete/$", page(self.store_delete), name=f"{self.info}_vector_store_delete"),
             re_path(rf"{root}{store}remove-files/$", page(self.remove_files),
                     name=f"{self.info}_vector_store_remove_files"),
+            re_path(rf"{root}{store}attach/$", page(self.attach_files), name=f"{self.info}_vector_store_attach"),
+            re_path(rf"{root}{file}$", page(self.file_detail), name=f"{self.info}_vector_store_file"),
+            re_path(rf"{root}{file}remove/$", page(self.file_remove), name=f"{self.info}_vector_store_file_remove"),
+            re_path(rf"{root}{batch}$", page(self.batch_detail), name=f"{self.info}_vector_store_batch"),
+            re_path(rf"{root}{batch}cancel/$", page(self.batch_cancel),
+                    name=f"{self.info}_vector_store_batch_cancel"),
             # JSON for the page's script, not a page: DRF with session authentication and CSRF.
             re_path(rf"{root}{store}upload/$", ConsoleUploadView.as_view(console=self),
                     name=f"{self.info}_vector_store_upload"),
@@ -105,7 +123,16 @@ class Console:
     def store_url(self, credential, store_id):
         return self.url("vector_store", credential.pk, store_id)
 
-    def _urls(self, credential, store_id=None):
+    def file_url(self, credential, store_id, file_id):
+        """The page of a store's file ("" for an id no console URL can hold: OpenAI's, not ours)."""
+        if not (isinstance(file_id, str) and re.fullmatch(OBJECT_ID, file_id)):
+            return ""
+        return self.url("vector_store_file", credential.pk, store_id, file_id)
+
+    def batch_url(self, credential, store_id, batch_id):
+        return self.url("vector_store_batch", credential.pk, store_id, batch_id)
+
+    def _urls(self, credential, store_id=None, file_id=None, batch_id=None):
         urls = {
             "credential": self.url("change", credential.pk),
             "history": self.url("history", credential.pk),
@@ -117,8 +144,14 @@ class Console:
             urls.update({
                 name: self.url(f"vector_store{suffix}", credential.pk, store_id)
                 for name, suffix in [("store", ""), ("change", "_change"), ("delete", "_delete"),
-                                     ("remove_files", "_remove_files"), ("upload", "_upload")]
+                                     ("remove_files", "_remove_files"), ("upload", "_upload"), ("attach", "_attach")]
             })
+        if store_id and file_id:
+            urls["file"] = self.file_url(credential, store_id, file_id)
+            urls["file_remove"] = self.url("vector_store_file_remove", credential.pk, store_id, file_id)
+        if store_id and batch_id:
+            urls["batch"] = self.batch_url(credential, store_id, batch_id)
+            urls["batch_cancel"] = self.url("vector_store_batch_cancel", credential.pk, store_id, batch_id)
         return urls
 
     # --- access --------------------------------------------------------------------------------
@@ -166,7 +199,7 @@ class Console:
         """Record a change in the credential's admin history."""
         self.model_admin.log_change(request, credential, message)
 
-    def render(self, request, template, credential, title, context, store_id=None):
+    def render(self, request, template, credential, title, context, store_id=None, **ids):
         request.current_app = self.admin_site.name
         return TemplateResponse(request, TEMPLATES + template, {
             **self.admin_site.each_context(request),
@@ -174,7 +207,7 @@ class Console:
             "app_label": self.opts.app_label,
             "credential": credential,
             "title": title,
-            "urls": self._urls(credential, store_id),
+            "urls": self._urls(credential, store_id, **ids),
             "has_change_permission": self.may(request, True, credential),
             **context,
         })
@@ -370,26 +403,10 @@ class Console:
         if redirect:
             return redirect
         row = StoreRow.of(store)
-        status = request.GET.get("status")
-        status = status if status in dict(FILE_STATUSES) else None
-        # OpenAI pages a store's files, newest first: one page from it, with cursors to the others.
-        cursor = self._cursor(request)
-        try:
-            listed = gateway.list_store_files(credential, store_id, paged=True, order="desc",
-                                              limit=min(self.files_per_page, UPSTREAM_MAX_LIMIT),
-                                              **cursor, **({"filter": status} if status else {}))
-        except gateway.GatewayError as error:
-            messages.error(request, f"The files of the vector store could not be listed: {error}")
-            listed = NO_PAGE
-        files = self._file_rows(request, credential, listed.items)
-        count = len(files)
-        # Every file when this is the only page; otherwise the store's own counts (by status) say how many.
-        total = count if not (cursor or listed.has_more) else (
-            row.files.count(status) if status else row.files.total)
-        if total >= count:
-            summary = ngettext("%(count)d file", "%(count)d files", total) % {"count": total}
-        else:  # the store's counts lag behind its files
-            summary = ngettext("%(count)d file on this page", "%(count)d files on this page", count) % {"count": count}
+        listing = self._files_listing(
+            request, credential, store_id, row.files,
+            lambda **params: gateway.list_store_files(credential, store_id, **params),
+            "The files of the vector store could not be listed")
 
         search_form = SearchForm(request.GET if "q" in request.GET else None)
         results = None
@@ -399,23 +416,53 @@ class Console:
             except gateway.GatewayError as error:
                 messages.error(request, f"The search failed: {error}")
             else:
-                results = search_results(answer, {file.id: file.filename for file in files})
+                results = search_results(answer, {file.id: file.filename for file in listing["files"]})
+                for result in results:
+                    result["url"] = self.file_url(credential, store_id, result["file_id"])
 
         extensions = app_settings.ALLOWED_EXTENSIONS or tuple(FILE_TYPES)
         return self.render(request, "store_detail.html", credential, row.name or row.id, {
             "subtitle": row.id if row.name else "",
             "store": row,
+            **listing,
+            "search_form": search_form,
+            "results": results,
+            "upload_form": UploadOptionsForm(),
+            "attach_form": AttachFilesForm(),
+            "accept": ",".join(extensions),
+            "accepted_types": ", ".join(extension.lstrip(".") for extension in extensions),
+        }, store_id)
+
+    def _files_listing(self, request, credential, store_id, counts, list_files, failure):
+        """One page of files from OpenAI (`list_files(paged=True, ...)`: a store's or a batch's), newest first,
+        filtered by the query string's status and paged with its cursor, with each file's name and page;
+        `counts` (the store's or the batch's file counts) say how many there are in all."""
+        status = request.GET.get("status")
+        status = status if status in dict(FILE_STATUSES) else None
+        cursor = self._cursor(request)
+        try:
+            listed = list_files(paged=True, order="desc", limit=min(self.files_per_page, UPSTREAM_MAX_LIMIT),
+                                **cursor, **({"filter": status} if status else {}))
+        except gateway.GatewayError as error:
+            messages.error(request, f"{failure}: {error}")
+            listed = NO_PAGE
+        files = self._file_rows(request, credential, listed.items)
+        for file in files:
+            file.url = self.file_url(credential, store_id, file.id)
+        count = len(files)
+        # Every file when this is the only page; otherwise the counts (by status) say how many.
+        total = count if not (cursor or listed.has_more) else (counts.count(status) if status else counts.total)
+        if total >= count:
+            summary = ngettext("%(count)d file", "%(count)d files", total) % {"count": total}
+        else:  # the counts lag behind the files
+            summary = ngettext("%(count)d file on this page", "%(count)d files on this page", count) % {"count": count}
+        return {
             "files": files,
             "pager": _cursor_pager(request, listed, cursor, summary, anchor="#files"),
             "cursor": bool(cursor),
             "status": status,
             "status_links": _status_links(request, status),
-            "search_form": search_form,
-            "results": results,
-            "upload_form": UploadOptionsForm(),
-            "accept": ",".join(extensions),
-            "accepted_types": ", ".join(extension.lstrip(".") for extension in extensions),
-        }, store_id)
+        }
 
     def _file_rows(self, request, credential, vs_files):
         """Rows of the files, with each file's name and size joined from the Files API."""
@@ -490,6 +537,162 @@ class Console:
             return None
         return removed
 
+    # --- one file of a store: details, attributes, content, removal ----------------------------------------
+
+    def file_detail(self, request, object_id, store_id, file_id):
+        """The file's state, its File's name, its attributes (edited here: a POST, with the change permission)
+        and the content OpenAI indexed."""
+        editing = request.method == "POST"
+        credential = self.credential(request, object_id, change=editing)
+        store, redirect = self._store_or_redirect(request, credential, store_id)
+        if redirect:
+            return redirect
+        row = StoreRow.of(store)
+        try:
+            vs_file = gateway.get_store_file(credential, store_id, file_id)
+        except gateway.GatewayError as error:
+            messages.error(request, f"The file {file_id} of vector store {row.label} could not be read: {error}")
+            return HttpResponseRedirect(self.store_url(credential, store_id))
+        file_url = self.file_url(credential, store_id, file_id)
+        form = None
+        if self.may(request, True, credential):
+            form = FileAttributesForm(request.POST if editing else None, vs_file=vs_file)
+        if editing and form.is_valid():
+            if not form.changed:
+                messages.info(request, "No attributes changed.")
+                return HttpResponseRedirect(file_url)
+            attributes = form.body["attributes"]
+            try:
+                gateway.update_store_file(credential, store_id, file_id, attributes)
+            except gateway.GatewayError as error:
+                messages.error(request, f"The attributes could not be changed: {error}")
+            else:
+                done = f"Changed the attributes of file {file_id} in vector store {row.label}" if attributes else \
+                    f"Cleared the attributes of file {file_id} in vector store {row.label}"
+                keys = f": {', '.join(attributes)}." if attributes else "."
+                self.log(request, credential, done + keys)
+                messages.success(request, done + keys)
+                return HttpResponseRedirect(file_url)
+
+        [file_row] = self._file_rows(request, credential, [vs_file])
+        detail = FileDetail.of(vs_file, file_row)
+        content = None
+        if detail.row.status == "completed":
+            try:
+                content = FileContent.of(gateway.get_store_file_content(credential, store_id, file_id))
+            except gateway.GatewayError as error:
+                messages.error(request, f"The indexed content of file {file_id} could not be read: {error}")
+        return self.render(request, "file_detail.html", credential, detail.row.filename or file_id, {
+            "subtitle": file_id if detail.row.filename else "",
+            "store": row, "file": detail, "form": form, "content": content,
+            "content_limit": app_settings.LIST_MAX_ITEMS,
+        }, store_id, file_id=file_id)
+
+    def file_remove(self, request, object_id, store_id, file_id):
+        """Asks, then detaches the file from the store (and with the box checked, deletes the File too)."""
+        credential = self.credential(request, object_id, change=True)
+        store, redirect = self._store_or_redirect(request, credential, store_id)
+        if redirect:
+            return redirect
+        row = StoreRow.of(store)
+        if request.method == "POST":
+            form = RemoveFileForm(request.POST)
+            form.is_valid()  # a single optional checkbox: always valid
+            if request.POST.get("post") == "yes":
+                self._remove(request, credential, row, [file_id], form.cleaned_data["delete_files"])
+                return HttpResponseRedirect(self.store_url(credential, store_id))
+        else:
+            form = RemoveFileForm(initial={"delete_files": request.GET.get("delete") == "1"})
+        [file] = self._file_rows(request, credential, [{"id": file_id}])
+        return self.render(request, "file_remove.html", credential, "Are you sure?", {
+            "store": row, "file": file, "form": form, "back_url": self.file_url(credential, store_id, file_id),
+        }, store_id, file_id=file_id)
+
+    # --- attaching existing files, and the file batch that does it ---------------------------------------
+
+    def attach_files(self, request, object_id, store_id):
+        """Attach existing Files in one file batch (not waited for), then follow the batch on its page."""
+        credential = self.credential(request, object_id, change=True)
+        form = AttachFilesForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            store, redirect = self._store_or_redirect(request, credential, store_id)
+            if redirect:
+                return redirect
+            row = StoreRow.of(store)
+            try:
+                batch = gateway.attach_files_to_store(credential, store_id, form.files, wait=False)
+            except gateway.GatewayError as error:
+                messages.error(request, f"The files could not be attached: {error}")
+            else:
+                ids = [entry["file_id"] for entry in form.files]
+                message = ngettext(
+                    "Attached %(count)d file to vector store %(store)s in file batch %(batch)s",
+                    "Attached %(count)d files to vector store %(store)s in file batch %(batch)s", len(ids),
+                ) % {"count": len(ids), "store": row.label, "batch": batch["id"]}
+                message += f": {_listed(ids)}."
+                self.log(request, credential, message)
+                messages.success(request, message)
+                return HttpResponseRedirect(self.batch_url(credential, store_id, batch["id"]))
+        else:
+            row = StoreRow.of({"id": store_id})  # nothing asked of OpenAI for a form to fill or fix
+        return self.render(request, "attach_files.html", credential, "Attach files", {
+            "subtitle": row.label, "store": row, "attach_form": form,
+        }, store_id)
+
+    batch_poll_ms = 2000  # how often a batch page in progress asks for the batch's state
+
+    def batch_detail(self, request, object_id, store_id, batch_id):
+        """A file batch: its status and counts, its files (paged like a store's), a Cancel button while it is in
+        progress. The page's script polls `?format=json` (the batch alone: one OpenAI call) until it is done."""
+        credential = self.credential(request, object_id)
+        if request.GET.get("format") == "json":
+            return self._batch_state(credential, store_id, batch_id)
+        store, redirect = self._store_or_redirect(request, credential, store_id)
+        if redirect:
+            return redirect
+        row = StoreRow.of(store)
+        try:
+            batch = BatchRow.of(gateway.get_file_batch(credential, store_id, batch_id))
+        except gateway.GatewayError as error:
+            messages.error(request, f"The file batch {batch_id} could not be read: {error}")
+            return HttpResponseRedirect(self.store_url(credential, store_id))
+        listing = self._files_listing(
+            request, credential, store_id, batch.files,
+            lambda **params: gateway.list_batch_files(credential, store_id, batch_id, **params),
+            "The files of the batch could not be listed")
+        return self.render(request, "batch_detail.html", credential, f"File batch {batch_id}", {
+            "subtitle": row.label, "store": row, "batch": batch, "poll_ms": self.batch_poll_ms, **listing,
+        }, store_id, batch_id=batch_id)
+
+    def _batch_state(self, credential, store_id, batch_id):
+        try:
+            batch = BatchRow.of(gateway.get_file_batch(credential, store_id, batch_id))
+        except gateway.GatewayError as error:
+            return JsonResponse({"error": f"The file batch could not be read: {error}"}, status=502)
+        return JsonResponse({
+            "id": batch.id, "status": batch.status, "final": batch.final, "status_text": batch.status_text,
+            "counts_html": render_to_string(TEMPLATES + "file_counts.html", {"counts": batch.files}),
+        })
+
+    def batch_cancel(self, request, object_id, store_id, batch_id):
+        credential = self.credential(request, object_id, change=True)
+        batch_url = self.batch_url(credential, store_id, batch_id)
+        if request.method != "POST":
+            return HttpResponseRedirect(batch_url)
+        store, redirect = self._store_or_redirect(request, credential, store_id)
+        if redirect:
+            return redirect
+        row = StoreRow.of(store)
+        try:
+            batch = BatchRow.of(gateway.cancel_file_batch(credential, store_id, batch_id))
+        except gateway.GatewayError as error:
+            messages.error(request, f"The file batch {batch_id} could not be cancelled: {error}")
+        else:
+            message = f"Cancelled file batch {batch_id} of vector store {row.label}."
+            self.log(request, credential, message)
+            messages.success(request, f"{message} {batch.status_text}")
+        return HttpResponseRedirect(batch_url)
+
     # --- uploads (called by the upload endpoint once the files are in) ------------------------------------
 
     def uploaded(self, request, credential, store_id, files, shown=20):
@@ -501,6 +704,12 @@ class Console:
             "count": len(files), "store": store_id}
         self.log(request, credential, f"{message}: {names}.")
         messages.success(request, f"{message}: {names}.")
+
+
+def _listed(ids, shown=20):
+    """Ids for a message: the first `shown`, and how many more."""
+    text = ", ".join(ids[:shown])
+    return text + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
 
 
 # --- query strings ----------------------------------------------------------------------------------

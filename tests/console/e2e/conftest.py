@@ -96,3 +96,41 @@ def e2e_credential(transactional_db, fake_openai):
 def assert_no_stored_key(page):
     """Responses of the live server escape the test client's sweep: check each page the browser shows."""
     assert not leaked_keys(page.content())
+
+
+def shoot(page, artifacts, name, full_page=False):
+    """A screenshot of the page (the viewport, or all of it) in test-artifacts/e2e/<name>.png, and no stored key
+    on it."""
+    page.screenshot(path=str(artifacts / f"{name}.png"), full_page=full_page)
+    assert_no_stored_key(page)
+
+
+def log_in(page, live_server):
+    """Sign in to the admin as e2e_admin."""
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+    page.get_by_label("Username").fill("e2e-admin")
+    page.get_by_label("Password").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_server.url}/admin/")
+
+
+def unlabelled_controls(page, form_selector):
+    """The names of the visible form controls in `form_selector` that have no label (nor aria-label)."""
+    return page.evaluate("""(selector) => Array.from(document.querySelectorAll(
+        `${selector} input:not([type=hidden]), ${selector} select, ${selector} textarea`))
+        .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && el.type !== 'submit')
+        .map(el => el.name)""", form_selector)
+
+
+def focus_order(page, start, last, limit=30):
+    """Tab from the element `start` (a locator) until the focused element is `last` (an id, or a button's value
+    or text): each focused element's id, or its value or text when it has no id."""
+    start.focus()
+    focused = []
+    for _ in range(limit):
+        focused.append(page.evaluate(
+            "() => document.activeElement.id || document.activeElement.value || document.activeElement.textContent"))
+        if focused[-1] == last:
+            break
+        page.keyboard.press("Tab")
+    return focused

@@ -7,7 +7,7 @@ on every field, the focus order of the create form, and its buttons reachable wi
 """
 import pytest
 
-from tests.console.e2e.conftest import ADMIN_PASSWORD, assert_no_stored_key
+from tests.console.e2e.conftest import log_in, shoot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -15,19 +15,6 @@ NON_ASCII_NAME = "résumé 日本.txt"
 RESUME = ("Curriculum vitae. Experience: ten years of support engineering. To reset a password, open "
           "Settings, choose Security and follow the reset link sent by email. ").encode() * 400
 MANUAL = b"# Manual\n\nThe product manual: installation, configuration and upgrades.\n" * 3000
-
-
-def shoot(page, artifacts, name):
-    page.screenshot(path=str(artifacts / f"{name}.png"))
-    assert_no_stored_key(page)
-
-
-def log_in(page, live_server):
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
-    page.get_by_label("Username").fill("e2e-admin")
-    page.get_by_label("Password").fill(ADMIN_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{live_server.url}/admin/")
 
 
 def seed_other_stores(fake_openai):
@@ -240,14 +227,16 @@ def test_the_create_form_works_from_the_keyboard(page, live_server, e2e_admin, e
     expect(progress).to_have_attribute("role", "progressbar")
     expect(progress).to_have_attribute("aria-valuenow", "0")
     expect(page.locator("#vs-upload-status")).to_have_attribute("aria-live", "polite")
+    # (The store page has other forms with options of their own: attaching files, and the search's filters.)
+    upload = page.locator("#vs-upload-form")
     page.get_by_label("Files to upload:").focus()
     page.keyboard.press("Tab")
     expect(page.get_by_role("button", name="Upload", exact=True)).to_be_focused()
     page.keyboard.press("Tab")
-    expect(page.locator("details.vs-options summary")).to_be_focused()
+    expect(upload.locator("details.vs-options summary")).to_be_focused()
     page.keyboard.press("Enter")  # opens the chunking options
     page.keyboard.press("Tab")
-    expect(page.get_by_label("Auto (OpenAI chooses)")).to_be_focused()
+    expect(upload.get_by_label("Auto (OpenAI chooses)")).to_be_focused()
 
 
 def test_the_list_pages_through_openai(page, live_server, e2e_admin, e2e_credential, fake_openai, artifacts):

@@ -1,14 +1,15 @@
-/* The vector store console: metadata rows, "select all", and uploads with a progress bar.
+/* The vector store console: metadata, attribute and filter rows, "select all", uploads with a progress bar,
+   and a file batch's page that follows the batch until OpenAI is done.
    No framework; everything here only enhances pages that work (uploads aside) without it. */
 "use strict";
 (function () {
-  // --- metadata rows: "Add another pair" clones the formset's empty form -------------------------
+  // --- rows of a formset (metadata, attributes, filters): "Add another …" clones its empty form ------
   function setUpAddRow(button) {
     const rows = document.getElementById(button.dataset.rows);
     const template = document.getElementById(button.dataset.template);
     const prefix = button.dataset.prefix;
-    const total = document.getElementById("id_" + prefix + "-TOTAL_FORMS");
-    const max = document.getElementById("id_" + prefix + "-MAX_NUM_FORMS");
+    const total = document.getElementById(button.dataset.total || "id_" + prefix + "-TOTAL_FORMS");
+    const max = document.getElementById(button.dataset.max || "id_" + prefix + "-MAX_NUM_FORMS");
     if (!rows || !template || !total) return;
     const full = () => max && Number(total.value) >= Number(max.value);
     button.hidden = false;
@@ -169,11 +170,72 @@
     });
   }
 
+  // --- a file batch in progress: poll its state, then show the page as it ends ----------------------
+  function setUpBatch(section) {
+    const status = document.getElementById("vs-batch-status");
+    const interval = Number(section.dataset.pollMs) || 2000;
+
+    function say(text) {
+      if (status.textContent !== text) status.textContent = text; // announced by the live region
+    }
+
+    // The page as it is now, from the server: its updatable parts (data-vs-swap) replace these.
+    function showFinalPage() {
+      return fetch(window.location.href, {credentials: "same-origin", cache: "no-store"})
+        .then(function (response) { return response.text(); })
+        .then(function (html) {
+          const fresh = new DOMParser().parseFromString(html, "text/html");
+          let focusLost = false;
+          document.querySelectorAll("[data-vs-swap]").forEach(function (part) {
+            if (part.contains(document.activeElement)) focusLost = true;
+            const replacement = fresh.getElementById(part.id);
+            if (replacement) part.replaceWith(document.importNode(replacement, true));
+            else part.remove();
+          });
+          if (focusLost) status.focus();
+        });
+    }
+
+    function poll() {
+      fetch(section.dataset.pollUrl, {headers: {Accept: "application/json"}, credentials: "same-origin",
+                                      cache: "no-store"})
+        .then(function (response) {
+          return response.json().then(function (answer) {
+            if (!response.ok || answer.error) throw new Error(answer.error || "HTTP " + response.status);
+            return answer;
+          });
+        })
+        .then(function (answer) {
+          if (answer.final) {
+            section.dataset.final = "true";
+            return showFinalPage().then(function () { say(answer.status_text); });
+          }
+          say(answer.status_text);
+          const summary = document.getElementById("vs-batch-summary");
+          const cell = summary && summary.querySelector("tbody td");
+          if (cell) {
+            cell.textContent = answer.status;
+            cell.className = "vs-status-" + answer.status;
+            const counts = summary.querySelector(".vs-counts");
+            if (counts) counts.outerHTML = answer.counts_html;
+          }
+          window.setTimeout(poll, interval);
+        })
+        .catch(function (error) {
+          say("This page could not be updated (" + error.message + "). Reload the page to see the batch’s state.");
+        });
+    }
+
+    if (section.dataset.final !== "true") window.setTimeout(poll, interval);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("button.vs-add-row").forEach(setUpAddRow);
     const all = document.getElementById("vs-select-all");
     if (all) setUpSelectAll(all);
     const upload = document.getElementById("vs-upload-form");
     if (upload) setUpUpload(upload);
+    const batch = document.getElementById("vs-batch");
+    if (batch) setUpBatch(batch);
   });
 })();
