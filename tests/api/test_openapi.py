@@ -29,8 +29,18 @@ OPERATIONS = {
     ("post", API + "/{store_id}"): "upload_files_to_vector_store",
     ("patch", API + "/{store_id}"): "remove_files_from_vector_store",
     ("get", API + "/{store_id}/files"): "list_vector_store_files",
+    ("post", API + "/{store_id}/files"): "attach_files_to_vector_store",
+    ("get", API + "/{store_id}/files/{file_id}"): "get_vector_store_file",
+    ("post", API + "/{store_id}/files/{file_id}"): "update_vector_store_file",
+    ("delete", API + "/{store_id}/files/{file_id}"): "detach_vector_store_file",
+    ("get", API + "/{store_id}/files/{file_id}/content"): "get_vector_store_file_content",
+    ("post", API + "/{store_id}/file_batches"): "create_vector_store_file_batch",
+    ("get", API + "/{store_id}/file_batches/{batch_id}"): "get_vector_store_file_batch",
+    ("post", API + "/{store_id}/file_batches/{batch_id}/cancel"): "cancel_vector_store_file_batch",
+    ("get", API + "/{store_id}/file_batches/{batch_id}/files"): "list_vector_store_file_batch_files",
     ("post", API + "/{store_id}/search"): "search_vector_store",
 }
+PATHS = {path for _, path in OPERATIONS}
 ERROR = {"$ref": "#/components/schemas/Error"}
 
 
@@ -82,9 +92,11 @@ def test_every_operation_names_its_credential_and_documents_its_errors(document,
     op = operation(document, method, path)
     credential = next(p for p in op["parameters"] if p["name"] == "credential")
     assert credential == {**credential, "in": "query", "required": True, "schema": {"type": "string", "format": "uuid"}}
-    if "{store_id}" in path:
-        store_id = next(p for p in op["parameters"] if p["name"] == "store_id")
-        assert store_id["schema"]["pattern"] == "^[A-Za-z0-9_-]{1,128}$"
+    for name in ("store_id", "file_id", "batch_id"):
+        if f"{{{name}}}" in path:
+            path_id = next(p for p in op["parameters"] if p["name"] == name)
+            assert (path_id["in"], path_id["required"]) == ("path", True)
+            assert path_id["schema"]["pattern"] == "^[A-Za-z0-9_-]{1,128}$"
     responses = op["responses"]
     for status in ("400", "401", "403", "404", "406", "409", "429", "4XX", "502", "504"):
         assert json_schema(responses[status]) == ERROR, status
@@ -95,7 +107,7 @@ def test_every_operation_names_its_credential_and_documents_its_errors(document,
 
 
 def test_lists_document_paging_and_the_link_header(document):
-    for path in (API, API + "/{store_id}/files"):
+    for path in (API, API + "/{store_id}/files", API + "/{store_id}/file_batches/{batch_id}/files"):
         op = operation(document, "get", path)
         parameters = {p["name"]: p for p in op["parameters"]}
         assert parameters["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 100}
@@ -105,7 +117,33 @@ def test_lists_document_paging_and_the_link_header(document):
         assert all(p.get("allowEmptyValue") for name, p in parameters.items() if p["in"] == "query" and name != "credential")
         assert "Link" in op["responses"]["200"]["headers"]
         assert json_schema(op["responses"]["200"])["type"] == "array"
-    assert "filter" in {p["name"] for p in operation(document, "get", API + "/{store_id}/files")["parameters"]}
+    for path in (API + "/{store_id}/files", API + "/{store_id}/file_batches/{batch_id}/files"):
+        status_filter = next(p for p in operation(document, "get", path)["parameters"] if p["name"] == "filter")
+        assert status_filter["schema"]["enum"] == ["in_progress", "completed", "failed", "cancelled"]
+
+
+def test_the_content_documents_its_page_token_and_link(document):
+    op = operation(document, "get", API + "/{store_id}/files/{file_id}/content")
+    page = next(p for p in op["parameters"] if p["name"] == "page")
+    assert page["schema"]["maxLength"] == 1024 and page["schema"]["minLength"] == 1
+    assert "page=" in op["responses"]["200"]["headers"]["Link"]["description"]
+    assert json_schema(op["responses"]["200"]) == {"$ref": "#/components/schemas/FileContentPage"}
+    content = document["components"]["schemas"]["FileContentPage"]
+    assert content["properties"]["object"]["enum"] == ["vector_store.file_content.page"]
+    assert content["required"] == ["data", "has_more", "next_page", "object"]
+
+
+@pytest.mark.parametrize(("method", "path"), [("post", API + "/{store_id}"), ("post", API + "/{store_id}/files")])
+def test_wait_false_documents_the_202_and_its_location(document, method, path):
+    op = operation(document, method, path)
+    wait = next(p for p in op["parameters"] if p["name"] == "wait")
+    assert wait["schema"] == {"type": "boolean", "default": True}
+    accepted = op["responses"]["202"]
+    assert accepted["headers"]["Location"]["schema"] == {"type": "string", "format": "uri"}
+    assert json_schema(accepted) == {"$ref": "#/components/schemas/FileBatchObject"}
+    for status in ("500", "504"):
+        assert json_schema(op["responses"][status]) == ERROR
+    assert "batch_timeout" in op["responses"]["504"]["description"]
 
 
 def test_request_bodies_document_their_limits(document):
@@ -116,7 +154,9 @@ def test_request_bodies_document_their_limits(document):
     assert metadata["additionalProperties"] == {"type": "string", "maxLength": 512}
     assert "64" in metadata["description"]
     assert create["properties"]["file_ids"]["maxItems"] == 500
-    expires_after = component(document, create["properties"]["expires_after"])
+    # On create, null means "not given": every field is nullable.
+    assert all(schema.get("nullable") for schema in create["properties"].values())
+    expires_after = component(document, create["properties"]["expires_after"]["allOf"][0])
     assert expires_after["properties"]["days"] == {**expires_after["properties"]["days"], "minimum": 1, "maximum": 365}
     static = document["components"]["schemas"]["StaticChunking"]["properties"]
     assert (static["max_chunk_size_tokens"]["minimum"], static["max_chunk_size_tokens"]["maximum"]) == (100, 4096)
@@ -131,9 +171,31 @@ def test_request_bodies_document_their_limits(document):
     assert remove_files["required"] == ["file_ids"]
     assert (remove_files["properties"]["file_ids"]["minItems"], remove_files["properties"]["file_ids"]["maxItems"]) == (1, 500)
 
+    for path in (API + "/{store_id}/files", API + "/{store_id}/file_batches"):
+        batch = component(document, operation(document, "post", path)["requestBody"]["content"]["application/json"]["schema"])
+        assert batch["additionalProperties"] is False
+        assert (batch["properties"]["file_ids"]["minItems"], batch["properties"]["file_ids"]["maxItems"]) == (1, 2000)
+        assert batch["properties"]["file_ids"]["uniqueItems"] is True
+        assert (batch["properties"]["files"]["minItems"], batch["properties"]["files"]["maxItems"]) == (1, 2000)
+        assert component(document, batch["properties"]["files"]["items"])["required"] == ["file_id"]
+        assert_attribute_limits(batch["properties"]["attributes"])
+    attach = component(document, operation(document, "post", API + "/{store_id}/files")["requestBody"]["content"]["application/json"]["schema"])
+    assert attach["properties"]["file_id"]["pattern"] == "^[A-Za-z0-9_-]{1,128}$"
+    update_file = component(document, operation(document, "post", API + "/{store_id}/files/{file_id}")["requestBody"]["content"]["application/json"]["schema"])
+    assert update_file["required"] == ["attributes"]
+    assert_attribute_limits(update_file["properties"]["attributes"])
+
     search = component(document, operation(document, "post", API + "/{store_id}/search")["requestBody"]["content"]["application/json"]["schema"])
     assert search["required"] == ["query"]
     assert search["properties"]["max_num_results"] == {"type": "integer", "minimum": 1, "maximum": 50}
+
+
+def assert_attribute_limits(attributes):
+    assert attributes["type"] == "object" and attributes["nullable"] is True
+    assert attributes["maxProperties"] == 16
+    assert attributes["additionalProperties"] == {"oneOf": [
+        {"type": "string", "maxLength": 512}, {"type": "number"}, {"type": "boolean"}]}
+    assert "64" in attributes["description"]
 
 
 def test_the_upload_is_a_multipart_array_of_binary_files(document):
@@ -143,7 +205,9 @@ def test_the_upload_is_a_multipart_array_of_binary_files(document):
     schema = component(document, body["multipart/form-data"]["schema"])
     assert schema["required"] == ["files"]
     assert schema["properties"]["files"]["items"] == {"type": "string", "format": "binary"}
-    assert body["multipart/form-data"]["encoding"]["chunking_strategy"]["contentType"] == "application/json"
+    for part in ("chunking_strategy", "attributes"):
+        assert body["multipart/form-data"]["encoding"][part]["contentType"] == "application/json"
+    assert set(schema["properties"]) == {"files", "chunking_strategy", "attributes"}
     for status in ("413", "500"):
         assert json_schema(op["responses"][status]) == ERROR
     assert json_schema(op["responses"]["200"])["items"] == {"$ref": "#/components/schemas/OpenAIFile"}
@@ -159,11 +223,27 @@ def test_responses_mirror_openai_objects(document):
     assert response_ref("patch", API + "/{store_id}") == "VectorStoreFileRemoval"
     assert response_ref("get", API + "/{store_id}/files") == "VectorStoreFile"
     assert response_ref("post", API + "/{store_id}/search") == "SearchResultsPage"
+    assert response_ref("get", API + "/{store_id}/files/{file_id}") == "VectorStoreFile"
+    assert response_ref("post", API + "/{store_id}/files/{file_id}") == "VectorStoreFile"
+    assert response_ref("delete", API + "/{store_id}/files/{file_id}") == "FileDetachment"
+    assert response_ref("get", API + "/{store_id}/files/{file_id}/content") == "FileContentPage"
+    assert response_ref("get", API + "/{store_id}/file_batches/{batch_id}/files") == "VectorStoreFile"
+    for method, path in [("post", "/{store_id}/file_batches"), ("get", "/{store_id}/file_batches/{batch_id}"),
+                         ("post", "/{store_id}/file_batches/{batch_id}/cancel")]:
+        assert response_ref(method, API + path) == "FileBatchObject"
+    # Attaching one file answers its vector store file; a batch, the batch.
+    attached = json_schema(operation(document, "post", API + "/{store_id}/files")["responses"]["200"])
+    assert component(document, attached) == {"oneOf": [{"$ref": "#/components/schemas/VectorStoreFile"},
+                                                        {"$ref": "#/components/schemas/FileBatchObject"}]}
     schemas = document["components"]["schemas"]
     assert schemas["VectorStore"]["properties"]["object"]["enum"] == ["vector_store"]
     assert schemas["VectorStoreDeletion"]["properties"]["object"]["enum"] == ["vector_store.deleted"]
-    assert schemas["Error"]["required"] == ["code", "detail"]
+    assert schemas["FileBatchObject"]["properties"]["object"]["enum"] == ["vector_store.files_batch",
+                                                                         "vector_store.file_batch"]
+    assert schemas["FileDetachment"]["properties"]["object"]["enum"] == ["vector_store.file.deleted"]
+    assert schemas["Error"]["required"] == ["code", "detail", "message"]
     assert {"errors", "openai_request_id", "files"} <= set(schemas["Error"]["properties"])
+    assert {"$ref": "#/components/schemas/AttachFileReport"} in schemas["Error"]["properties"]["files"]["items"]["anyOf"]
 
 
 # --- Swagger UI and ReDoc, offline --------------------------------------------------
@@ -280,8 +360,7 @@ def test_a_host_serves_the_apis_document_under_its_own_prefix(client, host_setti
 
     # The API's operations only (not the host's, nor the docs' own), under the host's prefix, without
     # the optional trailing slash.
-    assert set(hosted["paths"]) == {HOST_API, HOST_API + "/{store_id}", HOST_API + "/{store_id}/files",
-                                    HOST_API + "/{store_id}/search"}
+    assert set(hosted["paths"]) == {path.replace(API, HOST_API, 1) for path in PATHS}
     # The API's settings and hooks: the committed document, only the prefix differs.
     assert hosted["info"]["title"] == "OpenAI vector stores API"
     assert all(p.get("allowEmptyValue") for p in hosted["paths"][HOST_API]["get"]["parameters"]

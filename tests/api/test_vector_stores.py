@@ -263,6 +263,13 @@ def test_a_json_body_over_djangos_memory_limit_is_a_json_413(api, url, fake_open
     assert fake_openai.requests == []
 
 
+def test_options_describes_nothing(api, url, stores):
+    """The OpenAPI document describes the API; DRF's OPTIONS answer would show the views' docstrings."""
+    response = api.options(url(f"/{stores[0]['id']}"))
+    assert response.status_code == 405
+    assert "host_url_kwargs" not in response.content.decode()
+
+
 def test_text_reaches_openai_exactly_as_sent(api, url, fake_openai):
     body = {"name": "  padded name\t", "metadata": {"note": " kept "}}
     assert api.post(url(), body, format="json").status_code == 200

@@ -132,7 +132,7 @@ def test_a_failed_upload_keeps_its_kind_and_adds_the_per_file_report(credential,
     assert_answered(error, 429)
     assert error.message.startswith("The files could not be added to the vector store: ")
     assert [(f["filename"], f["file_deleted"]) for f in error.report["files"]] == [("a.txt", True)]
-    assert error.body() == {"detail": error.message, "code": error.code, "openai_request_id": error.request_id,
+    assert error.body() == {"detail": error.message, "message": error.message, "code": error.code, "openai_request_id": error.request_id,
                             "files": error.report["files"]}
 
 

@@ -337,3 +337,145 @@ def test_malformed_json_and_unknown_route(fake):
     assert headers["Content-Type"] == "application/json"
     status, _, body = raw_request(fake, "GET", "/v1/nowhere")
     assert status == 404 and body["error"]["message"] == "Invalid URL (GET /v1/nowhere)"
+
+
+# --- content: a vector store file's parsed content, and a File's bytes ---------------------------
+
+
+def test_vector_store_file_content_is_one_page_of_the_files_text(fake, sdk):
+    store = fake.create_vector_store()
+    file = fake.create_file("notes.md", "# Notes\nété".encode())
+    fake.attach_file(store["id"], file["id"])
+
+    raw = sdk.vector_stores.files.with_raw_response.content(file["id"], vector_store_id=store["id"])
+    assert raw.http_response.json() == {"object": "vector_store.file_content.page",
+                                        "data": [{"type": "text", "text": "# Notes\nété"}],
+                                        "has_more": False, "next_page": None}
+    assert [piece.text for piece in sdk.vector_stores.files.content(file["id"], vector_store_id=store["id"])] == [
+        "# Notes\nété"]
+    requests = fake.requests_to("GET", f"/vector_stores/{store['id']}/files/{file['id']}/content")
+    assert [request.query for request in requests] == [{}, {}]
+
+
+def test_content_pages_with_content_page_chars_and_next_page_tokens(fake):
+    fake.content_page_chars = 10
+    store = fake.create_vector_store()
+    file = fake.create_file("a.txt", b"0123456789abcdefghijKLMNO")
+    fake.attach_file(store["id"], file["id"])
+    path = f"/v1/vector_stores/{store['id']}/files/{file['id']}/content"
+
+    texts, query, tokens = [], "", []
+    while True:
+        status, _, page = raw_request(fake, "GET", path + query)
+        assert status == 200 and page["object"] == "vector_store.file_content.page"
+        texts += [piece["text"] for piece in page["data"]]
+        if not page["has_more"]:
+            assert page["next_page"] is None
+            break
+        assert isinstance(page["next_page"], str) and page["next_page"]
+        tokens.append(page["next_page"])
+        query = f"?page={page['next_page']}"
+    assert texts == ["0123456789", "abcdefghij", "KLMNO"]
+    assert [request.query for request in fake.requests_to("GET", path[3:])] == [
+        {}, *({"page": token} for token in tokens)]
+
+
+def test_content_page_tokens_are_checked(fake):
+    fake.content_page_chars = 4
+    store = fake.create_vector_store()
+    first, second = (fake.create_file(name, b"abcdefgh") for name in ("a.txt", "b.txt"))
+    for file in (first, second):
+        fake.attach_file(store["id"], file["id"])
+    path = f"/v1/vector_stores/{store['id']}/files/{{}}/content"
+    _, _, page = raw_request(fake, "GET", path.format(first["id"]))
+    assert page["has_more"]
+
+    status, _, body = raw_request(fake, "GET", path.format(second["id"]) + f"?page={page['next_page']}")
+    assert status == 400 and body["error"]["param"] == "page"  # another file's token
+    for token in ("nonsense", "", "%FF"):
+        status, _, body = raw_request(fake, "GET", path.format(first["id"]) + f"?page={token}")
+        assert status == 400 and body["error"]["param"] == "page", token
+
+
+def test_content_of_an_empty_file_has_no_text_and_unknown_files_are_404(fake, sdk):
+    store = fake.create_vector_store()
+    empty = fake.create_file("empty.txt", b"")
+    fake.attach_file(store["id"], empty["id"])
+    raw = sdk.vector_stores.files.with_raw_response.content(empty["id"], vector_store_id=store["id"])
+    assert raw.http_response.json() == {"object": "vector_store.file_content.page", "data": [], "has_more": False,
+                                        "next_page": None}
+    detached = fake.create_file("elsewhere.txt")
+    with pytest.raises(openai.NotFoundError):
+        sdk.vector_stores.files.content(detached["id"], vector_store_id=store["id"])
+    with pytest.raises(openai.NotFoundError):
+        sdk.vector_stores.files.content(empty["id"], vector_store_id="vs_missing")
+
+
+def test_file_content_is_the_files_bytes(fake, sdk):
+    content = b"%PDF-1.7\n\x00\xff binary"
+    file = fake.create_file("a.pdf", content)
+    response = sdk.files.content(file["id"])
+    assert response.content == content
+    assert response.response.headers["content-type"] == "application/octet-stream"
+    with pytest.raises(openai.NotFoundError):
+        sdk.files.content("file-missing")
+
+
+# --- what the API's new routes rely on ---------------------------------------------------------------
+
+
+def test_update_attributes_replaces_and_null_clears_them(fake, sdk):
+    store = fake.create_vector_store()
+    file = fake.create_file("a.txt")
+    fake.attach_file(store["id"], file["id"])
+    updated = sdk.vector_stores.files.update(file["id"], vector_store_id=store["id"],
+                                             attributes={"lang": "en", "year": 2024, "draft": False})
+    assert updated.attributes == {"lang": "en", "year": 2024, "draft": False}
+    assert sdk.vector_stores.files.update(file["id"], vector_store_id=store["id"], attributes=None).attributes == {}
+    with pytest.raises(openai.BadRequestError) as raised:
+        sdk.vector_stores.files.update(file["id"], vector_store_id=store["id"],
+                                       attributes={f"k{n}": n for n in range(17)})
+    assert raised.value.param == "attributes"
+    with pytest.raises(openai.BadRequestError):
+        sdk.vector_stores.files.update(file["id"], vector_store_id=store["id"], attributes={"nested": {"a": 1}})
+
+
+def test_a_batch_of_files_takes_each_files_own_attributes_and_chunking(fake, sdk):
+    store = fake.create_vector_store()
+    a, b = (fake.create_file(name)["id"] for name in ("a.txt", "b.txt"))
+    static = {"type": "static", "static": {"max_chunk_size_tokens": 200, "chunk_overlap_tokens": 50}}
+    batch = sdk.vector_stores.file_batches.create(vector_store_id=store["id"], files=[
+        {"file_id": a, "attributes": {"team": "a"}, "chunking_strategy": static}, {"file_id": b}])
+    assert (batch.status, batch.file_counts.completed) == ("completed", 2)
+    assert fake.vector_store_files[(store["id"], a)]["attributes"] == {"team": "a"}
+    assert fake.vector_store_files[(store["id"], a)]["chunking_strategy"] == static
+    assert fake.vector_store_files[(store["id"], b)]["attributes"] == {}
+    with pytest.raises(openai.BadRequestError):  # file_ids and files are mutually exclusive
+        sdk.vector_stores.file_batches.create(vector_store_id=store["id"], file_ids=[a], files=[{"file_id": b}])
+
+
+def test_batch_files_list_filters_by_status(fake, sdk):
+    fake.failing_filenames = {"bad.txt"}
+    store = fake.create_vector_store()
+    good, bad = fake.create_file("good.txt")["id"], fake.create_file("bad.txt")["id"]
+    other = fake.create_file("other.txt")["id"]
+    fake.attach_file(store["id"], other)  # in the store, not in the batch
+    batch = sdk.vector_stores.file_batches.create(vector_store_id=store["id"], file_ids=[good, bad])
+    listed = lambda **query: [f.id for f in sdk.vector_stores.file_batches.list_files(
+        batch.id, vector_store_id=store["id"], **query)]
+    assert sorted(listed()) == sorted([good, bad])
+    assert listed(filter="completed") == [good]
+    assert listed(filter="failed") == [bad]
+    assert listed(filter="cancelled") == []
+    with pytest.raises(openai.BadRequestError):
+        listed(filter="deleted")
+
+
+def test_cancelling_a_final_batch_leaves_it_as_it_is(fake, sdk):
+    store = fake.create_vector_store()
+    batch = sdk.vector_stores.file_batches.create(vector_store_id=store["id"],
+                                                  file_ids=[fake.create_file("a.txt")["id"]])
+    assert batch.status == "completed"
+    assert sdk.vector_stores.file_batches.cancel(batch.id, vector_store_id=store["id"]).status == "completed"
+    with pytest.raises(openai.NotFoundError):
+        sdk.vector_stores.file_batches.cancel(batch.id, vector_store_id=fake.create_vector_store()["id"])

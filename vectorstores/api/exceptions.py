@@ -85,10 +85,11 @@ def api_exception_handler(exc, context):
     if response is None:
         return None  # not an API error: Django's own 500 handling applies
     if isinstance(exc, GatewayFailure):
-        response.data = exc.error.body()
+        response.data = exc.error.body()  # already in the error shape
         if exc.error.retry_after:
             response["Retry-After"] = exc.error.retry_after
-    elif isinstance(exc, exceptions.ValidationError):
+        return response
+    if isinstance(exc, exceptions.ValidationError):
         response.data = {"detail": summarise(exc.detail), "code": "invalid", "errors": exc.detail}
     else:
         detail = response.data.get("detail", "") if isinstance(response.data, dict) else response.data

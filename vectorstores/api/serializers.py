@@ -232,7 +232,7 @@ class VectorStoreCreateSerializer(StrictSerializer):
     chunking_strategy = ChunkingStrategySerializer(required=False, allow_null=True)
 
     def validate(self, attrs):
-        attrs = {name: value for name, value in attrs.items() if value is not None}
+        attrs = _given(attrs)
         if "chunking_strategy" in attrs and not attrs.get("file_ids"):
             raise serializers.ValidationError({"chunking_strategy": ["Only applicable when file_ids is not empty."]})
         return attrs
@@ -255,7 +255,15 @@ class AttachedFileSerializer(StrictSerializer):
 
     file_id = object_id_field()
     attributes = AttributesField(required=False, allow_null=True)
-    chunking_strategy = ChunkingStrategySerializer(required=False)
+    chunking_strategy = ChunkingStrategySerializer(required=False, allow_null=True)
+
+    def validate(self, attrs):
+        return _given(attrs)
+
+
+def _given(attrs):
+    """The fields that are not null: on these creates, null means "not given" (as on a store's create)."""
+    return {name: value for name, value in attrs.items() if value is not None}
 
 
 class FileBatchSerializer(StrictSerializer):
@@ -266,9 +274,10 @@ class FileBatchSerializer(StrictSerializer):
     files = serializers.ListField(child=AttachedFileSerializer(), required=False, min_length=1,
                                   max_length=MAX_BATCH_FILES)
     attributes = AttributesField(required=False, allow_null=True)
-    chunking_strategy = ChunkingStrategySerializer(required=False)
+    chunking_strategy = ChunkingStrategySerializer(required=False, allow_null=True)
 
     def validate(self, attrs):
+        attrs = _given(attrs)
         given = [name for name in ("file_id", "file_ids", "files") if name in attrs]
         if len(given) != 1:
             choices = " or ".join(name for name in ("file_id", "file_ids", "files") if name in self.fields)
@@ -339,6 +348,10 @@ class UploadSerializer(serializers.Serializer):
         unknown = sorted(set(data) - known)
         if unknown:
             raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        # A QueryDict keeps the last of repeated parts: refuse them rather than drop all but one.
+        repeated = [name for name in ("chunking_strategy", "attributes") if len(data.getlist(name)) > 1]
+        if repeated:
+            raise serializers.ValidationError({name: ["Give this part once."] for name in repeated})
         values = {"files": data.getlist("files")}
         values.update({name: data[name] for name in ("chunking_strategy", "attributes") if name in data})
         return super().to_internal_value(values)

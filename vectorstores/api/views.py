@@ -52,6 +52,8 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
     renderer_classes = [JSONRenderer]
     # Documented by drf-spectacular (schema/), whatever the host's DEFAULT_SCHEMA_CLASS.
     schema = AutoSchema()
+    # No OPTIONS answer: DRF's would describe the view from its docstring; the OpenAPI document describes it.
+    metadata_class = None
     # Set per request by initial(): the credential this call uses.
     credential = None
 

@@ -49,7 +49,7 @@ class GatewayError(Exception):
 
     def body(self):
         """The error as the API's answers and the per-file reports show it."""
-        body = {"detail": self.message, "code": self.code}
+        body = {"detail": self.message, "message": self.message, "code": self.code}  # the API's error shape
         if self.request_id:
             body["openai_request_id"] = self.request_id
         return {**body, **self.report}

@@ -136,8 +136,17 @@ class AttachFileReportSerializer(serializers.Serializer):
     error = serializers.CharField(allow_null=True, help_text="OpenAI's message, when the file failed.")
 
 
-# ErrorSerializer (below) and the two per-file reports refer to each other: the schemas name it in a
-# function of `ref`, called once the module is loaded (see schema_field).
+class FileErrorSerializer(serializers.Serializer):
+    """Why one file of a request failed, in a per-file report."""
+
+    detail = serializers.CharField(help_text="What went wrong, for people.")
+    message = serializers.CharField(help_text="The same text as detail.")
+    code = serializers.CharField(help_text="What went wrong, for programs (the codes of the API's errors).")
+    openai_request_id = serializers.CharField(required=False, help_text="OpenAI's x-request-id, when it sent one.")
+
+
+# ErrorSerializer (below) refers to the per-file reports: its schema names them in a function of `ref`,
+# called once the module is loaded (see schema_field).
 
 
 class VectorStoreFileRemovalSerializer(serializers.Serializer):
@@ -146,8 +155,8 @@ class VectorStoreFileRemovalSerializer(serializers.Serializer):
     deleted = serializers.BooleanField(help_text="Whether the file was detached from the store.")
     file_deleted = serializers.BooleanField(required=False, help_text="Present when delete_files was true: "
                                                                       "whether the OpenAI File was deleted.")
-    error = schema_field(lambda ref: ref(ErrorSerializer), required=False,
-                         help_text="Only in a failed request's report: why this file was not removed.")
+    error = FileErrorSerializer(required=False,
+                                help_text="Only in a failed request's report: why this file was not removed.")
 
 
 class UploadFileReportSerializer(serializers.Serializer):
@@ -155,7 +164,7 @@ class UploadFileReportSerializer(serializers.Serializer):
     id = serializers.CharField(allow_null=True, help_text="The OpenAI File id, if the file was uploaded.")
     status = serializers.CharField(help_text="not_uploaded, upload_failed, uploaded, or the file's status in the "
                                              "batch: completed, failed, cancelled, in_progress.")
-    error = schema_field(lambda ref: {"nullable": True, "oneOf": [ref(ErrorSerializer), {"type": "string"}]},
+    error = schema_field(lambda ref: {"nullable": True, "oneOf": [ref(FileErrorSerializer), {"type": "string"}]},
                          help_text="Why the file was not added: an error object, or OpenAI's message.")
     file_deleted = serializers.BooleanField(help_text="Whether the OpenAI File was deleted again.")
 

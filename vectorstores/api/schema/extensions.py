@@ -30,6 +30,7 @@ from ..serializers import (
     SearchQueryField,
     StaticChunkingSerializer,
     StrictSerializer,
+    UpdateFileSerializer,
     VectorStoreCreateSerializer,
     VectorStoreUpdateSerializer,
 )
@@ -37,6 +38,9 @@ from ..serializers import (
 NON_BLANK = r"\S"  # at least one character that is not whitespace
 METADATA_RULES = (f"At most {METADATA_MAX_PAIRS} key-value pairs; keys at most {METADATA_KEY_MAX_LENGTH} "
                   f"characters, values strings of at most {METADATA_VALUE_MAX_LENGTH} characters.")
+ATTRIBUTE_RULES = (f"At most {ATTRIBUTES_MAX_PAIRS} attributes, keys of up to {ATTRIBUTE_KEY_MAX_LENGTH} characters, "
+                   f"values strings of up to {ATTRIBUTE_VALUE_MAX_LENGTH} characters, numbers or booleans; "
+                   "filterable in search.")
 
 
 def ref(name):
@@ -118,6 +122,9 @@ PROPERTY_DETAILS = {
         "metadata": {"description": f"Replaces the metadata; null leaves it unchanged. {METADATA_RULES}"},
         "expires_after": {"description": "null removes the expiration policy."},
     },
+    UpdateFileSerializer: {
+        "attributes": {"description": f"The file's new attributes, replacing the old; null clears them. {ATTRIBUTE_RULES}"},
+    },
     RemoveFilesSerializer: {
         "file_ids": {"description": "The ids of the files to detach from the store."},
     },
@@ -179,9 +186,7 @@ class AttributesFieldExtension(OpenApiSerializerFieldExtension):
             "additionalProperties": {"oneOf": [
                 {"type": "string", "maxLength": ATTRIBUTE_VALUE_MAX_LENGTH}, {"type": "number"}, {"type": "boolean"},
             ]},
-            "description": f"At most {ATTRIBUTES_MAX_PAIRS} attributes, keys of up to {ATTRIBUTE_KEY_MAX_LENGTH} "
-                           f"characters, values strings of up to {ATTRIBUTE_VALUE_MAX_LENGTH} characters, numbers "
-                           "or booleans; filterable in search.",
+            "description": ATTRIBUTE_RULES,
             **({"nullable": True} if self.target.allow_null else {}),
         }
 

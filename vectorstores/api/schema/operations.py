@@ -6,7 +6,13 @@ from types import SimpleNamespace
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiRequest,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 
 from ...filetypes import FILE_TYPES
 from ..serializers import (
@@ -63,6 +69,11 @@ LINK = OpenApiParameter(
     "Link", {"type": "string", "pattern": r'^<[^>]+>; rel="next"$'}, OpenApiParameter.HEADER, response=[200],
     description='Present when more objects exist: `<url>; rel="next"`, the URL of the rest of the list '
                 "(`after=<last id of this page>`, the other parameters kept).",
+)
+CONTENT_LINK = OpenApiParameter(
+    "Link", {"type": "string", "pattern": r'^<[^>]+>; rel="next"$'}, OpenApiParameter.HEADER, response=[200],
+    description='Present when more content remains: `<url>; rel="next"`, the URL of the next page '
+                "(`page=<OpenAI's next_page token>`, the other parameters kept).",
 )
 RETRY_AFTER = OpenApiParameter(
     "Retry-After", {"type": "integer", "minimum": 0}, OpenApiParameter.HEADER, response=[429],
@@ -167,8 +178,11 @@ document = SimpleNamespace(
     upload_files=_operation(
         "upload_files_to_vector_store", "Upload files into a vector store",
         "Uploads the files to OpenAI concurrently (purpose `assistants`), attaches them in one file batch and "
-        "waits until the batch is done. The body is multipart: one part named `files` per file, and an optional "
-        "`chunking_strategy` part holding JSON text; no other part is allowed.\n\n"
+        "waits until the batch is done (with wait=false: answers 202 once the batch exists). The body is "
+        "multipart: one part named `files` per file, an optional `chunking_strategy` part holding JSON text, and "
+        "an optional `attributes` part holding JSON text: one object of attributes for every file, or an object "
+        "mapping each file name to its attributes (checked, like every part, before anything reaches OpenAI); no "
+        "other part is allowed.\n\n"
         "Each `files` part needs a file name: UTF-8, without control characters, at most 255 characters; a path "
         "is reduced to its last component, and the name otherwise reaches OpenAI unchanged. Each file must be "
         "of a type OpenAI's file search takes, by its extension (by default "
@@ -207,8 +221,11 @@ document = SimpleNamespace(
         error_descriptions={504: "`batch_timeout`: the files were not processed within the POLL_TIMEOUT "
                                  "setting; the batch was cancelled."},
         responses={
-            200: OpenApiResponse(description="One file: its vector store file, processed. A batch: the file "
-                                             "batch, completed."),
+            200: OpenApiResponse(
+                PolymorphicProxySerializer(component_name="AttachedFiles", resource_type_field_name=None,
+                                           serializers=[VectorStoreFileSerializer, FileBatchObjectSerializer]),
+                description="One file (`file_id`): its vector store file, processed. A batch (`file_ids` or "
+                            "`files`): the file batch, completed."),
             202: OpenApiResponse(FileBatchObjectSerializer, description="With wait=false: the file batch, just "
                                                                         "created; follow it at Location."),
         },
@@ -238,7 +255,7 @@ document = SimpleNamespace(
         "The parsed content of the file. Without page, every page (up to the LIST_MAX_ITEMS setting's number "
         "of pieces); with page (OpenAI's next_page token), that page. Whenever more remains, a "
         '`Link: <url>; rel="next"` header gives the URL of the rest.',
-        parameters=[STORE_ID, FILE_ID, ContentQuerySerializer, LINK],
+        parameters=[STORE_ID, FILE_ID, ContentQuerySerializer, CONTENT_LINK],
         responses={200: OpenApiResponse(FileContentPageSerializer, description="The content page.")},
     ),
     create_file_batch=_operation(

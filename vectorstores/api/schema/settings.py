@@ -23,7 +23,8 @@ SCHEMA_SETTINGS = {
         "Bodies are validated before anything reaches OpenAI: JSON types are strict (\"5\" is not an integer), "
         "unknown fields are rejected, and strings may not contain NUL characters. Text reaches OpenAI exactly as "
         "sent, and objects from OpenAI pass through unchanged.\n\n"
-        "Every error has the shape `{\"detail\", \"code\"}`, plus `errors` (field errors), "
+        "Every error has the shape `{\"detail\", \"message\", \"code\"}` (`message` is the same text as "
+        "`detail`), plus `errors` (field errors), "
         "`openai_request_id` (when OpenAI answered) and `files` (per-file reports of uploads and removals)."
     ),
     "VERSION": "1.0.0",

@@ -1,10 +1,13 @@
 """Route table and handlers. Each handler validates one request and answers in OpenAI's shapes.
 
-Handlers run with the state lock held and return the response object, or (object, extra headers).
+Handlers run with the state lock held and return the response object (bytes are sent as they are, not as JSON),
+or (object, extra headers).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import operator
 import re
 from dataclasses import dataclass, field
@@ -139,6 +142,12 @@ def retrieve_file(state: FakeState, call: Call) -> dict:
     return state.get_file(call.params["file_id"])
 
 
+def download_file(state: FakeState, call: Call) -> tuple[bytes, dict[str, str]]:
+    """The File's bytes, as uploaded (not JSON)."""
+    file_id = state.get_file(call.params["file_id"])["id"]
+    return state.file_contents[file_id], {"Content-Type": "application/octet-stream"}
+
+
 def delete_file(state: FakeState, call: Call) -> dict:
     file_id = state.get_file(call.params["file_id"])["id"]
     state.delete_file(file_id)
@@ -183,6 +192,34 @@ def update_vector_store_file(state: FakeState, call: Call) -> dict:
     check_attributes(call.body["attributes"])
     vs_file["attributes"] = call.body["attributes"] or {}
     return vs_file
+
+
+def _page_token(file_id: str, index: int) -> str:
+    """An opaque next_page token: which page of which file."""
+    return base64.urlsafe_b64encode(f"{file_id}:{index}".encode()).decode().rstrip("=")
+
+
+def _page_index(token: str, file_id: str, pages: int) -> int:
+    """The page a token names; 400 for a token of another file, past the end, or not a token at all."""
+    try:
+        owner, _, index = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().rpartition(":")
+        if owner == file_id and index.isdigit() and 0 < int(index) < pages:
+            return int(index)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        pass
+    raise invalid(f"Invalid 'page': '{token[:80]}' is not a page of this file's content.", "page", "invalid_value")
+
+
+def retrieve_vector_store_file_content(state: FakeState, call: Call) -> dict:
+    """The parsed content of a vector store file, one page at a time (see `content_page_chars`); the next
+    page is asked for with the query parameter `page=<next_page>`."""
+    vs_file = state.get_vs_file(call.params["vs_id"], call.params["file_id"])
+    pages = state.content_pages(vs_file["id"])
+    index = _page_index(call.query["page"], vs_file["id"], len(pages)) if "page" in call.query else 0
+    has_more = index + 1 < len(pages)
+    return {"object": "vector_store.file_content.page",
+            "data": [{"type": "text", "text": pages[index]}] if pages else [],
+            "has_more": has_more, "next_page": _page_token(vs_file["id"], index + 1) if has_more else None}
 
 
 def delete_vector_store_file(state: FakeState, call: Call) -> dict:
@@ -325,6 +362,7 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("GET", _VS + r"/files/(?P<file_id>[^/]+)", retrieve_vector_store_file),
         ("POST", _VS + r"/files/(?P<file_id>[^/]+)", update_vector_store_file),
         ("DELETE", _VS + r"/files/(?P<file_id>[^/]+)", delete_vector_store_file),
+        ("GET", _VS + r"/files/(?P<file_id>[^/]+)/content", retrieve_vector_store_file_content),
         ("POST", _VS + r"/file_batches", create_file_batch),
         ("GET", _BATCH, retrieve_file_batch),
         ("POST", _BATCH + r"/cancel", cancel_file_batch),
@@ -334,6 +372,7 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("POST", r"/files", upload_file),
         ("GET", r"/files/(?P<file_id>[^/]+)", retrieve_file),
         ("DELETE", r"/files/(?P<file_id>[^/]+)", delete_file),
+        ("GET", r"/files/(?P<file_id>[^/]+)/content", download_file),
     ]
 ]
 

@@ -284,8 +284,8 @@ class FakeOpenAI(FakeState):
                     self.settle_due_batches()
                     result = handler(self, call)
                     body, extra_headers = result if isinstance(result, tuple) else (result, {})
-                    # Serialise while still locked: handlers return the live state dicts.
-                    payload = json.dumps(body).encode()
+                    # Serialise while still locked: handlers return the live state dicts (or bytes, sent as they are).
+                    payload = body if isinstance(body, bytes) else json.dumps(body).encode()
                 return DROPPED if fault is not None else self._response(200, payload, extra_headers)
             except ApiError as error:
                 return self._response(error.status, json.dumps(error.body()).encode())

@@ -70,6 +70,9 @@ class FakeState:
         self.batch_outcome = "completed"
         self.failing_filenames: set[str] = set()
         self.poll_after_ms: int | None = None
+        # Characters per page of a vector store file's parsed content (GET .../files/{id}/content);
+        # None: the whole text on one page.
+        self.content_page_chars: int | None = None
 
     def reset(self) -> None:
         with self.lock:
@@ -238,6 +241,13 @@ class FakeState:
 
     def refresh_batch(self, batch_id: str) -> None:
         self.file_batches[batch_id]["file_counts"] = count_statuses(self._batch_vs_files(batch_id))
+
+    def content_pages(self, file_id: str) -> list[str]:
+        """The parsed text of a File as its content pages: its bytes as UTF-8 text, cut every
+        `content_page_chars` characters (one page when None; no page for an empty file)."""
+        text = self.file_contents[file_id].decode("utf-8", errors="replace")
+        size = self.content_page_chars or len(text) or 1
+        return [text[start:start + size] for start in range(0, len(text), size)]
 
     # --- listing ---
 
