@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test install migrate schema serve bench
+.PHONY: run test install migrate schema serve bench matrix ci-matrix
 
 # (Re)install when pyproject.toml changes.
 $(INSTALLED): pyproject.toml
@@ -23,6 +23,24 @@ run: migrate
 
 test: install
 	$(BIN)/python -m pytest -n auto
+
+# The test matrix of noxfile.py: every supported Python (pyenv's 3.11, 3.12, 3.13) and Django (5.2, 6.0,
+# 6.1), each in its own virtualenv under .nox/. nox itself goes into .venv.
+#   make matrix      the whole suite on every pair, and `minimum` (the lowest declared dependencies)
+#   make ci-matrix   what .ci/run adds to `make test`: the whole suite on 3.13/6.1, the smoke subset on
+#                    the other pairs, and `minimum`
+# NOXFLAGS passes options through, e.g. `make matrix NOXFLAGS=-R` to reuse the virtualenvs.
+NOX := $(BIN)/nox
+NOXFLAGS ?=
+
+$(NOX): | $(INSTALLED)
+	$(BIN)/python -m pip install --quiet 'nox>=2025.10.16'
+
+matrix: $(NOX)
+	$(NOX) $(NOXFLAGS) -t matrix
+
+ci-matrix: $(NOX)
+	$(NOX) $(NOXFLAGS)
 
 # Regenerate the committed OpenAPI document (a test fails when it drifts from the code).
 schema: install

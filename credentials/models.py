@@ -148,8 +148,9 @@ class Credential(models.Model):
         return endpoint_url(self.base_url)
 
     @classmethod
-    def from_db(cls, db, field_names, values):
-        credential = super().from_db(db, field_names, values)
+    def from_db(cls, db, field_names, values, **kwargs):
+        # **kwargs: Django 6.1 passes fetch_mode=, and deprecates overrides that do not accept it.
+        credential = super().from_db(db, field_names, values, **kwargs)
         credential._remember_endpoint()
         stored = credential.__dict__.get("api_key")  # without loading a deferred api_key
         if isinstance(stored, UnreadableSecret):

@@ -12,6 +12,7 @@ server included). A quick run: `pytest -m "not slow and not subprocess"`.
 """
 import ast
 import logging
+import threading
 import socket
 from pathlib import Path
 from urllib.parse import urlencode
@@ -107,14 +108,72 @@ def no_api_key_leaks(monkeypatch):
 def live_server(django_db_setup):
     """pytest-django's live server on 127.0.0.1, started after the test database exists.
 
-    Started earlier, its threads would open their own connections to an in-memory SQLite
-    database instead of sharing the test's, and concurrent requests would find tables locked.
+    Started earlier, its request threads would each open a connection of their own to the shared-cache
+    in-memory SQLite database, whose table locks fail at once ("database table is locked") instead of
+    waiting. Started now, they share the test run's connection, whose calls must not overlap from
+    Python 3.12 on (see serialize_sqlite_calls).
     """
+    from django.db import connection
     from pytest_django.live_server_helper import LiveServer
 
     server = LiveServer("127.0.0.1")
-    yield server
-    server.stop()
+    shared = connection.vendor == "sqlite" and connection.is_in_memory_db()
+    if shared:
+        assert server.thread.connections_override, "the live server must share the in-memory test database"
+        serialize_sqlite_calls(connection)
+    widen_listen_backlog(server.thread.httpd.socket)
+    try:
+        yield server
+    finally:
+        server.stop()
+        if shared:
+            del connection.create_cursor  # the class's method again
+
+
+class SerializedCursor:
+    """A cursor of the shared connection: each of its calls holds the connection's lock."""
+
+    def __init__(self, cursor, lock):
+        self._cursor, self._lock = cursor, lock
+
+    def __getattr__(self, name):
+        attribute = getattr(self._cursor, name)
+        if not callable(attribute):
+            return attribute
+
+        def locked(*args, **kwargs):
+            with self._lock:
+                return attribute(*args, **kwargs)
+
+        return locked
+
+    def __iter__(self):
+        while (row := self.fetchone()) is not None:
+            yield row
+
+
+def serialize_sqlite_calls(shared_connection):
+    """Let one call at a time reach the SQLite connection that every live-server thread shares.
+
+    From Python 3.12 on, the sqlite3 module fails calls that overlap on one connection from several
+    threads (InterfaceError: "bad parameter or other API misuse") even with check_same_thread=False;
+    3.11 let them through. A lock around each cursor call (execute, fetch, close) is enough: the
+    requests still overlap everywhere else, the calls to OpenAI included.
+    """
+    lock = threading.RLock()
+    create_cursor = shared_connection.create_cursor
+    shared_connection.create_cursor = lambda *args, **kwargs: SerializedCursor(create_cursor(*args, **kwargs), lock)
+
+
+def widen_listen_backlog(sock, backlog=256):
+    """Let a listening socket queue `backlog` connections not yet accepted.
+
+    Both test servers listen with small backlogs (socketserver's default 5 for the fake OpenAI,
+    Django's 10 for the live server). A burst of concurrent new connections overflows them and the
+    kernel resets some ("Connection reset by peer"), which the app rightly reports as 502
+    openai_unreachable. Calling listen() again on a listening socket changes its backlog.
+    """
+    sock.listen(backlog)
 
 
 @pytest.fixture(scope="session")

@@ -14,10 +14,8 @@ from types import SimpleNamespace
 
 import httpx2
 import pytest
-from django.db import connection
-from pytest_django.live_server_helper import LiveServer
 
-from tests.conftest import TEST_API_KEY, api_path, token_header
+from tests.conftest import TEST_API_KEY, api_path, token_header, widen_listen_backlog
 from vectorstores.conf import app_settings
 from vectorstores.testing import create_credential
 from vectorstores.testing.fake_openai.server import peak_overlap
@@ -27,77 +25,13 @@ pytestmark = pytest.mark.subprocess  # a live server
 UPLOADERS = 20
 REMOVERS = 10
 REQUEST_TIMEOUT = 60.0  # a safety net for a stuck request, not a promise: far beyond what any takes
-LISTEN_BACKLOG = 256
-LIVE_SERVER_HOST = "127.0.0.1"
-
-
-@pytest.fixture(scope="module")
-def module_live_server(django_db_setup):
-    """A live server of this module's own (pytest-django's LiveServer), started after the test database.
-
-    pytest-django's session-wide `live_server` hands its request threads the test run's own
-    connection only if, when it starts, that connection is to an in-memory SQLite database. Whichever
-    test first asks for it usually gets it before the database is set up, and its request threads then
-    each open a connection of their own to the shared-cache in-memory database, whose table locks fail
-    at once ("database table is locked") instead of waiting. Concurrent requests hit that at random.
-
-    All request threads then use that one SQLite connection, whose calls must not overlap from Python
-    3.12 on (see serialize_sqlite_calls): on Django 6.x, which needs 3.12, they failed at random.
-    """
-    server = LiveServer(LIVE_SERVER_HOST)
-    shared = connection.vendor == "sqlite" and connection.is_in_memory_db()
-    if shared:
-        assert server.thread.connections_override, "the live server must share the in-memory test database"
-        serialize_sqlite_calls(connection)
-    widen_listen_backlog(server.thread.httpd.socket)
-    try:
-        yield server
-    finally:
-        server.stop()
-        if shared:
-            del connection.create_cursor  # the class's method again
-
-
-class SerializedCursor:
-    """A cursor of the shared connection: each of its calls holds the connection's lock."""
-
-    def __init__(self, cursor, lock):
-        self._cursor, self._lock = cursor, lock
-
-    def __getattr__(self, name):
-        attribute = getattr(self._cursor, name)
-        if not callable(attribute):
-            return attribute
-
-        def locked(*args, **kwargs):
-            with self._lock:
-                return attribute(*args, **kwargs)
-
-        return locked
-
-    def __iter__(self):
-        while (row := self.fetchone()) is not None:
-            yield row
-
-
-def serialize_sqlite_calls(shared_connection):
-    """Let one call at a time reach the SQLite connection that every request thread shares.
-
-    From Python 3.12 on, the sqlite3 module fails calls that overlap on one connection from several
-    threads (InterfaceError: "bad parameter or other API misuse") even with check_same_thread=False;
-    3.11 let them through. A lock around each cursor call (execute, fetch, close) is enough: the
-    requests still overlap everywhere else, the calls to OpenAI included.
-    """
-    lock = threading.RLock()
-    create_cursor = shared_connection.create_cursor
-    shared_connection.create_cursor = lambda *args, **kwargs: SerializedCursor(create_cursor(*args, **kwargs), lock)
 
 
 @pytest.fixture
-def live(module_live_server, transactional_db, settings):
+def live(live_server, transactional_db, settings):
     """The live server for one test: the database is committed for real, and its host is allowed."""
-    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, LIVE_SERVER_HOST]
-    return module_live_server
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "127.0.0.1"]
+    return live_server
 
 
 @pytest.fixture
@@ -105,18 +39,6 @@ def fake(fake_openai):
     """The fake OpenAI, able to take this module's bursts of new connections."""
     widen_listen_backlog(fake_openai._server.socket)
     return fake_openai
-
-
-def widen_listen_backlog(sock):
-    """Let a listening socket queue LISTEN_BACKLOG connections not yet accepted.
-
-    Both test servers listen with small backlogs (socketserver's default 5 for the fake OpenAI,
-    Django's 10 for the live server). A burst of concurrent new connections overflows them and the
-    kernel resets some ("Connection reset by peer", "Server disconnected without sending a response"),
-    which the app rightly reports as 502 openai_unreachable. Real servers queue far more; calling
-    listen() again on a listening socket changes its backlog.
-    """
-    sock.listen(LISTEN_BACKLOG)
 
 
 @pytest.fixture
