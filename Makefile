@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test install migrate schema serve bench matrix ci-matrix
+.PHONY: run test lint format install migrate schema serve bench matrix ci-matrix
 
 # (Re)install when pyproject.toml changes.
 $(INSTALLED): pyproject.toml
@@ -41,6 +41,15 @@ matrix: $(NOX)
 
 ci-matrix: $(NOX)
 	$(NOX) $(NOXFLAGS)
+
+# ruff (configured in pyproject.toml): lint, then check the formatting. `make format` applies both fixes.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 # Regenerate the committed OpenAPI document (a test fails when it drifts from the code).
 schema: install

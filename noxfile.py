@@ -13,6 +13,7 @@
 The interpreters are pyenv's (its shims refuse to run without PYENV_VERSION), found by absolute
 path; set NOX_PYTHON_3_12=/path/to/python3.12 (and so on) to use another. Nox never downloads one.
 """
+
 import functools
 import os
 import re
@@ -33,8 +34,12 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 # (Python, Django): what pyproject.toml's classifiers promise. Django 6.x needs Python 3.12 or later.
 MATRIX = [
     ("3.11", "5.2"),
-    ("3.12", "5.2"), ("3.12", "6.0"), ("3.12", "6.1"),
-    ("3.13", "5.2"), ("3.13", "6.0"), ("3.13", "6.1"),
+    ("3.12", "5.2"),
+    ("3.12", "6.0"),
+    ("3.12", "6.1"),
+    ("3.13", "5.2"),
+    ("3.13", "6.0"),
+    ("3.13", "6.1"),
 ]
 NEWEST = MATRIX[-1]  # CI runs the whole suite here, browser tests included
 DEFAULT = MATRIX[0]  # .venv's, where `make test` runs the whole suite
@@ -79,8 +84,13 @@ BUILD_TOOLS = "setuptools>=77"
 def _python_version(executable):
     """'3.12' for a working interpreter, else None."""
     try:
-        result = subprocess.run([executable, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                                capture_output=True, text=True, timeout=30, env={**os.environ, "PYENV_VERSION": ""})
+        result = subprocess.run(
+            [executable, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={**os.environ, "PYENV_VERSION": ""},
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return result.stdout.strip() if result.returncode == 0 else None
@@ -91,14 +101,18 @@ def _pyenv_candidates(version):
     roots = [os.environ.get("PYENV_ROOT"), str(Path.home() / ".pyenv")]
     if shutil.which("pyenv"):
         try:
-            roots.insert(0, subprocess.run(["pyenv", "root"], capture_output=True, text=True, timeout=30).stdout.strip())
+            roots.insert(
+                0, subprocess.run(["pyenv", "root"], capture_output=True, text=True, timeout=30).stdout.strip()
+            )
         except (OSError, subprocess.SubprocessError):
             pass
     found = []
     for root in filter(None, roots):
         for directory in Path(root, "versions").glob(f"{version}.*"):
             if re.fullmatch(rf"{re.escape(version)}\.\d+", directory.name):
-                found.append((tuple(int(part) for part in directory.name.split(".")), directory / "bin" / f"python{version}"))
+                found.append(
+                    (tuple(int(part) for part in directory.name.split(".")), directory / "bin" / f"python{version}")
+                )
     return [str(path) for _, path in sorted(found, reverse=True)]
 
 
@@ -132,8 +146,10 @@ def define_session(name, version, tags, body, doc):
             variable = _override_variable(version)
             given = os.environ.get(variable)
             session.error(
-                f"{variable}={given} is not a working Python {version}" if given else
-                f"Python {version} not found: none in pyenv ($(pyenv root)/versions/{version}.*) nor python{version} "
+                f"{variable}={given} is not a working Python {version}"
+                if given
+                else f"Python {version} not found: none in pyenv ($(pyenv root)/versions/{version}.*) "
+                f"nor python{version} "
                 f"on PATH. Install it (pyenv install {version}) or set {variable}=/path/to/python{version}"
             )
         body(session)
@@ -153,13 +169,24 @@ def install(session, *requirements, constraints=None):
         command += ["--constraint", str(constraints)]
     session.install(*command)
     session.run("python", "-m", "pip", "check")
-    session.run("python", "-c", "import sys, django; print('Python', sys.version.split()[0], '/ Django', django.__version__)")
+    session.run(
+        "python", "-c", "import sys, django; print('Python', sys.version.split()[0], '/ Django', django.__version__)"
+    )
 
 
 def pytest(session, *paths):
     """pytest on `paths` (the whole suite when none), on as many workers as cores, plus the session's posargs."""
-    session.run("python", "-m", "pytest", "-n", os.environ.get("PYTEST_WORKERS", "auto"), "-p", "no:cacheprovider",
-                *paths, *session.posargs)
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "-n",
+        os.environ.get("PYTEST_WORKERS", "auto"),
+        "-p",
+        "no:cacheprovider",
+        *paths,
+        *session.posargs,
+    )
 
 
 def _register(kind, python, django, paths, ci):
@@ -171,8 +198,13 @@ def _register(kind, python, django, paths, ci):
 
     what = "The smoke subset" if paths else "The whole suite"
     tags = [kind, *(["matrix"] if kind == "tests" else []), *(["ci"] if ci else [])]
-    return define_session(f"{kind}-{python}-django{django}", python, tags, body,
-                   f"{what} on Python {python}, Django {django}{' (CI)' if ci else ''}.")
+    return define_session(
+        f"{kind}-{python}-django{django}",
+        python,
+        tags,
+        body,
+        f"{what} on Python {python}, Django {django}{' (CI)' if ci else ''}.",
+    )
 
 
 # CI (and a bare `nox`): the whole suite on the newest pair, the smoke subset on every other pair but
@@ -218,7 +250,12 @@ def _minimum(session):
     pytest(session, *SMOKE, *EXTRAS_TESTS)
 
 
-define_session("minimum", OLDEST_PYTHON, ["matrix", "ci"], _minimum,
-        "The smoke subset and the extras' tests, every declared dependency at its lower bound, oldest Python.")
+define_session(
+    "minimum",
+    OLDEST_PYTHON,
+    ["matrix", "ci"],
+    _minimum,
+    "The smoke subset and the extras' tests, every declared dependency at its lower bound, oldest Python.",
+)
 CI_SESSIONS.append("minimum")
 nox.options.sessions = CI_SESSIONS

@@ -1,4 +1,5 @@
 """`python -m bench`: see bench/run.py and docs/performance.md."""
+
 import sys
 
 from bench.run import main

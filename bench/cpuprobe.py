@@ -6,6 +6,7 @@ BENCH_CPU_PROBE_DIR is set. It wraps a few functions of DRF and of the app to ad
 every few calls writes the totals of its process to BENCH_CPU_PROBE_DIR/cpu-<pid>.json, which
 figure 1 reads. A function that no longer exists is skipped, not an error.
 """
+
 import collections
 import functools
 import json

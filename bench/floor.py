@@ -6,6 +6,7 @@ dispatch and JSON rendering, and the gateway's SDK call, exactly as the API does
 database work: no authentication, no access check, no audit entry (the credential is loaded on the
 first call and kept). What the real endpoint adds on top of this is the price of those three.
 """
+
 from django.urls import include, path
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response

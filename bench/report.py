@@ -1,4 +1,5 @@
 """The result table: one row per figure, with its value, its target, and pass, fail or info."""
+
 from dataclasses import dataclass
 
 PASS, FAIL, INFO = "pass", "fail", "info"
@@ -26,14 +27,19 @@ def _cells(row):
 
 def text_table(rows):
     widths = [max(len(str(cells[i])) for cells in [HEADERS, *map(_cells, rows)]) for i in range(len(HEADERS))]
-    line = lambda cells: "  ".join(str(cell).ljust(width) for cell, width in zip(cells, widths)).rstrip()
+
+    def line(cells):
+        return "  ".join(str(cell).ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
+
     lines = [line(HEADERS), line("-" * width for width in widths)]
     lines += [line(_cells(row)) for row in rows]
     return "\n".join(lines)
 
 
 def markdown_table(rows):
-    escape = lambda text: str(text).replace("|", "\\|")
+    def escape(text):
+        return str(text).replace("|", "\\|")
+
     lines = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
     lines += ["| " + " | ".join(escape(cell) for cell in _cells(row)) + " |" for row in rows]
     return "\n".join(lines)

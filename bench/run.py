@@ -1,5 +1,8 @@
 """The benchmark driver: a fresh database and keys, the fake OpenAI in its own process, the app under
-the production server (config/serve.py), then the figures, then everything stopped. Usage: `python -m bench [--only 1,3] [--quick]`."""
+the production server (config/serve.py), then the figures, then everything stopped.
+
+Usage: `python -m bench [--only 1,3] [--quick]`."""
+
 import argparse
 import datetime
 import os
@@ -133,8 +136,10 @@ def remove_access(credential_id):
 def machine_description():
     meminfo = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
     memory_gib = int(meminfo["MemTotal"].split()[0]) / 1024**2
-    return (f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), {memory_gib:.1f} GiB RAM, "
-            f"Linux {platform.release()}, Python {platform.python_version()}, openai {openai.__version__}")
+    return (
+        f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), {memory_gib:.1f} GiB RAM, "
+        f"Linux {platform.release()}, Python {platform.python_version()}, openai {openai.__version__}"
+    )
 
 
 def python_speed():
@@ -153,10 +158,13 @@ def run_figures(bench, selected):
             bench.wait_until_quiet()
             try:
                 new_rows = figure(bench)
-            except Exception as error:  # noqa: BLE001 (one broken figure must not hide the others)
+            except Exception as error:
                 traceback.print_exc()
-                new_rows = [Row(figure.__doc__.split(" ", 1)[0] + " " + figure.__name__,
-                                f"error: {error!r}"[:200], "runs", FAIL)]
+                new_rows = [
+                    Row(
+                        figure.__doc__.split(" ", 1)[0] + " " + figure.__name__, f"error: {error!r}"[:200], "runs", FAIL
+                    )
+                ]
             for row in new_rows:
                 print(f"    {row.figure}: {row.value} (target {row.target}) {row.status}", flush=True)
             rows += new_rows
@@ -168,8 +176,11 @@ def main(argv=None):
     parser.add_argument("--only", help="comma-separated figure numbers (1-7); default: all")
     parser.add_argument("--quick", action="store_true", help="fewer calls and a 128 MiB upload: a smoke run")
     parser.add_argument("--markdown", metavar="FILE", help="also write the table and details as Markdown")
-    parser.add_argument("--cpu-breakdown", action="store_true",
-                        help="instrument the workers to show where the CPU of a call goes (figure 1; adds a little)")
+    parser.add_argument(
+        "--cpu-breakdown",
+        action="store_true",
+        help="instrument the workers to show where the CPU of a call goes (figure 1; adds a little)",
+    )
     parser.add_argument("--keep-log", metavar="FILE", help="copy the server log (access + errors) here")
     args = parser.parse_args(argv)
     selected = args.only.split(",") if args.only else list(FIGURES)
@@ -177,8 +188,12 @@ def main(argv=None):
         parser.error(f"unknown figures: {', '.join(unknown)}")
 
     started = datetime.datetime.now(datetime.UTC)
-    header = [f"date: {started:%Y-%m-%d %H:%M} UTC", f"machine: {machine_description()}",
-              f"load average at start (1/5/15 min): {load_average()}", f"Python speed now: {python_speed()}"]
+    header = [
+        f"date: {started:%Y-%m-%d %H:%M} UTC",
+        f"machine: {machine_description()}",
+        f"load average at start (1/5/15 min): {load_average()}",
+        f"Python speed now: {python_speed()}",
+    ]
     print("\n".join(header), flush=True)
     api_key = "sk-bench-" + secrets.token_hex(16)
     with tempfile.TemporaryDirectory(prefix="vectorstores-bench-") as tmp:
@@ -193,22 +208,30 @@ def main(argv=None):
             server_env = {**os.environ, "TMPDIR": env["BENCH_UPLOAD_DIR"]}  # anything else temporary, too
             with AppServer(server_env, workdir / "server.log") as server:
                 database = env["DATABASE_URL"].split(":", 1)[0]
-                print(f"app: {server.url} (granian, {env['WEB_CONCURRENCY']} workers x "
-                      f"{env['SERVER_THREADS']} threads, DEBUG=0, {database}); fake OpenAI: {upstream.base_url} "
-                      f"(pid {upstream.pid})", flush=True)
-                bench = Bench(server, upstream, env, api_key, token, credential_id, Path(env["BENCH_UPLOAD_DIR"]),
-                              args.quick)
+                print(
+                    f"app: {server.url} (granian, {env['WEB_CONCURRENCY']} workers x "
+                    f"{env['SERVER_THREADS']} threads, DEBUG=0, {database}); fake OpenAI: {upstream.base_url} "
+                    f"(pid {upstream.pid})",
+                    flush=True,
+                )
+                bench = Bench(
+                    server, upstream, env, api_key, token, credential_id, Path(env["BENCH_UPLOAD_DIR"]), args.quick
+                )
                 rows = run_figures(bench, selected)
             remove_access(credential_id)
         if args.keep_log:
             shutil.copyfile(workdir / "server.log", args.keep_log)
-    header += [f"load average at end (1/5/15 min): {load_average()}", f"Python speed at end: {python_speed()}",
-               f"database: {database}"]
+    header += [
+        f"load average at end (1/5/15 min): {load_average()}",
+        f"Python speed at end: {python_speed()}",
+        f"database: {database}",
+    ]
 
     print("\n" + "\n".join(header) + "\n\n" + text_table(rows) + "\n\n" + details(rows))
     if args.markdown:
-        Path(args.markdown).write_text("\n".join(f"- {line}" for line in header) + "\n\n" + markdown_table(rows)
-                                       + "\n\n" + details(rows) + "\n")
+        Path(args.markdown).write_text(
+            "\n".join(f"- {line}" for line in header) + "\n\n" + markdown_table(rows) + "\n\n" + details(rows) + "\n"
+        )
     return 1 if any(row.status == FAIL for row in rows) else 0
 
 

@@ -1,5 +1,6 @@
 """The app as `make serve` runs it: granian with config/serve.py, DEBUG off,
 listening on a free port of 127.0.0.1. Plus what the benchmark reads of its processes in /proc."""
+
 import contextlib
 import os
 import signal
@@ -39,7 +40,10 @@ class AppServer:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "config.serve"],
-                cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                cwd=PROJECT_ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         try:
             self._wait_until_ready()

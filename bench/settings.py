@@ -3,6 +3,7 @@ the two things a benchmark needs. Used as DJANGO_SETTINGS_MODULE=bench.settings;
 the environment (DEBUG=0, fresh keys, a fresh SQLite file unless DATABASE_URL is set, a raised
 per-user throttle rate) before Django reads it.
 """
+
 import os
 
 from config.settings import *

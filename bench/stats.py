@@ -1,5 +1,6 @@
 """Medians, percentiles, and interleaved timing: each comparison is measured in the same run, in turn
 (in rotating order), so that a change of machine load hits them all alike."""
+
 import math
 import time
 import timeit
@@ -44,7 +45,7 @@ def interleaved(*functions, rounds, budget):
     Returns one Samples per function (equal in length).
     """
     samples = [Samples() for _ in functions]
-    pairs = list(zip(functions, samples))
+    pairs = list(zip(functions, samples, strict=True))
     deadline = time.monotonic() + budget
     for round_number in range(rounds):
         shift = round_number % len(pairs)

@@ -11,6 +11,7 @@ headers at the start, closing boundary at the end), so the fake still answers wi
 and the body's full size is recorded (`large_bodies()`), which proves the whole file reached the
 upstream.
 """
+
 import multiprocessing
 import re
 import traceback
@@ -117,7 +118,7 @@ def _serve(connection, api_keys):
             name, args, kwargs = message
             try:
                 connection.send((True, getattr(fake, name)(*args, **kwargs)))
-            except Exception:  # noqa: BLE001 (reported to the driver, which raises it there)
+            except Exception:
                 connection.send((False, traceback.format_exc()))
     finally:
         fake.stop()

@@ -12,6 +12,7 @@ Set by the environment:
     HEADER_READ_TIMEOUT  seconds a client has to send its request headers (default 10)
     GRACEFUL_TIMEOUT     seconds running requests get to finish on shutdown (default 30)
 """
+
 import os
 
 from granian import Granian

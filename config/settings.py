@@ -4,6 +4,7 @@ Everything deployment-specific comes from the environment. With nothing set, the
 site runs for local use: SQLite in the project folder, DEBUG on, and secret keys
 generated once into a git-ignored file (never committed).
 """
+
 import json
 import os
 import secrets
@@ -128,10 +129,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # wait for the writer. (A power cut may lose the last commits, never the database's consistency.)
     # IMMEDIATE: a transaction takes the write lock when it begins, so it waits for another writer
     # (up to the 5 s timeout) instead of failing with "database is locked" when it first writes.
-    DATABASES["default"].setdefault("OPTIONS", {}).update({
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        "transaction_mode": "IMMEDIATE",
-    })
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+        }
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -10,9 +10,22 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # What a WSGI server puts in a request's environ itself (PEP 3333, CGI); anything else that is a
 # variable of the process (SECRET_KEY, DATABASE_URL...) has no business in request.META.
 REQUEST_VARIABLES = {
-    "REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "CONTENT_TYPE", "CONTENT_LENGTH",
-    "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL", "SERVER_SOFTWARE", "REMOTE_ADDR", "REMOTE_HOST",
-    "REMOTE_PORT", "GATEWAY_INTERFACE", "HTTPS", "RAW_URI",
+    "REQUEST_METHOD",
+    "SCRIPT_NAME",
+    "PATH_INFO",
+    "QUERY_STRING",
+    "CONTENT_TYPE",
+    "CONTENT_LENGTH",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "SERVER_PROTOCOL",
+    "SERVER_SOFTWARE",
+    "REMOTE_ADDR",
+    "REMOTE_HOST",
+    "REMOTE_PORT",
+    "GATEWAY_INTERFACE",
+    "HTTPS",
+    "RAW_URI",
 }
 
 
@@ -23,8 +36,11 @@ class DropProcessEnvironment:
         self.app = app
 
     def __call__(self, environ, start_response):
-        for name in [name for name in environ if name in os.environ and name not in REQUEST_VARIABLES
-                     and not name.startswith(("HTTP_", "wsgi."))]:
+        for name in [
+            name
+            for name in environ
+            if name in os.environ and name not in REQUEST_VARIABLES and not name.startswith(("HTTP_", "wsgi."))
+        ]:
             del environ[name]
         return self.app(environ, start_response)
 

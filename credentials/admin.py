@@ -29,10 +29,13 @@ def _https_by_default(field, **kwargs):
 class CredentialForm(forms.ModelForm):
     # Write-only: a password input that never renders the stored key back into the page.
     api_key = forms.CharField(
-        label="API key", required=False, strip=True,
+        label="API key",
+        required=False,
+        strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text="Write-only. Leave blank to keep the stored key.",
     )
+
     class Meta:
         model = Credential
         fields = ["name", "api_key", "base_url", "organization", "project", "users", "groups"]
@@ -44,7 +47,8 @@ class CredentialForm(forms.ModelForm):
         if not self.instance._state.adding:
             self.fields["api_key"].help_text = (
                 f"Stored key: {self.instance.masked_api_key}. Leave blank to keep it; type a new key to replace it."
-                if self.instance.api_key_readable else UNREADABLE_HELP
+                if self.instance.api_key_readable
+                else UNREADABLE_HELP
             )
 
     # The user whose request this form serves (set by CredentialAdmin.get_form).
@@ -66,7 +70,7 @@ class CredentialForm(forms.ModelForm):
             # back byte for byte), and the model knows it was not given again.
             cleaned_data.pop("api_key", None)
             if not adding and set(ENDPOINT_FIELDS) & set(self.changed_data):
-                self.add_error("api_key", EndpointChangeNeedsKey().error_dict["api_key"])
+                self.add_error("api_key", EndpointChangeNeedsKey.MESSAGE)
         if self._grants_access() and not (self.user.is_superuser or adding or self._user_may_use_it()):
             # Whoever shares a key must be able to use it: nobody can grant themselves someone else's key.
             self.add_error(None, "You may add users or groups only to a credential you may use yourself.")
@@ -115,8 +119,9 @@ class CredentialAdmin(admin.ModelAdmin):
         labels = message[0]["changed"]["fields"]  # one per name of form.changed_data, in its order
         message[0]["changed"]["fields"] = [
             f"{label} (from {_shown(form.initial.get(name))} to {_shown(form.cleaned_data.get(name))})"
-            if name in ENDPOINT_FIELDS else label
-            for name, label in zip(form.changed_data, labels)
+            if name in ENDPOINT_FIELDS
+            else label
+            for name, label in zip(form.changed_data, labels, strict=True)
         ]
         return message
 
@@ -124,9 +129,16 @@ class CredentialAdmin(admin.ModelAdmin):
         fieldsets = super().get_fieldsets(request, obj)
         if obj is not None and not self.has_change_permission(request, obj):
             # View-only: admin would show every field's value as text, the stored key included. Show the mask.
-            return [(name, {**options, "fields": ["masked_key" if field == "api_key" else field
-                                                  for field in options["fields"]]})
-                    for name, options in fieldsets]
+            return [
+                (
+                    name,
+                    {
+                        **options,
+                        "fields": ["masked_key" if field == "api_key" else field for field in options["fields"]],
+                    },
+                )
+                for name, options in fieldsets
+            ]
         return fieldsets
 
     def get_queryset(self, request):
@@ -154,13 +166,21 @@ class CredentialAdmin(admin.ModelAdmin):
         )
         if unreadable:
             count = len(unreadable)
-            self.message_user(request, ngettext(
-                "%(count)d credential cannot be decrypted: ", "%(count)d credentials cannot be decrypted: ", count,
-            ) % {"count": count} + (
-                "the server's encryption keys changed (CRYPTOGRAPHY_KEYS, or SECRET_KEY for keys stored by version "
-                "0.1). Add the old key to CRYPTOGRAPHY_KEYS and run manage.py rotate_credentials_key, or enter the "
-                "key again: " + ", ".join(unreadable) + "."
-            ), messages.WARNING)
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d credential cannot be decrypted: ",
+                    "%(count)d credentials cannot be decrypted: ",
+                    count,
+                )
+                % {"count": count}
+                + (
+                    "the server's encryption keys changed (CRYPTOGRAPHY_KEYS, or SECRET_KEY for keys stored by version "
+                    "0.1). Add the old key to CRYPTOGRAPHY_KEYS and run manage.py rotate_credentials_key, or enter the "
+                    "key again: " + ", ".join(unreadable) + "."
+                ),
+                messages.WARNING,
+            )
 
     @admin.display(description="API key")
     def masked_key(self, credential):

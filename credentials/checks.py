@@ -51,9 +51,10 @@ def check_stored_base_urls(app_configs, databases=None, **kwargs):
             checks.Error(
                 f"Credential {name!r} ({pk}) has a base URL this site does not send keys to: {problem}",
                 hint="Change its base URL (typing its key again), or allow the host in "
-                     "OPENAI_CREDENTIALS['ALLOWED_BASE_URL_HOSTS'].",
+                "OPENAI_CREDENTIALS['ALLOWED_BASE_URL_HOSTS'].",
                 id="credentials.E003",
             )
-            for pk, name, base_url in rows if (problem := base_url_problem(base_url))
+            for pk, name, base_url in rows
+            if (problem := base_url_problem(base_url))
         ]
     return errors

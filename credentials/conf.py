@@ -2,6 +2,7 @@
 
 A host site sets only the keys it wants to change; values are read on every access.
 """
+
 from typing import Any
 
 from django.conf import settings
@@ -37,8 +38,11 @@ class AppSettings:
     def unknown_keys_check(self, check_id: str) -> list[checks.CheckMessage]:
         """A system check error for each key the site sets that has no default: a misspelt key would be ignored."""
         return [
-            checks.Error(f"{self.setting} has an unknown key {key!r}.", hint=f"Known keys: {', '.join(self.defaults)}.",
-                         id=check_id)
+            checks.Error(
+                f"{self.setting} has an unknown key {key!r}.",
+                hint=f"Known keys: {', '.join(self.defaults)}.",
+                id=check_id,
+            )
             for key in sorted(set(self.configured()) - set(self.defaults))
         ]
 

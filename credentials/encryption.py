@@ -16,6 +16,7 @@ Each passphrase becomes a Fernet key by PBKDF2-HMAC-SHA256 (`FERNET_KEY_ITERATIO
 
 A value no key reads raises `Undecryptable`, whose reason says which check failed, never key material.
 """
+
 import base64
 import functools
 import hashlib
@@ -47,7 +48,7 @@ LEGACY_VERSION = b"\x80"
 LEGACY_HEADER = struct.Struct(">cQ")  # version, timestamp
 LEGACY_IV_BYTES = 16
 LEGACY_MAC_BYTES = hashlib.sha256().digest_size
-LEGACY_DEFAULT_SALT = "django-cryptography"
+LEGACY_DEFAULT_SALT = b"django-cryptography"
 LEGACY_KEY_ITERATIONS = 30_000
 LEGACY_MAC_LABEL = b"credentials.api_key signing"
 
@@ -84,7 +85,7 @@ def current_keyring(also=()):
 
 def newest_keyring():
     """The keyring of the newest key alone: what every stored value ends up under."""
-    return _keyring(configured_keys()[:1], LEGACY_DEFAULT_SALT.encode())
+    return _keyring(configured_keys()[:1], LEGACY_DEFAULT_SALT)
 
 
 @functools.lru_cache(maxsize=16)
@@ -100,7 +101,7 @@ def fernet_key(passphrase):
 
 
 @functools.lru_cache(maxsize=64)
-def legacy_aes_key(passphrase, salt=LEGACY_DEFAULT_SALT.encode()):
+def legacy_aes_key(passphrase, salt=LEGACY_DEFAULT_SALT):
     """The AES key django_cryptography derives from a CRYPTOGRAPHY_KEY passphrase (and version 0.1 used)."""
     return PBKDF2HMAC(hashes.SHA256(), 32, salt, LEGACY_KEY_ITERATIONS).derive(force_bytes(passphrase))
 
@@ -119,7 +120,7 @@ class Reading:
 class Keyring:
     """Encrypts with the newest key; decrypts with any of them, in either format."""
 
-    def __init__(self, keys, legacy_salt=LEGACY_DEFAULT_SALT.encode()):
+    def __init__(self, keys, legacy_salt=LEGACY_DEFAULT_SALT):
         self.keys = tuple(keys)
         self._fernets = [Fernet(fernet_key(key)) for key in self.keys]
         self._multi = MultiFernet(self._fernets)
@@ -172,7 +173,7 @@ def _legacy_decrypt(stored, aes_key, mac_key):
     payload, signature = stored[:-mac], stored[-mac:]
     if not hmac.compare_digest(signature, hmac.new(mac_key, payload, hashlib.sha256).digest()):
         raise Undecryptable(SIGNATURE)
-    iv, ciphertext = payload[header:header + LEGACY_IV_BYTES], payload[header + LEGACY_IV_BYTES:]
+    iv, ciphertext = payload[header : header + LEGACY_IV_BYTES], payload[header + LEGACY_IV_BYTES :]
     try:
         decryptor = Cipher(algorithms.AES(aes_key), modes.CBC(iv)).decryptor()
         padded = decryptor.update(ciphertext) + decryptor.finalize()
@@ -185,7 +186,7 @@ def _legacy_decrypt(stored, aes_key, mac_key):
         # without naming any class, so nothing that does is loaded. Garbage from a wrong AES key
         # with valid padding can make unpickling raise nearly anything.
         value = _TextOnlyUnpickler(io.BytesIO(pickled)).load()
-    except Exception:  # noqa: BLE001
+    except Exception:
         raise Undecryptable(DECRYPTION) from None
     if type(value) is not str:
         raise Undecryptable(DECRYPTION)

@@ -4,6 +4,7 @@ A blank base URL means OpenAI's own API (never the OPENAI_BASE_URL environment v
 goes only to the URL it was saved with). Anything else must use HTTPS, or plain HTTP to a loopback
 address, and name a host in OPENAI_CREDENTIALS["ALLOWED_BASE_URL_HOSTS"].
 """
+
 import ipaddress
 from urllib.parse import urlsplit
 
@@ -34,9 +35,11 @@ def base_url_problem(base_url):
     if parts.scheme == "http" and not is_loopback(host):
         return "Plain HTTP would send the API key unencrypted: use https:// (plain http only to a loopback address)."
     if not host_allowed(host):
-        return (f"This site does not send API keys to {host}. Hosts allowed: "
-                f"{', '.join(credential_settings.ALLOWED_BASE_URL_HOSTS) or 'none'} "
-                "(the OPENAI_CREDENTIALS['ALLOWED_BASE_URL_HOSTS'] setting).")
+        return (
+            f"This site does not send API keys to {host}. Hosts allowed: "
+            f"{', '.join(credential_settings.ALLOWED_BASE_URL_HOSTS) or 'none'} "
+            "(the OPENAI_CREDENTIALS['ALLOWED_BASE_URL_HOSTS'] setting)."
+        )
     return None
 
 

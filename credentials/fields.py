@@ -10,6 +10,7 @@ on a site with the same keys, and an unreadable (never an empty) one on a site w
 validation refuses a key with that prefix, so nobody can paste another row's ciphertext into a form.)
 A readable key is dumped encrypted afresh under the newest key; an unreadable one as its stored bytes.
 """
+
 import base64
 import binascii
 
@@ -92,7 +93,7 @@ class TolerantEncryptedCharField(models.CharField):
     def to_python(self, value):
         if isinstance(value, str) and not isinstance(value, UnreadableSecret) and value.startswith(SERIALIZED_PREFIX):
             try:
-                stored = base64.b64decode(value[len(SERIALIZED_PREFIX):], validate=True)
+                stored = base64.b64decode(value[len(SERIALIZED_PREFIX) :], validate=True)
             except binascii.Error:
                 raise ValidationError("Not a serialized encrypted value.", code="invalid") from None
             return load(stored)
@@ -104,7 +105,8 @@ def validate_typed_api_key(key):
     if isinstance(key, UnreadableSecret):
         return  # a stored value written back as it is
     if key.startswith(SERIALIZED_PREFIX):
-        raise ValidationError("An API key cannot start with %(prefix)r.", params={"prefix": SERIALIZED_PREFIX},
-                              code="invalid")
+        raise ValidationError(
+            "An API key cannot start with %(prefix)r.", params={"prefix": SERIALIZED_PREFIX}, code="invalid"
+        )
     if not key.isprintable() or any(char.isspace() for char in key):
         raise ValidationError("An API key is one word of printable characters.", code="invalid")

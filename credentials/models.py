@@ -23,12 +23,13 @@ ENDPOINT_FIELDS = ("base_url", "organization", "project")
 
 
 class EndpointChangeNeedsKey(ValidationError):
+    MESSAGE = (
+        "Type the API key again to change the base URL, organization or project: "
+        "the stored key is never sent to a new endpoint."
+    )
+
     def __init__(self):
-        super().__init__(
-            {"api_key": ["Type the API key again to change the base URL, organization or project: "
-                         "the stored key is never sent to a new endpoint."]},
-            code="endpoint_change_needs_key",
-        )
+        super().__init__({"api_key": [self.MESSAGE]}, code="endpoint_change_needs_key")
 
 
 class CredentialQuerySet(models.QuerySet):
@@ -72,7 +73,8 @@ def _usable_sql(alias):
         f" OR EXISTS (SELECT 1 FROM {quote(groups.m2m_db_table())} cg"
         f" INNER JOIN {quote(user_groups.m2m_db_table())} ug"
         f" ON ug.{quote(user_groups.m2m_reverse_name())} = cg.{quote(groups.m2m_reverse_name())}"
-        f" WHERE cg.{quote(groups.m2m_column_name())} = {table}.{pk} AND ug.{quote(user_groups.m2m_column_name())} = %s))"
+        f" WHERE cg.{quote(groups.m2m_column_name())} = {table}.{pk}"
+        f" AND ug.{quote(user_groups.m2m_column_name())} = %s))"
     )
 
 
@@ -85,18 +87,24 @@ class Credential(models.Model):
     # decrypt loads as an UnreadableSecret instead of failing the whole query: see api_key_readable.
     api_key = TolerantEncryptedCharField(max_length=500, help_text="Write-only: the stored key is never shown.")
     base_url = models.URLField(
-        "base URL", blank=True, validators=[validate_base_url],
+        "base URL",
+        blank=True,
+        validators=[validate_base_url],
         help_text="Leave blank for OpenAI's API (https://api.openai.com/v1). Set it for Azure OpenAI or any "
         "OpenAI-compatible server whose host the site allows (OPENAI_CREDENTIALS['ALLOWED_BASE_URL_HOSTS']).",
     )
     organization = models.CharField(max_length=200, blank=True, help_text="Optional OpenAI-Organization header.")
     project = models.CharField(max_length=200, blank=True, help_text="Optional OpenAI-Project header.")
     users = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, blank=True, related_name="openai_credentials",
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="openai_credentials",
         help_text="Users who may use this credential through the API.",
     )
     groups = models.ManyToManyField(
-        Group, blank=True, related_name="openai_credentials",
+        Group,
+        blank=True,
+        related_name="openai_credentials",
         help_text="Members of these groups may use this credential through the API.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -121,15 +129,6 @@ class Credential(models.Model):
             self.__dict__["_key_typed"] = True
         super().__setattr__(name, value)
 
-    def _remember_endpoint(self):
-        self.__dict__["_loaded_endpoint"] = {name: self.__dict__[name] for name in ENDPOINT_FIELDS if name in self.__dict__}
-        self.__dict__["_key_typed"] = False
-
-    def endpoint_changed(self):
-        """Whether base_url, organization or project differ from what was loaded."""
-        loaded = self.__dict__.get("_loaded_endpoint", {})
-        return any(self.__dict__.get(name, value) != value for name, value in loaded.items())
-
     def save(self, *args, **kwargs):
         # Every path that changes where (or as whom) the key is sent must carry the key itself, so
         # that nobody can redirect a key they never knew.
@@ -141,6 +140,17 @@ class Credential(models.Model):
     def refresh_from_db(self, *args, **kwargs):
         super().refresh_from_db(*args, **kwargs)
         self._remember_endpoint()
+
+    def _remember_endpoint(self):
+        self.__dict__["_loaded_endpoint"] = {
+            name: self.__dict__[name] for name in ENDPOINT_FIELDS if name in self.__dict__
+        }
+        self.__dict__["_key_typed"] = False
+
+    def endpoint_changed(self):
+        """Whether base_url, organization or project differ from what was loaded."""
+        loaded = self.__dict__.get("_loaded_endpoint", {})
+        return any(self.__dict__.get(name, value) != value for name, value in loaded.items())
 
     @property
     def endpoint(self):
@@ -157,13 +167,15 @@ class Credential(models.Model):
             cause = (
                 "no key of this site verifies its signature (is the key it was stored under missing from "
                 "CRYPTOGRAPHY_KEYS? or, for a key stored in the older SECRET_KEY-signed format, did SECRET_KEY "
-                "change?)" if stored.reason == SIGNATURE
+                "change?)"
+                if stored.reason == SIGNATURE
                 else "no key of CRYPTOGRAPHY_KEYS decrypts it (is the key it was stored under missing?)"
             )
             logger.warning(
                 "Credential %s: the stored API key cannot be decrypted: %s. Add the old key to "
                 "CRYPTOGRAPHY_KEYS and run manage.py rotate_credentials_key, or enter the key again in admin.",
-                credential.pk, cause,
+                credential.pk,
+                cause,
             )
         return credential
 

@@ -10,10 +10,11 @@ Markers (registered in pyproject.toml): `e2e` (browser tests: given here to ever
 tests/console/e2e/), `slow` (more than about 3 s) and `subprocess` (starts processes or servers, a live
 server included). A quick run: `pytest -m "not slow and not subprocess"`.
 """
+
 import ast
 import logging
-import threading
 import socket
+import threading
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -352,8 +353,11 @@ def form_data(credential=None, **changes):
 
 def run_test_connection(client, *credentials):
     """The changelist's "Test connection" action on `credentials`, as `client`; the page it leads to."""
-    return client.post(admin_url("changelist"), {
-        "action": "test_connection", "_selected_action": [credential.pk for credential in credentials]}, follow=True)
+    return client.post(
+        admin_url("changelist"),
+        {"action": "test_connection", "_selected_action": [credential.pk for credential in credentials]},
+        follow=True,
+    )
 
 
 # --- processes and sources ---------------------------------------------------------------------
@@ -376,11 +380,15 @@ def imported_modules(path):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            base = ".".join(package[:len(package) - node.level + 1]) if node.level else ""
+            base = ".".join(package[: len(package) - node.level + 1]) if node.level else ""
             module = ".".join(part for part in (base, node.module) if part)
             names.add(module)
             names.update(f"{module}.{alias.name}" for alias in node.names)
-        elif (isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None))
-              in {"import_module", "__import__"} and node.args and isinstance(node.args[0], ast.Constant)):
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", None)) in {"import_module", "__import__"}
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
             names.add(node.args[0].value)
     return names

@@ -4,6 +4,7 @@ leaks in unless a caller passes it.
 
 Every test that calls these is marked `subprocess` (pyproject.toml's markers).
 """
+
 import json
 import os
 import subprocess
@@ -24,8 +25,15 @@ def manage(*args, cwd=PROJECT_ROOT, env=None, timeout=120, **kwargs):
 
     Other keywords go to subprocess.run (e.g. `input=` for the command's stdin).
     """
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout, **kwargs)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kwargs,
+    )
 
 
 def modules_imported_by(module):
@@ -34,9 +42,14 @@ def modules_imported_by(module):
     Run from this checkout without DJANGO_SETTINGS_MODULE or any PYTEST_ variable: nothing configured.
     """
     script = f"import json, sys, {module}; print(json.dumps(sorted(sys.modules)))"
-    result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT,
-                            env=environment(without=("DJANGO_", "PYTEST_")), capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=PROJECT_ROOT,
+        env=environment(without=("DJANGO_", "PYTEST_")),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     return set(json.loads(result.stdout.strip().splitlines()[-1]))
 
@@ -50,7 +63,21 @@ def run_host_pytest(project, *args, settings="tests.settings", pythonpath=(PROJE
         PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",  # a host's minimal setup: no xdist, no schemathesis, ...
         DATABASE_URL=f"sqlite:///{project / 'host.sqlite3'}",
     )
-    command = [sys.executable, "-m", "pytest", "-p", "pytest_django.plugin", f"--ds={settings}",
-               "-c", str(project / "pytest.ini"), "--rootdir", str(project), "-p", "no:cacheprovider",
-               "-q", "-rA", *args]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "pytest_django.plugin",
+        f"--ds={settings}",
+        "-c",
+        str(project / "pytest.ini"),
+        "--rootdir",
+        str(project),
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "-rA",
+        *args,
+    ]
     return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=300)

@@ -1,4 +1,5 @@
 """The README's tested recipes: the code blocks marked `<!-- host-recipe: NAME -->`, read as written."""
+
 import re
 
 from tests.conftest import PROJECT_ROOT

@@ -1,10 +1,11 @@
 """The standalone site's settings, with fixed test keys and fast polling."""
+
 import os
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("CRYPTOGRAPHY_KEY", "test-cryptography-key-not-for-production")
 
-from config.settings import *  # noqa: E402,F403
+from config.settings import *
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast user creation
 # No retries unless a test asks for them: fault tests then see exactly one upstream call.

@@ -17,11 +17,14 @@ def check_allowed_extensions(app_configs, **kwargs):
     unknown = sorted(set(app_settings.ALLOWED_EXTENSIONS or ()) - set(FILE_TYPES))
     if not unknown:
         return []
-    return [checks.Error(
-        f"OPENAI_VECTOR_STORES['ALLOWED_EXTENSIONS'] has extensions OpenAI's file_search does not take: "
-        f"{', '.join(unknown)}.",
-        hint=f"Choose among: {', '.join(FILE_TYPES)}.", id="vectorstores.E002",
-    )]
+    return [
+        checks.Error(
+            f"OPENAI_VECTOR_STORES['ALLOWED_EXTENSIONS'] has extensions OpenAI's file_search does not take: "
+            f"{', '.join(unknown)}.",
+            hint=f"Choose among: {', '.join(FILE_TYPES)}.",
+            id="vectorstores.E002",
+        )
+    ]
 
 
 @checks.register()
@@ -30,8 +33,11 @@ def check_django_file_limit(app_configs, **kwargs):
     django_limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
     if django_limit is None or django_limit >= app_settings.MAX_FILES_PER_UPLOAD:
         return []
-    return [checks.Warning(
-        f"DATA_UPLOAD_MAX_NUMBER_FILES ({django_limit}) is below OPENAI_VECTOR_STORES['MAX_FILES_PER_UPLOAD'] "
-        f"({app_settings.MAX_FILES_PER_UPLOAD}): uploads of more than {django_limit} files are refused.",
-        hint="Raise DATA_UPLOAD_MAX_NUMBER_FILES to at least MAX_FILES_PER_UPLOAD.", id="vectorstores.W001",
-    )]
+    return [
+        checks.Warning(
+            f"DATA_UPLOAD_MAX_NUMBER_FILES ({django_limit}) is below OPENAI_VECTOR_STORES['MAX_FILES_PER_UPLOAD'] "
+            f"({app_settings.MAX_FILES_PER_UPLOAD}): uploads of more than {django_limit} files are refused.",
+            hint="Raise DATA_UPLOAD_MAX_NUMBER_FILES to at least MAX_FILES_PER_UPLOAD.",
+            id="vectorstores.W001",
+        )
+    ]

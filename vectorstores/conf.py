@@ -3,6 +3,7 @@
 A host site sets only the keys it wants to change. Values are read on every
 access, so `override_settings(OPENAI_VECTOR_STORES={...})` works in tests.
 """
+
 from credentials.conf import AppSettings
 
 MB = 1024 * 1024

@@ -5,6 +5,7 @@ by default every extension of FILE_TYPES), its declared Content-Type does not co
 the extension, and, for binary formats, its first bytes are that format's. The
 declared type is never trusted on its own.
 """
+
 from dataclasses import dataclass
 
 from .conf import app_settings
@@ -66,11 +67,15 @@ def file_type_problem(upload):
     extension = extension_of(upload.name)
     allowed = app_settings.ALLOWED_EXTENSIONS or tuple(FILE_TYPES)
     if extension not in allowed:
-        return f"File {upload.name!r}: type {extension or '(no extension)'} is not accepted; allowed: {', '.join(allowed)}."
+        shown = extension or "(no extension)"
+        return f"File {upload.name!r}: type {shown} is not accepted; allowed: {', '.join(allowed)}."
     file_type = FILE_TYPES[extension]
     declared = (upload.content_type or "").split(";")[0].strip().lower()
-    agrees = (declared in GENERIC_TYPES or declared in file_type.content_types
-              or (file_type.any_text and declared.startswith("text/")))
+    agrees = (
+        declared in GENERIC_TYPES
+        or declared in file_type.content_types
+        or (file_type.any_text and declared.startswith("text/"))
+    )
     if not agrees:
         return f"File {upload.name!r}: its declared type {declared} contradicts its extension {extension}."
     if file_type.magic:

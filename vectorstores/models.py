@@ -12,8 +12,9 @@ class AuditEntry(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     username = models.CharField(max_length=150)
-    credential = models.ForeignKey("credentials.Credential", null=True, on_delete=models.SET_NULL,
-                                   related_name="audit_entries")
+    credential = models.ForeignKey(
+        "credentials.Credential", null=True, on_delete=models.SET_NULL, related_name="audit_entries"
+    )
     credential_name = models.CharField(max_length=200, blank=True)
     # What the caller asked for, also when it was not a credential they may use.
     credential_ref = models.CharField("credential asked for", max_length=64, blank=True)

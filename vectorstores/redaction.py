@@ -1,4 +1,5 @@
 """Keep OpenAI API keys out of anything this app shows or logs."""
+
 import logging
 import re
 

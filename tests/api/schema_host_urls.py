@@ -1,5 +1,6 @@
 """A host site's URLconf: the API under a prefix of its own, the API's docs in one line, and the host's
 own DRF views, among them drf-spectacular's stock schema and Swagger UI views named as usual."""
+
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.decorators import api_view

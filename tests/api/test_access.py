@@ -1,4 +1,5 @@
 """Who may use a credential through the API, and how the credential is named."""
+
 import uuid
 
 import pytest
@@ -34,7 +35,11 @@ def test_someone_elses_credential_looks_exactly_like_a_missing_one(credential, o
     not_allowed = client_for(other_user).get(url())
     missing = client_for(other_user).get(url(credential_id=uuid.uuid4()))
     assert not_allowed.status_code == missing.status_code == 404
-    assert not_allowed.json() == missing.json() == {"detail": "Credential not found.", "message": "Credential not found.", "code": "credential_not_found"}
+    assert (
+        not_allowed.json()
+        == missing.json()
+        == {"detail": "Credential not found.", "message": "Credential not found.", "code": "credential_not_found"}
+    )
     assert fake_openai.requests == []
 
 

@@ -1,4 +1,5 @@
 """The audit trail: who used which credential for what, on which store, with which outcome."""
+
 import uuid
 
 import pytest
@@ -7,8 +8,8 @@ from django.db import DatabaseError, close_old_connections
 from rest_framework.test import APIRequestFactory, force_authenticate
 
 from tests.conftest import TEST_API_KEY, client_for
-from vectorstores.models import AuditEntry
 from vectorstores.api.views import VectorStoreViewSet
+from vectorstores.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +32,11 @@ def test_refused_credentials_are_recorded_too(other_user, url, credential, fake_
     client_for(other_user).get(url(credential_id=asked_for))
     entry = AuditEntry.objects.get()
     assert (entry.username, entry.credential, entry.credential_ref, entry.status_code) == (
-        "mallory", None, str(asked_for), 404)
+        "mallory",
+        None,
+        str(asked_for),
+        404,
+    )
 
 
 def test_anonymous_calls_are_not_recorded(url, fake_openai):
@@ -47,7 +52,8 @@ def test_a_call_refused_before_authentication_is_recorded_for_a_signed_in_caller
 
 @pytest.mark.parametrize("authorization", ["Token nonsense", "Basic bm9wZTpub3Bl"], ids=["bad-token", "unknown-scheme"])
 def test_a_call_refused_before_authentication_with_a_failing_token_is_a_406_not_recorded(
-        authorization, url, fake_openai):
+    authorization, url, fake_openai
+):
     response = client_for(None).get(url(), HTTP_ACCEPT="text/html", HTTP_AUTHORIZATION=authorization)
     assert response.status_code == 406
     assert response.json()["code"] == "not_acceptable"

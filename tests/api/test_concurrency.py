@@ -6,6 +6,7 @@ down so that the requests genuinely overlap, and each test checks that they did 
 OpenAI, by the fake's own record of when it received and answered each request (never by the clock of
 the threads sending them, which a loaded machine stretches at will).
 """
+
 import math
 import threading
 from collections import Counter
@@ -102,16 +103,16 @@ def user_files(n):
     Every other user also sends a file named "shared.txt" whose size is the same for all of them,
     so only its content tells whose it is.
     """
-    files = [(f"user{n:02d}-doc{k}.txt", f"user {n:02d} document {k}\n".encode() * (n + k + 1))
-             for k in range(1 + n % 3)]
+    files = [
+        (f"user{n:02d}-doc{k}.txt", f"user {n:02d} document {k}\n".encode() * (n + k + 1)) for k in range(1 + n % 3)
+    ]
     if n % 2 == 0:
         files.append(("shared.txt", f"shared file of user {n:02d}".encode()))
     return files
 
 
 @pytest.mark.slow
-def test_concurrent_uploads_from_many_users_to_one_store(live, fake, live_credential, live_users,
-                                                         upload_dir):
+def test_concurrent_uploads_from_many_users_to_one_store(live, fake, live_credential, live_users, upload_dir):
     fake.upload_delay = 0.5  # long enough for the other users' requests to get there meanwhile
     fake.batch_processing_time = 0.2
     store = fake.create_vector_store(name="shared")
@@ -134,7 +135,7 @@ def test_concurrent_uploads_from_many_users_to_one_store(live, fake, live_creden
         expected = user_files(n)
         assert [file["filename"] for file in body] == [name for name, _ in expected], n
         assert [file["bytes"] for file in body] == [len(content) for _, content in expected], n
-        for file, (_, content) in zip(body, expected):
+        for file, (_, content) in zip(body, expected, strict=True):
             assert file["object"] == "file" and file["purpose"] == "assistants"
             assert fake.file_contents[file["id"]] == content, (n, file)  # the bytes this user sent
 
@@ -152,8 +153,11 @@ def test_concurrent_uploads_from_many_users_to_one_store(live, fake, live_creden
     assert set(fake.files) == set(returned)
     # All of them are in the store, processed; the other store got nothing.
     with fake.lock:
-        in_store = {file_id: vs_file["status"] for (vs_id, file_id), vs_file in fake.vector_store_files.items()
-                    if vs_id == store["id"]}
+        in_store = {
+            file_id: vs_file["status"]
+            for (vs_id, file_id), vs_file in fake.vector_store_files.items()
+            if vs_id == store["id"]
+        }
         in_other_store = [key for key in fake.vector_store_files if key[0] == other_store["id"]]
         batches = dict(fake.file_batches)
         batch_files = {batch_id: set(ids) for batch_id, ids in fake.batch_file_ids.items()}
@@ -198,8 +202,7 @@ def test_concurrent_removals_of_overlapping_files(live, fake, live_credential, l
     def remove(job):
         i, file_ids, delete_files = job
         with httpx2.Client(timeout=REQUEST_TIMEOUT) as client:
-            response = client.patch(url, json={"file_ids": file_ids, "delete_files": delete_files},
-                                    headers=users[i][1])
+            response = client.patch(url, json={"file_ids": file_ids, "delete_files": delete_files}, headers=users[i][1])
         return response.status_code, response.json()
 
     outcomes = run_all_at_once(remove, jobs)
@@ -219,7 +222,9 @@ def test_concurrent_removals_of_overlapping_files(live, fake, live_credential, l
             partial_failures += 1
             assert status_code == 404, (i, body)
             assert body["code"] == "openai_not_found", (i, body)
-            assert body["detail"].startswith(f"{sum(not r['deleted'] for r in body['files'])} of {len(file_ids)} files"), body
+            assert body["detail"].startswith(
+                f"{sum(not r['deleted'] for r in body['files'])} of {len(file_ids)} files"
+            ), body
             reports = body["files"]
             assert any(report["deleted"] is False for report in reports), (i, body)
         # Each id of this request exactly once, in its order, and nothing of another request.
@@ -253,8 +258,9 @@ def test_concurrent_removals_of_overlapping_files(live, fake, live_credential, l
     assert remaining_files == set(targeted + untargeted + elsewhere) - deleted_files
     # Each request tried each of its ids once: two detach attempts per targeted id in all, and one
     # File deletion per id that a delete_files request detached.
-    detach_attempts = Counter(request.path.rsplit("/", 1)[1]
-                              for request in fake.requests_to("DELETE", f"/vector_stores/{store['id']}/files/"))
+    detach_attempts = Counter(
+        request.path.rsplit("/", 1)[1] for request in fake.requests_to("DELETE", f"/vector_stores/{store['id']}/files/")
+    )
     assert detach_attempts == dict.fromkeys(targeted, 2)
     file_deletions = [request.path.rsplit("/", 1)[1] for request in fake.requests_to("DELETE", "/files/")]
     assert sorted(file_deletions) == sorted(deleted_files)

@@ -4,6 +4,7 @@ Retries are on as in production (MAX_RETRIES=2), with a short TIMEOUT, so these 
 that retries never stretch a call past TIMEOUT: by the fake OpenAI's own clock, no attempt reaches it
 later than TIMEOUT after the first, and a request it holds is given up on, not waited for.
 """
+
 import re
 import time
 from dataclasses import dataclass
@@ -57,30 +58,51 @@ class Fault:
 FAULTS = [
     Fault("500", 502, "openai_server_error", lambda fake, m, p: fake.fail(m, p, 500, times=99)),
     Fault("503", 502, "openai_server_error", lambda fake, m, p: fake.fail(m, p, 503, times=99)),
-    Fault("429 with Retry-After", 429, "openai_rate_limited",
-          lambda fake, m, p: fake.fail(m, p, 429, headers={"Retry-After": "30"}, times=99), retry_after="30"),
+    Fault(
+        "429 with Retry-After",
+        429,
+        "openai_rate_limited",
+        lambda fake, m, p: fake.fail(m, p, 429, headers={"Retry-After": "30"}, times=99),
+        retry_after="30",
+    ),
     Fault("429 without Retry-After", 429, "openai_rate_limited", lambda fake, m, p: fake.fail(m, p, 429, times=99)),
     Fault("401", 401, "openai_invalid_api_key", lambda fake, m, p: fake.fail(m, p, 401, times=99)),
     Fault("slow", 504, "openai_timeout", lambda fake, m, p: fake.delay(m, p, SLOW)),
     Fault("dropped connection", 502, "openai_unreachable", lambda fake, m, p: fake.drop(m, p, times=99)),
-    Fault("malformed JSON", 502, "openai_bad_response",
-          lambda fake, m, p: fake.fail(m, p, 200, body=b'{"id": "vs_', times=99)),
-    Fault("unexpected shape", 502, "openai_bad_response",
-          lambda fake, m, p: fake.fail(m, p, 200, body={"object": "surprise", "data": "?"}, times=99)),
+    Fault(
+        "malformed JSON",
+        502,
+        "openai_bad_response",
+        lambda fake, m, p: fake.fail(m, p, 200, body=b'{"id": "vs_', times=99),
+    ),
+    Fault(
+        "unexpected shape",
+        502,
+        "openai_bad_response",
+        lambda fake, m, p: fake.fail(m, p, 200, body={"object": "surprise", "data": "?"}, times=99),
+    ),
 ]
 
 
 @pytest.fixture
 def production_retries(settings):
-    settings.OPENAI_VECTOR_STORES = {**settings.OPENAI_VECTOR_STORES,
-                                     "MAX_RETRIES": 2, "CREATE_MAX_RETRIES": 2, "TIMEOUT": TIMEOUT}
+    settings.OPENAI_VECTOR_STORES = {
+        **settings.OPENAI_VECTOR_STORES,
+        "MAX_RETRIES": 2,
+        "CREATE_MAX_RETRIES": 2,
+        "TIMEOUT": TIMEOUT,
+    }
 
 
 @pytest.fixture
 def room_to_retry(settings):
     """Production retries with a TIMEOUT long enough for two backoffs (0.5 s, then 1 s)."""
-    settings.OPENAI_VECTOR_STORES = {**settings.OPENAI_VECTOR_STORES,
-                                     "MAX_RETRIES": 2, "CREATE_MAX_RETRIES": 2, "TIMEOUT": 10}
+    settings.OPENAI_VECTOR_STORES = {
+        **settings.OPENAI_VECTOR_STORES,
+        "MAX_RETRIES": 2,
+        "CREATE_MAX_RETRIES": 2,
+        "TIMEOUT": 10,
+    }
 
 
 @dataclass
@@ -98,8 +120,9 @@ class Seeded:
     def attempts(self, endpoint):
         """The requests of `endpoint`'s upstream call that reached the fake: the first try and any retries."""
         path = re.compile(self.upstream(endpoint))
-        return [request for request in self.fake.requests_to(endpoint.upstream_method, "/")
-                if path.fullmatch(request.path)]
+        return [
+            request for request in self.fake.requests_to(endpoint.upstream_method, "/") if path.fullmatch(request.path)
+        ]
 
 
 @pytest.fixture
@@ -115,7 +138,9 @@ def call(api, url, seeded, endpoint):
     path = url(endpoint.path.format(store=seeded.store))
     if endpoint.method == "upload":
         return api.post(path, {"files": [text_file("doc.txt", b"some text")]}, format="multipart")
-    body = endpoint.body and {key: [seeded.file] if value == ["{file}"] else value for key, value in endpoint.body.items()}
+    body = endpoint.body and {
+        key: [seeded.file] if value == ["{file}"] else value for key, value in endpoint.body.items()
+    }
     return getattr(api, endpoint.method)(path, body, format="json")
 
 

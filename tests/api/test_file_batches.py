@@ -5,6 +5,7 @@ upload's batch options: an `attributes` part and ?wait=false.
 For each route: what it answers and what reached OpenAI, its validation (nothing reaches OpenAI), OpenAI's
 errors, the audit trail and access.
 """
+
 import json
 
 import pytest
@@ -46,8 +47,10 @@ def batch_url(url, store, batch):
 
 def audited():
     """(operation, method, vector store id, status) of each audit entry, oldest first."""
-    return [(entry.operation, entry.method, entry.vector_store_id, entry.status_code)
-            for entry in AuditEntry.objects.order_by("id")]
+    return [
+        (entry.operation, entry.method, entry.vector_store_id, entry.status_code)
+        for entry in AuditEntry.objects.order_by("id")
+    ]
 
 
 def assert_invalid(response, field=None):
@@ -69,10 +72,14 @@ def test_create_a_batch_from_file_ids_answers_at_once(api, url, store, files, fa
     assert response.status_code == 200
     created = response.json()
     assert (created["object"], created["status"], created["file_counts"]["in_progress"]) == (
-        "vector_store.files_batch", "in_progress", 3)
+        "vector_store.files_batch",
+        "in_progress",
+        3,
+    )
     assert created["vector_store_id"] == store["id"]
     assert [(r.method, r.path, r.json) for r in fake_openai.requests] == [
-        ("POST", f"/vector_stores/{store['id']}/file_batches", body)]  # as given, and nothing polled
+        ("POST", f"/vector_stores/{store['id']}/file_batches", body)
+    ]  # as given, and nothing polled
     assert audited() == [("create_file_batch", "POST", store["id"], 200)]
 
 
@@ -104,9 +111,14 @@ def test_a_batch_of_unknown_files_is_openais_400(api, url, store, fake_openai):
     assert (response.status_code, response.json()["code"]) == (400, "openai_bad_request")
 
 
-@pytest.mark.parametrize(("status", "expected", "code"), [
-    (500, 502, "openai_server_error"), (429, 429, "openai_rate_limited"), (403, 403, "openai_permission_denied"),
-])
+@pytest.mark.parametrize(
+    ("status", "expected", "code"),
+    [
+        (500, 502, "openai_server_error"),
+        (429, 429, "openai_rate_limited"),
+        (403, 403, "openai_permission_denied"),
+    ],
+)
 def test_create_a_batch_maps_openais_errors(api, url, store, files, fake_openai, status, expected, code):
     fake_openai.fail("POST", f"/vector_stores/{store['id']}/file_batches", status)
     response = api.post(url(f"/{store['id']}/file_batches"), {"file_ids": files}, format="json")
@@ -144,8 +156,16 @@ def _bad_bodies():
         ("list-value", {"file_ids": ["file-1"], "attributes": {"k": [1]}}),
         ("bad-attributes-in-files", {"files": [{"file_id": "file-1", "attributes": {"k": [1]}}]}),
         ("bad-chunking", {"file_ids": ["file-1"], "chunking_strategy": {"type": "static"}}),
-        ("overlap-over-half", {"file_ids": ["file-1"], "chunking_strategy": {
-            "type": "static", "static": {"max_chunk_size_tokens": 400, "chunk_overlap_tokens": 201}}}),
+        (
+            "overlap-over-half",
+            {
+                "file_ids": ["file-1"],
+                "chunking_strategy": {
+                    "type": "static",
+                    "static": {"max_chunk_size_tokens": 400, "chunk_overlap_tokens": 201},
+                },
+            },
+        ),
         ("unknown-field", {"file_ids": ["file-1"], "batch": True}),
     ]
 
@@ -183,7 +203,8 @@ def test_get_a_batch(api, batch_url, store, batch, fake_openai):
     assert response.json() == fake_openai.file_batches[batch["id"]]
     assert response.json()["status"] == "in_progress"
     assert [(r.method, r.path) for r in fake_openai.requests] == [
-        ("GET", f"/vector_stores/{store['id']}/file_batches/{batch['id']}")]
+        ("GET", f"/vector_stores/{store['id']}/file_batches/{batch['id']}")
+    ]
     assert audited() == [("retrieve_file_batch", "GET", store["id"], 200)]
 
 
@@ -193,9 +214,14 @@ def test_a_batch_of_another_store_is_openais_404(api, url, batch, fake_openai):
     assert (response.status_code, response.json()["code"]) == (404, "openai_not_found")
 
 
-@pytest.mark.parametrize(("status", "expected", "code"), [
-    (500, 502, "openai_server_error"), (429, 429, "openai_rate_limited"), (404, 404, "openai_not_found"),
-])
+@pytest.mark.parametrize(
+    ("status", "expected", "code"),
+    [
+        (500, 502, "openai_server_error"),
+        (429, 429, "openai_rate_limited"),
+        (404, 404, "openai_not_found"),
+    ],
+)
 def test_get_a_batch_maps_openais_errors(api, batch_url, store, batch, fake_openai, status, expected, code):
     fake_openai.fail("GET", f"/vector_stores/{store['id']}/file_batches/{batch['id']}", status)
     response = api.get(batch_url())
@@ -217,12 +243,19 @@ def test_a_bad_store_id_in_a_batch_path_is_400_before_openai(api, url, batch, fa
     assert fake_openai.requests == []
 
 
-@pytest.mark.parametrize(("method", "suffix", "body"), [
-    ("post", "", {"file_ids": ["file-1"]}), ("get", "/BATCH", None), ("post", "/BATCH/cancel", None),
-    ("get", "/BATCH/files", None),
-], ids=["create", "get", "cancel", "files"])
-def test_someone_elses_credential_is_404_and_nothing_reaches_openai(other_user, url, store, batch, fake_openai,
-                                                                     method, suffix, body):
+@pytest.mark.parametrize(
+    ("method", "suffix", "body"),
+    [
+        ("post", "", {"file_ids": ["file-1"]}),
+        ("get", "/BATCH", None),
+        ("post", "/BATCH/cancel", None),
+        ("get", "/BATCH/files", None),
+    ],
+    ids=["create", "get", "cancel", "files"],
+)
+def test_someone_elses_credential_is_404_and_nothing_reaches_openai(
+    other_user, url, store, batch, fake_openai, method, suffix, body
+):
     path = url(f"/{store['id']}/file_batches{suffix.replace('BATCH', batch['id'])}")
     client = client_for(other_user)
     response = client.post(path, body, format="json") if method == "post" else client.get(path)
@@ -239,7 +272,10 @@ def test_cancel_a_batch(api, batch_url, store, batch, files, fake_openai):
     assert response.status_code == 200
     cancelled = response.json()
     assert (cancelled["id"], cancelled["status"], cancelled["file_counts"]["cancelled"]) == (
-        batch["id"], "cancelled", 3)
+        batch["id"],
+        "cancelled",
+        3,
+    )
     assert {fake_openai.vector_store_files[(store["id"], f)]["status"] for f in files} == {"cancelled"}
     [request] = fake_openai.requests
     assert (request.method, request.path) == ("POST", f"/vector_stores/{store['id']}/file_batches/{batch['id']}/cancel")
@@ -250,9 +286,14 @@ def test_cancel_takes_no_body_but_an_empty_one(api, batch_url, batch, fake_opena
     assert api.post(batch_url("/cancel"), {}, format="json").status_code == 200
 
 
-@pytest.mark.parametrize(("status", "expected", "code"), [
-    (500, 502, "openai_server_error"), (404, 404, "openai_not_found"), (409, 409, "openai_conflict"),
-])
+@pytest.mark.parametrize(
+    ("status", "expected", "code"),
+    [
+        (500, 502, "openai_server_error"),
+        (404, 404, "openai_not_found"),
+        (409, 409, "openai_conflict"),
+    ],
+)
 def test_cancel_maps_openais_errors(api, batch_url, store, batch, fake_openai, status, expected, code):
     fake_openai.fail("POST", f"/vector_stores/{store['id']}/file_batches/{batch['id']}/cancel", status)
     response = api.post(batch_url("/cancel"))
@@ -292,13 +333,12 @@ def test_list_batch_files_passes_the_filter(api, url, store, settled_batch, fake
 
 def test_list_batch_files_pages_with_a_link(api, url, store, settled_batch, fake_openai):
     batch_id, ids = settled_batch
-    response = api.get(url(f"/{store['id']}/file_batches/{batch_id}/files", limit=2, order="asc",
-                           filter="completed"))
+    response = api.get(url(f"/{store['id']}/file_batches/{batch_id}/files", limit=2, order="asc", filter="completed"))
     assert [f["id"] for f in response.json()] == ids[:2]
     link = response["Link"]
     assert f"after={ids[1]}" in link and "filter=completed" in link and link.endswith('>; rel="next"')
     assert fake_openai.requests[-1].query == {"limit": "2", "order": "asc", "filter": "completed"}
-    rest = api.get(link[1:link.index(">")])
+    rest = api.get(link[1 : link.index(">")])
     assert [f["id"] for f in rest.json()] == ids[2:3] and "Link" not in rest
 
 
@@ -311,9 +351,19 @@ def test_list_batch_files_follows_openais_pages(api, url, store, fake_openai):
     assert len(fake_openai.requests_to("GET", f"/vector_stores/{store['id']}/file_batches/{batch_id}/files")) == 2
 
 
-@pytest.mark.parametrize("query", [{"filter": "deleted"}, {"limit": "0"}, {"limit": "101"}, {"limit": "x"},
-                                   {"order": "up"}, {"after": "a.b"}, {"before": "x" * 129}],
-                         ids=["filter", "limit-0", "limit-101", "limit-text", "order", "after", "before"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"filter": "deleted"},
+        {"limit": "0"},
+        {"limit": "101"},
+        {"limit": "x"},
+        {"order": "up"},
+        {"after": "a.b"},
+        {"before": "x" * 129},
+    ],
+    ids=["filter", "limit-0", "limit-101", "limit-text", "order", "after", "before"],
+)
 def test_invalid_batch_file_list_parameters_are_400(api, url, store, settled_batch, fake_openai, query):
     batch_id, _ = settled_batch
     assert_invalid(api.get(url(f"/{store['id']}/file_batches/{batch_id}/files", **query)), next(iter(query)))
@@ -346,23 +396,31 @@ def test_upload_attributes_for_every_file(upload, store, fake_openai):
     response = upload(text_file("a.txt"), text_file("b.txt"), attributes=json.dumps(attributes))
     assert response.status_code == 200
     ids = [f["id"] for f in response.json()]
-    assert upload_batch(fake_openai, store) == {"files": [{"file_id": file_id, "attributes": attributes}
-                                                          for file_id in ids]}
+    assert upload_batch(fake_openai, store) == {
+        "files": [{"file_id": file_id, "attributes": attributes} for file_id in ids]
+    }
     assert all(fake_openai.vector_store_files[(store["id"], f)]["attributes"] == attributes for f in ids)
 
 
 def test_upload_attributes_per_file_name(upload, store, fake_openai):
     attributes = {"a.txt": {"lang": "en"}, "c.txt": {"lang": "fr", "rank": 2}}
     strategy = {"type": "auto"}
-    response = upload(text_file("a.txt"), text_file("b.txt"), text_file("c.txt"), attributes=json.dumps(attributes),
-                      chunking_strategy=json.dumps(strategy))
+    response = upload(
+        text_file("a.txt"),
+        text_file("b.txt"),
+        text_file("c.txt"),
+        attributes=json.dumps(attributes),
+        chunking_strategy=json.dumps(strategy),
+    )
     assert response.status_code == 200
     a, b, c = (f["id"] for f in response.json())
-    assert upload_batch(fake_openai, store) == {"files": [
-        {"file_id": a, "attributes": {"lang": "en"}, "chunking_strategy": strategy},
-        {"file_id": b, "chunking_strategy": strategy},
-        {"file_id": c, "attributes": {"lang": "fr", "rank": 2}, "chunking_strategy": strategy},
-    ]}
+    assert upload_batch(fake_openai, store) == {
+        "files": [
+            {"file_id": a, "attributes": {"lang": "en"}, "chunking_strategy": strategy},
+            {"file_id": b, "chunking_strategy": strategy},
+            {"file_id": c, "attributes": {"lang": "fr", "rank": 2}, "chunking_strategy": strategy},
+        ]
+    }
     assert fake_openai.vector_store_files[(store["id"], b)]["attributes"] == {}
 
 
@@ -371,19 +429,22 @@ def test_without_attributes_the_upload_batch_takes_file_ids(upload, store, fake_
     assert upload_batch(fake_openai, store) == {"file_ids": [response.json()[0]["id"]]}
 
 
-@pytest.mark.parametrize("attributes", [
-    pytest.param('{"nobody.txt": {"a": 1}}', id="unknown-file-name"),
-    pytest.param('{"a.txt": {"a": 1}, "nobody.txt": {"a": 2}}', id="one-unknown-file-name"),
-    pytest.param(json.dumps({f"k{n}": n for n in range(17)}), id="17-keys"),
-    pytest.param(json.dumps({"k" * 65: 1}), id="65-char-key"),
-    pytest.param(json.dumps({"k": "v" * 513}), id="513-char-value"),
-    pytest.param('{"k": [1, 2]}', id="list-value"),
-    pytest.param('{"a.txt": {"k": [1]}}', id="list-value-of-a-file"),
-    pytest.param('{"a.txt": {"k" : {"deep": 1}}}', id="object-value-of-a-file"),
-    pytest.param('["a", "b"]', id="a-list"),
-    pytest.param('"team"', id="a-string"),
-    pytest.param("{not json", id="not-json"),
-])
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        pytest.param('{"nobody.txt": {"a": 1}}', id="unknown-file-name"),
+        pytest.param('{"a.txt": {"a": 1}, "nobody.txt": {"a": 2}}', id="one-unknown-file-name"),
+        pytest.param(json.dumps({f"k{n}": n for n in range(17)}), id="17-keys"),
+        pytest.param(json.dumps({"k" * 65: 1}), id="65-char-key"),
+        pytest.param(json.dumps({"k": "v" * 513}), id="513-char-value"),
+        pytest.param('{"k": [1, 2]}', id="list-value"),
+        pytest.param('{"a.txt": {"k": [1]}}', id="list-value-of-a-file"),
+        pytest.param('{"a.txt": {"k" : {"deep": 1}}}', id="object-value-of-a-file"),
+        pytest.param('["a", "b"]', id="a-list"),
+        pytest.param('"team"', id="a-string"),
+        pytest.param("{not json", id="not-json"),
+    ],
+)
 def test_invalid_upload_attributes_are_400_before_any_upload(upload, fake_openai, upload_dir, attributes):
     response = upload(text_file("a.txt"), text_file("b.txt"), attributes=attributes)
     assert_invalid(response, "attributes")
@@ -416,14 +477,16 @@ def upload_now(api, url, store, upload_dir):
     return post
 
 
-def test_upload_without_waiting_is_202_with_the_batch_and_its_location(upload_now, api, store, fake_openai,
-                                                                        upload_dir):
+def test_upload_without_waiting_is_202_with_the_batch_and_its_location(upload_now, api, store, fake_openai, upload_dir):
     fake_openai.batch_processing_time = 30
     response = upload_now(text_file("a.txt"), text_file("b.txt"), attributes='{"team": "a"}')
     assert response.status_code == 202
     created = response.json()
     assert (created["object"], created["status"], created["file_counts"]["in_progress"]) == (
-        "vector_store.files_batch", "in_progress", 2)
+        "vector_store.files_batch",
+        "in_progress",
+        2,
+    )
     uploads = fake_openai.requests_to("POST", "/files")
     assert sorted(r.decoded_filenames[0] for r in uploads) == ["a.txt", "b.txt"]
     assert len(upload_batch(fake_openai, store)["files"]) == 2
@@ -431,8 +494,10 @@ def test_upload_without_waiting_is_202_with_the_batch_and_its_location(upload_no
     assert list(upload_dir.iterdir()) == []
 
     location = response["Location"]
-    assert location == (f"http://testserver/api/v1/openai-assistants-vector-store/{store['id']}/file_batches/"
-                        f"{created['id']}?credential={url_credential(response)}")
+    assert location == (
+        f"http://testserver/api/v1/openai-assistants-vector-store/{store['id']}/file_batches/"
+        f"{created['id']}?credential={url_credential(response)}"
+    )
     followed = api.get(location)
     assert followed.status_code == 200
     assert followed.json() == fake_openai.file_batches[created["id"]]
@@ -451,8 +516,9 @@ def test_upload_without_waiting_leaves_a_failing_batch_to_the_caller(upload_now,
     assert len(fake_openai.files) == 1  # nothing waited, so nothing was cleaned up
 
 
-def test_an_upload_that_fails_before_the_batch_exists_is_cleaned_up_without_waiting_too(upload_now, store,
-                                                                                       fake_openai, upload_dir):
+def test_an_upload_that_fails_before_the_batch_exists_is_cleaned_up_without_waiting_too(
+    upload_now, store, fake_openai, upload_dir
+):
     fake_openai.upload_delay = 0.2  # the first upload is done before the failing one answers
     fake_openai.fail("POST", "/files", 500, times=1)
     response = upload_now(text_file("a.txt"), text_file("b.txt"))
@@ -462,8 +528,11 @@ def test_an_upload_that_fails_before_the_batch_exists_is_cleaned_up_without_wait
     assert fake_openai.files == {}  # the File that was uploaded was deleted again
     assert fake_openai.requests_to("POST", f"/vector_stores/{store['id']}/file_batches") == []
     assert sorted((f["filename"], f["status"]) for f in body["files"]) in (
-        [("a.txt", "upload_failed"), ("b.txt", "uploaded")], [("a.txt", "uploaded"), ("b.txt", "upload_failed")],
-        [("a.txt", "upload_failed"), ("b.txt", "not_uploaded")], [("a.txt", "not_uploaded"), ("b.txt", "upload_failed")])
+        [("a.txt", "upload_failed"), ("b.txt", "uploaded")],
+        [("a.txt", "uploaded"), ("b.txt", "upload_failed")],
+        [("a.txt", "upload_failed"), ("b.txt", "not_uploaded")],
+        [("a.txt", "not_uploaded"), ("b.txt", "upload_failed")],
+    )
     assert list(upload_dir.iterdir()) == []
 
 

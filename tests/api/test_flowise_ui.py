@@ -17,6 +17,7 @@ names the file it comes from:
 The UI signs in to Flowise with a cookie; here the calls carry a DRF token instead (as a deployment in
 front of this API would), which changes nothing of what the UI sends or reads.
 """
+
 import json
 
 import pytest
@@ -76,8 +77,11 @@ def test_list_gives_what_the_store_picker_reads(ui, fake_openai):
     assert isinstance(stores, list)
     by_id = {store["id"]: store for store in stores}
     assert set(by_id) == {named["id"], unnamed["id"]}
-    assert (by_id[named["id"]]["name"], by_id[named["id"]]["file_counts"]["total"],
-            by_id[named["id"]]["usage_bytes"]) == ("Product docs", 1, 5)
+    assert (
+        by_id[named["id"]]["name"],
+        by_id[named["id"]]["file_counts"]["total"],
+        by_id[named["id"]]["usage_bytes"],
+    ) == ("Product docs", 1, 5)
     assert (by_id[unnamed["id"]]["file_counts"]["total"], by_id[unnamed["id"]]["usage_bytes"]) == (0, 0)
     assert "name" in by_id[unnamed["id"]]
 
@@ -93,16 +97,23 @@ def test_get_gives_what_the_edit_dialog_reads(ui, fake_openai):
     assert (data["name"], data["id"], data["expires_after"]["days"]) == ("Docs", store["id"], 30)
 
 
-@pytest.mark.parametrize(("body", "sent"), [
-    ({"name": "Support articles", "expires_after": None}, {"name": "Support articles"}),
-    ({"name": None, "expires_after": {"anchor": "last_active_at", "days": 7}},
-     {"expires_after": {"anchor": "last_active_at", "days": 7}}),
-    ({"name": None, "expires_after": None}, {}),
-], ids=["named-no-expiry", "unnamed-expiring", "nothing"])
+@pytest.mark.parametrize(
+    ("body", "sent"),
+    [
+        ({"name": "Support articles", "expires_after": None}, {"name": "Support articles"}),
+        (
+            {"name": None, "expires_after": {"anchor": "last_active_at", "days": 7}},
+            {"expires_after": {"anchor": "last_active_at", "days": 7}},
+        ),
+        ({"name": None, "expires_after": None}, {}),
+    ],
+    ids=["named-no-expiry", "unnamed-expiring", "nothing"],
+)
 def test_create_takes_the_dialogs_nulls_as_not_given(ui, fake_openai, body, sent):
     # AssistantVectorStoreDialog.jsx, addNewVectorStore:
     #     const obj = { name: name !== '' ? name : null,
-    #                   expires_after: isExpirationOn ? { anchor: 'last_active_at', days: parseFloat(expirationDays) } : null }
+    #                   expires_after: isExpirationOn
+    #                       ? { anchor: 'last_active_at', days: parseFloat(expirationDays) } : null }
     # assistants.js: createAssistantVectorStore = (credentialId, body) =>
     #     client.post(`/openai-assistants-vector-store?credential=${credentialId}`, body)
     response = ui("POST", "/openai-assistants-vector-store", body)
@@ -122,7 +133,8 @@ def test_update_with_expiry_off_removes_it(ui, fake_openai):
     #     client.put(`/openai-assistants-vector-store/${id}?credential=${credentialId}`, body)
     response = ui("PUT", f"/openai-assistants-vector-store/{store['id']}", {"name": "Renamed", "expires_after": None})
     assert response.status_code == 200
-    # saveResp.data: 'files' in saveResp.data ? onConfirm(omit(saveResp.data, ['files']), files) : onConfirm(saveResp.data)
+    # saveResp.data: 'files' in saveResp.data
+    #     ? onConfirm(omit(saveResp.data, ['files']), files) : onConfirm(saveResp.data)
     updated = response.json()
     assert (updated["id"], updated["name"], updated["expires_after"]) == (store["id"], "Renamed", None)
     assert "files" not in updated
@@ -133,8 +145,11 @@ def test_update_with_expiry_off_removes_it(ui, fake_openai):
 def test_update_with_the_name_cleared_keeps_it(ui, fake_openai):
     store = fake_openai.create_vector_store(name="Docs")
     # saveObj.name is null when the name field is empty
-    response = ui("PUT", f"/openai-assistants-vector-store/{store['id']}",
-                  {"name": None, "expires_after": {"anchor": "last_active_at", "days": 7}})
+    response = ui(
+        "PUT",
+        f"/openai-assistants-vector-store/{store['id']}",
+        {"name": None, "expires_after": {"anchor": "last_active_at", "days": 7}},
+    )
     assert response.status_code == 200
     assert (response.json()["name"], response.json()["expires_after"]["days"]) == ("Docs", 7)
 
@@ -150,10 +165,14 @@ def test_delete(ui, fake_openai):
     assert store["id"] not in fake_openai.vector_stores
 
 
-@pytest.mark.parametrize(("body", "shown"), [
-    ({"name": "Docs", "expires_after": {"anchor": "last_active_at", "days": 7.5}}, "expires_after.days:"),
-    ({"name": "Docs", "expires_after": {"anchor": "last_active_at", "days": 0}}, "expires_after.days:"),
-], ids=["fractional-days", "zero-days"])
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        ({"name": "Docs", "expires_after": {"anchor": "last_active_at", "days": 7.5}}, "expires_after.days:"),
+        ({"name": "Docs", "expires_after": {"anchor": "last_active_at", "days": 0}}, "expires_after.days:"),
+    ],
+    ids=["fractional-days", "zero-days"],
+)
 def test_a_refused_create_shows_the_apis_message(ui, fake_openai, body, shown):
     # parseFloat(expirationDays): the expiry field can send 7.5 or 0
     response = ui("POST", "/openai-assistants-vector-store", body)
@@ -185,18 +204,25 @@ def ui_upload(api, credential, upload_dir):
     (the browser adds the boundary to that Content-Type)."""
 
     def send(store_id, *files):
-        parts = [file_part(name.encode(), content, content_type.encode(), boundary=BOUNDARY)
-                 for name, content, content_type in files]
-        return api.generic("POST", f"/api/v1/openai-assistants-vector-store/{store_id}?credential={credential.pk}",
-                           multipart_body(*parts, boundary=BOUNDARY),
-                           content_type=f"multipart/form-data; boundary={BOUNDARY}", **UI_HEADERS)
+        parts = [
+            file_part(name.encode(), content, content_type.encode(), boundary=BOUNDARY)
+            for name, content, content_type in files
+        ]
+        return api.generic(
+            "POST",
+            f"/api/v1/openai-assistants-vector-store/{store_id}?credential={credential.pk}",
+            multipart_body(*parts, boundary=BOUNDARY),
+            content_type=f"multipart/form-data; boundary={BOUNDARY}",
+            **UI_HEADERS,
+        )
 
     return send
 
 
 def test_upload_gives_the_files_the_ui_lists(ui_upload, store, fake_openai):
-    response = ui_upload(store["id"], ("manual.pdf", b"%PDF-1.7\nmanual", "application/pdf"),
-                         ("notes.md", b"# Notes", "text/markdown"))
+    response = ui_upload(
+        store["id"], ("manual.pdf", b"%PDF-1.7\nmanual", "application/pdf"), ("notes.md", b"# Notes", "text/markdown")
+    )
     assert response.status_code == 200, response.content
     # AssistantDialog.jsx, uploadFormDataToVectorStore: const uploadedFiles = uploadResp.data;
     #     files: [...existingFiles, ...uploadedFiles]; each shown as {file.filename}, removed by file.id
@@ -220,7 +246,8 @@ def test_removing_a_file_sends_its_id_in_file_ids(ui, store, fake_openai):
     for file_id in (kept, removed):
         fake_openai.attach_file(store["id"], file_id)
     # AssistantDialog.jsx, onFileDeleteClick(fileId, 'file_search'):
-    #     await assistantsApi.deleteFilesFromAssistantVectorStore(vectorStoreId, assistantCredential, { file_ids: [fileId] })
+    #     await assistantsApi.deleteFilesFromAssistantVectorStore(vectorStoreId, assistantCredential,
+    #                                                             { file_ids: [fileId] })
     # assistants.js: deleteFilesFromAssistantVectorStore = (id, credentialId, body) =>
     #     client.patch(`/openai-assistants-vector-store/${id}?credential=${credentialId}`, body)
     response = ui("PATCH", f"/openai-assistants-vector-store/{store['id']}", {"file_ids": [removed]})

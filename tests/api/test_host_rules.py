@@ -1,4 +1,5 @@
 """The API inside a host's rules: its default permissions, URL prefixes that capture parameters, its limits."""
+
 import pytest
 
 from tests.conftest import client_for
@@ -7,8 +8,10 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_hosts_default_permissions_apply_on_top_of_signing_in(api, url, user, settings, fake_openai):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK,
-                               "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"]}
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    }
     assert api.get(url()).status_code == 403  # a grant on the credential is not enough: the host wants staff
     user.is_staff = True
     user.save()
@@ -16,15 +19,19 @@ def test_the_hosts_default_permissions_apply_on_top_of_signing_in(api, url, user
 
 
 def test_a_setting_replaces_the_hosts_defaults_explicitly(api, url, settings, fake_openai):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK,
-                               "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"]}
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    }
     settings.OPENAI_VECTOR_STORES = {**settings.OPENAI_VECTOR_STORES, "PERMISSION_CLASSES": []}
     assert api.get(url()).status_code == 200
 
 
 def test_signing_in_is_required_whatever_the_hosts_defaults(url, settings, fake_openai):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK,
-                               "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"]}
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    }
     assert client_for(None).get(url()).status_code == 401
     assert fake_openai.requests == []
 
@@ -45,4 +52,3 @@ def test_a_django_file_limit_below_the_apps_is_reported(settings):
     assert [message.id for message in check_django_file_limit(None)] == ["vectorstores.W001"]
     settings.DATA_UPLOAD_MAX_NUMBER_FILES = 500
     assert check_django_file_limit(None) == []
-

@@ -1,6 +1,7 @@
 """The OpenAPI document: served, valid, committed up to date, and documenting each operation as it behaves;
 the Swagger UI and ReDoc pages, served from this site without any CDN; and the same three pages in a
 host site that includes them in one line, whatever its own drf-spectacular settings."""
+
 import json
 import re
 from html.parser import HTMLParser
@@ -71,7 +72,9 @@ def component(document, ref):
 
 def test_the_schema_endpoint_serves_an_openapi_3_document(document):
     assert document["openapi"].startswith("3.")
-    found = {(method, path): op["operationId"] for path, item in document["paths"].items() for method, op in item.items()}
+    found = {
+        (method, path): op["operationId"] for path, item in document["paths"].items() for method, op in item.items()
+    }
     assert found == OPERATIONS
     assert all(op["tags"] == ["Vector stores"] for item in document["paths"].values() for op in item.values())
 
@@ -114,7 +117,9 @@ def test_lists_document_paging_and_the_link_header(document):
         assert parameters["order"]["schema"]["enum"] == ["asc", "desc"]
         assert {"after", "before"} <= set(parameters)
         # DRF reads an optional query parameter given empty (`?limit=`) as not given.
-        assert all(p.get("allowEmptyValue") for name, p in parameters.items() if p["in"] == "query" and name != "credential")
+        assert all(
+            p.get("allowEmptyValue") for name, p in parameters.items() if p["in"] == "query" and name != "credential"
+        )
         assert "Link" in op["responses"]["200"]["headers"]
         assert json_schema(op["responses"]["200"])["type"] == "array"
     for path in (API + "/{store_id}/files", API + "/{store_id}/file_batches/{batch_id}/files"):
@@ -147,7 +152,9 @@ def test_wait_false_documents_the_202_and_its_location(document, method, path):
 
 
 def test_request_bodies_document_their_limits(document):
-    create = component(document, operation(document, "post", API)["requestBody"]["content"]["application/json"]["schema"])
+    create = component(
+        document, operation(document, "post", API)["requestBody"]["content"]["application/json"]["schema"]
+    )
     assert create["additionalProperties"] is False
     metadata = create["properties"]["metadata"]
     assert metadata["maxProperties"] == 16
@@ -162,30 +169,49 @@ def test_request_bodies_document_their_limits(document):
     assert (static["max_chunk_size_tokens"]["minimum"], static["max_chunk_size_tokens"]["maximum"]) == (100, 4096)
     assert (static["chunk_overlap_tokens"]["minimum"], static["chunk_overlap_tokens"]["maximum"]) == (0, 2048)
 
-    update = component(document, operation(document, "put", API + "/{store_id}")["requestBody"]["content"]["application/json"]["schema"])
+    update = component(
+        document,
+        operation(document, "put", API + "/{store_id}")["requestBody"]["content"]["application/json"]["schema"],
+    )
     assert update["properties"]["expires_after"]["nullable"] is True
 
     remove = operation(document, "patch", API + "/{store_id}")["requestBody"]
     remove_files = component(document, remove["content"]["application/json"]["schema"])
     assert remove["required"] is True
     assert remove_files["required"] == ["file_ids"]
-    assert (remove_files["properties"]["file_ids"]["minItems"], remove_files["properties"]["file_ids"]["maxItems"]) == (1, 500)
+    assert (remove_files["properties"]["file_ids"]["minItems"], remove_files["properties"]["file_ids"]["maxItems"]) == (
+        1,
+        500,
+    )
 
     for path in (API + "/{store_id}/files", API + "/{store_id}/file_batches"):
-        batch = component(document, operation(document, "post", path)["requestBody"]["content"]["application/json"]["schema"])
+        batch = component(
+            document, operation(document, "post", path)["requestBody"]["content"]["application/json"]["schema"]
+        )
         assert batch["additionalProperties"] is False
         assert (batch["properties"]["file_ids"]["minItems"], batch["properties"]["file_ids"]["maxItems"]) == (1, 2000)
         assert batch["properties"]["file_ids"]["uniqueItems"] is True
         assert (batch["properties"]["files"]["minItems"], batch["properties"]["files"]["maxItems"]) == (1, 2000)
         assert component(document, batch["properties"]["files"]["items"])["required"] == ["file_id"]
         assert_attribute_limits(batch["properties"]["attributes"])
-    attach = component(document, operation(document, "post", API + "/{store_id}/files")["requestBody"]["content"]["application/json"]["schema"])
+    attach = component(
+        document,
+        operation(document, "post", API + "/{store_id}/files")["requestBody"]["content"]["application/json"]["schema"],
+    )
     assert attach["properties"]["file_id"]["pattern"] == "^[A-Za-z0-9_-]{1,128}$"
-    update_file = component(document, operation(document, "post", API + "/{store_id}/files/{file_id}")["requestBody"]["content"]["application/json"]["schema"])
+    update_file = component(
+        document,
+        operation(document, "post", API + "/{store_id}/files/{file_id}")["requestBody"]["content"]["application/json"][
+            "schema"
+        ],
+    )
     assert update_file["required"] == ["attributes"]
     assert_attribute_limits(update_file["properties"]["attributes"])
 
-    search = component(document, operation(document, "post", API + "/{store_id}/search")["requestBody"]["content"]["application/json"]["schema"])
+    search = component(
+        document,
+        operation(document, "post", API + "/{store_id}/search")["requestBody"]["content"]["application/json"]["schema"],
+    )
     assert search["required"] == ["query"]
     assert search["properties"]["max_num_results"] == {"type": "integer", "minimum": 1, "maximum": 50}
 
@@ -193,8 +219,9 @@ def test_request_bodies_document_their_limits(document):
 def assert_attribute_limits(attributes):
     assert attributes["type"] == "object" and attributes["nullable"] is True
     assert attributes["maxProperties"] == 16
-    assert attributes["additionalProperties"] == {"oneOf": [
-        {"type": "string", "maxLength": 512}, {"type": "number"}, {"type": "boolean"}]}
+    assert attributes["additionalProperties"] == {
+        "oneOf": [{"type": "string", "maxLength": 512}, {"type": "number"}, {"type": "boolean"}]
+    }
     assert "64" in attributes["description"]
 
 
@@ -228,22 +255,30 @@ def test_responses_mirror_openai_objects(document):
     assert response_ref("delete", API + "/{store_id}/files/{file_id}") == "FileDetachment"
     assert response_ref("get", API + "/{store_id}/files/{file_id}/content") == "FileContentPage"
     assert response_ref("get", API + "/{store_id}/file_batches/{batch_id}/files") == "VectorStoreFile"
-    for method, path in [("post", "/{store_id}/file_batches"), ("get", "/{store_id}/file_batches/{batch_id}"),
-                         ("post", "/{store_id}/file_batches/{batch_id}/cancel")]:
+    for method, path in [
+        ("post", "/{store_id}/file_batches"),
+        ("get", "/{store_id}/file_batches/{batch_id}"),
+        ("post", "/{store_id}/file_batches/{batch_id}/cancel"),
+    ]:
         assert response_ref(method, API + path) == "FileBatchObject"
     # Attaching one file answers its vector store file; a batch, the batch.
     attached = json_schema(operation(document, "post", API + "/{store_id}/files")["responses"]["200"])
-    assert component(document, attached) == {"oneOf": [{"$ref": "#/components/schemas/VectorStoreFile"},
-                                                        {"$ref": "#/components/schemas/FileBatchObject"}]}
+    assert component(document, attached) == {
+        "oneOf": [{"$ref": "#/components/schemas/VectorStoreFile"}, {"$ref": "#/components/schemas/FileBatchObject"}]
+    }
     schemas = document["components"]["schemas"]
     assert schemas["VectorStore"]["properties"]["object"]["enum"] == ["vector_store"]
     assert schemas["VectorStoreDeletion"]["properties"]["object"]["enum"] == ["vector_store.deleted"]
-    assert schemas["FileBatchObject"]["properties"]["object"]["enum"] == ["vector_store.files_batch",
-                                                                         "vector_store.file_batch"]
+    assert schemas["FileBatchObject"]["properties"]["object"]["enum"] == [
+        "vector_store.files_batch",
+        "vector_store.file_batch",
+    ]
     assert schemas["FileDetachment"]["properties"]["object"]["enum"] == ["vector_store.file.deleted"]
     assert schemas["Error"]["required"] == ["code", "detail", "message"]
     assert {"errors", "openai_request_id", "files"} <= set(schemas["Error"]["properties"])
-    assert {"$ref": "#/components/schemas/AttachFileReport"} in schemas["Error"]["properties"]["files"]["items"]["anyOf"]
+    assert {"$ref": "#/components/schemas/AttachFileReport"} in schemas["Error"]["properties"]["files"]["items"][
+        "anyOf"
+    ]
 
 
 # --- Swagger UI and ReDoc, offline --------------------------------------------------
@@ -265,7 +300,7 @@ def _static_path(url):
     """The static file a same-site URL names, or None when it is not under STATIC_URL."""
     prefix = urljoin("/", settings.STATIC_URL)
     path = urlsplit(url).path
-    return path[len(prefix):] if path.startswith(prefix) else None
+    return path[len(prefix) :] if path.startswith(prefix) else None
 
 
 def assert_loads_nothing_from_another_host(response, schema_url):
@@ -347,9 +382,20 @@ HOST_API = "/ai/openai-assistants-vector-store"
 
 @pytest.mark.django_db
 @pytest.mark.urls("tests.api.schema_host_urls")
-@pytest.mark.parametrize("own_settings", [{}, {"TITLE": "Host", "OAS_VERSION": "3.1.0", "COMPONENT_SPLIT_REQUEST": True,
-                                               "SCHEMA_PATH_PREFIX": "/ai", "SCHEMA_PATH_PREFIX_TRIM": True}],
-                         ids=["no-settings", "other-options"])
+@pytest.mark.parametrize(
+    "own_settings",
+    [
+        {},
+        {
+            "TITLE": "Host",
+            "OAS_VERSION": "3.1.0",
+            "COMPONENT_SPLIT_REQUEST": True,
+            "SCHEMA_PATH_PREFIX": "/ai",
+            "SCHEMA_PATH_PREFIX_TRIM": True,
+        },
+    ],
+    ids=["no-settings", "other-options"],
+)
 def test_a_host_serves_the_apis_document_under_its_own_prefix(client, host_settings, own_settings):
     host_settings(own_settings)
     assert spectacular_settings.PREPROCESSING_HOOKS == []  # the host's
@@ -363,8 +409,11 @@ def test_a_host_serves_the_apis_document_under_its_own_prefix(client, host_setti
     assert set(hosted["paths"]) == {path.replace(API, HOST_API, 1) for path in PATHS}
     # The API's settings and hooks: the committed document, only the prefix differs.
     assert hosted["info"]["title"] == "OpenAI vector stores API"
-    assert all(p.get("allowEmptyValue") for p in hosted["paths"][HOST_API]["get"]["parameters"]
-               if p["in"] == "query" and p["name"] != "credential")
+    assert all(
+        p.get("allowEmptyValue")
+        for p in hosted["paths"][HOST_API]["get"]["parameters"]
+        if p["in"] == "query" and p["name"] != "credential"
+    )
     committed = json.loads(json.dumps(yaml.safe_load(COMMITTED_SCHEMA.read_text())))
     prefixed = {path.replace("/api/v1/", "/ai/", 1): item for path, item in committed["paths"].items()}
     assert hosted == {**committed, "paths": prefixed}

@@ -15,6 +15,7 @@ The fake OpenAI runs behind the API and is re-seeded before every example (a sto
 file), so valid ids and valid bodies reach it and get a 2xx or an upstream 4xx: both are fine.
 Runs are derandomized and use no example database, so CI sees the same examples every time.
 """
+
 import json
 import string
 from urllib.parse import quote, unquote, urlencode, urlsplit
@@ -39,8 +40,12 @@ def props(max_examples):
         deadline=None,
         derandomize=True,  # the same examples on every run: CI is never flaky
         database=None,  # and no example database: nothing replays a past run's failures
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                               HealthCheck.data_too_large, HealthCheck.filter_too_much],
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.filter_too_much,
+        ],
     )
 
 
@@ -77,8 +82,10 @@ def substitute(value, ids):
 
 # (route name, method) whose 2xx answer is a JSON array.
 LIST_ANSWERS = {
-    ("vector-store-list", "GET"), ("vector-store-files", "GET"),
-    ("vector-store-detail", "PATCH"), ("vector-store-detail", "POST"),
+    ("vector-store-list", "GET"),
+    ("vector-store-files", "GET"),
+    ("vector-store-detail", "PATCH"),
+    ("vector-store-detail", "POST"),
 }
 
 
@@ -95,8 +102,7 @@ def send(api, method, path, *, data=b"", content_type="application/json"):
     try:
         return api.generic(method, path, data=data, content_type=content_type)
     except Exception as exc:  # the test client re-raises what the view did not handle: a 500
-        raise AssertionError(f"{method} {path!r} with {data[:300]!r} ({content_type!r}) "
-                             f"raised {exc!r}: a 500") from exc
+        raise AssertionError(f"{method} {path!r} with {data[:300]!r} ({content_type!r}) raised {exc!r}: a 500") from exc
 
 
 def request(api, method, path, *, data=b"", content_type="application/json", what=""):
@@ -127,21 +133,68 @@ def encode(body, ascii_only=True):
 # --- arbitrary JSON -------------------------------------------------------------------------
 
 FIELD_NAMES = [
-    "name", "description", "file_ids", "metadata", "expires_after", "chunking_strategy", "anchor", "days",
-    "type", "static", "max_chunk_size_tokens", "chunk_overlap_tokens", "delete_files", "query",
-    "max_num_results", "filters", "ranking_options", "ranker", "score_threshold", "rewrite_query", "key",
-    "value", "non_field_errors",
+    "name",
+    "description",
+    "file_ids",
+    "metadata",
+    "expires_after",
+    "chunking_strategy",
+    "anchor",
+    "days",
+    "type",
+    "static",
+    "max_chunk_size_tokens",
+    "chunk_overlap_tokens",
+    "delete_files",
+    "query",
+    "max_num_results",
+    "filters",
+    "ranking_options",
+    "ranker",
+    "score_threshold",
+    "rewrite_query",
+    "key",
+    "value",
+    "non_field_errors",
 ]
 # Any unicode but lone surrogates: control characters and NUL included.
 TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=30)
 INTS = st.one_of(
     st.integers(),
     st.integers(-(2**70), 2**70),
-    st.sampled_from([0, 1, -1, 2, 49, 50, 51, 99, 100, 101, 365, 366, 500, 501, 4096, 4097,
-                     2**31, 2**53 + 1, 2**63, 2**64, -(2**63) - 1, 10**30, 10**300, -(10**300)]),
+    st.sampled_from(
+        [
+            0,
+            1,
+            -1,
+            2,
+            49,
+            50,
+            51,
+            99,
+            100,
+            101,
+            365,
+            366,
+            500,
+            501,
+            4096,
+            4097,
+            2**31,
+            2**53 + 1,
+            2**63,
+            2**64,
+            -(2**63) - 1,
+            10**30,
+            10**300,
+            -(10**300),
+        ]
+    ),
 )
-FLOATS = st.one_of(st.floats(allow_nan=False, allow_infinity=False),
-                   st.sampled_from([0.0, -0.0, 1.0, 1.0000001, -1e-300, 5e-324, 1e308, -1e308, 0.5]))
+FLOATS = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([0.0, -0.0, 1.0, 1.0000001, -1e-300, 5e-324, 1e308, -1e308, 0.5]),
+)
 SCALARS = st.one_of(st.none(), st.booleans(), INTS, FLOATS, TEXT)
 KEYS = st.one_of(st.sampled_from(FIELD_NAMES), TEXT)
 JSON = st.recursive(
@@ -159,13 +212,59 @@ VALID_IDS = st.one_of(
     st.sampled_from(["vs_abc123", "file-abc", "_", "-", "a" * 128]),
 )
 TRICKY_IDS = [
-    "", " ", ".", "..", "...", "%2F", "%2f..%2f", "a/b", "a%2Fb", "..%2F..%2Fetc%2Fpasswd", "a" * 129, "a" * 5000,
-    "vs_abc\n", "vs_abc\r\n", "\nvs_abc", "vs abc", "vs_abc ", "vs_é", "ｖｓ＿ａｂｃ", "٣", "vs_abc\x00", "\x00",
-    "vs_abc\t", "%00", "%ff", "%", "%%", "?", "#", "&", "=", "+", ";", "vs_abc?x=1", "😀", "\u202e", "\ufeff",
-    "null", "None", "true", "0", "-1", "1e400", "[]", "{}", "'", '"', "\\", "<script>",
+    "",
+    " ",
+    ".",
+    "..",
+    "...",
+    "%2F",
+    "%2f..%2f",
+    "a/b",
+    "a%2Fb",
+    "..%2F..%2Fetc%2Fpasswd",
+    "a" * 129,
+    "a" * 5000,
+    "vs_abc\n",
+    "vs_abc\r\n",
+    "\nvs_abc",
+    "vs abc",
+    "vs_abc ",
+    "vs_é",
+    "ｖｓ＿ａｂｃ",
+    "٣",
+    "vs_abc\x00",
+    "\x00",
+    "vs_abc\t",
+    "%00",
+    "%ff",
+    "%",
+    "%%",
+    "?",
+    "#",
+    "&",
+    "=",
+    "+",
+    ";",
+    "vs_abc?x=1",
+    "😀",
+    "\u202e",
+    "\ufeff",
+    "null",
+    "None",
+    "true",
+    "0",
+    "-1",
+    "1e400",
+    "[]",
+    "{}",
+    "'",
+    '"',
+    "\\",
+    "<script>",
 ]
-ARBITRARY_IDS = st.one_of(st.sampled_from(TRICKY_IDS), TEXT, st.text(st.characters(exclude_categories=("Cs",)), max_size=300),
-                          INTS.map(str))
+ARBITRARY_IDS = st.one_of(
+    st.sampled_from(TRICKY_IDS), TEXT, st.text(st.characters(exclude_categories=("Cs",)), max_size=300), INTS.map(str)
+)
 STORE_IDS = st.one_of(st.just(STORE), st.just(STORE), VALID_IDS, ARBITRARY_IDS)
 FILE_IDS = st.one_of(st.just(FILE), VALID_IDS)
 
@@ -177,8 +276,9 @@ METADATA = st.one_of(
     st.dictionaries(st.one_of(TEXT, st.just("k" * 64)), st.one_of(VALID_TEXT, st.just("v" * 512)), max_size=4),
     st.just({f"key{n}": "v" * 512 for n in range(16)}),
 )
-EXPIRES_AFTER = st.fixed_dictionaries({"anchor": st.just("last_active_at"),
-                                       "days": st.one_of(st.integers(1, 365), st.sampled_from([1, 365]))})
+EXPIRES_AFTER = st.fixed_dictionaries(
+    {"anchor": st.just("last_active_at"), "days": st.one_of(st.integers(1, 365), st.sampled_from([1, 365]))}
+)
 
 
 @st.composite
@@ -197,20 +297,31 @@ FILE_ID_LISTS = st.one_of(
 
 @st.composite
 def valid_create(draw):
-    body = draw(st.fixed_dictionaries({}, optional={
-        "name": VALID_TEXT, "description": VALID_TEXT, "file_ids": st.one_of(st.just([]), FILE_ID_LISTS),
-        "metadata": st.one_of(st.none(), METADATA), "expires_after": EXPIRES_AFTER,
-    }))
+    body = draw(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "name": VALID_TEXT,
+                "description": VALID_TEXT,
+                "file_ids": st.one_of(st.just([]), FILE_ID_LISTS),
+                "metadata": st.one_of(st.none(), METADATA),
+                "expires_after": EXPIRES_AFTER,
+            },
+        )
+    )
     if body.get("file_ids") and draw(st.booleans()):
         body["chunking_strategy"] = draw(CHUNKING)
     return body
 
 
-VALID_UPDATE = st.fixed_dictionaries({}, optional={
-    "name": st.one_of(st.none(), VALID_TEXT),
-    "metadata": st.one_of(st.none(), METADATA),
-    "expires_after": st.one_of(st.none(), EXPIRES_AFTER),
-})
+VALID_UPDATE = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": st.one_of(st.none(), VALID_TEXT),
+        "metadata": st.one_of(st.none(), METADATA),
+        "expires_after": st.one_of(st.none(), EXPIRES_AFTER),
+    },
+)
 VALID_REMOVE = st.fixed_dictionaries(
     # Small lists only: each id is a call to the fake (500 ids are tried as a mutation's boundary).
     {"file_ids": st.lists(FILE_IDS, min_size=1, max_size=4, unique=True)},
@@ -218,20 +329,24 @@ VALID_REMOVE = st.fixed_dictionaries(
 )
 
 FILTER_SCALARS = st.one_of(VALID_TEXT, st.integers(-(2**53), 2**53), FLOATS, st.booleans())
-COMPARISON = st.fixed_dictionaries({
-    "type": st.sampled_from(["eq", "ne", "gt", "gte", "lt", "lte", "in", "nin"]),
-    "key": st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), min_size=1, max_size=20),
-    "value": st.one_of(FILTER_SCALARS, st.lists(FILTER_SCALARS, max_size=4)),
-})
+COMPARISON = st.fixed_dictionaries(
+    {
+        "type": st.sampled_from(["eq", "ne", "gt", "gte", "lt", "lte", "in", "nin"]),
+        "key": st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), min_size=1, max_size=20),
+        "value": st.one_of(FILTER_SCALARS, st.lists(FILTER_SCALARS, max_size=4)),
+    }
+)
 
 
 def filters(depth=1):
     if depth >= 8:  # the deepest compound allowed holds only comparisons
         return COMPARISON
-    compound = st.fixed_dictionaries({
-        "type": st.sampled_from(["and", "or"]),
-        "filters": st.lists(st.deferred(lambda: filters(depth + 1)), min_size=1, max_size=2),
-    })
+    compound = st.fixed_dictionaries(
+        {
+            "type": st.sampled_from(["and", "or"]),
+            "filters": st.lists(st.deferred(lambda: filters(depth + 1)), min_size=1, max_size=2),
+        }
+    )
     return st.one_of(COMPARISON, COMPARISON, compound)
 
 
@@ -244,15 +359,21 @@ def deep_filter(depth):
 
 NON_BLANK = VALID_TEXT.filter(lambda s: s.strip())
 VALID_SEARCH = st.fixed_dictionaries(
-    {"query": st.one_of(st.just("alpha"), NON_BLANK, st.lists(st.one_of(st.just("beta"), NON_BLANK),
-                                                             min_size=1, max_size=3))},
+    {
+        "query": st.one_of(
+            st.just("alpha"), NON_BLANK, st.lists(st.one_of(st.just("beta"), NON_BLANK), min_size=1, max_size=3)
+        )
+    },
     optional={
         "max_num_results": st.one_of(st.integers(1, 50), st.sampled_from([1, 50])),
         "filters": st.one_of(filters(), st.sampled_from([deep_filter(8), deep_filter(1)])),
-        "ranking_options": st.fixed_dictionaries({}, optional={
-            "ranker": st.sampled_from(["none", "auto", "default-2024-11-15"]),
-            "score_threshold": st.one_of(st.floats(0, 1), st.sampled_from([0, 1, 0.0, 1.0])),
-        }),
+        "ranking_options": st.fixed_dictionaries(
+            {},
+            optional={
+                "ranker": st.sampled_from(["none", "auto", "default-2024-11-15"]),
+                "score_threshold": st.one_of(st.floats(0, 1), st.sampled_from([0, 1, 0.0, 1.0])),
+            },
+        ),
         "rewrite_query": st.booleans(),
     },
 )
@@ -281,31 +402,78 @@ def replace_at(value, path, new):
 
 def mutations(value):
     """Ways to get `value` slightly (or entirely) wrong."""
-    options = [JSON, st.sampled_from([None, [], {}, "", True, 0, -1, 1.5, "x" * 600]),
-               st.just(str(value)), st.just([value]), st.just({"value": value})]
+    options = [
+        JSON,
+        st.sampled_from([None, [], {}, "", True, 0, -1, 1.5, "x" * 600]),
+        st.just(str(value)),
+        st.just([value]),
+        st.just({"value": value}),
+    ]
     if isinstance(value, bool):
         options.append(st.sampled_from([int(value), "true", "false", str(value).lower(), None]))
     elif isinstance(value, int):
-        options.append(st.sampled_from([value - 1, value + 1, -value, value * 1000, float(value), value + 0.5,
-                                        str(value), 2**64, -(2**64), 10**300]))
+        options.append(
+            st.sampled_from(
+                [
+                    value - 1,
+                    value + 1,
+                    -value,
+                    value * 1000,
+                    float(value),
+                    value + 0.5,
+                    str(value),
+                    2**64,
+                    -(2**64),
+                    10**300,
+                ]
+            )
+        )
     elif isinstance(value, float):
         options.append(st.sampled_from([value - 1, value + 1, -value - 1e-9, value + 1e-9, str(value), 1e308, -1e308]))
     elif isinstance(value, str):
-        options.append(st.sampled_from([
-            "", " ", "\t\n", value + "\x00", value + "\n", value + "\ud800", value * 600 or "x" * 600,
-            "x" * 65, "x" * 129, "x" * 513, value.upper() + "!", "a/b", "..", value + "\u202e",
-        ]))
+        options.append(
+            st.sampled_from(
+                [
+                    "",
+                    " ",
+                    "\t\n",
+                    value + "\x00",
+                    value + "\n",
+                    value + "\ud800",
+                    value * 600 or "x" * 600,
+                    "x" * 65,
+                    "x" * 129,
+                    "x" * 513,
+                    value.upper() + "!",
+                    "a/b",
+                    "..",
+                    value + "\u202e",
+                ]
+            )
+        )
     elif isinstance(value, list):
-        options.append(st.sampled_from([
-            [], value + value[:1], value * 2, [None], [1], [[value]], [{}],
-            [f"file-{n}" for n in range(501)], list(value) + [""], list(value) + ["bad id!"],
-        ]))
+        options.append(
+            st.sampled_from(
+                [
+                    [],
+                    value + value[:1],
+                    value * 2,
+                    [None],
+                    [1],
+                    [[value]],
+                    [{}],
+                    [f"file-{n}" for n in range(501)],
+                    [*list(value), ""],
+                    [*list(value), "bad id!"],
+                ]
+            )
+        )
     elif isinstance(value, dict):
         extra = {**value, "unexpected": 1}
         fewer = dict(list(value.items())[1:])
         many = {**value, **{f"k{n}": "v" for n in range(17)}}
         long_key = {**value, "k" * 65: "v"}
-        wrong_values = {key: 1 for key in value} or {"": 1}
+        wrong_values = dict.fromkeys(value, 1) or {"": 1}
         options.append(st.sampled_from([extra, fewer, many, long_key, wrong_values, []]))
     return st.one_of(*options)
 
@@ -340,41 +508,81 @@ def bodies(valid):
 # --- raw bodies and content types -----------------------------------------------------------
 
 CONTENT_TYPES = st.one_of(
-    st.sampled_from([
-        "application/json", "application/json; charset=utf-8", "application/json; charset=latin-1",
-        "application/json; charset=utf-16", "application/json; charset=bogus", "application/json; charset=idna",
-        # Charsets naming codecs that are not text encodings (rot13, bz2_codec) break Django itself before
-        # any view runs; the site's WSGI application answers them (tests/site/test_deploy.py).
-        "application/JSON", "text/json", "text/plain", "application/xml",
-        "application/x-www-form-urlencoded", "multipart/form-data", "multipart/form-data; boundary=xyz",
-        "multipart/form-data; boundary=", "multipart/mixed; boundary=xyz", "application/octet-stream",
-        "", ";", "application/json;;", "*/*", "application/*",
-    ]),
+    st.sampled_from(
+        [
+            "application/json",
+            "application/json; charset=utf-8",
+            "application/json; charset=latin-1",
+            "application/json; charset=utf-16",
+            "application/json; charset=bogus",
+            "application/json; charset=idna",
+            # Charsets naming codecs that are not text encodings (rot13, bz2_codec) break Django itself before
+            # any view runs; the site's WSGI application answers them (tests/site/test_deploy.py).
+            "application/JSON",
+            "text/json",
+            "text/plain",
+            "application/xml",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+            "multipart/form-data; boundary=xyz",
+            "multipart/form-data; boundary=",
+            "multipart/mixed; boundary=xyz",
+            "application/octet-stream",
+            "",
+            ";",
+            "application/json;;",
+            "*/*",
+            "application/*",
+        ]
+    ),
     st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40),
 )
 
 
 @st.composite
 def raw_bodies(draw, valid):
-    kind = draw(st.sampled_from(["bytes", "truncated", "invalid_utf8", "tokens", "deep", "big_number", "bom",
-                                 "surrogate", "text"]))
+    kind = draw(
+        st.sampled_from(
+            ["bytes", "truncated", "invalid_utf8", "tokens", "deep", "big_number", "bom", "surrogate", "text"]
+        )
+    )
     if kind == "bytes":
         return draw(st.binary(max_size=200))
     if kind == "truncated":
         text = encode(draw(valid))
-        return text[:draw(st.integers(0, max(len(text) - 1, 0)))]
+        return text[: draw(st.integers(0, max(len(text) - 1, 0)))]
     if kind == "invalid_utf8":
         text = encode(draw(valid), ascii_only=False)
         at = draw(st.integers(0, len(text)))
         return text[:at] + draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xc0\xaf", b"\x80"])) + text[at:]
     if kind == "tokens":
-        return draw(st.sampled_from([
-            b"NaN", b"Infinity", b"-Infinity", b'{"query": NaN}', b'{"name": Infinity}',
-            b'{"max_num_results": 1e400}', b'{"query": "a", "filters": {"type": "eq", "key": "k", "value": 1e400}}',
-            b'{"query": "a", "filters": {"type": "eq", "key": "k", "value": -1e400}}',
-            b'{"query": "a", "ranking_options": {"score_threshold": 1e-400}}', b"null", b"true", b"[]", b'""',
-            b'{"name": "a", "name": "b"}', b"{} {}", b"{}x", b"  {}  ", b"\x00", b"{,}", b"{'a': 1}", b"",
-        ]))
+        return draw(
+            st.sampled_from(
+                [
+                    b"NaN",
+                    b"Infinity",
+                    b"-Infinity",
+                    b'{"query": NaN}',
+                    b'{"name": Infinity}',
+                    b'{"max_num_results": 1e400}',
+                    b'{"query": "a", "filters": {"type": "eq", "key": "k", "value": 1e400}}',
+                    b'{"query": "a", "filters": {"type": "eq", "key": "k", "value": -1e400}}',
+                    b'{"query": "a", "ranking_options": {"score_threshold": 1e-400}}',
+                    b"null",
+                    b"true",
+                    b"[]",
+                    b'""',
+                    b'{"name": "a", "name": "b"}',
+                    b"{} {}",
+                    b"{}x",
+                    b"  {}  ",
+                    b"\x00",
+                    b"{,}",
+                    b"{'a': 1}",
+                    b"",
+                ]
+            )
+        )
     if kind == "deep":
         # Around Python's recursion limit (1000) and far beyond it.
         depth = draw(st.one_of(st.sampled_from([50, 999, 1000, 5000, 100_000]), st.integers(850, 1000)))
@@ -387,13 +595,21 @@ def raw_bodies(draw, valid):
     if kind == "bom":
         return b"\xef\xbb\xbf" + encode(draw(valid))
     if kind == "surrogate":  # a lone surrogate escaped in JSON text: valid JSON, not valid unicode
-        field = draw(st.sampled_from([
-            '{"name": "\\ud800"}', '{"metadata": {"\\ud800": "v"}}', '{"metadata": {"k": "\\udfff"}}',
-            '{"query": "\\ud800"}', '{"query": "a", "filters": {"type": "eq", "key": "\\ud800", "value": 1}}',
-            '{"query": "a", "filters": {"type": "eq", "key": "k", "value": "\\ud800"}}',
-            '{"query": "a", "filters": {"type": "in", "key": "k", "value": ["\\udc00"]}}',
-            '{"file_ids": ["\\ud800"]}', '{"\\ud800": 1}',
-        ]))
+        field = draw(
+            st.sampled_from(
+                [
+                    '{"name": "\\ud800"}',
+                    '{"metadata": {"\\ud800": "v"}}',
+                    '{"metadata": {"k": "\\udfff"}}',
+                    '{"query": "\\ud800"}',
+                    '{"query": "a", "filters": {"type": "eq", "key": "\\ud800", "value": 1}}',
+                    '{"query": "a", "filters": {"type": "eq", "key": "k", "value": "\\ud800"}}',
+                    '{"query": "a", "filters": {"type": "in", "key": "k", "value": ["\\udc00"]}}',
+                    '{"file_ids": ["\\ud800"]}',
+                    '{"\\ud800": 1}',
+                ]
+            )
+        )
         return field.encode()
     return draw(TEXT).encode("utf-8")
 
@@ -464,11 +680,39 @@ def test_raw_bodies_and_content_types(endpoint, api, url, fake_openai):
 # --- query parameters -----------------------------------------------------------------------
 
 QUERY_VALUES = st.one_of(
-    TEXT, INTS.map(str), st.text(st.characters(exclude_categories=("Cs",)), max_size=300),
+    TEXT,
+    INTS.map(str),
+    st.text(st.characters(exclude_categories=("Cs",)), max_size=300),
     st.sampled_from(TRICKY_IDS),
-    st.sampled_from(["", "0", "1", "100", "101", "-1", " 5", "5 ", "5.0", "1e2", "0x10", "1_0", "５", "٣", "+7",
-                     "asc", "desc", "ASC", "completed", "in_progress", "failed", "cancelled", "all",
-                     "00000000-0000-0000-0000-000000000000", "not-a-uuid"]),
+    st.sampled_from(
+        [
+            "",
+            "0",
+            "1",
+            "100",
+            "101",
+            "-1",
+            " 5",
+            "5 ",
+            "5.0",
+            "1e2",
+            "0x10",
+            "1_0",
+            "５",
+            "٣",
+            "+7",
+            "asc",
+            "desc",
+            "ASC",
+            "completed",
+            "in_progress",
+            "failed",
+            "cancelled",
+            "all",
+            "00000000-0000-0000-0000-000000000000",
+            "not-a-uuid",
+        ]
+    ),
 )
 PARAM_VALUES = {
     "limit": st.one_of(st.integers(1, 100).map(str), QUERY_VALUES),
@@ -480,11 +724,31 @@ PARAM_VALUES = {
 # Junk glued onto the query string as is: broken percent-escapes, bare keys, separators.
 RAW_QUERY_TAILS = st.one_of(
     st.just(""),
-    st.sampled_from(["&", "&&", "&limit", "&limit=", "&=", "&%", "&%zz=1", "&limit=%ff", "&after=%00",
-                     "&credential=", "&order=asc&order=desc", "&limit=1&limit=x", ";limit=5", "&filter=%E2%80%AE",
-                     "&before=a%0A", "&after=vs_abc%0A", "&x=" + "%41" * 500, "#frag"]),
+    st.sampled_from(
+        [
+            "&",
+            "&&",
+            "&limit",
+            "&limit=",
+            "&=",
+            "&%",
+            "&%zz=1",
+            "&limit=%ff",
+            "&after=%00",
+            "&credential=",
+            "&order=asc&order=desc",
+            "&limit=1&limit=x",
+            ";limit=5",
+            "&filter=%E2%80%AE",
+            "&before=a%0A",
+            "&after=vs_abc%0A",
+            "&x=" + "%41" * 500,
+            "#frag",
+        ]
+    ),
     st.text(st.characters(min_codepoint=33, max_codepoint=126, exclude_characters="#"), max_size=30).map(
-        lambda s: "&" + s),
+        lambda s: "&" + s
+    ),
 )
 
 
@@ -579,7 +843,10 @@ def test_any_path_id(route, api, url, fake_openai, upload_dir):
         if valid_body == "upload":
             data, content_type = multipart([("files", "notes.txt", b"alpha")])
         else:
-            data, content_type = (b"" if valid_body is None else encode(substitute(valid_body, ids))), "application/json"
+            data, content_type = (
+                (b"" if valid_body is None else encode(substitute(valid_body, ids))),
+                "application/json",
+            )
         request(api, method, path, data=data, content_type=content_type)
         assert list(upload_dir.iterdir()) == []
 
@@ -591,10 +858,15 @@ def test_any_method_on_any_path_under_the_api(method, api, url, fake_openai):
     """Unknown routes and methods a route does not allow are JSON errors too."""
 
     @props(max_examples=30)
-    @given(suffix=st.one_of(
-        st.sampled_from(["", "/", "//", "/x/files/extra", "/x/search/", "/x/y/z", "/%2F", "/../..", "/x/files//"]),
-        st.lists(ARBITRARY_IDS, min_size=1, max_size=4).map(lambda parts: "/" + "/".join(quote(p, safe="") for p in parts)),
-    ), body=st.one_of(st.just(b""), JSON.map(encode)))
+    @given(
+        suffix=st.one_of(
+            st.sampled_from(["", "/", "//", "/x/files/extra", "/x/search/", "/x/y/z", "/%2F", "/../..", "/x/files//"]),
+            st.lists(ARBITRARY_IDS, min_size=1, max_size=4).map(
+                lambda parts: "/" + "/".join(quote(p, safe="") for p in parts)
+            ),
+        ),
+        body=st.one_of(st.just(b""), JSON.map(encode)),
+    )
     def run(suffix, body):
         seed(fake_openai)
         path = url(suffix)
@@ -604,6 +876,7 @@ def test_any_method_on_any_path_under_the_api(method, api, url, fake_openai):
 
 
 # --- the upload route: random multipart bodies ----------------------------------------------
+
 
 def multipart(parts):
     """A multipart/form-data body from (field name, file name or None, content) parts; (body, content type)."""
@@ -616,9 +889,29 @@ def multipart(parts):
 
 
 FILE_NAMES = st.one_of(
-    st.sampled_from(["notes.txt", "résumé 2024.docx", "../../etc/passwd", "a/b/c.txt", "C:\\x\\y.txt", "", " ",
-                     "a\x00b.txt", "a\nb.txt", 'a"b.txt', "a;b.txt", "doc\u202efdp.exe", "x" * 256, "x" * 255,
-                     "😀.txt", "&amp;.txt", "%2F.txt", ".", ".."]),
+    st.sampled_from(
+        [
+            "notes.txt",
+            "résumé 2024.docx",
+            "../../etc/passwd",
+            "a/b/c.txt",
+            "C:\\x\\y.txt",
+            "",
+            " ",
+            "a\x00b.txt",
+            "a\nb.txt",
+            'a"b.txt',
+            "a;b.txt",
+            "doc\u202efdp.exe",
+            "x" * 256,
+            "x" * 255,
+            "😀.txt",
+            "&amp;.txt",
+            "%2F.txt",
+            ".",
+            "..",
+        ]
+    ),
     TEXT,
 )
 CHUNKING_TEXT = st.one_of(
@@ -643,7 +936,7 @@ def multipart_bodies(draw):
     data, content_type = multipart(parts)
     mangle = draw(st.sampled_from(["none", "none", "none", "truncate", "no_boundary", "other_boundary", "json"]))
     if mangle == "truncate":
-        data = data[:draw(st.integers(0, len(data)))]
+        data = data[: draw(st.integers(0, len(data)))]
     elif mangle == "no_boundary":
         content_type = "multipart/form-data"
     elif mangle == "other_boundary":
@@ -658,8 +951,10 @@ def test_any_multipart_upload(api, url, fake_openai, upload_dir):
     @example(body=(b"", "application/json"), store_id=STORE)  # no body at all
     @example(body=(b"", None), store_id=STORE)  # nor a content type
     @example(body=multipart([("files", "notes.txt", SEED_CONTENT)]), store_id=STORE)
-    @given(body=st.one_of(multipart_bodies(), st.tuples(raw_bodies(CHUNKING), CONTENT_TYPES)),
-           store_id=st.one_of(st.just(STORE), st.just(STORE), st.just(STORE), STORE_IDS))
+    @given(
+        body=st.one_of(multipart_bodies(), st.tuples(raw_bodies(CHUNKING), CONTENT_TYPES)),
+        store_id=st.one_of(st.just(STORE), st.just(STORE), st.just(STORE), STORE_IDS),
+    )
     def run(body, store_id):
         ids = seed(fake_openai)
         data, content_type = body
@@ -689,8 +984,11 @@ def test_ids_outside_the_pattern_are_400_before_reaching_openai(where, api, url,
     @props(max_examples=40)
     @example(bad_id="vs_abc\n")
     @example(bad_id="..")
-    @given(bad_id=st.one_of(st.sampled_from(TRICKY_IDS), TEXT, VALID_IDS.map(lambda s: s + "\n")).filter(
-        lambda value: invalid_id(value.strip() if query else value) and "/" not in value and value != ""))
+    @given(
+        bad_id=st.one_of(st.sampled_from(TRICKY_IDS), TEXT, VALID_IDS.map(lambda s: s + "\n")).filter(
+            lambda value: invalid_id(value.strip() if query else value) and "/" not in value and value != ""
+        )
+    )
     def run(bad_id):
         if query and not invalid_id(bad_id.strip()):
             return  # an explicit example that is a valid cursor once trimmed
@@ -717,25 +1015,37 @@ def test_ids_outside_the_pattern_are_400_before_reaching_openai(where, api, url,
 NESTED = b"[" * 1000 + b"]" * 1000
 
 
-@pytest.mark.parametrize("method, template, data, content_type", [
-    # An upload with no body at all (and no multipart content type).
-    ("POST", "/{id}", b"", "application/json"),
-    ("POST", "/{id}", b"", "text/plain"),
-    # JSON nested deeper than Python's recursion limit.
-    ("POST", "", NESTED, "application/json"),
-    ("PUT", "/{id}", NESTED, "application/json"),
-    ("PATCH", "/{id}", NESTED, "application/json"),
-    ("POST", "/{id}/search", NESTED, "application/json"),
-    # Lone surrogates (valid JSON escapes) where no string field checks them, sent on to OpenAI.
-    ("POST", "", b'{"metadata": {"\\ud800": "v"}}', "application/json"),
-    ("PUT", "/{id}", b'{"metadata": {"\\ud800": "v"}}', "application/json"),
-    ("POST", "/{id}/search", b'{"query": "\\ud800"}', "application/json"),
-    ("POST", "/{id}/search", b'{"query": ["a", "\\udc00"]}', "application/json"),
-    ("POST", "/{id}/search", b'{"query": "a", "filters": {"type": "eq", "key": "k", "value": "\\ud800"}}',
-     "application/json"),
-    ("POST", "/{id}/search", b'{"query": "a", "filters": {"type": "in", "key": "k", "value": ["\\ud800"]}}',
-     "application/json"),
-], ids=lambda value: value[:40].decode(errors="replace") if isinstance(value, bytes) else None)
+@pytest.mark.parametrize(
+    "method, template, data, content_type",
+    [
+        # An upload with no body at all (and no multipart content type).
+        ("POST", "/{id}", b"", "application/json"),
+        ("POST", "/{id}", b"", "text/plain"),
+        # JSON nested deeper than Python's recursion limit.
+        ("POST", "", NESTED, "application/json"),
+        ("PUT", "/{id}", NESTED, "application/json"),
+        ("PATCH", "/{id}", NESTED, "application/json"),
+        ("POST", "/{id}/search", NESTED, "application/json"),
+        # Lone surrogates (valid JSON escapes) where no string field checks them, sent on to OpenAI.
+        ("POST", "", b'{"metadata": {"\\ud800": "v"}}', "application/json"),
+        ("PUT", "/{id}", b'{"metadata": {"\\ud800": "v"}}', "application/json"),
+        ("POST", "/{id}/search", b'{"query": "\\ud800"}', "application/json"),
+        ("POST", "/{id}/search", b'{"query": ["a", "\\udc00"]}', "application/json"),
+        (
+            "POST",
+            "/{id}/search",
+            b'{"query": "a", "filters": {"type": "eq", "key": "k", "value": "\\ud800"}}',
+            "application/json",
+        ),
+        (
+            "POST",
+            "/{id}/search",
+            b'{"query": "a", "filters": {"type": "in", "key": "k", "value": ["\\ud800"]}}',
+            "application/json",
+        ),
+    ],
+    ids=lambda value: value[:40].decode(errors="replace") if isinstance(value, bytes) else None,
+)
 def test_pinned_inputs(method, template, data, content_type, api, url, fake_openai):
     ids = seed(fake_openai)
     path = url(template.format(id=ids[STORE]))

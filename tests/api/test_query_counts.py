@@ -4,6 +4,7 @@ Once the credential's OpenAI client is cached and its `last_used_at` is fresh (w
 a minute), every endpoint costs at most three queries, whatever it asks of OpenAI. The benchmark
 (`make bench`, figure 7) reports the same count from a live request; see docs/performance.md.
 """
+
 import re
 from datetime import timedelta
 
@@ -46,11 +47,20 @@ ENDPOINTS = [
     ("retrieve", lambda api, url, sid, fake, store: api.get(url(f"/{sid}"))),
     ("update", lambda api, url, sid, fake, store: api.put(url(f"/{sid}"), {"name": "renamed"}, format="json")),
     ("delete", lambda api, url, sid, fake, store: api.delete(url(f"/{sid}"))),
-    ("upload files", lambda api, url, sid, fake, store: api.post(
-        url(f"/{sid}"), {"files": [text_file("a.txt", b"alpha"), text_file("b.md", b"# beta", "text/markdown")]},
-        format="multipart")),
-    ("remove files", lambda api, url, sid, fake, store: api.patch(
-        url(f"/{sid}"), {"file_ids": [attached_file(fake, store)], "delete_files": True}, format="json")),
+    (
+        "upload files",
+        lambda api, url, sid, fake, store: api.post(
+            url(f"/{sid}"),
+            {"files": [text_file("a.txt", b"alpha"), text_file("b.md", b"# beta", "text/markdown")]},
+            format="multipart",
+        ),
+    ),
+    (
+        "remove files",
+        lambda api, url, sid, fake, store: api.patch(
+            url(f"/{sid}"), {"file_ids": [attached_file(fake, store)], "delete_files": True}, format="json"
+        ),
+    ),
     ("list store files", lambda api, url, sid, fake, store: api.get(url(f"/{sid}/files"))),
     ("search", lambda api, url, sid, fake, store: api.post(url(f"/{sid}/search"), {"query": "text"}, format="json")),
 ]
@@ -58,14 +68,16 @@ ENDPOINTS = [
 
 @pytest.mark.parametrize("call", [call for _, call in ENDPOINTS], ids=[name for name, _ in ENDPOINTS])
 def test_each_endpoint_costs_at_most_three_queries_with_a_cached_client(
-        api, url, store, fake_openai, warm, call, django_assert_max_num_queries):
+    api, url, store, fake_openai, warm, call, django_assert_max_num_queries
+):
     with django_assert_max_num_queries(CACHED_CALL_QUERIES):
         response = call(api, url, store["id"], fake_openai, store)
     assert response.status_code == 200, response.content
 
 
 def test_a_cached_client_get_makes_exactly_the_token_credential_and_audit_queries(
-        api, url, store, warm, django_assert_num_queries):
+    api, url, store, warm, django_assert_num_queries
+):
     with django_assert_num_queries(CACHED_CALL_QUERIES) as captured:
         assert api.get(url(f"/{store['id']}")).status_code == 200
     assert tables(captured) == [
@@ -76,7 +88,8 @@ def test_a_cached_client_get_makes_exactly_the_token_credential_and_audit_querie
 
 
 def test_the_first_use_within_a_minute_adds_one_update_of_last_used_at(
-        api, url, store, credential, django_assert_num_queries):
+    api, url, store, credential, django_assert_num_queries
+):
     Credential.objects.filter(pk=credential.pk).update(last_used_at=None)
     with django_assert_num_queries(CACHED_CALL_QUERIES + 1) as captured:
         assert api.get(url(f"/{store['id']}")).status_code == 200

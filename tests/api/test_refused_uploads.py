@@ -3,6 +3,7 @@
 Each test streams a 200 MB multipart body over a real socket to the live server, samples the upload
 directory between chunks while it streams, and reads the answer as it arrives.
 """
+
 import socket
 import threading
 import time
@@ -31,11 +32,16 @@ def stream_upload(server_url, path, headers, upload_dir, *, audited=True):
     address = urlsplit(server_url)
     head = file_part(b"big.txt", b"")[:-2]  # the file part up to its content
     tail = b"\r\n" + closing()
-    request = "".join([
-        f"POST {path} HTTP/1.1\r\nHost: {address.netloc}\r\n",
-        *(f"{name}: {value}\r\n" for name, value in headers.items()),
-        f"Content-Type: {CONTENT_TYPE}\r\nContent-Length: {BODY_BYTES}\r\n\r\n",
-    ]).encode() + head
+    request = (
+        "".join(
+            [
+                f"POST {path} HTTP/1.1\r\nHost: {address.netloc}\r\n",
+                *(f"{name}: {value}\r\n" for name, value in headers.items()),
+                f"Content-Type: {CONTENT_TYPE}\r\nContent-Length: {BODY_BYTES}\r\n\r\n",
+            ]
+        ).encode()
+        + head
+    )
     answer = bytearray()
     most_files = 0
     entries_before = AuditEntry.objects.count()
@@ -99,7 +105,9 @@ def signed_in(user):
     """Session cookies of `user` (and a CSRF cookie the caller does not echo in a header)."""
     client = logged_in(user)
     client.get(reverse("admin:login"))  # sets the CSRF cookie
-    return {"Cookie": f"sessionid={client.cookies['sessionid'].value}; {CSRF_COOKIE}={client.cookies[CSRF_COOKIE].value}"}
+    return {
+        "Cookie": f"sessionid={client.cookies['sessionid'].value}; {CSRF_COOKIE}={client.cookies[CSRF_COOKIE].value}"
+    }
 
 
 @pytest.fixture
@@ -135,7 +143,7 @@ def one_call_a_minute(throttle_rates):
 @pytest.mark.usefixtures("nothing_reached_openai", "one_call_a_minute")
 def test_a_throttled_caller_stores_nothing(live_server, api, url, upload_path, user, upload_dir):
     assert api.get(url()).status_code == 200  # the minute's one call
-    status, body, most_files = stream_upload(live_server.url, upload_path, token_header(user), upload_dir)
+    status, _body, most_files = stream_upload(live_server.url, upload_path, token_header(user), upload_dir)
 
     assert status.split()[1] == "429"
     assert most_files == 0
@@ -155,10 +163,10 @@ def staff_signed_in(user, signed_in):
 
 
 @pytest.mark.usefixtures("nothing_reached_openai")
-def test_the_consoles_upload_without_a_csrf_token_stores_nothing(live_server, console_path, staff_signed_in,
-                                                                 upload_dir):
-    status, _, most_files = stream_upload(live_server.url, console_path, staff_signed_in, upload_dir,
-                                          audited=False)
+def test_the_consoles_upload_without_a_csrf_token_stores_nothing(
+    live_server, console_path, staff_signed_in, upload_dir
+):
+    status, _, most_files = stream_upload(live_server.url, console_path, staff_signed_in, upload_dir, audited=False)
 
     assert status.split()[1] == "403"
     assert most_files == 0
@@ -166,11 +174,13 @@ def test_the_consoles_upload_without_a_csrf_token_stores_nothing(live_server, co
 
 @pytest.mark.usefixtures("nothing_reached_openai")
 def test_the_consoles_upload_to_a_credential_the_user_may_not_use_stores_nothing(
-        live_server, console_path, staff_signed_in, credential, user, upload_dir):
+    live_server, console_path, staff_signed_in, credential, user, upload_dir
+):
     credential.users.remove(user)
     csrf = staff_signed_in["Cookie"].rpartition(f"{CSRF_COOKIE}=")[2]
-    status, _, most_files = stream_upload(live_server.url, console_path,
-                                          {**staff_signed_in, "X-CSRFToken": csrf}, upload_dir, audited=False)
+    status, _, most_files = stream_upload(
+        live_server.url, console_path, {**staff_signed_in, "X-CSRFToken": csrf}, upload_dir, audited=False
+    )
 
     assert status.split()[1] == "404"
     assert most_files == 0

@@ -11,6 +11,7 @@ the seeded store, its file, its file batch and a word of its content; uploaded b
 a file type uploads accept. The rest keep what was generated and so exercise the 401, 404 and 400
 answers. Every operation of the document is run (the test fails if one is missing).
 """
+
 import copy
 import uuid
 import zlib
@@ -84,7 +85,10 @@ class Seed:
                 self.file_id = self.fake.create_file("notes.txt", SEED_CONTENT)["id"]
             if self.store_id not in self.fake.vector_stores:
                 self.store_id = self.fake.create_vector_store(name="seeded")["id"]
-            if self.batch_id not in self.fake.file_batches or (self.store_id, self.file_id) not in self.fake.vector_store_files:
+            if (
+                self.batch_id not in self.fake.file_batches
+                or (self.store_id, self.file_id) not in self.fake.vector_store_files
+            ):
                 self.batch_id = self.fake.create_batch(self.store_id, [(self.file_id, DEFAULT_CHUNKING, None)])["id"]
 
 
@@ -160,8 +164,9 @@ def _describe(exc):
     return f"{type(exc).__name__}: {exc}"
 
 
-def test_every_answer_is_documented_and_no_input_breaks_the_server(wsgi_app, fake_openai, credential, user,
-                                                                   monkeypatch):
+def test_every_answer_is_documented_and_no_input_breaks_the_server(
+    wsgi_app, fake_openai, credential, user, monkeypatch
+):
     # About a thousand requests a minute from one user: the site's throttle would answer most with 429.
     monkeypatch.setattr(VectorStoreViewSet, "throttle_classes", [])
     token = token_of(user)
@@ -177,8 +182,12 @@ def test_every_answer_is_documented_and_no_input_breaks_the_server(wsgi_app, fak
         database=None,  # no .hypothesis/ directory in the project
         phases=[Phase.explicit, Phase.generate, Phase.shrink],
         # One test function drives every operation with fixtures set up once; slow examples are expected.
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                               HealthCheck.filter_too_much, HealthCheck.data_too_large],
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.filter_too_much,
+            HealthCheck.data_too_large,
+        ],
     )
 
     def check(case):
@@ -198,11 +207,17 @@ def test_every_answer_is_documented_and_no_input_breaks_the_server(wsgi_app, fak
     assert len(operations) == 18
     failures = []
     for operation in operations:
-        test = create_test(operation=operation, test_func=check, config=HypothesisTestConfig(
-            project=schema.config, modes=list(HypothesisTestMode), settings=settings,
-        ))
+        test = create_test(
+            operation=operation,
+            test_func=check,
+            config=HypothesisTestConfig(
+                project=schema.config,
+                modes=list(HypothesisTestMode),
+                settings=settings,
+            ),
+        )
         try:
             test()
-        except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - report every operation, not only the first
+        except (Exception, BaseExceptionGroup) as exc:
             failures.append(f"--- {operation.label} ---\n{_describe(exc)}")
     assert not failures, "\n\n".join(failures)

@@ -2,6 +2,7 @@
 
 Every test of the suite is also swept for stored keys in its answers and log lines (conftest.no_api_key_leaks).
 """
+
 import io
 import logging
 import time
@@ -83,8 +84,9 @@ def test_error_answers_name_no_credential_of_someone_else(other_user, url, crede
     assert response["Content-Type"] == "application/json"
 
 
-def test_someone_elses_credential_and_a_missing_one_take_the_same_time(other_user, url, credential, fake_openai,
-                                                                       django_assert_num_queries):
+def test_someone_elses_credential_and_a_missing_one_take_the_same_time(
+    other_user, url, credential, fake_openai, django_assert_num_queries
+):
     """Same status, same body, the same database work, and no timing difference beyond noise.
 
     Time is the promise, so this measures it, robustly on a loaded machine: the two kinds of call alternate

@@ -5,6 +5,7 @@ For each route: what it answers and what reached OpenAI, its validation (nothing
 errors, the audit trail and access. The rules a batch body shares with POST /{id}/file_batches (`file_ids`,
 `files`, their limits) are checked for both routes in test_file_batches.py.
 """
+
 import pytest
 
 from tests.conftest import client_for
@@ -57,8 +58,10 @@ def file_url(url, store, file):
 
 def audited():
     """(operation, method, vector store id, status) of each audit entry, oldest first."""
-    return [(entry.operation, entry.method, entry.vector_store_id, entry.status_code)
-            for entry in AuditEntry.objects.order_by("id")]
+    return [
+        (entry.operation, entry.method, entry.vector_store_id, entry.status_code)
+        for entry in AuditEntry.objects.order_by("id")
+    ]
 
 
 def assert_invalid(response, field=None):
@@ -80,7 +83,10 @@ def test_get_file_returns_the_vector_store_file(api, file_url, store, file, fake
     assert response.json()["object"] == "vector_store.file"
     [request] = fake_openai.requests
     assert (request.method, request.path, request.query) == (
-        "GET", f"/vector_stores/{store['id']}/files/{file['id']}", {})
+        "GET",
+        f"/vector_stores/{store['id']}/files/{file['id']}",
+        {},
+    )
     assert audited() == [("retrieve_file", "GET", store["id"], 200)]
 
 
@@ -97,10 +103,15 @@ def test_get_a_file_not_in_the_store_is_openais_404(api, file_url, fake_openai):
     assert body["message"] == body["detail"]
 
 
-@pytest.mark.parametrize(("status", "expected", "code"), [
-    (500, 502, "openai_server_error"), (429, 429, "openai_rate_limited"), (401, 401, "openai_invalid_api_key"),
-    (403, 403, "openai_permission_denied"),
-])
+@pytest.mark.parametrize(
+    ("status", "expected", "code"),
+    [
+        (500, 502, "openai_server_error"),
+        (429, 429, "openai_rate_limited"),
+        (401, 401, "openai_invalid_api_key"),
+        (403, 403, "openai_permission_denied"),
+    ],
+)
 def test_get_file_maps_openais_errors(api, file_url, store, file, fake_openai, status, expected, code):
     fake_openai.fail("GET", f"/vector_stores/{store['id']}/files/{file['id']}", status, headers={"Retry-After": "3"})
     response = api.get(file_url())
@@ -125,14 +136,25 @@ def test_a_bad_store_id_in_a_file_path_is_400_before_openai(api, url, file, fake
     assert fake_openai.requests == []
 
 
-@pytest.mark.parametrize(("method", "suffix", "body"), [
-    ("get", "", None), ("post", "", {"attributes": None}), ("delete", "", None), ("get", "/content", None),
-], ids=["get", "update", "detach", "content"])
-def test_someone_elses_credential_is_404_and_nothing_reaches_openai(other_user, file_url, store, fake_openai,
-                                                                     method, suffix, body):
+@pytest.mark.parametrize(
+    ("method", "suffix", "body"),
+    [
+        ("get", "", None),
+        ("post", "", {"attributes": None}),
+        ("delete", "", None),
+        ("get", "/content", None),
+    ],
+    ids=["get", "update", "detach", "content"],
+)
+def test_someone_elses_credential_is_404_and_nothing_reaches_openai(
+    other_user, file_url, store, fake_openai, method, suffix, body
+):
     client = client_for(other_user)
-    response = client.post(file_url(suffix), body, format="json") if method == "post" else getattr(client, method)(
-        file_url(suffix))
+    response = (
+        client.post(file_url(suffix), body, format="json")
+        if method == "post"
+        else getattr(client, method)(file_url(suffix))
+    )
     assert response.status_code == 404
     assert response.json()["code"] == "credential_not_found"
     assert fake_openai.requests == []
@@ -149,7 +171,10 @@ def test_update_file_replaces_the_attributes(api, file_url, store, file, fake_op
     assert fake_openai.vector_store_files[(store["id"], file["id"])]["attributes"] == ATTRIBUTES
     [request] = fake_openai.requests
     assert (request.method, request.path, request.json) == (
-        "POST", f"/vector_stores/{store['id']}/files/{file['id']}", {"attributes": ATTRIBUTES})
+        "POST",
+        f"/vector_stores/{store['id']}/files/{file['id']}",
+        {"attributes": ATTRIBUTES},
+    )
     assert audited() == [("update_file", "POST", store["id"], 200)]
 
 
@@ -173,8 +198,11 @@ def test_invalid_attributes_are_400_before_openai(api, file_url, fake_openai, at
     assert audited()[0][3] == 400
 
 
-@pytest.mark.parametrize("body", [{}, {"attributes": {}, "extra": 1}, [], "attributes"],
-                         ids=["missing", "unknown-field", "a-list", "a-string"])
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"attributes": {}, "extra": 1}, [], "attributes"],
+    ids=["missing", "unknown-field", "a-list", "a-string"],
+)
 def test_an_update_body_without_just_attributes_is_400(api, file_url, fake_openai, body):
     assert_invalid(api.post(file_url(), body, format="json"))
     assert fake_openai.requests == []
@@ -186,9 +214,14 @@ def test_a_body_that_is_not_json_is_a_400_parse_error(api, file_url, fake_openai
     assert fake_openai.requests == []
 
 
-@pytest.mark.parametrize(("status", "expected", "code"), [
-    (400, 400, "openai_bad_request"), (404, 404, "openai_not_found"), (500, 502, "openai_server_error"),
-])
+@pytest.mark.parametrize(
+    ("status", "expected", "code"),
+    [
+        (400, 400, "openai_bad_request"),
+        (404, 404, "openai_not_found"),
+        (500, 502, "openai_server_error"),
+    ],
+)
 def test_update_file_maps_openais_errors(api, file_url, store, file, fake_openai, status, expected, code):
     fake_openai.fail("POST", f"/vector_stores/{store['id']}/files/{file['id']}", status)
     response = api.post(file_url(), {"attributes": ATTRIBUTES}, format="json")
@@ -206,23 +239,33 @@ def test_detach_keeps_the_file(api, file_url, store, file, fake_openai):
     assert (store["id"], file["id"]) not in fake_openai.vector_store_files
     assert file["id"] in fake_openai.files
     assert [(r.method, r.path) for r in fake_openai.requests] == [
-        ("DELETE", f"/vector_stores/{store['id']}/files/{file['id']}")]
+        ("DELETE", f"/vector_stores/{store['id']}/files/{file['id']}")
+    ]
     assert audited() == [("detach_file", "DELETE", store["id"], 200)]
 
 
 def test_detach_with_delete_file_also_deletes_the_file(api, file_url, store, file, fake_openai):
     response = api.delete(file_url(delete_file="true"))
     assert response.status_code == 200
-    assert response.json() == {"id": file["id"], "object": "vector_store.file.deleted", "deleted": True,
-                               "file_deleted": True}
+    assert response.json() == {
+        "id": file["id"],
+        "object": "vector_store.file.deleted",
+        "deleted": True,
+        "file_deleted": True,
+    }
     assert file["id"] not in fake_openai.files
     assert [(r.method, r.path) for r in fake_openai.requests] == [
-        ("DELETE", f"/vector_stores/{store['id']}/files/{file['id']}"), ("DELETE", f"/files/{file['id']}")]
+        ("DELETE", f"/vector_stores/{store['id']}/files/{file['id']}"),
+        ("DELETE", f"/files/{file['id']}"),
+    ]
 
 
 def test_delete_file_false_only_detaches(api, file_url, file, fake_openai):
     assert api.delete(file_url(delete_file="false")).json() == {
-        "id": file["id"], "object": "vector_store.file.deleted", "deleted": True}
+        "id": file["id"],
+        "object": "vector_store.file.deleted",
+        "deleted": True,
+    }
     assert file["id"] in fake_openai.files
 
 
@@ -232,8 +275,15 @@ def test_a_file_not_in_the_store_is_neither_detached_nor_deleted(api, file_url, 
     assert response.status_code == 404
     body = response.json()
     assert body["code"] == "openai_not_found"
-    assert body["files"] == [{"id": other["id"], "object": "vector_store.file.deleted", "deleted": False,
-                              "file_deleted": False, "error": body["files"][0]["error"]}]
+    assert body["files"] == [
+        {
+            "id": other["id"],
+            "object": "vector_store.file.deleted",
+            "deleted": False,
+            "file_deleted": False,
+            "error": body["files"][0]["error"],
+        }
+    ]
     assert body["files"][0]["error"]["code"] == "openai_not_found"
     assert other["id"] in fake_openai.files  # never asked to delete it
     assert fake_openai.requests_to("DELETE", "/files/") == []
@@ -265,9 +315,16 @@ def test_content_is_every_page_merged(api, file_url, store, file, fake_openai):
     fake_openai.content_page_chars = 10
     response = api.get(file_url("/content"))
     assert response.status_code == 200
-    assert response.json() == {"object": "vector_store.file_content.page", "data": [
-        {"type": "text", "text": "0123456789"}, {"type": "text", "text": "abcdefghij"},
-        {"type": "text", "text": "KLMNO"}], "has_more": False, "next_page": None}
+    assert response.json() == {
+        "object": "vector_store.file_content.page",
+        "data": [
+            {"type": "text", "text": "0123456789"},
+            {"type": "text", "text": "abcdefghij"},
+            {"type": "text", "text": "KLMNO"},
+        ],
+        "has_more": False,
+        "next_page": None,
+    }
     assert "Link" not in response
     requests = fake_openai.requests_to("GET", f"/vector_stores/{store['id']}/files/{file['id']}/content")
     assert len(requests) == 3 and requests[0].query == {}
@@ -277,9 +334,12 @@ def test_content_is_every_page_merged(api, file_url, store, file, fake_openai):
 
 def test_content_on_one_page_passes_openais_page_through(api, file_url, fake_openai):
     response = api.get(file_url("/content"))
-    assert response.json() == {"object": "vector_store.file_content.page",
-                               "data": [{"type": "text", "text": "0123456789abcdefghijKLMNO"}],
-                               "has_more": False, "next_page": None}
+    assert response.json() == {
+        "object": "vector_store.file_content.page",
+        "data": [{"type": "text", "text": "0123456789abcdefghijKLMNO"}],
+        "has_more": False,
+        "next_page": None,
+    }
     assert len(fake_openai.requests) == 1
 
 
@@ -292,14 +352,19 @@ def test_a_merged_answer_cut_by_list_max_items_links_to_the_rest(api, file_url, 
     assert [piece["text"] for piece in page["data"]] == ["0123456789", "abcdefghij"]
     assert page["has_more"] is True and isinstance(page["next_page"], str)
     link = response["Link"]
-    assert link.startswith(f"<http://testserver/api/v1/openai-assistants-vector-store/{store['id']}/files/"
-                           f"{file['id']}/content?") and link.endswith('>; rel="next"')
+    assert link.startswith(
+        f"<http://testserver/api/v1/openai-assistants-vector-store/{store['id']}/files/{file['id']}/content?"
+    ) and link.endswith('>; rel="next"')
     assert f"page={page['next_page']}" in link and f"credential={file_url().split('credential=')[1]}" in link
 
-    rest = api.get(link[1:link.index(">")])  # the page the token names, and only it
+    rest = api.get(link[1 : link.index(">")])  # the page the token names, and only it
     assert rest.status_code == 200
-    assert rest.json() == {"object": "vector_store.file_content.page", "data": [{"type": "text", "text": "KLMNO"}],
-                           "has_more": False, "next_page": None}
+    assert rest.json() == {
+        "object": "vector_store.file_content.page",
+        "data": [{"type": "text", "text": "KLMNO"}],
+        "has_more": False,
+        "next_page": None,
+    }
     assert "Link" not in rest
     assert fake_openai.requests[-1].query == {"page": page["next_page"]}
 
@@ -322,8 +387,11 @@ def test_page_given_empty_counts_as_not_given(api, file_url, fake_openai):
     assert fake_openai.requests[0].query == {}
 
 
-@pytest.mark.parametrize("token", ["has space", "x" * 1025, "\u00e9t\u00e9", "tab\tbed", "new\nline"],
-                         ids=["space", "too-long", "non-ascii", "tab", "newline"])
+@pytest.mark.parametrize(
+    "token",
+    ["has space", "x" * 1025, "\u00e9t\u00e9", "tab\tbed", "new\nline"],
+    ids=["space", "too-long", "non-ascii", "tab", "newline"],
+)
 def test_a_malformed_page_token_is_400_before_openai(api, file_url, fake_openai, token):
     assert_invalid(api.get(file_url("/content", page=token)), "page")
     assert fake_openai.requests == []
@@ -343,9 +411,14 @@ def test_a_page_token_openai_refuses_is_its_400(api, file_url, store, file, fake
     assert audited()[-1] == ("file_content", "GET", store["id"], 400)
 
 
-@pytest.mark.parametrize(("status", "expected", "code"), [
-    (404, 404, "openai_not_found"), (500, 502, "openai_server_error"), (429, 429, "openai_rate_limited"),
-])
+@pytest.mark.parametrize(
+    ("status", "expected", "code"),
+    [
+        (404, 404, "openai_not_found"),
+        (500, 502, "openai_server_error"),
+        (429, 429, "openai_rate_limited"),
+    ],
+)
 def test_content_maps_openais_errors(api, file_url, store, file, fake_openai, status, expected, code):
     fake_openai.fail("GET", f"/vector_stores/{store['id']}/files/{file['id']}/content", status)
     response = api.get(file_url("/content"))
@@ -353,8 +426,9 @@ def test_content_maps_openais_errors(api, file_url, store, file, fake_openai, st
 
 
 def test_an_answer_that_is_not_a_content_page_is_502(api, file_url, store, file, fake_openai):
-    fake_openai.fail("GET", f"/vector_stores/{store['id']}/files/{file['id']}/content", 200,
-                     body={"object": "list", "data": []})
+    fake_openai.fail(
+        "GET", f"/vector_stores/{store['id']}/files/{file['id']}/content", 200, body={"object": "list", "data": []}
+    )
     response = api.get(file_url("/content"))
     assert (response.status_code, response.json()["code"]) == (502, "openai_bad_response")
 
@@ -401,7 +475,11 @@ def test_attach_one_file_answers_its_vector_store_file_once_processed(attach, st
     vs_file = response.json()
     assert vs_file == fake_openai.vector_store_files[(store["id"], files[0])]
     assert (vs_file["object"], vs_file["status"], vs_file["attributes"], vs_file["chunking_strategy"]) == (
-        "vector_store.file", "completed", ATTRIBUTES, STATIC)
+        "vector_store.file",
+        "completed",
+        ATTRIBUTES,
+        STATIC,
+    )
     [created] = batch_requests(fake_openai, store)
     assert created.json == {"files": [{"file_id": files[0], "attributes": ATTRIBUTES, "chunking_strategy": STATIC}]}
     assert fake_openai.requests[-1].path == f"/vector_stores/{store['id']}/files/{files[0]}"
@@ -413,16 +491,23 @@ def test_attach_file_ids_answers_the_completed_batch(attach, store, files, fake_
     assert response.status_code == 200
     batch = response.json()
     assert (batch["object"], batch["status"], batch["file_counts"]["completed"]) == (
-        "vector_store.files_batch", "completed", 3)
+        "vector_store.files_batch",
+        "completed",
+        3,
+    )
     assert batch == fake_openai.file_batches[batch["id"]]
     assert batch_requests(fake_openai, store)[0].json == {
-        "files": [{"file_id": file_id, "attributes": {"team": "a"}} for file_id in files]}
+        "files": [{"file_id": file_id, "attributes": {"team": "a"}} for file_id in files]
+    }
     assert all(fake_openai.vector_store_files[(store["id"], f)]["attributes"] == {"team": "a"} for f in files)
 
 
 def test_attach_files_gives_each_file_its_own_settings(attach, store, files, fake_openai):
-    entries = [{"file_id": files[0], "attributes": {"n": 0}}, {"file_id": files[1], "chunking_strategy": STATIC},
-               {"file_id": files[2]}]
+    entries = [
+        {"file_id": files[0], "attributes": {"n": 0}},
+        {"file_id": files[1], "chunking_strategy": STATIC},
+        {"file_id": files[2]},
+    ]
     response = attach({"files": entries})
     assert response.status_code == 200 and response.json()["file_counts"]["completed"] == 3
     assert batch_requests(fake_openai, store)[0].json == {"files": entries}
@@ -444,7 +529,9 @@ def test_a_failed_batch_is_500_reports_each_file_and_keeps_the_files(attach, sto
     body = response.json()
     assert body["code"] == "batch_failed" and body["message"] == body["detail"]
     assert body["detail"].startswith("2 of 2 files were not added")
-    assert body["files"] == [{"id": file_id, "status": "failed", "error": "Processing failed."} for file_id in files[:2]]
+    assert body["files"] == [
+        {"id": file_id, "status": "failed", "error": "Processing failed."} for file_id in files[:2]
+    ]
     assert set(files) <= set(fake_openai.files)  # the caller's Files: never deleted
     assert fake_openai.requests_to("DELETE", "/") == []
     assert audited() == [("attach_files", "POST", store["id"], 500)]
@@ -489,8 +576,9 @@ def test_attach_with_wait_false_is_202_with_a_location(attach, api, store, files
     assert (batch["object"], batch["status"]) == ("vector_store.files_batch", "in_progress")
     assert polls(fake_openai, store) == []  # nothing waited on the batch
     location = response["Location"]
-    assert location.startswith(f"http://testserver/api/v1/openai-assistants-vector-store/{store['id']}"
-                               f"/file_batches/{batch['id']}?credential=")
+    assert location.startswith(
+        f"http://testserver/api/v1/openai-assistants-vector-store/{store['id']}/file_batches/{batch['id']}?credential="
+    )
     followed = api.get(location)
     assert followed.status_code == 200 and followed.json()["id"] == batch["id"]
     assert len(polls(fake_openai, store)) == 1  # the GET of the Location
@@ -503,11 +591,20 @@ def test_wait_must_be_a_boolean(attach, files, fake_openai, wait):
     assert fake_openai.requests == []
 
 
-@pytest.mark.parametrize("body", [
-    {"file_id": "a.b"}, {"file_id": 5}, {"file_id": ""}, {"file_id": None}, {"file_id": "x" * 129},
-    {"file_id": "file-1", "file_ids": ["file-2"]}, {"file_id": "file-1", "files": [{"file_id": "file-2"}]},
-    {"file_id": "file-1", "extra": 1},
-], ids=["bad-id", "not-a-string", "empty", "null", "too-long", "with-file_ids", "with-files", "unknown-field"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"file_id": "a.b"},
+        {"file_id": 5},
+        {"file_id": ""},
+        {"file_id": None},
+        {"file_id": "x" * 129},
+        {"file_id": "file-1", "file_ids": ["file-2"]},
+        {"file_id": "file-1", "files": [{"file_id": "file-2"}]},
+        {"file_id": "file-1", "extra": 1},
+    ],
+    ids=["bad-id", "not-a-string", "empty", "null", "too-long", "with-file_ids", "with-files", "unknown-field"],
+)
 def test_invalid_single_attachments_are_400_before_openai(attach, fake_openai, body):
     assert_invalid(attach(body))
     assert fake_openai.requests == []
@@ -531,9 +628,14 @@ def test_attach_an_unknown_file_is_openais_400(attach, fake_openai):
     assert "file-missing" in response.json()["message"]
 
 
-@pytest.mark.parametrize(("status", "expected", "code"), [
-    (500, 502, "openai_server_error"), (429, 429, "openai_rate_limited"), (409, 409, "openai_conflict"),
-])
+@pytest.mark.parametrize(
+    ("status", "expected", "code"),
+    [
+        (500, 502, "openai_server_error"),
+        (429, 429, "openai_rate_limited"),
+        (409, 409, "openai_conflict"),
+    ],
+)
 def test_attach_maps_openais_errors(attach, store, files, fake_openai, status, expected, code):
     fake_openai.fail("POST", f"/vector_stores/{store['id']}/file_batches", status)
     response = attach({"file_ids": files})

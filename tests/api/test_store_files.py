@@ -1,4 +1,5 @@
 """The files of a store: list them (GET /{id}/files) and remove them (PATCH /{id})."""
+
 import pytest
 
 pytestmark = pytest.mark.django_db
@@ -101,11 +102,19 @@ def test_a_file_of_another_store_is_not_deleted_by_delete_files(remove, fake_ope
     assert (other["id"], file["id"]) in fake_openai.vector_store_files
 
 
-@pytest.mark.parametrize("body", [
-    {}, {"file_ids": []}, {"file_ids": "file-1"}, {"file_ids": [1]}, {"file_ids": ["file-1", "file-1"]},
-    {"file_ids": ["../../files"]}, {"file_ids": ["file-1"], "delete_files": "yes"},
-    {"file_ids": ["file-1"], "extra": True},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"file_ids": []},
+        {"file_ids": "file-1"},
+        {"file_ids": [1]},
+        {"file_ids": ["file-1", "file-1"]},
+        {"file_ids": ["../../files"]},
+        {"file_ids": ["file-1"], "delete_files": "yes"},
+        {"file_ids": ["file-1"], "extra": True},
+    ],
+)
 def test_invalid_remove_bodies_are_400(remove, store, body, fake_openai):
     response = remove(body)
     assert response.status_code == 400
@@ -120,8 +129,12 @@ def test_search_returns_openais_results_page(api, url, fake_openai, upload_dir):
     store = fake_openai.create_vector_store(name="searchable")
     for name, text in [("cats.txt", b"Cats purr and sleep."), ("dogs.txt", b"Dogs bark.")]:
         fake_openai.attach_file(store["id"], fake_openai.create_file(name, text)["id"])
-    body = {"query": "cats purr", "max_num_results": 5, "rewrite_query": False,
-            "ranking_options": {"ranker": "auto", "score_threshold": 0.1}}
+    body = {
+        "query": "cats purr",
+        "max_num_results": 5,
+        "rewrite_query": False,
+        "ranking_options": {"ranker": "auto", "score_threshold": 0.1},
+    }
     response = api.post(url(f"/{store['id']}/search"), body, format="json")
     assert response.status_code == 200
     page = response.json()
@@ -132,22 +145,35 @@ def test_search_returns_openais_results_page(api, url, fake_openai, upload_dir):
 
 def test_search_filters_reach_openai_as_given(api, url, fake_openai):
     store = fake_openai.create_vector_store(name="filtered")
-    filters = {"type": "or", "filters": [
-        {"type": "eq", "key": "lang", "value": "en"},
-        {"type": "and", "filters": [{"type": "in", "key": "year", "value": [2024, 2025]}]},
-    ]}
+    filters = {
+        "type": "or",
+        "filters": [
+            {"type": "eq", "key": "lang", "value": "en"},
+            {"type": "and", "filters": [{"type": "in", "key": "year", "value": [2024, 2025]}]},
+        ],
+    }
     response = api.post(url(f"/{store['id']}/search"), {"query": ["a", "b"], "filters": filters}, format="json")
     assert response.status_code == 200
     assert fake_openai.requests[-1].json == {"query": ["a", "b"], "filters": filters}
 
 
-@pytest.mark.parametrize("body", [
-    {}, {"query": ""}, {"query": []}, {"query": 5}, {"query": "q", "max_num_results": 0},
-    {"query": "q", "max_num_results": 51}, {"query": "q", "ranking_options": {"score_threshold": 2}},
-    {"query": "q", "ranking_options": {"ranker": "best"}}, {"query": "q", "filters": {"type": "eq"}},
-    {"query": "q", "filters": {"type": "and", "filters": []}}, {"query": "q", "rewrite_query": "true"},
-    {"query": "q", "unknown": 1},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"query": ""},
+        {"query": []},
+        {"query": 5},
+        {"query": "q", "max_num_results": 0},
+        {"query": "q", "max_num_results": 51},
+        {"query": "q", "ranking_options": {"score_threshold": 2}},
+        {"query": "q", "ranking_options": {"ranker": "best"}},
+        {"query": "q", "filters": {"type": "eq"}},
+        {"query": "q", "filters": {"type": "and", "filters": []}},
+        {"query": "q", "rewrite_query": "true"},
+        {"query": "q", "unknown": 1},
+    ],
+)
 def test_invalid_search_bodies_are_400(api, url, body, fake_openai):
     response = api.post(url("/vs_any/search"), body, format="json")
     assert response.status_code == 400

@@ -1,4 +1,5 @@
 """One caller cannot exhaust a shared credential's quota: DRF throttles per user, with Retry-After."""
+
 import pytest
 
 from tests.conftest import client_for

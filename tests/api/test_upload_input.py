@@ -1,4 +1,5 @@
 """What an upload may send: file names, file types and multipart bodies that are odd or hostile."""
+
 import socket
 import time
 from urllib.parse import urlsplit
@@ -32,14 +33,17 @@ def nothing_reached_openai_and_nothing_left(fake_openai, upload_dir):
 # --- file names ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("raw", "sent"), [
-    (b"../../etc/passwd.txt", "passwd.txt"),
-    (b"C:\\\\Users\\\\ann\\\\notes.txt", "notes.txt"),
-    (b"a &amp; b.txt", "a &amp; b.txt"),
-    (b"&#46;.txt", "&#46;.txt"),  # never unescaped: what the client sent
-    (("x" * 251 + ".txt").encode(), "x" * 251 + ".txt"),
-    ("naïve 日本 %22quoted%22.txt".encode(), 'naïve 日本 "quoted".txt'),
-])
+@pytest.mark.parametrize(
+    ("raw", "sent"),
+    [
+        (b"../../etc/passwd.txt", "passwd.txt"),
+        (b"C:\\\\Users\\\\ann\\\\notes.txt", "notes.txt"),
+        (b"a &amp; b.txt", "a &amp; b.txt"),
+        (b"&#46;.txt", "&#46;.txt"),  # never unescaped: what the client sent
+        (("x" * 251 + ".txt").encode(), "x" * 251 + ".txt"),
+        ("naïve 日本 %22quoted%22.txt".encode(), 'naïve 日本 "quoted".txt'),
+    ],
+)
 def test_names_reach_openai_as_sent_with_any_path_reduced_to_its_last_part(post_raw, fake_openai, raw, sent):
     response = post_raw(body(file_part(raw)))
     assert response.status_code == 200, response.json()
@@ -47,10 +51,15 @@ def test_names_reach_openai_as_sent_with_any_path_reduced_to_its_last_part(post_
     assert fake_openai.requests_to("POST", "/files")[0].decoded_filenames == [sent]
 
 
-@pytest.mark.parametrize("content_type", [
-    f'multipart/form-data; boundary="{BOUNDARY}"', f"multipart/form-data; BOUNDARY={BOUNDARY}",
-    f"multipart/form-data; charset=utf-8; boundary={BOUNDARY}",
-], ids=["quoted", "upper-case-parameter", "other-parameters"])
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        f'multipart/form-data; boundary="{BOUNDARY}"',
+        f"multipart/form-data; BOUNDARY={BOUNDARY}",
+        f"multipart/form-data; charset=utf-8; boundary={BOUNDARY}",
+    ],
+    ids=["quoted", "upper-case-parameter", "other-parameters"],
+)
 def test_the_boundary_is_read_as_django_reads_it(post_raw, content_type):
     response = post_raw(body(file_part(b"a.txt")), content_type=content_type)
     assert response.status_code == 200, response.json()
@@ -64,20 +73,23 @@ def test_an_rfc5987_name_is_decoded(post_raw, fake_openai):
 
 
 @pytest.mark.usefixtures("nothing_reached_openai_and_nothing_left")
-@pytest.mark.parametrize(("raw", "reason"), [
-    (b"nul\x00byte.txt", "control characters"),
-    (b"bell\x07.txt", "control characters"),
-    (b"tab\there.txt", "control characters"),
-    ("doc\u202etxt.exe.txt".encode(), "control characters"),
-    (("x" * 300 + ".txt").encode(), "longer than 255 characters"),
-    (("x" * 1000 + ".txt").encode(), "are longer than the 1024 bytes"),
-    (b"", "has no file name"),
-    (b"../", "has no file name"),
-    (b"..", "has no file name"),
-    (b"caf\xe9.txt", "not valid UTF-8"),
-    ("\u200b".encode(), "has no visible characters"),
-    (" \u00a0 ".encode(), "has no visible characters"),
-])
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"nul\x00byte.txt", "control characters"),
+        (b"bell\x07.txt", "control characters"),
+        (b"tab\there.txt", "control characters"),
+        ("doc\u202etxt.exe.txt".encode(), "control characters"),
+        (("x" * 300 + ".txt").encode(), "longer than 255 characters"),
+        (("x" * 1000 + ".txt").encode(), "are longer than the 1024 bytes"),
+        (b"", "has no file name"),
+        (b"../", "has no file name"),
+        (b"..", "has no file name"),
+        (b"caf\xe9.txt", "not valid UTF-8"),
+        ("\u200b".encode(), "has no visible characters"),
+        (" \u00a0 ".encode(), "has no visible characters"),
+    ],
+)
 def test_unusable_names_are_refused_naming_the_part(post_raw, raw, reason):
     response = post_raw(body(file_part(b"fine.txt"), file_part(raw)))
     assert response.status_code == 400
@@ -93,7 +105,9 @@ def test_a_part_after_the_closing_boundary_is_refused(post_raw):
 
 
 def test_transport_padding_after_the_first_boundary_is_read_as_django_reads_it(post_raw, fake_openai):
-    padded = body(file_part(b"a.txt"), file_part(b"b.txt")).replace(BOUNDARY.encode() + b"\r\n", BOUNDARY.encode() + b" \t\r\n", 1)
+    padded = body(file_part(b"a.txt"), file_part(b"b.txt")).replace(
+        BOUNDARY.encode() + b"\r\n", BOUNDARY.encode() + b" \t\r\n", 1
+    )
     response = post_raw(padded)
     assert response.status_code == 200, response.json()
     assert [file["filename"] for file in response.json()] == ["a.txt", "b.txt"]
@@ -114,8 +128,14 @@ def test_when_the_check_and_djangos_parser_count_different_files_the_upload_is_r
     from vectorstores.api.multipart import PartHeaderScanner
 
     real = PartHeaderScanner._check_part
-    monkeypatch.setattr(PartHeaderScanner, "_check_part", lambda self, headers: real(self, headers.replace(
-        b'filename="b.txt"', b'filename=""').replace(b'name="files"; filename=""', b'name="other"')))
+    monkeypatch.setattr(
+        PartHeaderScanner,
+        "_check_part",
+        lambda self, headers: real(
+            self,
+            headers.replace(b'filename="b.txt"', b'filename=""').replace(b'name="files"; filename=""', b'name="other"'),
+        ),
+    )
     response = post_raw(body(file_part(b"a.txt"), file_part(b"b.txt")))
     assert response.status_code == 400
     assert "cannot be read unambiguously" in response.json()["detail"]
@@ -140,15 +160,18 @@ def test_a_files_part_that_is_a_plain_field_is_refused(post_raw):
 
 
 @pytest.mark.usefixtures("nothing_reached_openai_and_nothing_left")
-@pytest.mark.parametrize(("name", "content", "content_type", "reason"), [
-    (b"setup.exe", b"MZ...", b"application/octet-stream", "not accepted"),
-    (b"noextension", b"text", b"text/plain", "not accepted"),
-    (b"report.pdf", b"%PDF-1.7 ...", b"text/plain", "contradicts"),
-    (b"notes.txt", b"text", b"application/pdf", "contradicts"),
-    (b"notes.md", b"text", b"image/png", "contradicts"),
-    (b"fake.pdf", b"<html>not a pdf</html>", b"application/pdf", "not a .pdf file"),
-    (b"fake.docx", b"plain text", b"application/octet-stream", "not a .docx file"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "content_type", "reason"),
+    [
+        (b"setup.exe", b"MZ...", b"application/octet-stream", "not accepted"),
+        (b"noextension", b"text", b"text/plain", "not accepted"),
+        (b"report.pdf", b"%PDF-1.7 ...", b"text/plain", "contradicts"),
+        (b"notes.txt", b"text", b"application/pdf", "contradicts"),
+        (b"notes.md", b"text", b"image/png", "contradicts"),
+        (b"fake.pdf", b"<html>not a pdf</html>", b"application/pdf", "not a .pdf file"),
+        (b"fake.docx", b"plain text", b"application/octet-stream", "not a .docx file"),
+    ],
+)
 def test_files_of_other_types_are_refused_naming_the_file(post_raw, name, content, content_type, reason):
     response = post_raw(body(file_part(name, content, content_type)))
     assert response.status_code == 400
@@ -156,15 +179,22 @@ def test_files_of_other_types_are_refused_naming_the_file(post_raw, name, conten
     assert name.decode() in response.json()["detail"]
 
 
-@pytest.mark.parametrize(("name", "content", "content_type"), [
-    (b"report.PDF", b"%PDF-1.7 ...", b"application/pdf"),
-    (b"report.pdf", b"%PDF-1.7 ...", b"application/octet-stream"),
-    (b"slides.pptx", b"PK\x03\x04...", b"application/vnd.openxmlformats-officedocument.presentationml.presentation"),
-    (b"main.py", b"print(1)", b"text/x-python"),
-    (b"main.ts", b"let x = 1", b"application/typescript"),
-    (b"data.json", b"{}", b"application/json"),
-    (b"readme.md", b"# hi", b"text/markdown"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "content_type"),
+    [
+        (b"report.PDF", b"%PDF-1.7 ...", b"application/pdf"),
+        (b"report.pdf", b"%PDF-1.7 ...", b"application/octet-stream"),
+        (
+            b"slides.pptx",
+            b"PK\x03\x04...",
+            b"application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        ),
+        (b"main.py", b"print(1)", b"text/x-python"),
+        (b"main.ts", b"let x = 1", b"application/typescript"),
+        (b"data.json", b"{}", b"application/json"),
+        (b"readme.md", b"# hi", b"text/markdown"),
+    ],
+)
 def test_supported_types_are_accepted(post_raw, name, content, content_type):
     assert post_raw(body(file_part(name, content, content_type))).status_code == 200
 
@@ -186,12 +216,15 @@ def test_allowed_extensions_beyond_file_search_are_a_system_check_error(settings
 
 
 @pytest.mark.usefixtures("nothing_reached_openai_and_nothing_left")
-@pytest.mark.parametrize(("payload", "content_type"), [
-    (body(file_part(b"a.txt")), "multipart/form-data"),  # no boundary
-    (body(file_part(b"a.txt"), closed=False), CONTENT_TYPE),  # cut short
-    (b"\xff\xfe garbage \x00", CONTENT_TYPE),
-    (body(file_part(b"a.txt")), f"Multipart/Form-Data; boundary={BOUNDARY}"),  # Django's parser refuses the case
-])
+@pytest.mark.parametrize(
+    ("payload", "content_type"),
+    [
+        (body(file_part(b"a.txt")), "multipart/form-data"),  # no boundary
+        (body(file_part(b"a.txt"), closed=False), CONTENT_TYPE),  # cut short
+        (b"\xff\xfe garbage \x00", CONTENT_TYPE),
+        (body(file_part(b"a.txt")), f"Multipart/Form-Data; boundary={BOUNDARY}"),  # Django's parser refuses the case
+    ],
+)
 def test_malformed_multipart_is_400(post_raw, payload, content_type):
     response = post_raw(payload, content_type=content_type)
     assert response.status_code == 400
@@ -209,8 +242,9 @@ def test_a_non_multipart_upload_is_415(post_raw):
 
 @pytest.mark.subprocess
 @pytest.mark.django_db(transaction=True)
-def test_a_client_that_disconnects_mid_upload_leaves_no_temporary_file(live_server, credential, user, store,
-                                                                       fake_openai, upload_dir):
+def test_a_client_that_disconnects_mid_upload_leaves_no_temporary_file(
+    live_server, credential, user, store, fake_openai, upload_dir
+):
     address = urlsplit(live_server.url)
     start = file_part(b"big.txt", b"x" * 300_000)[:-2]  # the file part's content, never finished
     path = api_path(credential.pk, f"/{store['id']}")

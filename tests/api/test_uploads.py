@@ -1,4 +1,5 @@
 """POST /{id} (multipart): files go to OpenAI concurrently, are attached in one batch, and nothing is left behind."""
+
 from itertools import pairwise
 
 import pytest
@@ -7,7 +8,7 @@ from tests.conftest import text_file
 
 pytestmark = pytest.mark.django_db
 
-NON_ASCII_NAMES = ["résumé 2024 – 日本語.pdf", 'quote "double" and \'single\'.txt', "spaces  & (parens) [1] #2.md"]
+NON_ASCII_NAMES = ["résumé 2024 – 日本語.pdf", "quote \"double\" and 'single'.txt", "spaces  & (parens) [1] #2.md"]
 
 
 def test_upload_returns_the_openai_file_objects_and_attaches_them(upload, store, fake_openai, upload_dir):
@@ -40,7 +41,7 @@ def test_non_ascii_file_names_reach_openai_and_come_back_byte_for_byte(upload, f
     assert sorted(r.decoded_filenames[0] for r in uploads) == sorted(NON_ASCII_NAMES)
     raw = {r.decoded_filenames[0]: r.filenames[0] for r in uploads}
     assert raw["résumé 2024 – 日本語.pdf"] == "résumé 2024 – 日本語.pdf".encode()
-    assert raw['quote "double" and \'single\'.txt'] == b"quote %22double%22 and 'single'.txt"
+    assert raw["quote \"double\" and 'single'.txt"] == b"quote %22double%22 and 'single'.txt"
     assert sorted(r.file_sizes[0] for r in uploads) == [5, 5, big.size]
 
 
@@ -49,7 +50,8 @@ def test_chunking_strategy_is_passed_to_the_batch(upload, store, fake_openai):
     assert upload(text_file("a.txt"), chunking_strategy=strategy).status_code == 200
     batch = fake_openai.requests_to("POST", f"/vector_stores/{store['id']}/file_batches")[0]
     assert batch.json["chunking_strategy"] == {
-        "type": "static", "static": {"max_chunk_size_tokens": 1000, "chunk_overlap_tokens": 100}
+        "type": "static",
+        "static": {"max_chunk_size_tokens": 1000, "chunk_overlap_tokens": 100},
     }
 
 
@@ -116,7 +118,8 @@ def test_a_failed_batch_is_500_reports_each_file_and_leaves_no_orphans(upload, s
     body = response.json()
     assert body["code"] == "batch_failed"
     assert [(f["filename"], f["status"], f["file_deleted"]) for f in body["files"]] == [
-        ("a.txt", "failed", True), ("b.txt", "failed", True)
+        ("a.txt", "failed", True),
+        ("b.txt", "failed", True),
     ]
     assert all(f["id"].startswith("file-") for f in body["files"])
     assert fake_openai.files == {}

@@ -1,4 +1,5 @@
 """How OpenAI's faults reach the caller: the documented status, code and body."""
+
 import pytest
 
 from tests.conftest import TEST_API_KEY, free_port
@@ -44,22 +45,41 @@ def test_a_rejected_key_is_401_and_never_echoed(api, url, fake_openai, credentia
 
 
 def test_keys_in_upstream_messages_are_redacted(api, url, fake_openai):
-    fake_openai.fail("GET", "/vector_stores/vs_1", 400, body={"error": {
-        "message": f"Bad key {TEST_API_KEY} here", "type": "invalid_request_error", "param": None, "code": None}})
+    fake_openai.fail(
+        "GET",
+        "/vector_stores/vs_1",
+        400,
+        body={
+            "error": {
+                "message": f"Bad key {TEST_API_KEY} here",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": None,
+            }
+        },
+    )
     response = api.get(url("/vs_1"))
     assert response.status_code == 400
     assert TEST_API_KEY not in response.content.decode()
     assert response.json()["detail"] == "Bad key *** here"
 
 
-def test_a_key_of_any_shape_is_redacted_wherever_a_message_echoes_it(api, url, credential, fake_openai,
-                                                                      accept_api_key):
+def test_a_key_of_any_shape_is_redacted_wherever_a_message_echoes_it(api, url, credential, fake_openai, accept_api_key):
     azure_key = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"  # no "sk-": no pattern would find it
     accept_api_key(azure_key)
     credential.api_key = azure_key
     credential.save()
-    fake_openai.fail("GET", "/vector_stores/vs_1", 400, body={"error": {
-        "message": f"Key {azure_key} (…{azure_key[-4:]}) may not read vs_1", "type": "invalid_request_error"}})
+    fake_openai.fail(
+        "GET",
+        "/vector_stores/vs_1",
+        400,
+        body={
+            "error": {
+                "message": f"Key {azure_key} (…{azure_key[-4:]}) may not read vs_1",
+                "type": "invalid_request_error",
+            }
+        },
+    )
 
     response = api.get(url("/vs_1"))
 
@@ -68,10 +88,16 @@ def test_a_key_of_any_shape_is_redacted_wherever_a_message_echoes_it(api, url, c
     assert response.json()["detail"].startswith("Key *** ")
 
 
-@pytest.mark.parametrize("body", [
-    {"error": "a string where an object belongs"}, {"error": ["a", "list"]}, {"error": {"message": 5}},
-    {"error": {"error": "nested"}, "message": None},
-], ids=["string", "list", "message-not-text", "nested"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"error": "a string where an object belongs"},
+        {"error": ["a", "list"]},
+        {"error": {"message": 5}},
+        {"error": {"error": "nested"}, "message": None},
+    ],
+    ids=["string", "list", "message-not-text", "nested"],
+)
 def test_an_error_body_that_is_not_openais_shape_is_502(api, url, fake_openai, body):
     fake_openai.fail("GET", "/vector_stores/vs_1", 400, body=body)
     response = api.get(url("/vs_1"))
@@ -84,8 +110,11 @@ def test_an_unreachable_openai_is_502(api, url, credential):
     credential.save()
     response = api.get(url())
     assert response.status_code == 502
-    assert response.json() == {"detail": "The connection to OpenAI failed.", "message": "The connection to OpenAI failed.",
-                               "code": "openai_unreachable"}
+    assert response.json() == {
+        "detail": "The connection to OpenAI failed.",
+        "message": "The connection to OpenAI failed.",
+        "code": "openai_unreachable",
+    }
 
 
 def test_a_slow_openai_is_504_within_the_timeout(api, url, fake_openai, settings):

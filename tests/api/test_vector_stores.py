@@ -1,4 +1,5 @@
 """List, get, create, update and delete vector stores: what the caller gets and what OpenAI receives."""
+
 import json
 
 import pytest
@@ -48,7 +49,7 @@ def test_list_with_limit_returns_one_page_and_a_next_link(api, url, stores):
     assert link.endswith('>; rel="next"')
     assert f"after={stores[1]['id']}" in link and "limit=2" in link and "order=asc" in link
 
-    next_url = link[1:link.index(">")].removeprefix("http://testserver")
+    next_url = link[1 : link.index(">")].removeprefix("http://testserver")
     second = api.get(next_url)
     assert [s["id"] for s in second.json()] == [s["id"] for s in stores[2:4]]
 
@@ -93,8 +94,11 @@ def test_get_unknown_store_is_404_with_openai_request_id(api, url, fake_openai):
 def test_create_sends_every_field_and_returns_the_store(api, url, fake_openai):
     file = fake_openai.create_file("a.txt", b"hello")
     body = {
-        "name": "Docs", "description": "Product docs", "file_ids": [file["id"]],
-        "metadata": {"team": "search"}, "expires_after": {"anchor": "last_active_at", "days": 7},
+        "name": "Docs",
+        "description": "Product docs",
+        "file_ids": [file["id"]],
+        "metadata": {"team": "search"},
+        "expires_after": {"anchor": "last_active_at", "days": 7},
         "chunking_strategy": {"type": "static", "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400}},
     }
     response = api.post(url(), body, format="json")
@@ -175,14 +179,22 @@ INVALID_CREATE_BODIES = {
     "expiry of 366 days": {"expires_after": {"anchor": "last_active_at", "days": 366}},
     "expiry with another anchor": {"expires_after": {"anchor": "created_at", "days": 3}},
     "expiry days as a string": {"expires_after": {"anchor": "last_active_at", "days": "3"}},
-    "chunk size below 100": {"file_ids": ["file-1"], "chunking_strategy": {
-        "type": "static", "static": {"max_chunk_size_tokens": 99, "chunk_overlap_tokens": 0}}},
-    "chunk size above 4096": {"file_ids": ["file-1"], "chunking_strategy": {
-        "type": "static", "static": {"max_chunk_size_tokens": 4097, "chunk_overlap_tokens": 0}}},
-    "overlap above half": {"file_ids": ["file-1"], "chunking_strategy": {
-        "type": "static", "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 401}}},
-    "negative overlap": {"file_ids": ["file-1"], "chunking_strategy": {
-        "type": "static", "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": -1}}},
+    "chunk size below 100": {
+        "file_ids": ["file-1"],
+        "chunking_strategy": {"type": "static", "static": {"max_chunk_size_tokens": 99, "chunk_overlap_tokens": 0}},
+    },
+    "chunk size above 4096": {
+        "file_ids": ["file-1"],
+        "chunking_strategy": {"type": "static", "static": {"max_chunk_size_tokens": 4097, "chunk_overlap_tokens": 0}},
+    },
+    "overlap above half": {
+        "file_ids": ["file-1"],
+        "chunking_strategy": {"type": "static", "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 401}},
+    },
+    "negative overlap": {
+        "file_ids": ["file-1"],
+        "chunking_strategy": {"type": "static", "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": -1}},
+    },
     "static without its settings": {"file_ids": ["file-1"], "chunking_strategy": {"type": "static"}},
     "unknown chunking type": {"file_ids": ["file-1"], "chunking_strategy": {"type": "other"}},
     "chunking without files": {"chunking_strategy": {"type": "auto"}},
@@ -212,14 +224,23 @@ def test_the_edges_of_the_limits_are_accepted(api, url, fake_openai):
         "metadata": {f"{n:02d}" + "k" * 62: "v" * 512 for n in range(16)},
         "expires_after": {"anchor": "last_active_at", "days": 365},
         "file_ids": [file["id"]],
-        "chunking_strategy": {"type": "static", "static": {"max_chunk_size_tokens": 4096, "chunk_overlap_tokens": 2048}},
+        "chunking_strategy": {
+            "type": "static",
+            "static": {"max_chunk_size_tokens": 4096, "chunk_overlap_tokens": 2048},
+        },
     }
     assert api.post(url(), body, format="json").status_code == 200
 
 
-@pytest.mark.parametrize("body", [
-    {"name": ["x"]}, {"metadata": {"k": None}}, {"expires_after": {"anchor": "last_active_at"}}, {"description": "x"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": ["x"]},
+        {"metadata": {"k": None}},
+        {"expires_after": {"anchor": "last_active_at"}},
+        {"description": "x"},
+    ],
+)
 def test_invalid_update_bodies_are_400(api, url, stores, body, fake_openai):
     response = api.put(url(f"/{stores[0]['id']}"), body, format="json")
     assert response.status_code == 400

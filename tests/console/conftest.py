@@ -1,6 +1,7 @@
 """Helpers and fixtures of the console's tests (both modules, and the browser tests below): the console's
 URLs, the credential's admin history, staff users with some of the credential permissions, and a store
 ("Docs", with metadata and an expiry) holding two files, one of them failed."""
+
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
@@ -31,7 +32,8 @@ def staff(django_user_model, username, *codenames, credential=None):
 def store(fake_openai):
     """Overrides conftest's: a store with metadata and an expiry, which the console's pages show."""
     return fake_openai.create_vector_store(
-        name="Docs", metadata={"team": "support"}, expires_after={"anchor": "last_active_at", "days": 7})
+        name="Docs", metadata={"team": "support"}, expires_after={"anchor": "last_active_at", "days": 7}
+    )
 
 
 @pytest.fixture

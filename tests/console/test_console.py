@@ -4,6 +4,7 @@ Access (staff, model permissions, the API's credential rules), every page, the c
 flows, removing files, search, uploads through the API's upload path, upstream errors shown as admin
 messages (never a 500), the admin log, and the API key never on a page.
 """
+
 import html
 import json
 import re
@@ -18,7 +19,6 @@ from django.urls import path
 
 from credentials.admin import CredentialAdmin
 from credentials.models import Credential
-from tests.console.conftest import console_url, log_messages, staff
 from tests.conftest import (
     TEST_API_KEY,
     admin_url,
@@ -27,6 +27,7 @@ from tests.conftest import (
     messages_of,
     text_file,
 )
+from tests.console.conftest import console_url, log_messages, staff
 from vectorstores import gateway
 from vectorstores.api.serializers import (
     EXPIRY_DAYS,
@@ -80,10 +81,16 @@ def test_staff_who_may_not_use_the_credential_get_404(django_user_model, credent
 
 def test_an_outsider_gets_the_apis_404_from_the_upload_endpoint(django_user_model, credential, store, fake_openai):
     client = logged_in(staff(django_user_model, "outsider", "view_credential", "change_credential"))
-    response = client.post(console_url("vector_store_upload", credential, store["id"]),
-                           {"files": [text_file("a.txt", b"text", "text/plain")]})
+    response = client.post(
+        console_url("vector_store_upload", credential, store["id"]),
+        {"files": [text_file("a.txt", b"text", "text/plain")]},
+    )
     assert response.status_code == 404
-    assert response.json() == {"detail": "Credential not found.", "message": "Credential not found.", "code": "credential_not_found"}
+    assert response.json() == {
+        "detail": "Credential not found.",
+        "message": "Credential not found.",
+        "code": "credential_not_found",
+    }
     assert fake_openai.requests_to("POST", "/files") == []
 
 
@@ -115,11 +122,14 @@ def test_viewers_browse_but_cannot_change_anything(viewer, credential, store, fi
     for name in ("vector_store_add", "vector_store_change", "vector_store_delete"):
         assert client.get(page_url(name, credential, store)).status_code == 403
         assert client.post(page_url(name, credential, store), {"post": "yes"}).status_code == 403
-    removal = client.post(console_url("vector_store_remove_files", credential, store["id"]),
-                          {"file_ids": [files[0]["id"]], "post": "yes"})
+    removal = client.post(
+        console_url("vector_store_remove_files", credential, store["id"]), {"file_ids": [files[0]["id"]], "post": "yes"}
+    )
     assert removal.status_code == 403
-    upload = client.post(console_url("vector_store_upload", credential, store["id"]),
-                         {"files": [text_file("a.txt", b"text", "text/plain")]})
+    upload = client.post(
+        console_url("vector_store_upload", credential, store["id"]),
+        {"files": [text_file("a.txt", b"text", "text/plain")]},
+    )
     assert upload.status_code == 403 and upload.json()["code"] == "permission_denied"
     assert store["id"] in fake_openai.vector_stores
     assert (store["id"], files[0]["id"]) in fake_openai.vector_store_files
@@ -173,7 +183,7 @@ def test_the_list_shows_each_store(admin_client, credential, three_stores):
     response = admin_client.get(console_url("vector_stores", credential))
     assert response.status_code == 200
     content = response.content.decode()
-    alpha, beta, gamma = three_stores
+    _alpha, _beta, _gamma = three_stores
     for store in three_stores:
         assert store["id"] in content
         assert console_url("vector_store", credential, store["id"]) in content
@@ -216,14 +226,16 @@ def test_the_list_is_paged(admin_client, credential, three_stores, fake_openai, 
     assert "?o=name&amp;p=2" in first
 
 
-def test_a_full_fetch_says_when_it_is_cut_at_list_max_items(admin_client, credential, three_stores, settings,
-                                                             fake_openai):
+def test_a_full_fetch_says_when_it_is_cut_at_list_max_items(
+    admin_client, credential, three_stores, settings, fake_openai
+):
     settings.OPENAI_VECTOR_STORES = {**settings.OPENAI_VECTOR_STORES, "LIST_MAX_ITEMS": 2}
     url = console_url("vector_stores", credential)
     content = admin_client.get(url + "?o=name").content.decode()
     assert note_of(content) == (
         "Sorted by name: every vector store was fetched from OpenAI (up to 2). There are more: only the "
-        "newest 2 were fetched (LIST_MAX_ITEMS is 2), so older ones are not in this list.")
+        "newest 2 were fetched (LIST_MAX_ITEMS is 2), so older ones are not in this list."
+    )
     assert "vs-list-note-warning" in content
     assert store_names(content) == ["alpha docs", "Gamma"]  # the newest two, sorted; Beta notes is older
     # Paged through OpenAI, the list is not bounded by LIST_MAX_ITEMS: each page is one call.
@@ -323,7 +335,8 @@ def test_oldest_first_pages_through_openai_in_ascending_order(admin_client, cred
     fake_openai.requests.clear()
     content = admin_client.get(url + link(content, "next")).content.decode()
     assert [request.query for request in list_calls(fake_openai)] == [
-        {"limit": "50", "order": "asc", "after": ids["Store 049"]}]
+        {"limit": "50", "order": "asc", "after": ids["Store 049"]}
+    ]
     assert store_names(content) == names(50, 99)
     # Sorting again starts at the first page: the headers drop the cursor.
     assert 'href="?o=-created"' in content and 'href="?o=name"' in content
@@ -335,13 +348,19 @@ def test_the_only_page_counts_every_store(admin_client, credential, three_stores
     assert link(content, "next") is None and link(content, "previous") is None
 
 
-@pytest.mark.parametrize("order, phrase", [
-    ("name", "Sorted by name"), ("-size", "Sorted by size"), ("status", "Sorted by status"),
-    ("-files", "Sorted by files"), ("last_active", "Sorted by last activity"), ("expires", "Sorted by expiry"),
-    ("id", "Sorted by ID"),
-])
-def test_a_sort_openai_cannot_do_fetches_every_store(admin_client, credential, many_stores, fake_openai,
-                                                      order, phrase):
+@pytest.mark.parametrize(
+    "order, phrase",
+    [
+        ("name", "Sorted by name"),
+        ("-size", "Sorted by size"),
+        ("status", "Sorted by status"),
+        ("-files", "Sorted by files"),
+        ("last_active", "Sorted by last activity"),
+        ("expires", "Sorted by expiry"),
+        ("id", "Sorted by ID"),
+    ],
+)
+def test_a_sort_openai_cannot_do_fetches_every_store(admin_client, credential, many_stores, fake_openai, order, phrase):
     url = console_url("vector_stores", credential)
     content = admin_client.get(url + f"?o={order}").content.decode()
     calls = list_calls(fake_openai)
@@ -367,13 +386,24 @@ def test_a_search_fetches_every_store(admin_client, credential, many_stores, fak
     content = admin_client.get(url + "?q=store 11").content.decode()
     assert len(list_calls(fake_openai)) == 2
     assert note_of(content) == "Searched by name or id: every vector store was fetched from OpenAI (up to 10,000)."
-    assert store_names(content) == ["Store 119", "Store 118", "Store 117", "Store 116", "Store 115", "Store 114",
-                                    "Store 113", "Store 112", "Store 111", "Store 110"]
+    assert store_names(content) == [
+        "Store 119",
+        "Store 118",
+        "Store 117",
+        "Store 116",
+        "Store 115",
+        "Store 114",
+        "Store 113",
+        "Store 112",
+        "Store 111",
+        "Store 110",
+    ]
     assert "10 results (" in content and "120 total" in content
     fake_openai.requests.clear()
     content = admin_client.get(url + "?q=store 11&o=name").content.decode()
-    assert note_of(content) == ("Searched by name or id and sorted by name: every vector store was fetched from "
-                                "OpenAI (up to 10,000).")
+    assert note_of(content) == (
+        "Searched by name or id and sorted by name: every vector store was fetched from OpenAI (up to 10,000)."
+    )
     assert store_names(content)[:2] == ["Store 110", "Store 111"]
 
 
@@ -399,10 +429,18 @@ def test_a_search_for_a_whole_store_id_retrieves_just_that_store(admin_client, c
     assert store_names(content) == ["Store 007"]
 
 
-@pytest.mark.parametrize("query", [
-    {"after": "vs_x y"}, {"after": "vs_abc\n"}, {"before": "<script>"}, {"before": "a" * 129}, {"after": "../files"},
-    {"after": "vs_one", "before": "vs_two"}, {"before": "vs_\x00"},
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"after": "vs_x y"},
+        {"after": "vs_abc\n"},
+        {"before": "<script>"},
+        {"before": "a" * 129},
+        {"after": "../files"},
+        {"after": "vs_one", "before": "vs_two"},
+        {"before": "vs_\x00"},
+    ],
+)
 def test_a_bad_cursor_never_reaches_openai(admin_client, credential, many_stores, fake_openai, query):
     response = admin_client.get(console_url("vector_stores", credential), query)
     assert response.status_code == 200
@@ -430,11 +468,21 @@ def test_an_empty_list_offers_to_add_one(admin_client, credential):
 
 def create_data(**changes):
     data = {
-        "name": "Product docs", "description": "Manuals", "expiry_days": "30", "file_ids": "",
-        "chunking": "auto", "max_chunk_size_tokens": "800", "chunk_overlap_tokens": "400",
-        "metadata-TOTAL_FORMS": "2", "metadata-INITIAL_FORMS": "0",
-        "metadata-MIN_NUM_FORMS": "0", "metadata-MAX_NUM_FORMS": str(METADATA_MAX_PAIRS),
-        "metadata-0-key": "team", "metadata-0-value": "support", "metadata-1-key": "", "metadata-1-value": "",
+        "name": "Product docs",
+        "description": "Manuals",
+        "expiry_days": "30",
+        "file_ids": "",
+        "chunking": "auto",
+        "max_chunk_size_tokens": "800",
+        "chunk_overlap_tokens": "400",
+        "metadata-TOTAL_FORMS": "2",
+        "metadata-INITIAL_FORMS": "0",
+        "metadata-MIN_NUM_FORMS": "0",
+        "metadata-MAX_NUM_FORMS": str(METADATA_MAX_PAIRS),
+        "metadata-0-key": "team",
+        "metadata-0-value": "support",
+        "metadata-1-key": "",
+        "metadata-1-value": "",
     }
     return {**data, **changes}
 
@@ -444,9 +492,18 @@ def test_the_add_form_carries_the_apis_bounds(admin_client, credential):
     assert f'min="{EXPIRY_DAYS[0]}"' in content and f'max="{EXPIRY_DAYS[1]}"' in content
     assert f'min="{MAX_CHUNK_SIZE_TOKENS[0]}"' in content and f'max="{MAX_CHUNK_SIZE_TOKENS[1]}"' in content
     assert f'maxlength="{METADATA_KEY_MAX_LENGTH}"' in content
-    for field in ("id_name", "id_description", "id_expiry_days", "id_metadata-0-key", "id_metadata-0-value",
-                  "id_file_ids", "id_chunking_0", "id_chunking_1", "id_max_chunk_size_tokens",
-                  "id_chunk_overlap_tokens"):
+    for field in (
+        "id_name",
+        "id_description",
+        "id_expiry_days",
+        "id_metadata-0-key",
+        "id_metadata-0-value",
+        "id_file_ids",
+        "id_chunking_0",
+        "id_chunking_1",
+        "id_max_chunk_size_tokens",
+        "id_chunk_overlap_tokens",
+    ):
         assert f'for="{field}"' in content, field
 
 
@@ -456,8 +513,12 @@ def test_creating_a_store(admin_client, admin_user, credential, fake_openai):
     assert response.status_code == 302
     assert response.url == console_url("vector_store", credential, store["id"])
     [request] = fake_openai.requests_to("POST", "/vector_stores")
-    assert request.json == {"name": "Product docs", "description": "Manuals", "metadata": {"team": "support"},
-                            "expires_after": {"anchor": "last_active_at", "days": 30}}
+    assert request.json == {
+        "name": "Product docs",
+        "description": "Manuals",
+        "metadata": {"team": "support"},
+        "expires_after": {"anchor": "last_active_at", "days": 30},
+    }
     assert log_messages(credential) == [f"Created vector store {store['id']} 'Product docs'."]
     entry = LogEntry.objects.get()
     assert entry.user == admin_user and entry.is_change() and entry.object_repr == credential.name
@@ -467,37 +528,67 @@ def test_creating_a_store(admin_client, admin_user, credential, fake_openai):
 
 def test_creating_a_store_with_files_and_a_static_chunking_strategy(admin_client, credential, fake_openai):
     file = fake_openai.create_file("a.txt", b"content")
-    data = create_data(file_ids=f" {file['id']}\n", chunking="static", max_chunk_size_tokens="600",
-                       chunk_overlap_tokens="300", expiry_days="")
+    data = create_data(
+        file_ids=f" {file['id']}\n",
+        chunking="static",
+        max_chunk_size_tokens="600",
+        chunk_overlap_tokens="300",
+        expiry_days="",
+    )
     assert admin_client.post(console_url("vector_store_add", credential), data).status_code == 302
     [request] = fake_openai.requests_to("POST", "/vector_stores")
     assert request.json["file_ids"] == [file["id"]]
     assert request.json["chunking_strategy"] == {
-        "type": "static", "static": {"max_chunk_size_tokens": 600, "chunk_overlap_tokens": 300}}
+        "type": "static",
+        "static": {"max_chunk_size_tokens": 600, "chunk_overlap_tokens": 300},
+    }
     assert "expires_after" not in request.json
     [store] = fake_openai.vector_stores.values()
     assert store["file_counts"]["completed"] == 1
 
 
-@pytest.mark.parametrize("changes, field, message", [
-    ({"expiry_days": str(EXPIRY_DAYS[1] + 1)}, "expiry_days", f"less than or equal to {EXPIRY_DAYS[1]}"),
-    ({"expiry_days": "0"}, "expiry_days", f"greater than or equal to {EXPIRY_DAYS[0]}"),
-    ({"chunking": "static"}, "chunking", "enter their file ids"),
-    ({"chunking": "static", "file_ids": "file-abc", "max_chunk_size_tokens": "1000", "chunk_overlap_tokens": "501"},
-     "chunk_overlap_tokens", "Must not exceed half of max_chunk_size_tokens."),
-    ({"chunking": "static", "file_ids": "file-abc", "max_chunk_size_tokens": str(MAX_CHUNK_SIZE_TOKENS[1] + 1)},
-     "max_chunk_size_tokens", f"less than or equal to {MAX_CHUNK_SIZE_TOKENS[1]}"),
-    ({"chunking": "static", "file_ids": "file-abc", "chunk_overlap_tokens": ""},
-     "chunk_overlap_tokens", "Required for a static chunking strategy."),
-    ({"file_ids": "file-abc file-abc"}, "file_ids", "File ids must be unique."),
-    ({"file_ids": "not/an-id"}, "file_ids", "Must be 1 to 128 letters, digits"),
-    ({"metadata-0-key": "k" * (METADATA_KEY_MAX_LENGTH + 1)}, "metadata",
-     f"at most {METADATA_KEY_MAX_LENGTH} characters"),
-    ({"metadata-1-key": "team", "metadata-1-value": "other"}, "metadata",
-     "Each key may appear once: &#x27;team&#x27;."),
-    ({"metadata-1-value": "orphan"}, "metadata", "Enter a key for this value."),
-    ({"name": "bad\x00name"}, "name", "Null characters are not allowed."),
-])
+@pytest.mark.parametrize(
+    "changes, field, message",
+    [
+        ({"expiry_days": str(EXPIRY_DAYS[1] + 1)}, "expiry_days", f"less than or equal to {EXPIRY_DAYS[1]}"),
+        ({"expiry_days": "0"}, "expiry_days", f"greater than or equal to {EXPIRY_DAYS[0]}"),
+        ({"chunking": "static"}, "chunking", "enter their file ids"),
+        (
+            {
+                "chunking": "static",
+                "file_ids": "file-abc",
+                "max_chunk_size_tokens": "1000",
+                "chunk_overlap_tokens": "501",
+            },
+            "chunk_overlap_tokens",
+            "Must not exceed half of max_chunk_size_tokens.",
+        ),
+        (
+            {"chunking": "static", "file_ids": "file-abc", "max_chunk_size_tokens": str(MAX_CHUNK_SIZE_TOKENS[1] + 1)},
+            "max_chunk_size_tokens",
+            f"less than or equal to {MAX_CHUNK_SIZE_TOKENS[1]}",
+        ),
+        (
+            {"chunking": "static", "file_ids": "file-abc", "chunk_overlap_tokens": ""},
+            "chunk_overlap_tokens",
+            "Required for a static chunking strategy.",
+        ),
+        ({"file_ids": "file-abc file-abc"}, "file_ids", "File ids must be unique."),
+        ({"file_ids": "not/an-id"}, "file_ids", "Must be 1 to 128 letters, digits"),
+        (
+            {"metadata-0-key": "k" * (METADATA_KEY_MAX_LENGTH + 1)},
+            "metadata",
+            f"at most {METADATA_KEY_MAX_LENGTH} characters",
+        ),
+        (
+            {"metadata-1-key": "team", "metadata-1-value": "other"},
+            "metadata",
+            "Each key may appear once: &#x27;team&#x27;.",
+        ),
+        ({"metadata-1-value": "orphan"}, "metadata", "Enter a key for this value."),
+        ({"name": "bad\x00name"}, "name", "Null characters are not allowed."),
+    ],
+)
 def test_the_add_form_refuses_what_the_api_refuses(admin_client, credential, fake_openai, changes, field, message):
     response = admin_client.post(console_url("vector_store_add", credential), create_data(**changes))
     assert response.status_code == 200
@@ -511,9 +602,11 @@ def test_the_add_form_refuses_what_the_api_refuses(admin_client, credential, fak
 
 def test_more_metadata_rows_than_openai_takes_are_refused(admin_client, credential, fake_openai):
     rows = METADATA_MAX_PAIRS + 1
-    data = create_data(**{"metadata-TOTAL_FORMS": str(rows)},
-                       **{f"metadata-{i}-key": f"k{i}" for i in range(rows)},
-                       **{f"metadata-{i}-value": "v" for i in range(rows)})
+    data = create_data(
+        **{"metadata-TOTAL_FORMS": str(rows)},
+        **{f"metadata-{i}-key": f"k{i}" for i in range(rows)},
+        **{f"metadata-{i}-value": "v" for i in range(rows)},
+    )
     response = admin_client.post(console_url("vector_store_add", credential), data)
     assert response.status_code == 200
     assert "Please correct the errors below." in response.content.decode()
@@ -525,10 +618,16 @@ def test_more_metadata_rows_than_openai_takes_are_refused(admin_client, credenti
 
 def change_data(**changes):
     data = {
-        "name": "Docs", "expiry_days": "7",
-        "metadata-TOTAL_FORMS": "2", "metadata-INITIAL_FORMS": "1",
-        "metadata-MIN_NUM_FORMS": "0", "metadata-MAX_NUM_FORMS": str(METADATA_MAX_PAIRS),
-        "metadata-0-key": "team", "metadata-0-value": "support", "metadata-1-key": "", "metadata-1-value": "",
+        "name": "Docs",
+        "expiry_days": "7",
+        "metadata-TOTAL_FORMS": "2",
+        "metadata-INITIAL_FORMS": "1",
+        "metadata-MIN_NUM_FORMS": "0",
+        "metadata-MAX_NUM_FORMS": str(METADATA_MAX_PAIRS),
+        "metadata-0-key": "team",
+        "metadata-0-value": "support",
+        "metadata-1-key": "",
+        "metadata-1-value": "",
     }
     return {**data, **changes}
 
@@ -542,8 +641,9 @@ def test_the_change_form_shows_the_current_values(admin_client, credential, stor
 
 
 def test_changing_a_store_sends_only_what_changed(admin_client, credential, store, fake_openai):
-    response = admin_client.post(console_url("vector_store_change", credential, store["id"]),
-                                 change_data(name="Docs 2", expiry_days=""))
+    response = admin_client.post(
+        console_url("vector_store_change", credential, store["id"]), change_data(name="Docs 2", expiry_days="")
+    )
     assert response.status_code == 302 and response.url == console_url("vector_store", credential, store["id"])
     [request] = fake_openai.requests_to("POST", f"/vector_stores/{store['id']}")
     assert request.json == {"name": "Docs 2", "expires_after": None}
@@ -552,8 +652,9 @@ def test_changing_a_store_sends_only_what_changed(admin_client, credential, stor
 
 
 def test_changing_metadata_replaces_the_pairs(admin_client, credential, store, fake_openai):
-    data = change_data(**{"metadata-0-key": "", "metadata-0-value": "", "metadata-1-key": "owner",
-                          "metadata-1-value": "Ann"})
+    data = change_data(
+        **{"metadata-0-key": "", "metadata-0-value": "", "metadata-1-key": "owner", "metadata-1-value": "Ann"}
+    )
     admin_client.post(console_url("vector_store_change", credential, store["id"]), data)
     [request] = fake_openai.requests_to("POST", f"/vector_stores/{store['id']}")
     assert request.json == {"metadata": {"owner": "Ann"}}
@@ -562,16 +663,18 @@ def test_changing_metadata_replaces_the_pairs(admin_client, credential, store, f
 
 
 def test_saving_without_changes_calls_nothing(admin_client, credential, store, fake_openai):
-    response = admin_client.post(console_url("vector_store_change", credential, store["id"]), change_data(),
-                                 follow=True)
+    response = admin_client.post(
+        console_url("vector_store_change", credential, store["id"]), change_data(), follow=True
+    )
     assert (constants.INFO, "No fields changed.") in messages_of(response)
     assert fake_openai.requests_to("POST", f"/vector_stores/{store['id']}") == []
     assert log_messages(credential) == []
 
 
 def test_the_change_form_refuses_what_the_api_refuses(admin_client, credential, store, fake_openai):
-    response = admin_client.post(console_url("vector_store_change", credential, store["id"]),
-                                 change_data(expiry_days=str(EXPIRY_DAYS[1] + 1)))
+    response = admin_client.post(
+        console_url("vector_store_change", credential, store["id"]), change_data(expiry_days=str(EXPIRY_DAYS[1] + 1))
+    )
     assert response.status_code == 200 and "expiry_days" in response.context["form"].errors
     assert fake_openai.requests_to("POST", f"/vector_stores/{store['id']}") == []
 
@@ -598,10 +701,12 @@ def test_deleting_a_store_asks_first(admin_client, credential, store, files, fak
 
 
 def test_deleting_a_store_with_its_files(admin_client, credential, store, files, fake_openai):
-    response = admin_client.post(console_url("vector_store_delete", credential, store["id"]),
-                                 {"post": "yes", "delete_files": "on"}, follow=True)
-    assert (constants.SUCCESS, f"The vector store {store['id']} 'Docs' was deleted with its 2 files.") \
-        in messages_of(response)
+    response = admin_client.post(
+        console_url("vector_store_delete", credential, store["id"]), {"post": "yes", "delete_files": "on"}, follow=True
+    )
+    assert (constants.SUCCESS, f"The vector store {store['id']} 'Docs' was deleted with its 2 files.") in messages_of(
+        response
+    )
     assert store["id"] not in fake_openai.vector_stores
     assert not {files[0]["id"], files[1]["id"]} & set(fake_openai.files)
     removal, deletion = log_messages(credential)
@@ -613,8 +718,9 @@ def test_deleting_a_store_with_its_files(admin_client, credential, store, files,
 # --- a store's page -----------------------------------------------------------------------------------------
 
 
-def test_the_store_page_lists_its_files_with_names_from_the_files_api(admin_client, credential, store, files,
-                                                                       fake_openai):
+def test_the_store_page_lists_its_files_with_names_from_the_files_api(
+    admin_client, credential, store, files, fake_openai
+):
     fake_openai.requests.clear()
     response = admin_client.get(console_url("vector_store", credential, store["id"]))
     assert response.status_code == 200
@@ -701,8 +807,10 @@ def test_a_file_missing_from_the_files_api_or_unreadable(admin_client, credentia
 def test_a_store_that_is_gone_sends_back_to_the_list(admin_client, credential, fake_openai):
     response = admin_client.get(console_url("vector_store", credential, "vs_gone"), follow=True)
     assert response.redirect_chain == [(console_url("vector_stores", credential), 302)]
-    assert (constants.ERROR, "The vector store vs_gone could not be read: No vector store found with id 'vs_gone'.") \
-        in messages_of(response)
+    assert (
+        constants.ERROR,
+        "The vector store vs_gone could not be read: No vector store found with id 'vs_gone'.",
+    ) in messages_of(response)
 
 
 def test_an_invalid_store_id_never_reaches_openai(admin_client, credential, fake_openai):
@@ -717,7 +825,7 @@ def test_an_invalid_store_id_never_reaches_openai(admin_client, credential, fake
 
 
 def test_removing_files_asks_then_detaches_them(admin_client, credential, store, files, fake_openai):
-    guide, broken = files
+    guide, _broken = files
     url = console_url("vector_store_remove_files", credential, store["id"])
     confirmation = admin_client.post(url, {"file_ids": [guide["id"]]})
     assert confirmation.status_code == 200
@@ -735,8 +843,11 @@ def test_removing_files_asks_then_detaches_them(admin_client, credential, store,
 
 def test_removing_files_and_deleting_them_from_openai(admin_client, credential, store, files, fake_openai):
     ids = [file["id"] for file in files]
-    response = admin_client.post(console_url("vector_store_remove_files", credential, store["id"]),
-                                 {"file_ids": ids, "post": "yes", "delete_files": "on"}, follow=True)
+    response = admin_client.post(
+        console_url("vector_store_remove_files", credential, store["id"]),
+        {"file_ids": ids, "post": "yes", "delete_files": "on"},
+        follow=True,
+    )
     assert not set(ids) & set(fake_openai.files)
     [message] = log_messages(credential)
     assert message.startswith(f"Removed 2 files from vector store {store['id']} 'Docs'")
@@ -748,25 +859,33 @@ def test_removing_nothing_or_invalid_ids(admin_client, credential, store, files,
     url = console_url("vector_store_remove_files", credential, store["id"])
     fake_openai.requests.clear()
     nothing = admin_client.post(url, {"post": "yes"}, follow=True)
-    assert (constants.WARNING, "Files must be selected in order to remove them. No files have been removed.") \
-        in messages_of(nothing)
+    assert (
+        constants.WARNING,
+        "Files must be selected in order to remove them. No files have been removed.",
+    ) in messages_of(nothing)
     invalid = admin_client.post(url, {"file_ids": ["bad id"], "post": "yes"}, follow=True)
-    assert any(level == constants.ERROR and "No files have been removed" in text
-               for level, text in messages_of(invalid))
+    assert any(
+        level == constants.ERROR and "No files have been removed" in text for level, text in messages_of(invalid)
+    )
     assert admin_client.get(url).status_code == 302  # GET: back to the store page
     assert fake_openai.requests_to("DELETE", "/") == []
 
 
-def test_a_removal_that_partly_fails_says_so_and_logs_what_was_removed(admin_client, credential, store, files,
-                                                                        fake_openai):
+def test_a_removal_that_partly_fails_says_so_and_logs_what_was_removed(
+    admin_client, credential, store, files, fake_openai
+):
     guide, broken = files
     fake_openai.fail("DELETE", f"/vector_stores/{store['id']}/files/{broken['id']}", 500)
-    response = admin_client.post(console_url("vector_store_remove_files", credential, store["id"]),
-                                 {"file_ids": [guide["id"], broken["id"]], "post": "yes"}, follow=True)
+    response = admin_client.post(
+        console_url("vector_store_remove_files", credential, store["id"]),
+        {"file_ids": [guide["id"], broken["id"]], "post": "yes"},
+        follow=True,
+    )
     assert response.status_code == 200
-    levels = dict((level, text) for level, text in messages_of(response))
-    assert levels[constants.ERROR].startswith("Files could not be removed: 1 of 2 files could not be removed: "
-                                              "OpenAI failed (500)")
+    levels = dict(messages_of(response))
+    assert levels[constants.ERROR].startswith(
+        "Files could not be removed: 1 of 2 files could not be removed: OpenAI failed (500)"
+    )
     assert log_messages(credential) == [f"Removed 1 file from vector store {store['id']} 'Docs': {guide['id']}."]
 
 
@@ -774,8 +893,9 @@ def test_a_removal_that_partly_fails_says_so_and_logs_what_was_removed(admin_cli
 
 
 def test_searching_shows_ranked_results_with_scores_and_snippets(admin_client, credential, store, files, fake_openai):
-    response = admin_client.get(console_url("vector_store", credential, store["id"]),
-                                {"q": "reset password", "max_results": "5"})
+    response = admin_client.get(
+        console_url("vector_store", credential, store["id"]), {"q": "reset password", "max_results": "5"}
+    )
     assert response.status_code == 200
     content = response.content.decode()
     assert "1 result for “reset password”" in content
@@ -813,10 +933,16 @@ def csrf_token(client, credential, store):
 
 def test_uploading_from_the_console(csrf_client, credential, store, fake_openai, upload_dir):
     token = csrf_token(csrf_client, credential, store)
-    files = [text_file("résumé 日本.txt", b"curriculum vitae", "text/plain"),
-             text_file("notes.md", b"# notes", "text/markdown")]
-    response = csrf_client.post(console_url("vector_store_upload", credential, store["id"]), {"files": files},
-                                HTTP_X_CSRFTOKEN=token, HTTP_ACCEPT="application/json")
+    files = [
+        text_file("résumé 日本.txt", b"curriculum vitae", "text/plain"),
+        text_file("notes.md", b"# notes", "text/markdown"),
+    ]
+    response = csrf_client.post(
+        console_url("vector_store_upload", credential, store["id"]),
+        {"files": files},
+        HTTP_X_CSRFTOKEN=token,
+        HTTP_ACCEPT="application/json",
+    )
     assert response.status_code == 200
     uploaded = response.json()
     assert sorted(f["filename"] for f in uploaded) == sorted(["notes.md", "résumé 日本.txt"])
@@ -836,42 +962,53 @@ def test_uploading_from_the_console(csrf_client, credential, store, fake_openai,
 def test_an_upload_passes_the_chunking_strategy_on(csrf_client, credential, store, fake_openai, upload_dir):
     token = csrf_token(csrf_client, credential, store)
     strategy = {"type": "static", "static": {"max_chunk_size_tokens": 500, "chunk_overlap_tokens": 100}}
-    response = csrf_client.post(console_url("vector_store_upload", credential, store["id"]),
-                                {"files": [text_file("a.txt", b"text", "text/plain")],
-                                 "chunking_strategy": json.dumps(strategy)}, HTTP_X_CSRFTOKEN=token)
+    response = csrf_client.post(
+        console_url("vector_store_upload", credential, store["id"]),
+        {"files": [text_file("a.txt", b"text", "text/plain")], "chunking_strategy": json.dumps(strategy)},
+        HTTP_X_CSRFTOKEN=token,
+    )
     assert response.status_code == 200
     [batch] = fake_openai.requests_to("POST", f"/vector_stores/{store['id']}/file_batches")
     assert batch.json["chunking_strategy"] == strategy
 
 
 def test_an_upload_needs_the_csrf_token(csrf_client, credential, store, fake_openai, upload_dir):
-    response = csrf_client.post(console_url("vector_store_upload", credential, store["id"]),
-                                {"files": [text_file("a.txt", b"text", "text/plain")]})
+    response = csrf_client.post(
+        console_url("vector_store_upload", credential, store["id"]),
+        {"files": [text_file("a.txt", b"text", "text/plain")]},
+    )
     assert response.status_code == 403
     assert response.json()["detail"].startswith("CSRF Failed")
     assert fake_openai.requests_to("POST", "/files") == []
 
 
 def test_an_anonymous_upload_is_refused(client, credential, store, fake_openai):
-    response = client.post(console_url("vector_store_upload", credential, store["id"]),
-                           {"files": [text_file("a.txt", b"text", "text/plain")]})
+    response = client.post(
+        console_url("vector_store_upload", credential, store["id"]),
+        {"files": [text_file("a.txt", b"text", "text/plain")]},
+    )
     assert response.status_code == 403 and response.json()["code"] == "not_authenticated"
     assert fake_openai.requests_to("POST", "/files") == []
 
 
-@pytest.mark.parametrize("files, fields, status, code, detail", [
-    ([("virus.exe", b"MZ", "application/octet-stream")], {}, 400, "invalid", "type .exe is not accepted"),
-    ([("fake.pdf", b"not a pdf", "application/pdf")], {}, 400, "invalid", "is not a .pdf file"),
-    ([("empty.txt", b"", "text/plain")], {}, 400, "invalid", "is empty"),
-    ([], {"note": "x"}, 400, "invalid", "Unknown field."),
-    ([("a.txt", b"x", "text/plain")], {"chunking_strategy": '{"type": "static"}'}, 400, "invalid", "Required when"),
-])
-def test_an_upload_is_checked_like_the_apis(csrf_client, credential, store, fake_openai, upload_dir,
-                                            files, fields, status, code, detail):
+@pytest.mark.parametrize(
+    "files, fields, status, code, detail",
+    [
+        ([("virus.exe", b"MZ", "application/octet-stream")], {}, 400, "invalid", "type .exe is not accepted"),
+        ([("fake.pdf", b"not a pdf", "application/pdf")], {}, 400, "invalid", "is not a .pdf file"),
+        ([("empty.txt", b"", "text/plain")], {}, 400, "invalid", "is empty"),
+        ([], {"note": "x"}, 400, "invalid", "Unknown field."),
+        ([("a.txt", b"x", "text/plain")], {"chunking_strategy": '{"type": "static"}'}, 400, "invalid", "Required when"),
+    ],
+)
+def test_an_upload_is_checked_like_the_apis(
+    csrf_client, credential, store, fake_openai, upload_dir, files, fields, status, code, detail
+):
     token = csrf_token(csrf_client, credential, store)
     body = {"files": [text_file(*file) for file in files], **fields}
-    response = csrf_client.post(console_url("vector_store_upload", credential, store["id"]), body,
-                                HTTP_X_CSRFTOKEN=token)
+    response = csrf_client.post(
+        console_url("vector_store_upload", credential, store["id"]), body, HTTP_X_CSRFTOKEN=token
+    )
     assert response.status_code == status
     answer = response.json()
     assert answer["code"] == code and detail in answer["detail"]
@@ -882,17 +1019,23 @@ def test_an_upload_is_checked_like_the_apis(csrf_client, credential, store, fake
 
 def test_an_upload_that_is_not_multipart_is_415(csrf_client, credential, store, fake_openai):
     token = csrf_token(csrf_client, credential, store)
-    response = csrf_client.post(console_url("vector_store_upload", credential, store["id"]), {"files": []},
-                                content_type="application/json", HTTP_X_CSRFTOKEN=token)
+    response = csrf_client.post(
+        console_url("vector_store_upload", credential, store["id"]),
+        {"files": []},
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=token,
+    )
     assert response.status_code == 415 and response.json()["code"] == "unsupported_media_type"
 
 
 def test_a_failed_upload_reports_each_file_in_the_apis_shape(csrf_client, credential, store, fake_openai, upload_dir):
     token = csrf_token(csrf_client, credential, store)
     fake_openai.fail("POST", "/files", 500)
-    response = csrf_client.post(console_url("vector_store_upload", credential, store["id"]),
-                                {"files": [text_file("a.txt", b"text", "text/plain")]},
-                                HTTP_X_CSRFTOKEN=token)
+    response = csrf_client.post(
+        console_url("vector_store_upload", credential, store["id"]),
+        {"files": [text_file("a.txt", b"text", "text/plain")]},
+        HTTP_X_CSRFTOKEN=token,
+    )
     assert response.status_code == 502
     answer = response.json()
     assert answer["code"] == "openai_server_error"
@@ -907,17 +1050,20 @@ urlpatterns = [path("staff/", admin.site.urls)]
 
 
 @pytest.mark.urls(__name__)
-def test_the_console_needs_neither_the_api_urls_nor_its_authentication(admin_user, credential, store, settings,
-                                                                       fake_openai, upload_dir):
+def test_the_console_needs_neither_the_api_urls_nor_its_authentication(
+    admin_user, credential, store, settings, fake_openai, upload_dir
+):
     settings.REST_FRAMEWORK = {"DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.BasicAuthentication"]}
     client = logged_in(admin_user, enforce_csrf_checks=True)
     url = console_url("vector_store", credential, store["id"])
     assert url.startswith("/staff/credentials/credential/")
     page = client.get(url)
     assert page.status_code == 200
-    response = client.post(console_url("vector_store_upload", credential, store["id"]),
-                           {"files": [text_file("a.txt", b"text", "text/plain")]},
-                           HTTP_X_CSRFTOKEN=page.cookies["csrftoken"].value)
+    response = client.post(
+        console_url("vector_store_upload", credential, store["id"]),
+        {"files": [text_file("a.txt", b"text", "text/plain")]},
+        HTTP_X_CSRFTOKEN=page.cookies["csrftoken"].value,
+    )
     assert response.status_code == 200 and response.json()[0]["filename"] == "a.txt"
     for name in PAGES:
         assert client.get(page_url(name, credential, store)).status_code == 200
@@ -929,23 +1075,48 @@ def test_the_console_needs_neither_the_api_urls_nor_its_authentication(admin_use
 def test_upstream_errors_become_admin_messages(admin_client, credential, store, files, fake_openai):
     sid = store["id"]
     cases = [
-        ("GET", r"/vector_stores", 500, lambda: admin_client.get(console_url("vector_stores", credential)),
-         "The vector stores could not be listed: OpenAI failed (500)"),
-        ("POST", r"/vector_stores", 400, lambda: admin_client.post(console_url("vector_store_add", credential),
-                                                                 create_data()),
-         "The vector store could not be created: Injected fault: 400 Bad Request."),
-        ("POST", rf"/vector_stores/{sid}", 409, lambda: admin_client.post(
-            console_url("vector_store_change", credential, sid), change_data(name="New")),
-         "The vector store could not be changed: Injected fault: 409 Conflict."),
-        ("DELETE", rf"/vector_stores/{sid}", 502, lambda: admin_client.post(
-            console_url("vector_store_delete", credential, sid), {"post": "yes"}),
-         f"The vector store {sid} 'Docs' could not be deleted: OpenAI failed (502)"),
-        ("POST", rf"/vector_stores/{sid}/search", 429, lambda: admin_client.get(
-            console_url("vector_store", credential, sid), {"q": "password"}),
-         "The search failed: Rate limit reached for requests. Please try again later."),
-        ("GET", rf"/vector_stores/{sid}/files", 503, lambda: admin_client.get(
-            console_url("vector_store", credential, sid)),
-         "The files of the vector store could not be listed: OpenAI failed (503)"),
+        (
+            "GET",
+            r"/vector_stores",
+            500,
+            lambda: admin_client.get(console_url("vector_stores", credential)),
+            "The vector stores could not be listed: OpenAI failed (500)",
+        ),
+        (
+            "POST",
+            r"/vector_stores",
+            400,
+            lambda: admin_client.post(console_url("vector_store_add", credential), create_data()),
+            "The vector store could not be created: Injected fault: 400 Bad Request.",
+        ),
+        (
+            "POST",
+            rf"/vector_stores/{sid}",
+            409,
+            lambda: admin_client.post(console_url("vector_store_change", credential, sid), change_data(name="New")),
+            "The vector store could not be changed: Injected fault: 409 Conflict.",
+        ),
+        (
+            "DELETE",
+            rf"/vector_stores/{sid}",
+            502,
+            lambda: admin_client.post(console_url("vector_store_delete", credential, sid), {"post": "yes"}),
+            f"The vector store {sid} 'Docs' could not be deleted: OpenAI failed (502)",
+        ),
+        (
+            "POST",
+            rf"/vector_stores/{sid}/search",
+            429,
+            lambda: admin_client.get(console_url("vector_store", credential, sid), {"q": "password"}),
+            "The search failed: Rate limit reached for requests. Please try again later.",
+        ),
+        (
+            "GET",
+            rf"/vector_stores/{sid}/files",
+            503,
+            lambda: admin_client.get(console_url("vector_store", credential, sid)),
+            "The files of the vector store could not be listed: OpenAI failed (503)",
+        ),
     ]
     for method, route, status, request, expected in cases:
         fake_openai.fail(method, route, status)
@@ -960,14 +1131,17 @@ def test_upstream_errors_become_admin_messages(admin_client, credential, store, 
 def test_a_rejected_key_and_a_lost_connection(admin_client, credential, store, fake_openai):
     fake_openai.api_keys.clear()
     response = admin_client.get(console_url("vector_stores", credential))
-    assert (constants.ERROR, "The vector stores could not be listed: OpenAI rejected the credential's API key.") \
-        in messages_of(response)
+    assert (
+        constants.ERROR,
+        "The vector stores could not be listed: OpenAI rejected the credential's API key.",
+    ) in messages_of(response)
     assert TEST_API_KEY[8:-4] not in response.content.decode()
     fake_openai.reset()
     fake_openai.drop("GET", "/vector_stores")
     response = admin_client.get(console_url("vector_stores", credential))
-    assert (constants.ERROR, "The vector stores could not be listed: The connection to OpenAI failed.") \
-        in messages_of(response)
+    assert (constants.ERROR, "The vector stores could not be listed: The connection to OpenAI failed.") in messages_of(
+        response
+    )
 
 
 def test_a_credential_whose_key_cannot_be_decrypted(admin_client, credential, store, fake_openai, monkeypatch):
@@ -975,8 +1149,10 @@ def test_a_credential_whose_key_cannot_be_decrypted(admin_client, credential, st
     response = admin_client.get(console_url("vector_stores", credential))
     assert response.status_code == 302
     assert response.url == admin_url("change", credential.pk)
-    upload = admin_client.post(console_url("vector_store_upload", credential, store["id"]),
-                               {"files": [text_file("a.txt", b"text", "text/plain")]})
+    upload = admin_client.post(
+        console_url("vector_store_upload", credential, store["id"]),
+        {"files": [text_file("a.txt", b"text", "text/plain")]},
+    )
     assert upload.status_code == 503 and upload.json()["code"] == "credential_unreadable"
     assert fake_openai.requests == []
 

@@ -17,6 +17,7 @@ Also: the api_key column read and written with raw SQL (SQLite and PostgreSQL al
 from psycopg as bytes or memoryview), the management commands run with their output captured, and
 `the_test_sites_keys`, an autouse fixture for the test modules that import it.
 """
+
 import base64
 import functools
 import hashlib
@@ -126,8 +127,9 @@ def legacy_mac_key(passphrase, salt=b"django-cryptography"):
     return hmac.new(legacy_aes_key(passphrase, salt), b"credentials.api_key signing", hashlib.sha256).digest()
 
 
-def legacy_encrypted(api_key, passphrase, *, secret_key=None, pickled=None, iv=None, timestamp=None,
-                     salt=b"django-cryptography"):
+def legacy_encrypted(
+    api_key, passphrase, *, secret_key=None, pickled=None, iv=None, timestamp=None, salt=b"django-cryptography"
+):
     """`api_key` as version 0.1 stored it under CRYPTOGRAPHY_KEY=`passphrase`.
 
     Signed with the key derived from the AES key (0.1's own format), or, given `secret_key`, with that
@@ -207,4 +209,4 @@ def dumped_bytes(value):
     """The stored bytes a dumped "encrypted:<base64>" value carries."""
     prefix = "encrypted:"
     assert value.startswith(prefix), value[:20]
-    return base64.b64decode(value[len(prefix):], validate=True)
+    return base64.b64decode(value[len(prefix) :], validate=True)

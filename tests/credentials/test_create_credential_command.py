@@ -1,4 +1,5 @@
 """`manage.py create_credential`: the key comes from stdin (or OPENAI_API_KEY at a terminal), never argv."""
+
 import io
 import sqlite3
 import sys
@@ -88,11 +89,26 @@ def test_applies_every_option(run, user, other_user, settings):
     analysts, partners = Group.objects.create(name="analysts"), Group.objects.create(name="partners")
     Group.objects.create(name="bystanders")
 
-    credential = created(run(
-        "--name", "Everything", "--base-url", "https://example.openai.azure.com/openai/v1",
-        "--organization", "org-123", "--project", "proj-456",
-        "--user", "alice", "--user", "mallory", "--group", "analysts", "--group", "partners",
-    ))
+    credential = created(
+        run(
+            "--name",
+            "Everything",
+            "--base-url",
+            "https://example.openai.azure.com/openai/v1",
+            "--organization",
+            "org-123",
+            "--project",
+            "proj-456",
+            "--user",
+            "alice",
+            "--user",
+            "mallory",
+            "--group",
+            "analysts",
+            "--group",
+            "partners",
+        )
+    )
 
     assert credential.base_url == "https://example.openai.azure.com/openai/v1"
     assert (credential.organization, credential.project) == ("org-123", "proj-456")
@@ -162,11 +178,14 @@ def test_invalid_base_url_is_refused(run):
     assert not Credential.objects.exists()
 
 
-@pytest.mark.parametrize("base_url", [
-    "https://attacker.example/v1",  # a host outside the allow-list
-    "http://api.openai.com/v1",  # plain HTTP to a remote host
-    "https://user:pass@api.openai.com/v1",
-])
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "https://attacker.example/v1",  # a host outside the allow-list
+        "http://api.openai.com/v1",  # plain HTTP to a remote host
+        "https://user:pass@api.openai.com/v1",
+    ],
+)
 def test_a_base_url_the_site_does_not_send_keys_to_is_refused(run, base_url):
     with pytest.raises(CommandError, match="base_url") as error:
         run("--name", "Elsewhere", "--base-url", base_url)
@@ -199,8 +218,11 @@ def test_a_key_that_is_not_one_printable_word_is_refused(run, stdin, key):
 @pytest.mark.slow
 def test_real_process_reads_piped_stdin_and_prints_the_id_last(tmp_path):
     database = tmp_path / "db.sqlite3"
-    env = environment(without=("DJANGO_", "OPENAI_API_KEY"), DJANGO_SETTINGS_MODULE="tests.settings",
-                      DATABASE_URL=f"sqlite:///{database}")
+    env = environment(
+        without=("DJANGO_", "OPENAI_API_KEY"),
+        DJANGO_SETTINGS_MODULE="tests.settings",
+        DATABASE_URL=f"sqlite:///{database}",
+    )
 
     migrate = manage("migrate", "--noinput", env=env)
     assert migrate.returncode == 0, migrate.stderr
@@ -210,8 +232,9 @@ def test_real_process_reads_piped_stdin_and_prints_the_id_last(tmp_path):
     assert API_KEY not in result.stdout + result.stderr
     credential_id = uuid.UUID(result.stdout.strip().splitlines()[-1])
     with sqlite3.connect(database) as db:
-        name, raw = db.execute("SELECT name, api_key FROM credentials_credential WHERE id = ?",
-                               [credential_id.hex]).fetchone()
+        name, raw = db.execute(
+            "SELECT name, api_key FROM credentials_credential WHERE id = ?", [credential_id.hex]
+        ).fetchone()
     assert name == "From a pipe"
     assert API_KEY.encode() not in raw
     # The same CRYPTOGRAPHY_KEY (tests.settings) decrypts it here.

@@ -1,4 +1,5 @@
 """The credential admin: the key is write-only everywhere, and the connection test action."""
+
 import re
 from datetime import UTC, datetime
 
@@ -121,8 +122,14 @@ def test_adding_without_a_key_is_a_form_error(admin_client):
 
 
 def test_adding_with_a_key_stores_it_encrypted(admin_client, user, group):
-    data = form_data(name="Added", api_key=f"  {NEW_API_KEY}  ", users=[user.pk], groups=[group.pk],
-                     organization="org-1", project="proj-1")
+    data = form_data(
+        name="Added",
+        api_key=f"  {NEW_API_KEY}  ",
+        users=[user.pk],
+        groups=[group.pk],
+        organization="org-1",
+        project="proj-1",
+    )
 
     response = admin_client.post(admin_url("add"), data, follow=True)
 
@@ -217,7 +224,8 @@ def test_connection_reports_each_credential(admin_client, credential, fake_opena
     [error] = [text for level, text in messages if level == constants.ERROR]
     assert error.startswith("Broken: ") and "rejected" in error
     assert {request.headers["authorization"] for request in vector_store_lists(fake_openai)} == {
-        f"Bearer {TEST_API_KEY}", f"Bearer {broken.api_key}",
+        f"Bearer {TEST_API_KEY}",
+        f"Bearer {broken.api_key}",
     }
     assert_no_key(response, TEST_API_KEY, broken.api_key)
 

@@ -1,4 +1,5 @@
 """The Credential model: the key encrypted at rest and kept out of text, who may use it, use tracking."""
+
 import uuid
 from datetime import timedelta
 
@@ -92,7 +93,11 @@ def may_use(user, credential):
     assert listed == (fetched is not None)
     if fetched is not None:  # the whole row, decrypted key included
         assert (fetched.pk, fetched.name, fetched.api_key, fetched.base_url) == (
-            credential.pk, credential.name, credential.api_key, credential.base_url)
+            credential.pk,
+            credential.name,
+            credential.api_key,
+            credential.base_url,
+        )
     return listed
 
 

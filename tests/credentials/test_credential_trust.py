@@ -1,4 +1,5 @@
 """What a hostile staff user cannot do with a credential: send its key elsewhere, or grant it to themselves."""
+
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
@@ -42,8 +43,9 @@ def history(credential):
 # --- where the key goes ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("field, value", [("base_url", "http://127.0.0.1:9/v1"), ("organization", "org-other"),
-                                          ("project", "proj-other")])
+@pytest.mark.parametrize(
+    "field, value", [("base_url", "http://127.0.0.1:9/v1"), ("organization", "org-other"), ("project", "proj-other")]
+)
 def test_changing_the_endpoint_without_typing_the_key_is_refused(admin_client, credential, field, value):
     response = post_change(admin_client, credential, **{field: value})
 
@@ -128,7 +130,7 @@ def redirected(credential):
 
 
 def test_the_system_check_refuses_a_stored_base_url_outside_the_allow_list(redirected):
-    with pytest.raises(SystemCheckError, match="credentials.E003"):
+    with pytest.raises(SystemCheckError, match=r"credentials\.E003"):
         call_command("check", databases=["default"])
 
 
@@ -164,8 +166,9 @@ def test_test_connection_needs_the_change_permission(django_user_model, credenti
     assert fake_openai.requests == []
 
 
-def test_test_connection_says_nothing_about_credentials_the_user_may_not_use(staff_client, staff, credential,
-                                                                             fake_openai):
+def test_test_connection_says_nothing_about_credentials_the_user_may_not_use(
+    staff_client, staff, credential, fake_openai
+):
     response = run_test_connection(staff_client, credential)
 
     assert messages_of(response) == []

@@ -7,6 +7,7 @@ key" or "written by version 0.1" are written with raw SQL, exactly as such a sit
 
 Also here: dumpdata and loaddata, which carry stored keys as ciphertext only.
 """
+
 import base64
 import json
 
@@ -52,8 +53,8 @@ from tests.credentials.credentials_crypto import (
     raw_column,
     rotate,
     signed_with,
+    the_test_sites_keys,  # noqa: F401 (autouse)
 )
-from tests.credentials.credentials_crypto import the_test_sites_keys  # noqa: F401 (autouse)
 
 pytestmark = pytest.mark.django_db
 
@@ -136,8 +137,10 @@ def test_a_key_beyond_ascii_is_stored_as_utf8(db):
 
 def test_the_helpers_write_0_1s_format_byte_for_byte():
     """The legacy helper (used for the other legacy rows) reproduces the real 0.1 fixtures exactly."""
-    for stored, api_key, secret_key in [(V0_1_VALUE, V0_1_API_KEY, None),
-                                        (V0_1_SECRET_SIGNED_VALUE, V0_1_SECRET_SIGNED_API_KEY, V0_1_SECRET_KEY)]:
+    for stored, api_key, secret_key in [
+        (V0_1_VALUE, V0_1_API_KEY, None),
+        (V0_1_SECRET_SIGNED_VALUE, V0_1_SECRET_SIGNED_API_KEY, V0_1_SECRET_KEY),
+    ]:
         timestamp = int.from_bytes(stored[1:9], "big")
         rebuilt = legacy_encrypted(api_key, V0_1_KEY, secret_key=secret_key, iv=stored[9:25], timestamp=timestamp)
         assert rebuilt == stored
@@ -160,7 +163,7 @@ def test_rows_under_every_key_of_the_list_read(rotating_to_new_key):
     old, current = rotating_to_new_key
     before = all_raw_columns()
 
-    for pk, api_key in zip(old, API_KEYS):
+    for pk, api_key in zip(old, API_KEYS, strict=True):
         assert Credential.objects.get(pk=pk).api_key == api_key
     assert Credential.objects.get(pk=current).api_key == CURRENT_API_KEY
     assert all_raw_columns() == before  # reading rewrites nothing
@@ -194,7 +197,7 @@ def test_rotation_moves_every_row_to_the_first_key(rotating_to_new_key):
 
     assert stdout.strip() == "4 re-encrypted, 0 already on the new key."
     assert stderr == ""
-    for pk, api_key in [*zip(old, API_KEYS), (current, CURRENT_API_KEY)]:
+    for pk, api_key in [*zip(old, API_KEYS, strict=True), (current, CURRENT_API_KEY)]:
         stored = raw_column(pk)
         assert stored != before[pk]
         assert fernet_text(stored, NEW_KEY) == api_key
@@ -208,7 +211,7 @@ def test_after_dropping_the_old_keys_every_row_still_reads(rotating_to_new_key, 
     settings.CRYPTOGRAPHY_KEYS = [NEW_KEY]
 
     loaded = {credential.pk: credential.api_key for credential in Credential.objects.all()}
-    assert loaded == {**dict(zip(old, API_KEYS)), current: CURRENT_API_KEY}
+    assert loaded == {**dict(zip(old, API_KEYS, strict=True)), current: CURRENT_API_KEY}
 
 
 def test_dropping_an_old_key_before_rotating_leaves_its_rows_unreadable_until_it_is_back(rotating_to_new_key, settings):
@@ -226,7 +229,7 @@ def test_dropping_an_old_key_before_rotating_leaves_its_rows_unreadable_until_it
 
 
 def test_rows_already_under_the_first_key_are_left_alone(rotating_to_new_key, settings):
-    old, current = rotating_to_new_key
+    _old, _current = rotating_to_new_key
     first_pk = Credential.objects.create(name="Written after the deploy", api_key=API_KEYS[0]).pk
     written = raw_column(first_pk)
 
@@ -237,6 +240,7 @@ def test_rows_already_under_the_first_key_are_left_alone(rotating_to_new_key, se
 
 def test_a_rotation_needs_no_downtime(settings, credential, api, url, fake_openai):
     """Deploy [new, old], rotate, deploy [new]: the API works with the key at every step."""
+
     def api_uses_the_key():
         fake_openai.reset()
         assert api.get(url()).status_code == 200
@@ -361,7 +365,7 @@ def test_a_failed_verification_rolls_everything_back(rotating_to_new_key, monkey
     monkeypatch.setattr(Keyring, "encrypt", lambda self, text: fernet_encrypted(text, UNKNOWN_KEY))
     before = all_raw_columns()
 
-    with pytest.raises(CommandError, match="do not decrypt with the new key.*Rolled back"):
+    with pytest.raises(CommandError, match=r"do not decrypt with the new key.*Rolled back"):
         rotate()
 
     monkeypatch.undo()
@@ -400,8 +404,9 @@ def test_dry_run_still_reports_unreadable_credentials(rotating_to_new_key):
         rotate("--dry-run")
 
 
-@pytest.mark.skipif(not connection.features.has_select_for_update,
-                    reason="SQLite has no row locks (its writes lock the whole database)")
+@pytest.mark.skipif(
+    not connection.features.has_select_for_update, reason="SQLite has no row locks (its writes lock the whole database)"
+)
 def test_rows_are_locked_while_rotating(rotating_to_new_key):
     with CaptureQueriesContext(connection) as queries:
         rotate()
@@ -450,7 +455,7 @@ def test_old_key_from_the_environment(under_old_key, old_key_env):
 
     assert stdout.strip() == "3 re-encrypted, 1 already on the new key."
     assert stderr == ""
-    for pk, api_key in zip(old, API_KEYS):
+    for pk, api_key in zip(old, API_KEYS, strict=True):
         assert fernet_text(raw_column(pk), SITE_KEY) == api_key
         assert Credential.objects.get(pk=pk).api_key == api_key  # through the ORM, with the site's keys
     assert raw_column(current) == before[current]  # already on the new key: not touched
@@ -511,7 +516,7 @@ def test_no_old_key_is_needed_when_every_credential_reads_with_the_list(db):
     stdout, _ = rotate()
 
     assert stdout.strip() == "2 re-encrypted, 1 already on the new key."
-    for pk, api_key in zip(legacy, API_KEYS):
+    for pk, api_key in zip(legacy, API_KEYS[:2], strict=True):
         assert fernet_text(raw_column(pk), SITE_KEY) == api_key
     assert raw_column(current) == before[current]
     assert rotate()[0].strip() == "0 re-encrypted, 3 already on the new key."
@@ -601,8 +606,9 @@ def test_rotation_moves_0_1_rows_to_a_new_key(site_of_0_1, settings, stored, api
 
 
 @ROWS_OF_0_1
-def test_a_0_1_row_under_a_key_outside_the_list_is_rotated_with_the_old_key(site_of_0_1, settings, monkeypatch,
-                                                                             stored, api_key):
+def test_a_0_1_row_under_a_key_outside_the_list_is_rotated_with_the_old_key(
+    site_of_0_1, settings, monkeypatch, stored, api_key
+):
     pk = credential_storing(stored)
     settings.CRYPTOGRAPHY_KEYS = [NEW_KEY]
     assert not Credential.objects.get(pk=pk).api_key_readable
@@ -825,8 +831,9 @@ def test_an_unreadable_row_dumps_its_exact_stored_bytes(db, tmp_path):
 
     dump = dump_credentials()
 
-    assert {pk: dumped_bytes(value) for pk, value in dumped_api_keys(dump).items()} == \
-        {str(pk): raw for pk, raw in stored.items()}
+    assert {pk: dumped_bytes(value) for pk, value in dumped_api_keys(dump).items()} == {
+        str(pk): raw for pk, raw in stored.items()
+    }
     load_dump(dump, tmp_path)  # and a round trip keeps them byte for byte
     assert all_raw_columns() == stored
 
@@ -843,14 +850,21 @@ def test_admin_refuses_a_pasted_ciphertext_as_a_key(admin_client, credential):
     """Else someone could copy another row's dumped value into a credential of their own."""
     pasted = "encrypted:" + base64.b64encode(raw_column(credential.pk)).decode()
 
-    response = admin_client.post(reverse("admin:credentials_credential_add"), {
-        "name": "Pasted", "api_key": pasted, "base_url": "", "organization": "", "project": "", "_save": "Save",
-    })
+    response = admin_client.post(
+        reverse("admin:credentials_credential_add"),
+        {
+            "name": "Pasted",
+            "api_key": pasted,
+            "base_url": "",
+            "organization": "",
+            "project": "",
+            "_save": "Save",
+        },
+    )
 
     assert response.status_code == 200
     assert "An API key cannot start with" in response.content.decode()
     assert not Credential.objects.filter(name="Pasted").exists()
-
 
 
 def test_model_validation_refuses_a_pasted_ciphertext_whatever_the_form(credential):

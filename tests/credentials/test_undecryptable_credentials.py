@@ -4,6 +4,7 @@
 in one of version 0.1's formats), a 0.1 value signed with a SECRET_KEY the site no longer has, or damaged
 bytes, written with raw SQL (tests/credentials/credentials_crypto.py): exactly what a site sees after its keys changed.
 """
+
 import copy
 import logging
 import pickle
@@ -28,9 +29,9 @@ from tests.credentials.credentials_crypto import (
     fernet_text,
     legacy_encrypted,
     raw_column,
+    the_test_sites_keys,  # noqa: F401 (autouse)
     write_raw_column,
 )
-from tests.credentials.credentials_crypto import the_test_sites_keys  # noqa: F401 (autouse)
 
 pytestmark = pytest.mark.django_db
 
@@ -47,9 +48,13 @@ UNREADABLE_VALUES = {
     "0.1-format-under-another-key": (lambda: legacy_encrypted(TEST_API_KEY, UNKNOWN_KEY), SIGNATURE),
     # Signed with the site's SECRET_KEY, so the signature verifies; no key of the site decrypts it.
     "secret-key-signed-under-another-key": (
-        lambda: legacy_encrypted(TEST_API_KEY, UNKNOWN_KEY, secret_key=SITE_SECRET_KEY), DECRYPTION),
+        lambda: legacy_encrypted(TEST_API_KEY, UNKNOWN_KEY, secret_key=SITE_SECRET_KEY),
+        DECRYPTION,
+    ),
     "secret-key-signed-with-another-secret-key": (
-        lambda: legacy_encrypted(TEST_API_KEY, SITE_KEY, secret_key=OTHER_SECRET_KEY), SIGNATURE),
+        lambda: legacy_encrypted(TEST_API_KEY, SITE_KEY, secret_key=OTHER_SECRET_KEY),
+        SIGNATURE,
+    ),
 }
 
 
@@ -115,11 +120,18 @@ def fernet_token_under_the_site_key(plaintext):
     return Fernet(fernet_key(SITE_KEY)).encrypt(plaintext)
 
 
-@pytest.mark.parametrize("raw", [
-    b"", b"not a token at all", b"\x80" + b"\x00" * 80, b"\x80" + b"\x00" * 8,
-    fernet_token_under_the_site_key(TEST_API_KEY.encode())[:-10],
-    fernet_token_under_the_site_key(TEST_API_KEY.encode()).replace(b"A", b"B", 1),
-], ids=["empty", "text", "legacy-version-byte-then-zeros", "legacy-header-only", "truncated-token", "altered-token"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"not a token at all",
+        b"\x80" + b"\x00" * 80,
+        b"\x80" + b"\x00" * 8,
+        fernet_token_under_the_site_key(TEST_API_KEY.encode())[:-10],
+        fernet_token_under_the_site_key(TEST_API_KEY.encode()).replace(b"A", b"B", 1),
+    ],
+    ids=["empty", "text", "legacy-version-byte-then-zeros", "legacy-header-only", "truncated-token", "altered-token"],
+)
 def test_a_damaged_value_loads_as_a_placeholder(credential, raw):
     write_raw_column(credential.pk, raw)
 
@@ -178,8 +190,9 @@ def test_a_str_subclass_is_stored_as_plain_text(db):
     assert fernet_text(raw_column(credential.pk), SITE_KEY) == NEW_API_KEY
 
 
-@pytest.mark.parametrize("kind", ["fernet-under-another-key", "0.1-format-under-another-key",
-                                  "secret-key-signed-under-another-key"])
+@pytest.mark.parametrize(
+    "kind", ["fernet-under-another-key", "0.1-format-under-another-key", "secret-key-signed-under-another-key"]
+)
 def test_a_warning_names_the_credential_once_per_load_never_a_key(credential, caplog, kind):
     make_value, _ = UNREADABLE_VALUES[kind]
     write_raw_column(credential.pk, make_value())
@@ -250,8 +263,13 @@ def test_a_copied_instance_saved_writes_the_stored_value_back_unchanged(unreadab
 
 @pytest.mark.parametrize(
     ("method", "path", "body"),
-    [("get", "", None), ("post", "", {"name": "x"}), ("get", "/vs_abc", None), ("delete", "/vs_abc", None),
-     ("post", "/vs_abc/search", {"query": "hello"})],
+    [
+        ("get", "", None),
+        ("post", "", {"name": "x"}),
+        ("get", "/vs_abc", None),
+        ("delete", "/vs_abc", None),
+        ("post", "/vs_abc/search", {"query": "hello"}),
+    ],
     ids=["list", "create", "get", "delete", "search"],
 )
 def test_the_api_answers_503_json(api, url, unreadable, fake_openai, method, path, body):
@@ -259,7 +277,11 @@ def test_the_api_answers_503_json(api, url, unreadable, fake_openai, method, pat
 
     assert response.status_code == 503
     assert response["Content-Type"].startswith("application/json")
-    assert response.json() == {"detail": UNREADABLE_DETAIL, "message": UNREADABLE_DETAIL, "code": "credential_unreadable"}
+    assert response.json() == {
+        "detail": UNREADABLE_DETAIL,
+        "message": UNREADABLE_DETAIL,
+        "code": "credential_unreadable",
+    }
     assert "Traceback" not in response.content.decode()
     assert_no_secret(response.content.decode())
     assert fake_openai.requests == []  # the gateway never got the placeholder as a key
@@ -288,9 +310,12 @@ def test_entering_the_key_again_makes_the_api_work(admin_client, api, url, unrea
 
 def changelist_warning(*names):
     count = f"{len(names)} credential{'s' if len(names) > 1 else ''} cannot be decrypted: "
-    return (constants.WARNING, count + "the server's encryption keys changed (CRYPTOGRAPHY_KEYS, or SECRET_KEY for "
-            "keys stored by version 0.1). Add the old key to CRYPTOGRAPHY_KEYS and run manage.py "
-            "rotate_credentials_key, or enter the key again: " + ", ".join(names) + ".")
+    return (
+        constants.WARNING,
+        count + "the server's encryption keys changed (CRYPTOGRAPHY_KEYS, or SECRET_KEY for "
+        "keys stored by version 0.1). Add the old key to CRYPTOGRAPHY_KEYS and run manage.py "
+        "rotate_credentials_key, or enter the key again: " + ", ".join(names) + ".",
+    )
 
 
 def test_changelist_warns_and_marks_the_key(admin_client, unreadable):
@@ -318,8 +343,12 @@ def test_no_warning_when_every_key_is_readable(admin_client, credential):
 
 
 def test_every_admin_page_renders(admin_client, unreadable):
-    for page in (admin_url("changelist"), admin_url("change", unreadable.pk), admin_url("history", unreadable.pk),
-                 admin_url("delete", unreadable.pk)):
+    for page in (
+        admin_url("changelist"),
+        admin_url("change", unreadable.pk),
+        admin_url("history", unreadable.pk),
+        admin_url("delete", unreadable.pk),
+    ):
         response = admin_client.get(page)
         assert response.status_code == 200, page
         assert_no_secret(response.content.decode())
@@ -356,8 +385,9 @@ def test_saving_with_a_blank_key_keeps_the_stored_value(admin_client, unreadable
 def test_changing_the_endpoint_of_an_unreadable_credential_needs_the_key(admin_client, unreadable):
     stored = raw_column(unreadable.pk)
 
-    response = admin_client.post(admin_url("change", unreadable.pk),
-                                 form_data(unreadable, organization="org-elsewhere"))
+    response = admin_client.post(
+        admin_url("change", unreadable.pk), form_data(unreadable, organization="org-elsewhere")
+    )
 
     assert response.status_code == 200  # the form again, with the error
     assert "Type the API key again to change the base URL, organization or project" in response.content.decode()
@@ -389,8 +419,10 @@ def test_test_connection_reports_an_error(admin_client, unreadable, fake_openai)
 
     assert response.status_code == 200
     messages = messages_of(response)
-    assert (constants.ERROR, "Test credential: The credential cannot be decrypted; the server's encryption key "
-                             "changed.") in messages
+    assert (
+        constants.ERROR,
+        "Test credential: The credential cannot be decrypted; the server's encryption key changed.",
+    ) in messages
     assert (constants.SUCCESS, "1 credential connected to OpenAI.") in messages
     # Only the readable credential reached OpenAI, with its own key.
     assert [request.headers["authorization"] for request in fake_openai.requests] == [f"Bearer {TEST_API_KEY}"]

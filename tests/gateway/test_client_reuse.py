@@ -1,4 +1,5 @@
 """One SDK client per credential, reused across requests and rebuilt when the credential changes."""
+
 import openai
 import pytest
 

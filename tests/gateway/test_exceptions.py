@@ -1,5 +1,6 @@
 """The gateway's own errors: plain Python (no DRF, no API), each carrying what OpenAI said, and
 each answered by the API with its documented status, code and body."""
+
 from pathlib import Path
 
 import httpx2
@@ -28,7 +29,8 @@ def test_no_gateway_module_imports_drf_or_the_api(path):
 def test_the_import_reader_finds_what_a_gateway_module_imports():
     """The control of the test above: its relative imports resolved, and the package it uses."""
     assert {"vectorstores.gateway.client", "vectorstores.gateway.store_uploads"} <= imported_modules(
-        GATEWAY / "__init__.py")
+        GATEWAY / "__init__.py"
+    )
     assert "openai" in imported_modules(GATEWAY / "client.py")
 
 
@@ -51,12 +53,15 @@ def assert_answered(error, status):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("status", "kind", "code"), [
-    (400, gateway.OpenAIStatusError, "openai_bad_request"),
-    (404, gateway.OpenAINotFound, "openai_not_found"),
-    (418, gateway.OpenAIStatusError, "openai_client_error"),
-    (503, gateway.OpenAIStatusError, "openai_server_error"),
-])
+@pytest.mark.parametrize(
+    ("status", "kind", "code"),
+    [
+        (400, gateway.OpenAIStatusError, "openai_bad_request"),
+        (404, gateway.OpenAINotFound, "openai_not_found"),
+        (418, gateway.OpenAIStatusError, "openai_client_error"),
+        (503, gateway.OpenAIStatusError, "openai_server_error"),
+    ],
+)
 def test_an_error_status_is_an_openai_status_error(credential, fake_openai, status, kind, code):
     fake_openai.fail("GET", "/vector_stores/vs_1", status)
     with pytest.raises(gateway.OpenAIStatusError) as raised:
@@ -77,8 +82,9 @@ def test_a_rate_limit_carries_openais_wait(credential, fake_openai):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("status", "body"), [(400, {"error": "not OpenAI's shape"}), (200, b"not json")],
-                         ids=["error body", "answer"])
+@pytest.mark.parametrize(
+    ("status", "body"), [(400, {"error": "not OpenAI's shape"}), (200, b"not json")], ids=["error body", "answer"]
+)
 def test_an_unreadable_answer_is_a_bad_response_that_keeps_it(credential, fake_openai, status, body):
     fake_openai.fail("GET", "/vector_stores/vs_1", status, body=body)
     with pytest.raises(gateway.OpenAIBadResponse) as raised:
@@ -101,10 +107,14 @@ def test_no_answer_is_unreachable_or_timeout_with_nothing_from_openai(credential
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("change", "kind", "code"), [
-    ({"api_key": UnreadableSecret(b"ciphertext")}, gateway.KeyUnreadable, "credential_unreadable"),
-    ({"base_url": "https://attacker.example/v1"}, gateway.EndpointRefused, "credential_endpoint_refused"),
-], ids=["unreadable key", "refused host"])
+@pytest.mark.parametrize(
+    ("change", "kind", "code"),
+    [
+        ({"api_key": UnreadableSecret(b"ciphertext")}, gateway.KeyUnreadable, "credential_unreadable"),
+        ({"base_url": "https://attacker.example/v1"}, gateway.EndpointRefused, "credential_endpoint_refused"),
+    ],
+    ids=["unreadable key", "refused host"],
+)
 def test_the_client_cache_refuses_an_unusable_credential_itself(credential, fake_openai, change, kind, code):
     for name, value in change.items():
         setattr(credential, name, value)
@@ -132,15 +142,24 @@ def test_a_failed_upload_keeps_its_kind_and_adds_the_per_file_report(credential,
     assert_answered(error, 429)
     assert error.message.startswith("The files could not be added to the vector store: ")
     assert [(f["filename"], f["file_deleted"]) for f in error.report["files"]] == [("a.txt", True)]
-    assert error.body() == {"detail": error.message, "message": error.message, "code": error.code, "openai_request_id": error.request_id,
-                            "files": error.report["files"]}
+    assert error.body() == {
+        "detail": error.message,
+        "message": error.message,
+        "code": error.code,
+        "openai_request_id": error.request_id,
+        "files": error.report["files"],
+    }
 
 
 @pytest.mark.django_db
 @pytest.mark.usefixtures("upload_dir")
-@pytest.mark.parametrize(("outcome", "kind", "code"), [
-    ("failed", gateway.BatchEnded, "batch_failed"), ("timeout", gateway.BatchTimeout, "batch_timeout"),
-])
+@pytest.mark.parametrize(
+    ("outcome", "kind", "code"),
+    [
+        ("failed", gateway.BatchEnded, "batch_failed"),
+        ("timeout", gateway.BatchTimeout, "batch_timeout"),
+    ],
+)
 def test_a_batch_that_ends_badly_is_a_batch_error(credential, fake_openai, store, settings, outcome, kind, code):
     if outcome == "timeout":
         settings.OPENAI_VECTOR_STORES = {**settings.OPENAI_VECTOR_STORES, "POLL_TIMEOUT": 0.2}
@@ -161,26 +180,30 @@ def openai_answer(status, **headers):
     return httpx2.Response(status, headers={"x-request-id": "req_123", **headers})
 
 
-@pytest.mark.parametrize(("error", "status", "code"), [
-    (gateway.KeyUnreadable(), 503, "credential_unreadable"),
-    (gateway.EndpointRefused(), 503, "credential_endpoint_refused"),
-    (gateway.OpenAIStatusError("Bad.", response=openai_answer(400)), 400, "openai_bad_request"),
-    (gateway.OpenAIStatusError("No.", response=openai_answer(401)), 401, "openai_invalid_api_key"),
-    (gateway.OpenAIStatusError("No.", response=openai_answer(403)), 403, "openai_permission_denied"),
-    (gateway.OpenAINotFound("Gone.", response=openai_answer(404)), 404, "openai_not_found"),
-    (gateway.OpenAIStatusError("Busy.", response=openai_answer(409)), 409, "openai_conflict"),
-    (gateway.OpenAIStatusError("Slow down.", response=openai_answer(429)), 429, "openai_rate_limited"),
-    (gateway.OpenAIStatusError("Teapot.", response=openai_answer(418)), 418, "openai_client_error"),
-    (gateway.OpenAIStatusError("Failed.", response=openai_answer(500)), 502, "openai_server_error"),
-    (gateway.OpenAIStatusError("Failed.", response=openai_answer(504)), 502, "openai_server_error"),
-    (gateway.OpenAIUnreachable(), 502, "openai_unreachable"),
-    (gateway.OpenAIBadResponse(response=openai_answer(200)), 502, "openai_bad_response"),
-    (gateway.OpenAITimeout(), 504, "openai_timeout"),
-    (gateway.BatchEnded("failed"), 500, "batch_failed"),
-    (gateway.BatchEnded("cancelled"), 500, "batch_cancelled"),
-    (gateway.BatchEnded("completed"), 500, "batch_completed"),
-    (gateway.BatchTimeout(600), 504, "batch_timeout"),
-], ids=lambda value: type(value).__name__ if isinstance(value, gateway.GatewayError) else None)
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        (gateway.KeyUnreadable(), 503, "credential_unreadable"),
+        (gateway.EndpointRefused(), 503, "credential_endpoint_refused"),
+        (gateway.OpenAIStatusError("Bad.", response=openai_answer(400)), 400, "openai_bad_request"),
+        (gateway.OpenAIStatusError("No.", response=openai_answer(401)), 401, "openai_invalid_api_key"),
+        (gateway.OpenAIStatusError("No.", response=openai_answer(403)), 403, "openai_permission_denied"),
+        (gateway.OpenAINotFound("Gone.", response=openai_answer(404)), 404, "openai_not_found"),
+        (gateway.OpenAIStatusError("Busy.", response=openai_answer(409)), 409, "openai_conflict"),
+        (gateway.OpenAIStatusError("Slow down.", response=openai_answer(429)), 429, "openai_rate_limited"),
+        (gateway.OpenAIStatusError("Teapot.", response=openai_answer(418)), 418, "openai_client_error"),
+        (gateway.OpenAIStatusError("Failed.", response=openai_answer(500)), 502, "openai_server_error"),
+        (gateway.OpenAIStatusError("Failed.", response=openai_answer(504)), 502, "openai_server_error"),
+        (gateway.OpenAIUnreachable(), 502, "openai_unreachable"),
+        (gateway.OpenAIBadResponse(response=openai_answer(200)), 502, "openai_bad_response"),
+        (gateway.OpenAITimeout(), 504, "openai_timeout"),
+        (gateway.BatchEnded("failed"), 500, "batch_failed"),
+        (gateway.BatchEnded("cancelled"), 500, "batch_cancelled"),
+        (gateway.BatchEnded("completed"), 500, "batch_completed"),
+        (gateway.BatchTimeout(600), 504, "batch_timeout"),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, gateway.GatewayError) else None,
+)
 def test_the_api_answers_each_error_with_its_documented_status_and_body(error, status, code):
     response = api_exception_handler(error, {})
     assert (response.status_code, response.data["code"]) == (status, code)
@@ -197,6 +220,11 @@ def test_the_api_passes_openais_wait_and_the_report_on():
 
     assert (response.status_code, response["Retry-After"]) == (429, "9")
     detail = "1 of 1 files could not be uploaded: Slow down."
-    assert response.data == {"detail": detail, "message": detail, "code": "openai_rate_limited",
-                             "openai_request_id": "req_123", "files": [{"filename": "a.txt"}]}
+    assert response.data == {
+        "detail": detail,
+        "message": detail,
+        "code": "openai_rate_limited",
+        "openai_request_id": "req_123",
+        "files": [{"filename": "a.txt"}],
+    }
     assert (error.message, error.report) == ("Slow down.", {})  # the original is left as it was

@@ -1,4 +1,5 @@
 """The benchmark's own pieces that need no server: its interleaving, and that the site never serves its floor."""
+
 import time
 
 import pytest
@@ -12,7 +13,7 @@ def test_interleaving_rotates_the_order_and_keeps_the_samples_apart():
 
     samples = interleaved(first, second, third, rounds=3, budget=60)
 
-    assert calls == list("abc" "bca" "cab")
+    assert calls == list("abcbcacab")
     assert [len(kind) for kind in samples] == [3, 3, 3]
 
 

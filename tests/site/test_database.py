@@ -4,6 +4,7 @@ These hold on any database. On PostgreSQL (`.ci/run`'s second pass, or DATABASE_
 they also prove that the encrypted key is a `bytea` column, that credential ids are native `uuid`s
 and that the migrations applied cleanly there.
 """
+
 import os
 import uuid
 
@@ -175,9 +176,8 @@ def test_the_schema_has_every_table_the_models_need():
 
 @pytest.mark.parametrize("where", ["query", "path"])
 def test_a_nul_in_the_request_gets_a_400_and_is_still_audited(api, credential, where):
-    from vectorstores.models import AuditEntry
-
     from tests.conftest import API_ROOT
+    from vectorstores.models import AuditEntry
 
     if where == "query":
         path = f"{API_ROOT}?credential=%00{credential.pk}"

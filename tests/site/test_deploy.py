@@ -1,4 +1,5 @@
 """Production serving: `check --deploy`, the health endpoint, and granian + WhiteNoise for real."""
+
 import contextlib
 import json
 import os
@@ -9,8 +10,8 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlsplit
 from unittest import mock
+from urllib.parse import urlsplit
 
 import pytest
 from django.db import OperationalError
@@ -23,16 +24,19 @@ HEADER_READ_TIMEOUT = 5  # seconds the production server gives a client to finis
 
 def production_env(tmp_path, **extra):
     """The environment a production deployment sets, with a throwaway SQLite database."""
-    return environment(without=("DJANGO_", "DATABASE_URL"), **{
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "CRYPTOGRAPHY_KEY": secrets.token_urlsafe(50),
-        "ALLOWED_HOSTS": "127.0.0.1,vectors.example.com",
-        "DEBUG": "0",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "STATIC_ROOT": str(tmp_path / "static"),
-        **extra,
-    })
+    return environment(
+        without=("DJANGO_", "DATABASE_URL"),
+        **{
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "CRYPTOGRAPHY_KEY": secrets.token_urlsafe(50),
+            "ALLOWED_HOSTS": "127.0.0.1,vectors.example.com",
+            "DEBUG": "0",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+            "STATIC_ROOT": str(tmp_path / "static"),
+            **extra,
+        },
+    )
 
 
 @pytest.mark.subprocess
@@ -68,8 +72,14 @@ def test_production_without_encryption_keys_refuses_to_start(tmp_path, command):
 def test_production_takes_a_list_of_keys_newest_first(tmp_path):
     env = production_env(tmp_path, CRYPTOGRAPHY_KEYS="new-key-of-this-deploy,old-key-of-the-last")
     del env["CRYPTOGRAPHY_KEY"]
-    result = subprocess.run([sys.executable, "-c", "from django.conf import settings; print(settings.CRYPTOGRAPHY_KEYS)"],
-                            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", "from django.conf import settings; print(settings.CRYPTOGRAPHY_KEYS)"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.stdout.strip() == "['new-key-of-this-deploy', 'old-key-of-the-last']", result.stderr
 
 
@@ -107,10 +117,15 @@ def test_health_is_503_when_the_database_is_down(client):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("path", "status"), [
-    ("/api/v1/health", 200), ("/api/v1/health/", 200),  # load balancers probe over plain HTTP
-    ("/api/v1/openai-assistants-vector-store", 301), ("/admin/", 301),
-])
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/api/v1/health", 200),
+        ("/api/v1/health/", 200),  # load balancers probe over plain HTTP
+        ("/api/v1/openai-assistants-vector-store", 301),
+        ("/admin/", 301),
+    ],
+)
 def test_plain_http_is_redirected_to_https_except_the_health_check(client, settings, path, status):
     settings.SECURE_SSL_REDIRECT = True  # production's default (tests/settings.py turns it off)
     response = client.get(path)
@@ -135,8 +150,9 @@ def wait_for(url, timeout=60):
 def serving(args, env, port):
     """`python <args>` serving the site on 127.0.0.1:`port`; yields its URL once the health check answers,
     and stops it on leaving."""
-    server = subprocess.Popen([sys.executable, *args], cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, *args], cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         wait_for(f"http://127.0.0.1:{port}/api/v1/health")
         yield f"http://127.0.0.1:{port}"
@@ -150,8 +166,14 @@ def production_server(tmp_path_factory):
     """The site as `make serve` runs it (config/serve.py), on a free port of 127.0.0.1."""
     tmp_path = tmp_path_factory.mktemp("production")
     port = free_port()
-    env = production_env(tmp_path, BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="1", SERVER_THREADS="4",
-                         SECURE_SSL_REDIRECT="0", HEADER_READ_TIMEOUT=str(HEADER_READ_TIMEOUT))
+    env = production_env(
+        tmp_path,
+        BIND=f"127.0.0.1:{port}",
+        WEB_CONCURRENCY="1",
+        SERVER_THREADS="4",
+        SECURE_SSL_REDIRECT="0",
+        HEADER_READ_TIMEOUT=str(HEADER_READ_TIMEOUT),
+    )
     assert manage("migrate", "--noinput", env=env).returncode == 0
     assert manage("collectstatic", "--noinput", env=env).returncode == 0
     with serving(["-m", "config.serve"], env, port) as url:
@@ -167,7 +189,8 @@ def test_the_production_server_serves_the_site_and_whitenoise_its_static_files(p
     assert css.status == 200
     assert css.headers["Content-Type"].startswith("text/css")
     swagger = urllib.request.urlopen(
-        f"{production_server}/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css", timeout=5)
+        f"{production_server}/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css", timeout=5
+    )
     assert swagger.status == 200
 
 
@@ -200,8 +223,10 @@ def test_process_environment_variables_never_reach_request_meta(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgres://app:secret@db/vectors")
     seen = {}
     app = DropProcessEnvironment(lambda environ, start_response: seen.update(environ) or [b""])
-    app({"DATABASE_URL": "postgres://app:secret@db/vectors", "PATH_INFO": "/", "HTTP_X_A": "1",
-         "wsgi.input": None}, None)
+    app(
+        {"DATABASE_URL": "postgres://app:secret@db/vectors", "PATH_INFO": "/", "HTTP_X_A": "1", "wsgi.input": None},
+        None,
+    )
     assert "DATABASE_URL" not in seen
     assert {"PATH_INFO", "HTTP_X_A", "wsgi.input"} <= set(seen)
 
@@ -214,8 +239,11 @@ def test_make_runs_server_serves_static_files_with_debug_off(tmp_path):
     env = production_env(tmp_path, SECURE_SSL_REDIRECT="0", STATIC_ROOT=str(tmp_path / "never-collected"))
     assert manage("migrate", "--noinput", env=env).returncode == 0
     with serving(["manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"], env, port) as url:
-        for path in ("/static/admin/css/base.css", "/static/vectorstores/console.js",
-                     "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css"):
+        for path in (
+            "/static/admin/css/base.css",
+            "/static/vectorstores/console.js",
+            "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css",
+        ):
             assert urllib.request.urlopen(f"{url}{path}", timeout=10).status == 200, path
 
 
@@ -226,8 +254,11 @@ def test_the_site_answers_a_charset_that_is_no_text_encoding_with_415(charset):
 
     from config.wsgi import application
 
-    environ = {"PATH_INFO": "/api/v1/openai-assistants-vector-store", "QUERY_STRING": "credential=x",
-               "CONTENT_TYPE": f"application/json; charset={charset}"}
+    environ = {
+        "PATH_INFO": "/api/v1/openai-assistants-vector-store",
+        "QUERY_STRING": "credential=x",
+        "CONTENT_TYPE": f"application/json; charset={charset}",
+    }
     setup_testing_defaults(environ)
     statuses = []
     body = b"".join(application(environ, lambda status, headers: statuses.append(status)))

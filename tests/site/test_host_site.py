@@ -6,6 +6,7 @@ the system checks, serve the API under /ai/ with HTTP Basic authentication, and 
 from the host but CRYPTOGRAPHY_KEY. The static checks here keep the apps from reaching into the
 standalone site (config/) or the tests.
 """
+
 import importlib
 import json
 import re
@@ -33,12 +34,19 @@ def app_modules():
 @pytest.mark.subprocess
 @pytest.mark.slow
 def test_host_site_passes_the_system_checks_and_needs_no_new_migrations(tmp_path):
-    result = run_host(["-c", (
-        "import django; django.setup()\n"
-        "from django.core.management import call_command\n"
-        "call_command('check', fail_level='WARNING')\n"
-        "call_command('makemigrations', check=True, dry_run=True)\n"
-    )], pythonpath=[PROJECT_ROOT], cwd=tmp_path)
+    result = run_host(
+        [
+            "-c",
+            (
+                "import django; django.setup()\n"
+                "from django.core.management import call_command\n"
+                "call_command('check', fail_level='WARNING')\n"
+                "call_command('makemigrations', check=True, dry_run=True)\n"
+            ),
+        ],
+        pythonpath=[PROJECT_ROOT],
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, describe(result)
     assert "System check identified no issues (0 silenced)." in result.stdout
     assert "No changes detected" in result.stdout
@@ -69,8 +77,9 @@ def test_host_site_migrates_from_zero_and_serves_the_api_end_to_end(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("cryptography_key", ["omitted", "none", "empty"])
 def test_a_host_site_without_cryptography_key_gets_the_documented_warning(tmp_path, cryptography_key):
-    result = django_command("check", pythonpath=[PROJECT_ROOT], cwd=tmp_path,
-                            env={"HOST_PROJECT_CRYPTOGRAPHY_KEY": cryptography_key})
+    result = django_command(
+        "check", pythonpath=[PROJECT_ROOT], cwd=tmp_path, env={"HOST_PROJECT_CRYPTOGRAPHY_KEY": cryptography_key}
+    )
     assert result.returncode == 0, describe(result)  # a warning, not an error
     assert "(credentials.W001)" in result.stderr + result.stdout
 
@@ -89,7 +98,9 @@ def test_the_apps_never_import_the_standalone_site_or_the_tests():
     }
     assert not offending
     # Nor name them in settings-like strings ("config.settings", "config.urls", ...).
-    mentions = [str(path.relative_to(PROJECT_ROOT)) for path in modules if re.search(r"""["']config[.'"]""", path.read_text())]
+    mentions = [
+        str(path.relative_to(PROJECT_ROOT)) for path in modules if re.search(r"""["']config[.'"]""", path.read_text())
+    ]
     assert not mentions
 
 
@@ -97,7 +108,9 @@ def test_the_credential_migration_follows_auth_user_model():
     migration = importlib.import_module("credentials.migrations.0001_initial").Migration
     # migrations.swappable_dependency(settings.AUTH_USER_MODEL): the user model's app, whatever it is.
     assert migration.dependencies.count(migrations.swappable_dependency(settings.AUTH_USER_MODEL)) == 1
-    assert any(getattr(dependency, "setting", None) == settings.AUTH_USER_MODEL for dependency in migration.dependencies)
+    assert any(
+        getattr(dependency, "setting", None) == settings.AUTH_USER_MODEL for dependency in migration.dependencies
+    )
     [create] = migration.operations
     users = dict(create.fields)["users"]
     assert users.remote_field.model == settings.AUTH_USER_MODEL

@@ -5,6 +5,7 @@ the work tree), inspected, then installed with --no-deps into a folder of its ow
 of tests/site/host_project/ then migrates and serves from that folder, with the checkout's sources and
 config/ out of reach.
 """
+
 import email.parser
 import importlib.metadata
 import shutil
@@ -24,8 +25,21 @@ APPS = ("credentials", "vectorstores")
 # The first setuptools that writes `license = "MIT"` (a PEP 639 license expression) instead of rejecting it.
 SETUPTOOLS_WITH_LICENSE_EXPRESSIONS = Version("77.0")
 NOT_COPIED = shutil.ignore_patterns(
-    ".git", ".venv", "venv", ".nox", "__pycache__", "*.pyc", "*.egg-info", "build", "dist", "*.sqlite3",
-    ".dev-secrets.json", ".pytest_cache", "staticfiles", "test-artifacts", "node_modules",
+    ".git",
+    ".venv",
+    "venv",
+    ".nox",
+    "__pycache__",
+    "*.pyc",
+    "*.egg-info",
+    "build",
+    "dist",
+    "*.sqlite3",
+    ".dev-secrets.json",
+    ".pytest_cache",
+    "staticfiles",
+    "test-artifacts",
+    "node_modules",
 )
 
 
@@ -52,7 +66,9 @@ def wheel(tmp_path_factory):
     source = work / "checkout"
     shutil.copytree(PROJECT_ROOT, source, ignore=NOT_COPIED)
     # The copy holds what the wheel must leave out, so leaving it out means something.
-    assert (source / "config" / "settings.py").exists() and (source / "tests").is_dir() and (source / "manage.py").exists()
+    assert (
+        (source / "config" / "settings.py").exists() and (source / "tests").is_dir() and (source / "manage.py").exists()
+    )
     command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", str(work / "dist"), str(source)]
     if local_setuptools_can_build():
         command.insert(4, "--no-build-isolation")  # no download at all
@@ -117,7 +133,9 @@ def test_the_wheel_metadata_names_dependencies_extras_license_and_classifiers(me
     runtime = {requirement.name.lower(): requirement for requirement in requirements if requirement.marker is None}
     for name in ("django", "djangorestframework", "openai", "drf-spectacular", "cryptography"):
         assert name in runtime, f"{name} is not a dependency"
-        assert any(spec.operator in (">=", "~=", "==") for spec in runtime[name].specifier), f"{name} has no lower bound"
+        assert any(spec.operator in (">=", "~=", "==") for spec in runtime[name].specifier), (
+            f"{name} has no lower bound"
+        )
     assert not runtime["django"].specifier.contains("5.1") and runtime["django"].specifier.contains("5.2")
     # The standalone site's own needs are not forced on a host site.
     assert {"dj-database-url", "whitenoise", "granian", "drf-spectacular-sidecar"}.isdisjoint(runtime)
@@ -132,9 +150,11 @@ def test_the_wheel_metadata_names_dependencies_extras_license_and_classifiers(me
     assert "Framework :: Django" in classifiers
     # Exactly what noxfile.py's matrix tests.
     assert {c for c in classifiers if c.startswith("Framework :: Django ::")} == {
-        f"Framework :: Django :: {version}" for version in ("5.2", "6.0", "6.1")}
+        f"Framework :: Django :: {version}" for version in ("5.2", "6.0", "6.1")
+    }
     assert {c for c in classifiers if c.startswith("Programming Language :: Python :: 3.")} == {
-        f"Programming Language :: Python :: 3.{minor}" for minor in (11, 12, 13)}
+        f"Programming Language :: Python :: 3.{minor}" for minor in (11, 12, 13)
+    }
     assert not runtime["django"].specifier.contains("6.2")
 
 
@@ -152,7 +172,9 @@ def test_the_installed_wheel_alone_serves_a_host_site(wheel, tmp_path):
     site = tmp_path / "site"
     install = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--target", str(site), str(wheel)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert install.returncode == 0, describe(install)
     assert (site / "credentials" / "migrations" / "0001_initial.py").exists()
@@ -163,8 +185,9 @@ def test_the_installed_wheel_alone_serves_a_host_site(wheel, tmp_path):
     (host / "tests" / "site").mkdir(parents=True)
     for package in ("tests", "tests/site"):
         shutil.copy2(PROJECT_ROOT / package / "__init__.py", host / package / "__init__.py")
-    shutil.copytree(PROJECT_ROOT / "tests" / "site" / "host_project", host / "tests" / "site" / "host_project",
-                    ignore=NOT_COPIED)
+    shutil.copytree(
+        PROJECT_ROOT / "tests" / "site" / "host_project", host / "tests" / "site" / "host_project", ignore=NOT_COPIED
+    )
     run_dir = tmp_path / "run"  # the working directory, first on sys.path: empty
     run_dir.mkdir()
     where = {"pythonpath": [site, host], "cwd": run_dir, "db": tmp_path / "host.sqlite3"}

@@ -1,4 +1,5 @@
 """The project's own checks: system checks, migrations, the OpenAPI document."""
+
 import pytest
 from django.core.management import call_command
 

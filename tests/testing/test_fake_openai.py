@@ -70,8 +70,12 @@ def test_removed_key_is_rejected_until_reset(fake, sdk):
 
 def test_vector_store_crud(fake, sdk):
     file = fake.create_file("a.txt", b"12345")
-    store = sdk.vector_stores.create(name="docs", file_ids=[file["id"]], metadata={"team": "search"},
-                                     expires_after={"anchor": "last_active_at", "days": 2})
+    store = sdk.vector_stores.create(
+        name="docs",
+        file_ids=[file["id"]],
+        metadata={"team": "search"},
+        expires_after={"anchor": "last_active_at", "days": 2},
+    )
     assert re.fullmatch(r"vs_[A-Za-z0-9]{24}", store.id)
     assert store.file_counts.completed == 1 and store.usage_bytes == 5 and store.status == "completed"
     assert store.expires_at == store.last_active_at + 2 * 86400
@@ -138,9 +142,11 @@ def test_upload_requires_purpose(sdk):
 
 
 def test_multipart_parser_undoes_escaping_and_reads_rfc5987():
-    body = (b'--B\r\nContent-Disposition: form-data; name="file"; filename="a%0D%0Ab\\\\c%22.txt"\r\n\r\nxy\r\n'
-            b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename*=utf-8''%C3%A9t%C3%A9.txt\r\n\r\n\r\n"
-            b'--B\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nassistants\r\n--B--\r\n')
+    body = (
+        b'--B\r\nContent-Disposition: form-data; name="file"; filename="a%0D%0Ab\\\\c%22.txt"\r\n\r\nxy\r\n'
+        b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename*=utf-8''%C3%A9t%C3%A9.txt\r\n\r\n\r\n"
+        b'--B\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nassistants\r\n--B--\r\n'
+    )
     fields, files = parse_multipart("multipart/form-data; boundary=B", body)
     assert fields == {"purpose": "assistants"}
     assert [part.filename for part in files] == ['a\r\nb\\c".txt', "été.txt"]
@@ -159,8 +165,9 @@ def test_delete_file_detaches_it_everywhere(fake, sdk):
 def test_vector_store_file_lifecycle(fake, sdk):
     store = fake.create_vector_store()
     file = fake.create_file("notes.md", b"abc")
-    attached = sdk.vector_stores.files.create(vector_store_id=store["id"], file_id=file["id"],
-                                              attributes={"lang": "en"})
+    attached = sdk.vector_stores.files.create(
+        vector_store_id=store["id"], file_id=file["id"], attributes={"lang": "en"}
+    )
     assert (attached.status, attached.usage_bytes, attached.attributes) == ("completed", 3, {"lang": "en"})
     assert attached.chunking_strategy.static.max_chunk_size_tokens == 800
     assert [f.id for f in sdk.vector_stores.files.list(vector_store_id=store["id"], filter="completed")] == [file["id"]]
@@ -238,8 +245,13 @@ def test_fault_injection_with_retry_after(fake, sdk):
 
 
 def test_fault_with_custom_body_repeats(fake, sdk):
-    fake.fail("GET", r"/files/[^/]+", 503, body={"error": {"message": "down", "type": "server_error",
-                                                          "param": None, "code": None}}, times=2)
+    fake.fail(
+        "GET",
+        r"/files/[^/]+",
+        503,
+        body={"error": {"message": "down", "type": "server_error", "param": None, "code": None}},
+        times=2,
+    )
     for _ in range(2):
         with pytest.raises(openai.InternalServerError, match="down"):
             sdk.files.retrieve("file-x")
@@ -296,17 +308,21 @@ def at(received_at, answered_at):
     return RecordedRequest("GET", "/files", {}, {}, received_at=received_at, answered_at=answered_at)
 
 
-@pytest.mark.parametrize(("spans", "peak"), [
-    ([], 0),
-    ([(0, 1)], 1),
-    ([(0, 1), (2, 3)], 1),  # one after another
-    ([(0, 1), (1, 2)], 1),  # one ends as the next starts: not at once
-    ([(0, 3), (1, 2)], 2),  # one inside the other
-    ([(0, 2), (1, 3), (2.5, 4)], 2),  # a chain: never three at once
-    ([(0, 4), (1, 3), (2, 5), (6, 7)], 3),
-    ([(0, None), (5, 6), (10, 11)], 2),  # a request still in flight overlaps everything after it
-    ([(None, None), (0, 1)], 1),  # never received: not counted
-], ids=["none", "one", "apart", "touching", "nested", "chain", "three", "in-flight", "unstamped"])
+@pytest.mark.parametrize(
+    ("spans", "peak"),
+    [
+        ([], 0),
+        ([(0, 1)], 1),
+        ([(0, 1), (2, 3)], 1),  # one after another
+        ([(0, 1), (1, 2)], 1),  # one ends as the next starts: not at once
+        ([(0, 3), (1, 2)], 2),  # one inside the other
+        ([(0, 2), (1, 3), (2.5, 4)], 2),  # a chain: never three at once
+        ([(0, 4), (1, 3), (2, 5), (6, 7)], 3),
+        ([(0, None), (5, 6), (10, 11)], 2),  # a request still in flight overlaps everything after it
+        ([(None, None), (0, 1)], 1),  # never received: not counted
+    ],
+    ids=["none", "one", "apart", "touching", "nested", "chain", "three", "in-flight", "unstamped"],
+)
 def test_peak_overlap_counts_the_most_requests_in_flight_at_one_moment(spans, peak):
     assert peak_overlap([at(received, answered) for received, answered in spans]) == peak
 
@@ -323,16 +339,18 @@ def test_search_scores_and_filters(fake, sdk):
     assert results[0].content[0].text == "The quick brown fox jumps."
     page = sdk.vector_stores.search(store["id"], query=["FOX"], max_num_results=1)
     assert page.search_query == ["FOX"] and len(page.data) == 1
-    filtered = sdk.vector_stores.search(store["id"], query="fox", filters={"type": "eq", "key": "name",
-                                                                          "value": "fox.txt"})
+    filtered = sdk.vector_stores.search(
+        store["id"], query="fox", filters={"type": "eq", "key": "name", "value": "fox.txt"}
+    )
     assert [r.filename for r in filtered] == ["fox.txt"]
     with pytest.raises(openai.BadRequestError):
         sdk.vector_stores.search(store["id"], query="fox", max_num_results=51)
 
 
 def test_malformed_json_and_unknown_route(fake):
-    status, headers, body = raw_request(fake, "POST", "/v1/vector_stores", b"{not json",
-                                        {"Content-Type": "application/json"})
+    status, headers, body = raw_request(
+        fake, "POST", "/v1/vector_stores", b"{not json", {"Content-Type": "application/json"}
+    )
     assert status == 400 and "could not parse the JSON body" in body["error"]["message"]
     assert headers["Content-Type"] == "application/json"
     status, _, body = raw_request(fake, "GET", "/v1/nowhere")
@@ -348,11 +366,15 @@ def test_vector_store_file_content_is_one_page_of_the_files_text(fake, sdk):
     fake.attach_file(store["id"], file["id"])
 
     raw = sdk.vector_stores.files.with_raw_response.content(file["id"], vector_store_id=store["id"])
-    assert raw.http_response.json() == {"object": "vector_store.file_content.page",
-                                        "data": [{"type": "text", "text": "# Notes\nété"}],
-                                        "has_more": False, "next_page": None}
+    assert raw.http_response.json() == {
+        "object": "vector_store.file_content.page",
+        "data": [{"type": "text", "text": "# Notes\nété"}],
+        "has_more": False,
+        "next_page": None,
+    }
     assert [piece.text for piece in sdk.vector_stores.files.content(file["id"], vector_store_id=store["id"])] == [
-        "# Notes\nété"]
+        "# Notes\nété"
+    ]
     requests = fake.requests_to("GET", f"/vector_stores/{store['id']}/files/{file['id']}/content")
     assert [request.query for request in requests] == [{}, {}]
 
@@ -377,7 +399,9 @@ def test_content_pages_with_content_page_chars_and_next_page_tokens(fake):
         query = f"?page={page['next_page']}"
     assert texts == ["0123456789", "abcdefghij", "KLMNO"]
     assert [request.query for request in fake.requests_to("GET", path[3:])] == [
-        {}, *({"page": token} for token in tokens)]
+        {},
+        *({"page": token} for token in tokens),
+    ]
 
 
 def test_content_page_tokens_are_checked(fake):
@@ -402,8 +426,12 @@ def test_content_of_an_empty_file_has_no_text_and_unknown_files_are_404(fake, sd
     empty = fake.create_file("empty.txt", b"")
     fake.attach_file(store["id"], empty["id"])
     raw = sdk.vector_stores.files.with_raw_response.content(empty["id"], vector_store_id=store["id"])
-    assert raw.http_response.json() == {"object": "vector_store.file_content.page", "data": [], "has_more": False,
-                                        "next_page": None}
+    assert raw.http_response.json() == {
+        "object": "vector_store.file_content.page",
+        "data": [],
+        "has_more": False,
+        "next_page": None,
+    }
     detached = fake.create_file("elsewhere.txt")
     with pytest.raises(openai.NotFoundError):
         sdk.vector_stores.files.content(detached["id"], vector_store_id=store["id"])
@@ -428,13 +456,15 @@ def test_update_attributes_replaces_and_null_clears_them(fake, sdk):
     store = fake.create_vector_store()
     file = fake.create_file("a.txt")
     fake.attach_file(store["id"], file["id"])
-    updated = sdk.vector_stores.files.update(file["id"], vector_store_id=store["id"],
-                                             attributes={"lang": "en", "year": 2024, "draft": False})
+    updated = sdk.vector_stores.files.update(
+        file["id"], vector_store_id=store["id"], attributes={"lang": "en", "year": 2024, "draft": False}
+    )
     assert updated.attributes == {"lang": "en", "year": 2024, "draft": False}
     assert sdk.vector_stores.files.update(file["id"], vector_store_id=store["id"], attributes=None).attributes == {}
     with pytest.raises(openai.BadRequestError) as raised:
-        sdk.vector_stores.files.update(file["id"], vector_store_id=store["id"],
-                                       attributes={f"k{n}": n for n in range(17)})
+        sdk.vector_stores.files.update(
+            file["id"], vector_store_id=store["id"], attributes={f"k{n}": n for n in range(17)}
+        )
     assert raised.value.param == "attributes"
     with pytest.raises(openai.BadRequestError):
         sdk.vector_stores.files.update(file["id"], vector_store_id=store["id"], attributes={"nested": {"a": 1}})
@@ -444,8 +474,10 @@ def test_a_batch_of_files_takes_each_files_own_attributes_and_chunking(fake, sdk
     store = fake.create_vector_store()
     a, b = (fake.create_file(name)["id"] for name in ("a.txt", "b.txt"))
     static = {"type": "static", "static": {"max_chunk_size_tokens": 200, "chunk_overlap_tokens": 50}}
-    batch = sdk.vector_stores.file_batches.create(vector_store_id=store["id"], files=[
-        {"file_id": a, "attributes": {"team": "a"}, "chunking_strategy": static}, {"file_id": b}])
+    batch = sdk.vector_stores.file_batches.create(
+        vector_store_id=store["id"],
+        files=[{"file_id": a, "attributes": {"team": "a"}, "chunking_strategy": static}, {"file_id": b}],
+    )
     assert (batch.status, batch.file_counts.completed) == ("completed", 2)
     assert fake.vector_store_files[(store["id"], a)]["attributes"] == {"team": "a"}
     assert fake.vector_store_files[(store["id"], a)]["chunking_strategy"] == static
@@ -461,8 +493,10 @@ def test_batch_files_list_filters_by_status(fake, sdk):
     other = fake.create_file("other.txt")["id"]
     fake.attach_file(store["id"], other)  # in the store, not in the batch
     batch = sdk.vector_stores.file_batches.create(vector_store_id=store["id"], file_ids=[good, bad])
-    listed = lambda **query: [f.id for f in sdk.vector_stores.file_batches.list_files(
-        batch.id, vector_store_id=store["id"], **query)]
+
+    def listed(**query):
+        return [f.id for f in sdk.vector_stores.file_batches.list_files(batch.id, vector_store_id=store["id"], **query)]
+
     assert sorted(listed()) == sorted([good, bad])
     assert listed(filter="completed") == [good]
     assert listed(filter="failed") == [bad]
@@ -473,8 +507,9 @@ def test_batch_files_list_filters_by_status(fake, sdk):
 
 def test_cancelling_a_final_batch_leaves_it_as_it_is(fake, sdk):
     store = fake.create_vector_store()
-    batch = sdk.vector_stores.file_batches.create(vector_store_id=store["id"],
-                                                  file_ids=[fake.create_file("a.txt")["id"]])
+    batch = sdk.vector_stores.file_batches.create(
+        vector_store_id=store["id"], file_ids=[fake.create_file("a.txt")["id"]]
+    )
     assert batch.status == "completed"
     assert sdk.vector_stores.file_batches.cancel(batch.id, vector_store_id=store["id"]).status == "completed"
     with pytest.raises(openai.NotFoundError):

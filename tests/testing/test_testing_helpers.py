@@ -67,13 +67,21 @@ def test_importing_vectorstores_testing_needs_neither_pytest_nor_django_settings
     assert "credentials.models" not in loaded
     # What it offers, under the names documented; the module path the project used keeps working.
     assert set(vectorstores.testing.__all__) == {
-        "FAKE_API_KEY", "FakeOpenAI", "FakeOpenAIHandler", "RecordedRequest", "create_credential"}
+        "FAKE_API_KEY",
+        "FakeOpenAI",
+        "FakeOpenAIHandler",
+        "RecordedRequest",
+        "create_credential",
+    }
     assert vectorstores.testing.fake_openai.FakeOpenAI is FakeOpenAI
 
 
 def test_the_plugin_is_opt_in_and_type_hints_ship():
-    plugins = [entry for entry in importlib.metadata.entry_points(group="pytest11")
-               if entry.value.split(".")[0] in ("vectorstores", "credentials")]
+    plugins = [
+        entry
+        for entry in importlib.metadata.entry_points(group="pytest11")
+        if entry.value.split(".")[0] in ("vectorstores", "credentials")
+    ]
     assert plugins == []
     assert (PROJECT_ROOT / "vectorstores" / "py.typed").is_file()
 
@@ -93,7 +101,7 @@ def test_the_context_manager_serves_on_a_free_loopback_port_then_closes_it():
     assert not fake.running
     assert not port_is_open(url.port)
     with pytest.raises(RuntimeError, match="not started"):
-        fake.base_url
+        _ = fake.base_url
 
 
 def test_the_context_manager_stops_the_fake_when_the_block_raises():

@@ -1,4 +1,5 @@
 """The audit trail: one row per API call by a signed-in user, written once the response has been sent."""
+
 import logging
 import time
 
@@ -35,10 +36,13 @@ class AuditTrailMixin:
     def _audit_entry(self, user, status_code):
         credential, request = self.credential, self.request
         return AuditEntry(
-            user=user, username=user.get_username()[:150],
-            credential=credential, credential_name=credential.name if credential else "",
+            user=user,
+            username=user.get_username()[:150],
+            credential=credential,
+            credential_name=credential.name if credential else "",
             credential_ref=_text(request.query_params.get("credential", ""), 64),
-            operation=self.action or "", method=_text(request.method, AuditEntry._meta.get_field("method").max_length),
+            operation=self.action or "",
+            method=_text(request.method, AuditEntry._meta.get_field("method").max_length),
             vector_store_id=_text(self.kwargs.get("store_id", ""), 128),
             status_code=status_code,
             duration_ms=round((time.monotonic() - self.audit_started) * 1000),
@@ -75,7 +79,7 @@ def _signed_in_user(request):
 def _save(entry, request):
     try:
         entry.save(force_insert=True)
-    except Exception:  # noqa: BLE001 (Django's response.close() would swallow it without a word)
+    except Exception:
         logger.exception("Could not write the audit entry of %s %s", request.method, request.path)
 
 

@@ -6,6 +6,7 @@ Validation errors add "errors" (DRF's field errors); the gateway's errors (`Gate
 own body, with "openai_request_id" when OpenAI sent one and "files" for upload and removal failures:
 here they get the API's status (`answer_status`) and OpenAI's Retry-After.
 """
+
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 

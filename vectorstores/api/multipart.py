@@ -11,14 +11,15 @@ would drop or guess at (a name that is not UTF-8, two Content-Disposition header
 closing boundary, a body cut short); if the two ever count a different number of files, the
 request is refused (400) rather than guessed at.
 """
+
 import re
 import unicodedata
 
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.http import QueryDict
-from django.http.multipartparser import MultiPartParser as DjangoMultiPartParser
 from django.http.multipartparser import MAX_TOTAL_HEADER_SIZE, MultiPartParserError
+from django.http.multipartparser import MultiPartParser as DjangoMultiPartParser
 from django.template.defaultfilters import filesizeformat
 from django.utils.http import parse_header_parameters
 from rest_framework import parsers, serializers
@@ -31,7 +32,7 @@ from .serializers import UploadSerializer
 
 FILES_FIELD = "files"
 MAX_FILE_NAME_LENGTH = 255  # what file systems, and Django's UploadedFile, allow
-# Invisible characters that reorder or hide text, used to disguise a name ("doc‮fdp.exe").
+# Invisible characters that reorder or hide text, used to disguise a name ("doc<U+202E>fdp.exe").
 BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
 # What Django's temporary file is named after, instead of the caller's name (whose extension it would take).
 TEMPORARY_NAME = "upload"
@@ -117,13 +118,18 @@ class UploadParser(parsers.MultiPartParser):
         scanner = PartHeaderScanner(stream, _boundary_of(media_type))
         meta = {**request.META, "CONTENT_TYPE": media_type}
         try:
-            django_parser = FileNamePolicyParser(meta, scanner, request.upload_handlers,
-                                                 parsers.get_encoding(parser_context))
+            django_parser = FileNamePolicyParser(
+                meta, scanner, request.upload_handlers, parsers.get_encoding(parser_context)
+            )
             data, files = django_parser.parse()
         except MultiPartParserError as exc:
             raise ParseError(f"Multipart form parse error - {exc}") from exc
-        received = sum(field == FILES_FIELD for handler in request.upload_handlers
-                       if isinstance(handler, LimitedTemporaryFileUploadHandler) for field in handler.received)
+        received = sum(
+            field == FILES_FIELD
+            for handler in request.upload_handlers
+            if isinstance(handler, LimitedTemporaryFileUploadHandler)
+            for field in handler.received
+        )
         problem = None
         if not scanner.finished:
             # Django takes a body cut short (a client gone mid-upload) for a whole one: refuse it.
@@ -186,14 +192,16 @@ class PartHeaderScanner:
             after = start + len(self._delimiter)
             if len(buffer) - after < 2:
                 break  # whether this is the closing boundary comes with the next chunk
-            if buffer[after:after + 2] == b"--":
+            if buffer[after : after + 2] == b"--":
                 self.finished = True
                 position = after + 2
                 continue
             end = buffer.find(b"\r\n\r\n", after)
             if (end if end != -1 else len(buffer)) + 4 - after > MAX_TOTAL_HEADER_SIZE:  # Django's own limit
-                raise ParseError(f"Multipart form parse error - the headers of part {self._part_number + 1} "
-                                 f"are longer than the {MAX_TOTAL_HEADER_SIZE} bytes this server reads.")
+                raise ParseError(
+                    f"Multipart form parse error - the headers of part {self._part_number + 1} "
+                    f"are longer than the {MAX_TOTAL_HEADER_SIZE} bytes this server reads."
+                )
             if end == -1:
                 break  # the rest of these headers comes with the next chunk
             if self.finished:
@@ -278,9 +286,11 @@ class BodyAfterAccessRequest(Request):
 
     def _refuse_early_read(self):
         if not self.body_allowed:
-            raise RuntimeError("The request body is read only after authentication, permissions, the credential "
-                               "check and throttling have passed (an authentication class that reads the body "
-                               "cannot be used with this API).")
+            raise RuntimeError(
+                "The request body is read only after authentication, permissions, the credential "
+                "check and throttling have passed (an authentication class that reads the body "
+                "cannot be used with this API)."
+            )
 
 
 class StreamedUploadMixin:
@@ -291,8 +301,11 @@ class StreamedUploadMixin:
     def initialize_request(self, request, *args, **kwargs):
         request.upload_handlers = [LimitedTemporaryFileUploadHandler(request)]  # before anything reads the body
         return BodyAfterAccessRequest(
-            request, parsers=self.get_parsers(), authenticators=self.get_authenticators(),
-            negotiator=self.get_content_negotiator(), parser_context=self.get_parser_context(request),
+            request,
+            parsers=self.get_parsers(),
+            authenticators=self.get_authenticators(),
+            negotiator=self.get_content_negotiator(),
+            parser_context=self.get_parser_context(request),
         )
 
     def initial(self, request, *args, **kwargs):

@@ -1,4 +1,5 @@
 """Request body parsers of the API."""
+
 import json
 
 from rest_framework import parsers

@@ -4,6 +4,7 @@ Limits follow OpenAI's published spec (see the constraints table in the README).
 JSON types are strict: "5" is not an integer, 1 is not a string, "true" is not a
 boolean, and unknown fields are rejected rather than silently dropped.
 """
+
 import json
 import re
 
@@ -11,7 +12,6 @@ from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from ..filetypes import file_type_problem
-
 
 OBJECT_ID = r"[A-Za-z0-9_-]{1,128}"  # a vector store's, file's or batch's id: nothing else reaches OpenAI
 OBJECT_ID_PATTERN = re.compile(rf"^{OBJECT_ID}$")  # as written in the OpenAPI document
@@ -156,11 +156,13 @@ class AttributesField(serializers.Field):
         for key, value in data.items():
             if len(key) > ATTRIBUTE_KEY_MAX_LENGTH:
                 raise serializers.ValidationError(
-                    f"Keys must be at most {ATTRIBUTE_KEY_MAX_LENGTH} characters: {key[:80]!r}.")
+                    f"Keys must be at most {ATTRIBUTE_KEY_MAX_LENGTH} characters: {key[:80]!r}."
+                )
             if isinstance(value, str):
                 if len(value) > ATTRIBUTE_VALUE_MAX_LENGTH:
                     raise serializers.ValidationError(
-                        f"{key!r}: strings must be at most {ATTRIBUTE_VALUE_MAX_LENGTH} characters.")
+                        f"{key!r}: strings must be at most {ATTRIBUTE_VALUE_MAX_LENGTH} characters."
+                    )
             elif not isinstance(value, (bool, int, float)):
                 raise serializers.ValidationError(f"{key!r}: a value must be a string, a number or a boolean.")
         return data
@@ -187,8 +189,12 @@ class CredentialQuerySerializer(serializers.Serializer):
 
 
 class ListQuerySerializer(serializers.Serializer):
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=100,
-                                     help_text="Page size (1-100). Giving limit, after or before returns one page.")
+    limit = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=100,
+        help_text="Page size (1-100). Giving limit, after or before returns one page.",
+    )
     order = serializers.ChoiceField(required=False, choices=["asc", "desc"], help_text="By created_at; default desc.")
     after = serializers.CharField(required=False, validators=[object_id_validator], help_text="Cursor: an object id.")
     before = serializers.CharField(required=False, validators=[object_id_validator], help_text="Cursor: an object id.")
@@ -203,19 +209,29 @@ class FileListQuerySerializer(ListQuerySerializer):
 
 
 class WaitQuerySerializer(serializers.Serializer):
-    wait = serializers.BooleanField(required=False, default=True, help_text=(
-        "false: answer 202 with the file batch as soon as it exists (poll its Location), instead of once "
-        "OpenAI has processed every file."))
+    wait = serializers.BooleanField(
+        required=False,
+        default=True,
+        help_text=(
+            "false: answer 202 with the file batch as soon as it exists (poll its Location), instead of once "
+            "OpenAI has processed every file."
+        ),
+    )
 
 
 class DetachQuerySerializer(serializers.Serializer):
-    delete_file = serializers.BooleanField(required=False, default=False,
-                                           help_text="Also delete the OpenAI File, not only detach it.")
+    delete_file = serializers.BooleanField(
+        required=False, default=False, help_text="Also delete the OpenAI File, not only detach it."
+    )
 
 
 class ContentQuerySerializer(serializers.Serializer):
-    page = serializers.RegexField(r"^[\x21-\x7e]+\Z", required=False, max_length=PAGE_TOKEN_MAX_LENGTH,
-                                  help_text="A page token (OpenAI's next_page): that page only. Without it, every page.")
+    page = serializers.RegexField(
+        r"^[\x21-\x7e]+\Z",
+        required=False,
+        max_length=PAGE_TOKEN_MAX_LENGTH,
+        help_text="A page token (OpenAI's next_page): that page only. Without it, every page.",
+    )
 
 
 # --- request bodies ----------------------------------------------------------------
@@ -246,8 +262,9 @@ class VectorStoreUpdateSerializer(StrictSerializer):
 
 class RemoveFilesSerializer(StrictSerializer):
     file_ids = FileIdListField(min_length=1, max_length=MAX_FILE_IDS)
-    delete_files = StrictBooleanField(required=False, default=False,
-                                      help_text="Also delete the OpenAI File objects, not only detach them.")
+    delete_files = StrictBooleanField(
+        required=False, default=False, help_text="Also delete the OpenAI File objects, not only detach them."
+    )
 
 
 class AttachedFileSerializer(StrictSerializer):
@@ -271,8 +288,9 @@ class FileBatchSerializer(StrictSerializer):
     own; OpenAI would ignore the batch's, so giving both is refused rather than lost)."""
 
     file_ids = FileIdListField(required=False, min_length=1, max_length=MAX_BATCH_FILES)
-    files = serializers.ListField(child=AttachedFileSerializer(), required=False, min_length=1,
-                                  max_length=MAX_BATCH_FILES)
+    files = serializers.ListField(
+        child=AttachedFileSerializer(), required=False, min_length=1, max_length=MAX_BATCH_FILES
+    )
     attributes = AttributesField(required=False, allow_null=True)
     chunking_strategy = ChunkingStrategySerializer(required=False, allow_null=True)
 
@@ -334,13 +352,20 @@ class JSONTextField(serializers.CharField):
 class UploadSerializer(serializers.Serializer):
     files = serializers.ListField(
         child=serializers.FileField(allow_empty_file=True, use_url=False),
-        allow_empty=False, error_messages={"empty": "No files.", "required": "No files."},
+        allow_empty=False,
+        error_messages={"empty": "No files.", "required": "No files."},
     )
-    chunking_strategy = JSONTextField(ChunkingStrategySerializer(), required=False,
-                                      help_text='JSON text, e.g. {"type": "auto"}.')
-    attributes = JSONTextField(serializers.DictField(), required=False, help_text=(
-        'JSON text: attributes for every file ({"team": "support"}), or per file name '
-        '({"a.pdf": {"team": "support"}}).'))
+    chunking_strategy = JSONTextField(
+        ChunkingStrategySerializer(), required=False, help_text='JSON text, e.g. {"type": "auto"}.'
+    )
+    attributes = JSONTextField(
+        serializers.DictField(),
+        required=False,
+        help_text=(
+            'JSON text: attributes for every file ({"team": "support"}), or per file name '
+            '({"a.pdf": {"team": "support"}}).'
+        ),
+    )
 
     def to_internal_value(self, data):
         # A multipart body is a QueryDict: take every part named "files", and no stray fields.

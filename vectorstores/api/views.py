@@ -1,10 +1,11 @@
 """The vector store API: parse, check access, call the gateway, render."""
+
 from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import reverse
 from django.utils.module_loading import import_string
 from drf_spectacular.openapi import AutoSchema
-from django.urls import reverse
 from rest_framework import serializers, status, viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
@@ -17,6 +18,7 @@ from .. import gateway
 from ..conf import app_settings
 from .audit import AuditTrailMixin
 from .exceptions import CredentialNotFound, api_exception_handler
+from .multipart import StreamedUploadMixin, UploadParser
 from .parsers import JSONParser
 from .schema import document
 from .serializers import (
@@ -38,7 +40,6 @@ from .serializers import (
 
 # The path's ids, each checked by the object id rule before anything else (with its name in errors).
 PATH_IDS = {"store_id": "id", "file_id": "file_id", "batch_id": "batch_id"}
-from .multipart import StreamedUploadMixin, UploadParser
 
 
 class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet):
@@ -126,8 +127,12 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
         wait = _validated(WaitQuerySerializer, request.query_params)["wait"]
         body = self.validated_upload(request)
         uploaded = gateway.upload_files_to_store(
-            self.credential, store_id, body["files"], chunking_strategy=body.get("chunking_strategy"),
-            attributes=body.get("attributes"), wait=wait,
+            self.credential,
+            store_id,
+            body["files"],
+            chunking_strategy=body.get("chunking_strategy"),
+            attributes=body.get("attributes"),
+            wait=wait,
         )
         return Response(uploaded.files) if wait else self._batch_accepted(request, store_id, uploaded.batch)
 
@@ -148,8 +153,9 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
         response = Response(batch, status=status.HTTP_202_ACCEPTED)
         route = f"{request.resolver_match.namespace}:vector-store-file-batch"
         path = reverse(route, kwargs={**self.kwargs, "store_id": store_id, "batch_id": batch["id"]})
-        response["Location"] = request.build_absolute_uri(path) + "?" + urlencode(
-            {"credential": request.query_params["credential"]})
+        response["Location"] = (
+            request.build_absolute_uri(path) + "?" + urlencode({"credential": request.query_params["credential"]})
+        )
         return response
 
     @document.get_file
@@ -164,8 +170,7 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
     @document.detach_file
     def detach_file(self, request, store_id, file_id, **host_url_kwargs):
         query = _validated(DetachQuerySerializer, request.query_params)
-        return Response(gateway.detach_store_file(self.credential, store_id, file_id,
-                                                  delete_file=query["delete_file"]))
+        return Response(gateway.detach_store_file(self.credential, store_id, file_id, delete_file=query["delete_file"]))
 
     @document.file_content
     def file_content(self, request, store_id, file_id, **host_url_kwargs):
@@ -193,16 +198,17 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
     def list_batch_files(self, request, store_id, batch_id, **host_url_kwargs):
         query = FileListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        page = gateway.list_batch_files(self.credential, store_id, batch_id, paged=query.paged,
-                                        **query.validated_data)
+        page = gateway.list_batch_files(self.credential, store_id, batch_id, paged=query.paged, **query.validated_data)
         return _page_response(request, page)
 
     @document.remove_files
     def remove_files(self, request, store_id, **host_url_kwargs):
         body = _validated(RemoveFilesSerializer, request.data)
-        return Response(gateway.remove_files_from_store(
-            self.credential, store_id, body["file_ids"], delete_files=body["delete_files"]
-        ))
+        return Response(
+            gateway.remove_files_from_store(
+                self.credential, store_id, body["file_ids"], delete_files=body["delete_files"]
+            )
+        )
 
     @document.list_files
     def list_files(self, request, store_id, **host_url_kwargs):

@@ -5,6 +5,7 @@ registers a credential admin that adds `VectorStoreConsoleMixin`, e.g. with the 
 `OPENAI_CREDENTIALS = {"CREDENTIAL_ADMIN_CLASS": "vectorstores.console.admin.CredentialConsoleAdmin"}`
 (as the standalone site does), or its own `class MyAdmin(VectorStoreConsoleMixin, MyCredentialAdmin)`.
 """
+
 from functools import cached_property
 
 from django.contrib import admin, messages
@@ -68,9 +69,12 @@ class VectorStoreConsoleMixin:
                 working += 1
                 credential.mark_used()
         if working:
-            self.message_user(request, ngettext(
-                "%d credential connected to OpenAI.", "%d credentials connected to OpenAI.", working
-            ) % working, messages.SUCCESS)
+            self.message_user(
+                request,
+                ngettext("%d credential connected to OpenAI.", "%d credentials connected to OpenAI.", working)
+                % working,
+                messages.SUCCESS,
+            )
 
 
 class CredentialConsoleAdmin(VectorStoreConsoleMixin, CredentialAdmin):

@@ -1,4 +1,5 @@
 """What the console's pages show of OpenAI's objects: rows for vector stores and files, and their sorting."""
+
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -6,7 +7,10 @@ from ..gateway import GatewayError, OpenAINotFound
 
 # A vector store file's statuses, in the order the stacked bar shows them.
 FILE_STATUSES = [
-    ("completed", "completed"), ("in_progress", "in progress"), ("failed", "failed"), ("cancelled", "cancelled"),
+    ("completed", "completed"),
+    ("in_progress", "in progress"),
+    ("failed", "failed"),
+    ("cancelled", "cancelled"),
 ]
 
 
@@ -39,8 +43,9 @@ class FileCounts:
     def of(cls, counts):
         numbers = [(status, label, _count(counts, status)) for status, label in FILE_STATUSES]
         total = sum(number for _, _, number in numbers)
-        segments = [(status, label, number, round(100 * number / total, 2))
-                    for status, label, number in numbers if number]
+        segments = [
+            (status, label, number, round(100 * number / total, 2)) for status, label, number in numbers if number
+        ]
         return cls(segments, total)
 
     def count(self, status):
@@ -72,11 +77,15 @@ class StoreRow:
         expires_after = store.get("expires_after") if isinstance(store.get("expires_after"), dict) else {}
         metadata = store.get("metadata")
         return cls(
-            id=store["id"], name=store.get("name") or "", status=str(store.get("status") or ""),
+            id=store["id"],
+            name=store.get("name") or "",
+            status=str(store.get("status") or ""),
             files=FileCounts.of(store.get("file_counts")),
             usage_bytes=_number(store.get("usage_bytes"), 0),
-            created_at=timestamp(store.get("created_at")), last_active_at=timestamp(store.get("last_active_at")),
-            expires_at=timestamp(store.get("expires_at")), expiry_days=expires_after.get("days"),
+            created_at=timestamp(store.get("created_at")),
+            last_active_at=timestamp(store.get("last_active_at")),
+            expires_at=timestamp(store.get("expires_at")),
+            expiry_days=expires_after.get("days"),
             metadata=metadata if isinstance(metadata, dict) else {},
         )
 
@@ -157,9 +166,13 @@ class FileRow:
         else:
             file_error = ""
         return cls(
-            id=vs_file["id"], status=str(vs_file.get("status") or ""),
+            id=vs_file["id"],
+            status=str(vs_file.get("status") or ""),
             usage_bytes=_number(vs_file.get("usage_bytes"), 0),
-            created_at=timestamp(vs_file.get("created_at")), last_error=last_error, file=file, file_error=file_error,
+            created_at=timestamp(vs_file.get("created_at")),
+            last_error=last_error,
+            file=file,
+            file_error=file_error,
         )
 
     @property
@@ -191,8 +204,12 @@ class BatchRow:
 
     @classmethod
     def of(cls, batch):
-        return cls(id=batch["id"], status=str(batch.get("status") or ""), files=FileCounts.of(batch.get("file_counts")),
-                   created_at=timestamp(batch.get("created_at")))
+        return cls(
+            id=batch["id"],
+            status=str(batch.get("status") or ""),
+            files=FileCounts.of(batch.get("file_counts")),
+            created_at=timestamp(batch.get("created_at")),
+        )
 
     @property
     def final(self):
@@ -207,8 +224,10 @@ class BatchRow:
         """What the page (and its live region) says of the batch, e.g. "In progress: 1 of 3 files processed
         (1 completed, 2 in progress)."."""
         label = _label(self.status)
-        return (f"{label[:1].upper()}{label[1:]}: {self.processed} of {self.files.total} "
-                f"file{'' if self.files.total == 1 else 's'} processed ({self.files.summary.lower()}).")
+        return (
+            f"{label[:1].upper()}{label[1:]}: {self.processed} of {self.files.total} "
+            f"file{'' if self.files.total == 1 else 's'} processed ({self.files.summary.lower()})."
+        )
 
 
 def describe_chunking(strategy):
@@ -217,8 +236,10 @@ def describe_chunking(strategy):
         return ""
     static = strategy.get("static") if isinstance(strategy.get("static"), dict) else None
     if strategy.get("type") == "static" and static:
-        return (f"Static: chunks of up to {static.get('max_chunk_size_tokens')} tokens, "
-                f"{static.get('chunk_overlap_tokens')} tokens of overlap")
+        return (
+            f"Static: chunks of up to {static.get('max_chunk_size_tokens')} tokens, "
+            f"{static.get('chunk_overlap_tokens')} tokens of overlap"
+        )
     if strategy.get("type") == "auto":
         return "Auto"
     return str(strategy.get("type") or "")
@@ -258,8 +279,10 @@ class FileDetail:
         error = vs_file.get("last_error") if isinstance(vs_file.get("last_error"), dict) else {}
         attributes = vs_file.get("attributes") if isinstance(vs_file.get("attributes"), dict) else {}
         return cls(
-            row=row, error_code=str(error.get("code") or ""),
-            error_message=str(error.get("message") or ""), chunking=describe_chunking(vs_file.get("chunking_strategy")),
+            row=row,
+            error_code=str(error.get("code") or ""),
+            error_message=str(error.get("message") or ""),
+            chunking=describe_chunking(vs_file.get("chunking_strategy")),
             attributes=[Attribute(key, value) for key, value in attributes.items()],
         )
 
@@ -284,15 +307,21 @@ def search_results(page, names):
     for rank, result in enumerate(page.get("data") or [], start=1):
         if not isinstance(result, dict):
             continue
-        texts = [part.get("text") for part in result.get("content") or []
-                 if isinstance(part, dict) and isinstance(part.get("text"), str)]
+        texts = [
+            part.get("text")
+            for part in result.get("content") or []
+            if isinstance(part, dict) and isinstance(part.get("text"), str)
+        ]
         score = result.get("score")
         attributes = result.get("attributes") if isinstance(result.get("attributes"), dict) else {}
-        rows.append({
-            "rank": rank, "file_id": result.get("file_id") or "",
-            "filename": result.get("filename") or names.get(result.get("file_id"), ""),
-            "score": _number(score, None, (int, float)),
-            "snippets": texts,
-            "attributes": [Attribute(key, value) for key, value in attributes.items()],
-        })
+        rows.append(
+            {
+                "rank": rank,
+                "file_id": result.get("file_id") or "",
+                "filename": result.get("filename") or names.get(result.get("file_id"), ""),
+                "score": _number(score, None, (int, float)),
+                "snippets": texts,
+                "attributes": [Attribute(key, value) for key, value in attributes.items()],
+            }
+        )
     return rows

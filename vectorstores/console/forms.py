@@ -1,6 +1,7 @@
 """The console's forms. Their bounds come from the API's serializers, and each form's final check
 runs the API's own serializer on the body it is about to send, so the console accepts exactly what
 the API accepts and no limit is written down twice."""
+
 import json
 import math
 import re
@@ -43,7 +44,7 @@ def add_serializer_errors(form, errors, field_map):
     """Put a serializer's errors on the form fields `field_map` names ((path prefix, field) pairs, longest first)."""
     for path, message in flatten_errors(errors):
         for prefix, field, label in field_map:
-            if path[:len(prefix)] == prefix:
+            if path[: len(prefix)] == prefix:
                 if field:
                     form.add_error(field, message)
                 else:
@@ -95,16 +96,23 @@ class BaseMetadataFormSet(forms.BaseFormSet):
             raise ValidationError(f"Each key may appear once: {', '.join(repr(key) for key in duplicates)}.")
 
     def pairs(self):
-        return {form.cleaned_data["key"]: form.cleaned_data.get("value") or ""
-                for form in self.forms if form.cleaned_data.get("key")}
+        return {
+            form.cleaned_data["key"]: form.cleaned_data.get("value") or ""
+            for form in self.forms
+            if form.cleaned_data.get("key")
+        }
 
 
 def metadata_formset(data=None, pairs=None):
     pairs = pairs or {}
     spare = max(0, min(METADATA_MAX_PAIRS - len(pairs), 1 if pairs else 2))
     formset_class = forms.formset_factory(
-        MetadataRowForm, formset=BaseMetadataFormSet, extra=spare,
-        max_num=METADATA_MAX_PAIRS, absolute_max=METADATA_MAX_PAIRS, validate_max=True,
+        MetadataRowForm,
+        formset=BaseMetadataFormSet,
+        extra=spare,
+        max_num=METADATA_MAX_PAIRS,
+        absolute_max=METADATA_MAX_PAIRS,
+        validate_max=True,
     )
     initial = [{"key": key, "value": value} for key, value in pairs.items()]
     return formset_class(data, prefix="metadata", initial=initial)
@@ -177,8 +185,11 @@ class BaseAttributesFormSet(forms.BaseFormSet):
     """Rows of attributes; blank rows and rows marked for removal are left out, and a key may appear once."""
 
     def kept_forms(self):
-        return [form for form in self.forms
-                if form.cleaned_data.get("key") and not (self.can_delete and self._should_delete_form(form))]
+        return [
+            form
+            for form in self.forms
+            if form.cleaned_data.get("key") and not (self.can_delete and self._should_delete_form(form))
+        ]
 
     def clean(self):
         if any(self.errors):
@@ -198,11 +209,15 @@ def attributes_formset(data=None, attributes=None, auto_id="id_%s"):
     attributes = attributes if isinstance(attributes, dict) else {}
     spare = max(0, min(ATTRIBUTES_MAX_PAIRS - len(attributes), 1 if attributes else 2))
     formset_class = forms.formset_factory(
-        TypedValueRow, formset=BaseAttributesFormSet, extra=spare, can_delete=True, can_delete_extra=False,
-        max_num=max(ATTRIBUTES_MAX_PAIRS, len(attributes)), absolute_max=4 * ATTRIBUTES_MAX_PAIRS,
+        TypedValueRow,
+        formset=BaseAttributesFormSet,
+        extra=spare,
+        can_delete=True,
+        can_delete_extra=False,
+        max_num=max(ATTRIBUTES_MAX_PAIRS, len(attributes)),
+        absolute_max=4 * ATTRIBUTES_MAX_PAIRS,
     )
-    initial = [{"key": key, "type": value_type(value), "value": value_text(value)}
-               for key, value in attributes.items()]
+    initial = [{"key": key, "type": value_type(value), "value": value_text(value)} for key, value in attributes.items()]
     return formset_class(data, prefix="attributes", initial=initial, auto_id=auto_id)
 
 
@@ -256,15 +271,23 @@ class FileAttributesForm(AttributesMixin, forms.Form):
 class ChunkingFields(forms.Form):
     """The chunking strategy: auto, or static with a chunk size and overlap within OpenAI's bounds."""
 
-    chunking = forms.ChoiceField(label="Chunking strategy", choices=CHUNKING_CHOICES, initial="auto",
-                                 widget=forms.RadioSelect)
+    chunking = forms.ChoiceField(
+        label="Chunking strategy", choices=CHUNKING_CHOICES, initial="auto", widget=forms.RadioSelect
+    )
     max_chunk_size_tokens = forms.IntegerField(
-        label="Max chunk size (tokens)", required=False, initial=DEFAULT_MAX_CHUNK_SIZE_TOKENS, widget=INTEGER,
-        min_value=MAX_CHUNK_SIZE_TOKENS[0], max_value=MAX_CHUNK_SIZE_TOKENS[1],
+        label="Max chunk size (tokens)",
+        required=False,
+        initial=DEFAULT_MAX_CHUNK_SIZE_TOKENS,
+        widget=INTEGER,
+        min_value=MAX_CHUNK_SIZE_TOKENS[0],
+        max_value=MAX_CHUNK_SIZE_TOKENS[1],
         help_text=f"Static only: {MAX_CHUNK_SIZE_TOKENS[0]} to {MAX_CHUNK_SIZE_TOKENS[1]}.",
     )
     chunk_overlap_tokens = forms.IntegerField(
-        label="Chunk overlap (tokens)", required=False, initial=DEFAULT_CHUNK_OVERLAP_TOKENS, min_value=0,
+        label="Chunk overlap (tokens)",
+        required=False,
+        initial=DEFAULT_CHUNK_OVERLAP_TOKENS,
+        min_value=0,
         widget=INTEGER,
         help_text="Static only: at most half of the max chunk size.",
     )
@@ -279,10 +302,13 @@ class ChunkingFields(forms.Form):
         """The strategy as the API takes it (None for auto), once the form is clean."""
         if self.cleaned_data.get("chunking") != "static":
             return None
-        return {"type": "static", "static": {
-            "max_chunk_size_tokens": self.cleaned_data.get("max_chunk_size_tokens"),
-            "chunk_overlap_tokens": self.cleaned_data.get("chunk_overlap_tokens"),
-        }}
+        return {
+            "type": "static",
+            "static": {
+                "max_chunk_size_tokens": self.cleaned_data.get("max_chunk_size_tokens"),
+                "chunk_overlap_tokens": self.cleaned_data.get("chunk_overlap_tokens"),
+            },
+        }
 
     def clean(self):
         cleaned = super().clean()
@@ -308,14 +334,14 @@ class AttachFilesForm(AttributesMixin, ChunkingFields):
     """Files already at OpenAI, attached in one file batch, with the same attributes and chunking strategy."""
 
     file_ids = forms.CharField(
-        label="File ids", widget=forms.Textarea(attrs={"rows": 3, "class": "vLargeTextField"}),
+        label="File ids",
+        widget=forms.Textarea(attrs={"rows": 3, "class": "vLargeTextField"}),
         help_text=f"Up to {MAX_BATCH_FILES:,} ids of files already uploaded to OpenAI (file-…), one per line or "
-                  "separated by commas or spaces.",
+        "separated by commas or spaces.",
     )
     field_order = ["file_ids", "chunking", "max_chunk_size_tokens", "chunk_overlap_tokens"]
 
-    ERRORS = [(("file_ids",), "file_ids", None), (("attributes",), None, "Attributes"),
-              *ChunkingFields.CHUNKING_ERRORS]
+    ERRORS = [(("file_ids",), "file_ids", None), (("attributes",), None, "Attributes"), *ChunkingFields.CHUNKING_ERRORS]
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("auto_id", "id_attach_%s")
@@ -355,9 +381,14 @@ class AttachFilesForm(AttributesMixin, ChunkingFields):
 
 def expiry_days_field(**kwargs):
     return forms.IntegerField(
-        label="Expires after (days)", required=False, min_value=EXPIRY_DAYS[0], max_value=EXPIRY_DAYS[1],
+        label="Expires after (days)",
+        required=False,
+        min_value=EXPIRY_DAYS[0],
+        max_value=EXPIRY_DAYS[1],
         help_text=f"{EXPIRY_DAYS[0]} to {EXPIRY_DAYS[1]} days after its last activity, OpenAI deletes the store. "
-                  "Leave blank to keep it until it is deleted.", widget=INTEGER, **kwargs,
+        "Leave blank to keep it until it is deleted.",
+        widget=INTEGER,
+        **kwargs,
     )
 
 
@@ -382,21 +413,37 @@ class StoreFormMixin:
 
 class StoreCreateForm(StoreFormMixin, ChunkingFields):
     name = forms.CharField(label="Name", required=False, strip=False, widget=TEXT)
-    description = forms.CharField(label="Description", required=False, strip=False,
-                                  widget=forms.Textarea(attrs={"rows": 3, "class": "vLargeTextField"}))
+    description = forms.CharField(
+        label="Description",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 3, "class": "vLargeTextField"}),
+    )
     expiry_days = expiry_days_field()
     file_ids = forms.CharField(
-        label="File ids", required=False, widget=forms.Textarea(attrs={"rows": 2, "class": "vLargeTextField"}),
+        label="File ids",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "class": "vLargeTextField"}),
         help_text=f"Optional: up to {MAX_FILE_IDS} ids of files already uploaded to OpenAI (file-…), separated by "
-                  "spaces, commas or new lines. The chunking strategy applies to these; for files you upload "
-                  "later, choose it when uploading.",
+        "spaces, commas or new lines. The chunking strategy applies to these; for files you upload "
+        "later, choose it when uploading.",
     )
-    field_order = ["name", "description", "expiry_days", "file_ids", "chunking", "max_chunk_size_tokens",
-                   "chunk_overlap_tokens"]
+    field_order = [
+        "name",
+        "description",
+        "expiry_days",
+        "file_ids",
+        "chunking",
+        "max_chunk_size_tokens",
+        "chunk_overlap_tokens",
+    ]
 
     ERRORS = [
-        (("name",), "name", None), (("description",), "description", None), (("file_ids",), "file_ids", None),
-        (("expires_after",), "expiry_days", None), (("metadata",), None, "Metadata"),
+        (("name",), "name", None),
+        (("description",), "description", None),
+        (("file_ids",), "file_ids", None),
+        (("expires_after",), "expiry_days", None),
+        (("metadata",), None, "Metadata"),
         *ChunkingFields.CHUNKING_ERRORS,
     ]
 
@@ -408,8 +455,11 @@ class StoreCreateForm(StoreFormMixin, ChunkingFields):
         if self.errors:
             return cleaned
         if cleaned.get("chunking") == "static" and not cleaned.get("file_ids"):
-            self.add_error("chunking", "A chunking strategy applies to the files added when the store is created: "
-                                       "enter their file ids, or choose the strategy when uploading files.")
+            self.add_error(
+                "chunking",
+                "A chunking strategy applies to the files added when the store is created: "
+                "enter their file ids, or choose the strategy when uploading files.",
+            )
             return cleaned
         metadata = self.metadata_pairs()
         if metadata is None:
@@ -453,8 +503,11 @@ class StoreChangeForm(StoreFormMixin, forms.Form):
         metadata = self.metadata_pairs()
         if self.errors or metadata is None:
             return cleaned
-        current = {"name": self.store.get("name") or "", "metadata": self.store.get("metadata") or {},
-                   "expires_after": self.store.get("expires_after")}
+        current = {
+            "name": self.store.get("name") or "",
+            "metadata": self.store.get("metadata") or {},
+            "expires_after": self.store.get("expires_after"),
+        }
         wanted = {"name": cleaned["name"], "metadata": metadata, "expires_after": expires_after(cleaned["expiry_days"])}
         changed = {name: value for name, value in wanted.items() if value != current[name]}
         validate_body(self, VectorStoreUpdateSerializer, changed)
@@ -492,8 +545,14 @@ class CursorForm(forms.Form):
 
 
 # Comparisons of a search filter row (the API's ComparisonFilterSerializer also takes in/nin, lists).
-COMPARISONS = [("eq", "equals"), ("ne", "does not equal"), ("gt", "greater than"), ("gte", "at least"),
-               ("lt", "less than"), ("lte", "at most")]
+COMPARISONS = [
+    ("eq", "equals"),
+    ("ne", "does not equal"),
+    ("gt", "greater than"),
+    ("gte", "at least"),
+    ("lt", "less than"),
+    ("lte", "at most"),
+]
 COMBINATIONS = [("and", "All of them (and)"), ("or", "Any of them (or)")]
 MAX_FILTER_ROWS = 20  # the form's rows: OpenAI's own limit is on nesting, not on the number of filters
 SCORE_THRESHOLD = RankingOptionsSerializer().fields["score_threshold"]
@@ -506,8 +565,11 @@ class FilterRowForm(TypedValueRow):
     field_order = ["key", "comparison", "type", "value"]
 
     def comparison_filter(self):
-        return {"type": self.cleaned_data["comparison"], "key": self.cleaned_data["key"],
-                "value": self.cleaned_data["typed"]}
+        return {
+            "type": self.cleaned_data["comparison"],
+            "key": self.cleaned_data["key"],
+            "value": self.cleaned_data["typed"],
+        }
 
 
 class BaseFiltersFormSet(forms.BaseFormSet):
@@ -517,7 +579,11 @@ class BaseFiltersFormSet(forms.BaseFormSet):
 
 def filters_formset(data=None, auto_id="id_%s"):
     formset_class = forms.formset_factory(
-        FilterRowForm, formset=BaseFiltersFormSet, extra=1, max_num=MAX_FILTER_ROWS, absolute_max=MAX_FILTER_ROWS,
+        FilterRowForm,
+        formset=BaseFiltersFormSet,
+        extra=1,
+        max_num=MAX_FILTER_ROWS,
+        absolute_max=MAX_FILTER_ROWS,
         validate_max=True,
     )
     return formset_class(data, prefix="filters", auto_id=auto_id)
@@ -525,23 +591,35 @@ def filters_formset(data=None, auto_id="id_%s"):
 
 class SearchForm(forms.Form):
     q = forms.CharField(label="Search the store's content", strip=False)
-    max_results = forms.IntegerField(label="Results", min_value=1, max_value=MAX_SEARCH_RESULTS,
-                                     initial=DEFAULT_SEARCH_RESULTS, required=False,
-                                     widget=INTEGER)
+    max_results = forms.IntegerField(
+        label="Results",
+        min_value=1,
+        max_value=MAX_SEARCH_RESULTS,
+        initial=DEFAULT_SEARCH_RESULTS,
+        required=False,
+        widget=INTEGER,
+    )
     rewrite = forms.BooleanField(label="Let OpenAI rewrite the query", required=False)
-    combine = forms.ChoiceField(label="Files must match", choices=COMBINATIONS, initial="and", required=False,
-                                widget=forms.RadioSelect)
+    combine = forms.ChoiceField(
+        label="Files must match", choices=COMBINATIONS, initial="and", required=False, widget=forms.RadioSelect
+    )
     score_threshold = forms.FloatField(
-        label="Minimum score", required=False, min_value=SCORE_THRESHOLD.min_value,
+        label="Minimum score",
+        required=False,
+        min_value=SCORE_THRESHOLD.min_value,
         max_value=SCORE_THRESHOLD.max_value,
         widget=forms.NumberInput(attrs={"step": "0.01", "class": "vIntegerField"}),
         help_text=f"Optional: only results scoring at least this ({SCORE_THRESHOLD.min_value} to "
-                  f"{SCORE_THRESHOLD.max_value}).",
+        f"{SCORE_THRESHOLD.max_value}).",
     )
 
-    ERRORS = [(("query",), "q", None), (("max_num_results",), "max_results", None),
-              (("rewrite_query",), "rewrite", None), (("filters",), None, "Filters"),
-              (("ranking_options",), "score_threshold", None)]
+    ERRORS = [
+        (("query",), "q", None),
+        (("max_num_results",), "max_results", None),
+        (("rewrite_query",), "rewrite", None),
+        (("filters",), None, "Filters"),
+        (("ranking_options",), "score_threshold", None),
+    ]
 
     def __init__(self, data=None, **kwargs):
         kwargs.setdefault("auto_id", "id_search_%s")
@@ -582,20 +660,23 @@ class SearchForm(forms.Form):
 
 class RemoveFilesForm(forms.Form):
     delete_files = forms.BooleanField(
-        label="Also delete these files from OpenAI", required=False,
+        label="Also delete these files from OpenAI",
+        required=False,
         help_text="Otherwise they are only detached from this store and stay in your OpenAI files.",
     )
 
 
 class DeleteStoreForm(forms.Form):
     delete_files = forms.BooleanField(
-        label="Also delete the store's files from OpenAI", required=False,
+        label="Also delete the store's files from OpenAI",
+        required=False,
         help_text="Otherwise the files stay in your OpenAI files (and keep using storage) after the store is gone.",
     )
 
 
 class RemoveFileForm(forms.Form):
     delete_files = forms.BooleanField(
-        label="Also delete this file from OpenAI", required=False,
+        label="Also delete this file from OpenAI",
+        required=False,
         help_text="Otherwise it is only detached from this store and stays in your OpenAI files.",
     )

@@ -10,6 +10,7 @@ It is mounted with the console under the admin site, not the API's URLs, so it w
 host site mounts (or authenticates) the API: session authentication with its CSRF check, staff
 users with the change permission, and the credential rules of the API (404 otherwise).
 """
+
 from django.http import Http404
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import IsAuthenticated

@@ -6,6 +6,7 @@ and that the user may use the credential under the API's rules (otherwise 404, t
 credential that does not exist). Every OpenAI call is a `vectorstores.gateway` function; its error
 (a `GatewayError`) becomes an admin message with the error's text, and every change is written to the
 credential's admin history (LogEntry)."""
+
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -23,10 +24,10 @@ from django.utils.translation import ngettext
 from credentials.models import Credential
 
 from .. import gateway
-from ..conf import app_settings
 from ..api.exceptions import summarise
-from ..filetypes import FILE_TYPES
 from ..api.serializers import OBJECT_ID, ListQuerySerializer, RemoveFilesSerializer
+from ..conf import app_settings
+from ..filetypes import FILE_TYPES
 from .display import (
     FILE_STATUSES,
     STORE_COLUMNS,
@@ -101,17 +102,20 @@ class Console:
             re_path(rf"{root}{store}$", page(self.store_detail), name=f"{self.info}_vector_store"),
             re_path(rf"{root}{store}change/$", page(self.store_change), name=f"{self.info}_vector_store_change"),
             re_path(rf"{root}{store}delete/$", page(self.store_delete), name=f"{self.info}_vector_store_delete"),
-            re_path(rf"{root}{store}remove-files/$", page(self.remove_files),
-                    name=f"{self.info}_vector_store_remove_files"),
+            re_path(
+                rf"{root}{store}remove-files/$", page(self.remove_files), name=f"{self.info}_vector_store_remove_files"
+            ),
             re_path(rf"{root}{store}attach/$", page(self.attach_files), name=f"{self.info}_vector_store_attach"),
             re_path(rf"{root}{file}$", page(self.file_detail), name=f"{self.info}_vector_store_file"),
             re_path(rf"{root}{file}remove/$", page(self.file_remove), name=f"{self.info}_vector_store_file_remove"),
             re_path(rf"{root}{batch}$", page(self.batch_detail), name=f"{self.info}_vector_store_batch"),
-            re_path(rf"{root}{batch}cancel/$", page(self.batch_cancel),
-                    name=f"{self.info}_vector_store_batch_cancel"),
+            re_path(rf"{root}{batch}cancel/$", page(self.batch_cancel), name=f"{self.info}_vector_store_batch_cancel"),
             # JSON for the page's script, not a page: DRF with session authentication and CSRF.
-            re_path(rf"{root}{store}upload/$", ConsoleUploadView.as_view(console=self),
-                    name=f"{self.info}_vector_store_upload"),
+            re_path(
+                rf"{root}{store}upload/$",
+                ConsoleUploadView.as_view(console=self),
+                name=f"{self.info}_vector_store_upload",
+            ),
         ]
 
     def url(self, name, *args):
@@ -141,11 +145,19 @@ class Console:
             "add": self.url("vector_store_add", credential.pk),
         }
         if store_id:
-            urls.update({
-                name: self.url(f"vector_store{suffix}", credential.pk, store_id)
-                for name, suffix in [("store", ""), ("change", "_change"), ("delete", "_delete"),
-                                     ("remove_files", "_remove_files"), ("upload", "_upload"), ("attach", "_attach")]
-            })
+            urls.update(
+                {
+                    name: self.url(f"vector_store{suffix}", credential.pk, store_id)
+                    for name, suffix in [
+                        ("store", ""),
+                        ("change", "_change"),
+                        ("delete", "_delete"),
+                        ("remove_files", "_remove_files"),
+                        ("upload", "_upload"),
+                        ("attach", "_attach"),
+                    ]
+                }
+            )
         if store_id and file_id:
             urls["file"] = self.file_url(credential, store_id, file_id)
             urls["file_remove"] = self.url("vector_store_file_remove", credential.pk, store_id, file_id)
@@ -188,8 +200,9 @@ class Console:
             try:
                 return view(request, *args, **kwargs)
             except UnusableCredential as unusable:
-                messages.error(request, f"The vector stores of {unusable.credential.name} cannot be shown: "
-                                        f"{unusable.error}")
+                messages.error(
+                    request, f"The vector stores of {unusable.credential.name} cannot be shown: {unusable.error}"
+                )
                 return HttpResponseRedirect(self.url("change", unusable.credential.pk))
 
         wrapped.__name__ = view.__name__
@@ -201,16 +214,20 @@ class Console:
 
     def render(self, request, template, credential, title, context, store_id=None, **ids):
         request.current_app = self.admin_site.name
-        return TemplateResponse(request, TEMPLATES + template, {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "app_label": self.opts.app_label,
-            "credential": credential,
-            "title": title,
-            "urls": self._urls(credential, store_id, **ids),
-            "has_change_permission": self.may(request, True, credential),
-            **context,
-        })
+        return TemplateResponse(
+            request,
+            TEMPLATES + template,
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "app_label": self.opts.app_label,
+                "credential": credential,
+                "title": title,
+                "urls": self._urls(credential, store_id, **ids),
+                "has_change_permission": self.may(request, True, credential),
+                **context,
+            },
+        )
 
     # --- the list of vector stores ---------------------------------------------------------------
 
@@ -229,19 +246,30 @@ class Console:
             listing = self._stores_fetched(request, credential, order)
         for row in listing["stores"]:
             row.url = self.store_url(credential, row.id)
-        return self.render(request, "store_list.html", credential, "Vector stores", {
-            "subtitle": credential.name,
-            "query": query,
-            "headers": _headers(request, order),
-            **listing,
-        })
+        return self.render(
+            request,
+            "store_list.html",
+            credential,
+            "Vector stores",
+            {
+                "subtitle": credential.name,
+                "query": query,
+                "headers": _headers(request, order),
+                **listing,
+            },
+        )
 
     def _stores_paged(self, request, credential, order):
         """One page of stores from OpenAI, where the query string's cursor says."""
         cursor = self._cursor(request)
         try:
-            page = gateway.list_vector_stores(credential, paged=True, order=upstream_order(order),
-                                              limit=min(self.stores_per_page, UPSTREAM_MAX_LIMIT), **cursor)
+            page = gateway.list_vector_stores(
+                credential,
+                paged=True,
+                order=upstream_order(order),
+                limit=min(self.stores_per_page, UPSTREAM_MAX_LIMIT),
+                **cursor,
+            )
         except gateway.GatewayError as error:
             messages.error(request, f"The vector stores could not be listed: {error}")
             page = NO_PAGE
@@ -268,10 +296,12 @@ class Console:
                 return {"stores": [], "matches": 0, "pager": Pager(summary="")}
             else:
                 return {
-                    "stores": [StoreRow.of(store)], "matches": 1,
+                    "stores": [StoreRow.of(store)],
+                    "matches": 1,
                     "note": "Found by its id: this vector store was retrieved from OpenAI by itself.",
-                    "pager": Pager(summary=ngettext("%(count)d vector store", "%(count)d vector stores", 1)
-                                   % {"count": 1}),
+                    "pager": Pager(
+                        summary=ngettext("%(count)d vector store", "%(count)d vector stores", 1) % {"count": 1}
+                    ),
                 }
         return self._stores_fetched(request, credential, order, query)
 
@@ -297,8 +327,10 @@ class Console:
             "total": total,
             "note": _fetched_note(order, query, total if truncated else None) if fetched else "",
             "truncated": truncated,
-            "pager": Pager(summary=ngettext("%(count)d vector store", "%(count)d vector stores", count)
-                           % {"count": count}, links=_page_links(request, page)),
+            "pager": Pager(
+                summary=ngettext("%(count)d vector store", "%(count)d vector stores", count) % {"count": count},
+                links=_page_links(request, page),
+            ),
         }
 
     def _cursor(self, request):
@@ -324,9 +356,17 @@ class Console:
                 self.log(request, credential, f"Created vector store {row.label}.")
                 messages.success(request, f"The vector store {row.label} was created.")
                 return HttpResponseRedirect(self.store_url(credential, row.id))
-        return self.render(request, "store_form.html", credential, "Add vector store", {
-            "subtitle": credential.name, "form": form, "adding": True,
-        })
+        return self.render(
+            request,
+            "store_form.html",
+            credential,
+            "Add vector store",
+            {
+                "subtitle": credential.name,
+                "form": form,
+                "adding": True,
+            },
+        )
 
     def _store_or_redirect(self, request, credential, store_id):
         """(the store, None), or (None, a redirect to the list with the error as a message)."""
@@ -357,9 +397,18 @@ class Console:
                 self.log(request, credential, f"Changed {changed} of vector store {label}.")
                 messages.success(request, f"The vector store {label} was changed.")
                 return HttpResponseRedirect(self.store_url(credential, store_id))
-        return self.render(request, "store_form.html", credential, f"Change vector store {row.name or row.id}", {
-            "subtitle": row.id, "form": form, "store": row,
-        }, store_id)
+        return self.render(
+            request,
+            "store_form.html",
+            credential,
+            f"Change vector store {row.name or row.id}",
+            {
+                "subtitle": row.id,
+                "form": form,
+                "store": row,
+            },
+            store_id,
+        )
 
     def store_delete(self, request, object_id, store_id):
         credential = self.credential(request, object_id, change=True)
@@ -372,17 +421,26 @@ class Console:
             deleted = self._delete_store(request, credential, row, form.cleaned_data["delete_files"])
             if deleted:
                 return HttpResponseRedirect(self.console_url(credential))
-        return self.render(request, "store_delete.html", credential, "Are you sure?", {
-            "store": row, "form": form,
-        }, store_id)
+        return self.render(
+            request,
+            "store_delete.html",
+            credential,
+            "Are you sure?",
+            {
+                "store": row,
+                "form": form,
+            },
+            store_id,
+        )
 
     def _delete_store(self, request, credential, row, delete_files):
         try:
             removed = []
             if delete_files:
                 files = gateway.list_store_files(credential, row.id, paged=False).items
-                removed = self._remove(request, credential, row, [vs_file["id"] for vs_file in files], True,
-                                       announce=False)
+                removed = self._remove(
+                    request, credential, row, [vs_file["id"] for vs_file in files], True, announce=False
+                )
                 if removed is None:
                     return False
             gateway.delete_vector_store(credential, row.id)
@@ -390,9 +448,16 @@ class Console:
             messages.error(request, f"The vector store {row.label} could not be deleted: {error}")
             return False
         self.log(request, credential, f"Deleted vector store {row.label}.")
-        messages.success(request, f"The vector store {row.label} was deleted" + (ngettext(
-            " with its %(count)d file.", " with its %(count)d files.", len(removed)) % {"count": len(removed)}
-            if delete_files else "."))
+        messages.success(
+            request,
+            f"The vector store {row.label} was deleted"
+            + (
+                ngettext(" with its %(count)d file.", " with its %(count)d files.", len(removed))
+                % {"count": len(removed)}
+                if delete_files
+                else "."
+            ),
+        )
         return True
 
     # --- a store: files, search, upload -----------------------------------------------------------
@@ -404,9 +469,13 @@ class Console:
             return redirect
         row = StoreRow.of(store)
         listing = self._files_listing(
-            request, credential, store_id, row.files,
+            request,
+            credential,
+            store_id,
+            row.files,
             lambda **params: gateway.list_store_files(credential, store_id, **params),
-            "The files of the vector store could not be listed")
+            "The files of the vector store could not be listed",
+        )
 
         search_form = SearchForm(request.GET if "q" in request.GET else None)
         results = None
@@ -421,17 +490,24 @@ class Console:
                     result["url"] = self.file_url(credential, store_id, result["file_id"])
 
         extensions = app_settings.ALLOWED_EXTENSIONS or tuple(FILE_TYPES)
-        return self.render(request, "store_detail.html", credential, row.name or row.id, {
-            "subtitle": row.id if row.name else "",
-            "store": row,
-            **listing,
-            "search_form": search_form,
-            "results": results,
-            "upload_form": UploadOptionsForm(),
-            "attach_form": AttachFilesForm(),
-            "accept": ",".join(extensions),
-            "accepted_types": ", ".join(extension.lstrip(".") for extension in extensions),
-        }, store_id)
+        return self.render(
+            request,
+            "store_detail.html",
+            credential,
+            row.name or row.id,
+            {
+                "subtitle": row.id if row.name else "",
+                "store": row,
+                **listing,
+                "search_form": search_form,
+                "results": results,
+                "upload_form": UploadOptionsForm(),
+                "attach_form": AttachFilesForm(),
+                "accept": ",".join(extensions),
+                "accepted_types": ", ".join(extension.lstrip(".") for extension in extensions),
+            },
+            store_id,
+        )
 
     def _files_listing(self, request, credential, store_id, counts, list_files, failure):
         """One page of files from OpenAI (`list_files(paged=True, ...)`: a store's or a batch's), newest first,
@@ -441,8 +517,13 @@ class Console:
         status = status if status in dict(FILE_STATUSES) else None
         cursor = self._cursor(request)
         try:
-            listed = list_files(paged=True, order="desc", limit=min(self.files_per_page, UPSTREAM_MAX_LIMIT),
-                                **cursor, **({"filter": status} if status else {}))
+            listed = list_files(
+                paged=True,
+                order="desc",
+                limit=min(self.files_per_page, UPSTREAM_MAX_LIMIT),
+                **cursor,
+                **({"filter": status} if status else {}),
+            )
         except gateway.GatewayError as error:
             messages.error(request, f"{failure}: {error}")
             listed = NO_PAGE
@@ -470,14 +551,22 @@ class Console:
             return []
         found = gateway.retrieve_files(credential, [vs_file["id"] for vs_file in vs_files])
         rows = [FileRow.of(vs_file, found.get(vs_file["id"])) for vs_file in vs_files]
-        failed = [found[row.id] for row in rows
-                  if isinstance(found.get(row.id), gateway.GatewayError)
-                  and not isinstance(found[row.id], gateway.OpenAINotFound)]
+        failed = [
+            found[row.id]
+            for row in rows
+            if isinstance(found.get(row.id), gateway.GatewayError)
+            and not isinstance(found[row.id], gateway.OpenAINotFound)
+        ]
         if failed:
-            messages.warning(request, ngettext(
-                "The name of %(count)d file could not be read: %(detail)s",
-                "The names of %(count)d files could not be read: %(detail)s", len(failed),
-            ) % {"count": len(failed), "detail": failed[0]})
+            messages.warning(
+                request,
+                ngettext(
+                    "The name of %(count)d file could not be read: %(detail)s",
+                    "The names of %(count)d files could not be read: %(detail)s",
+                    len(failed),
+                )
+                % {"count": len(failed), "detail": failed[0]},
+            )
         return rows
 
     # --- removing files -------------------------------------------------------------------------------
@@ -502,14 +591,24 @@ class Console:
             return redirect
         row = StoreRow.of(store)
         if request.POST.get("post") == "yes":
-            self._remove(request, credential, row, checked.validated_data["file_ids"],
-                         checked.validated_data["delete_files"])
+            self._remove(
+                request, credential, row, checked.validated_data["file_ids"], checked.validated_data["delete_files"]
+            )
             return HttpResponseRedirect(store_url)
         file_ids = checked.validated_data["file_ids"]
         files = self._file_rows(request, credential, [{"id": file_id} for file_id in file_ids])
-        return self.render(request, "remove_files.html", credential, "Are you sure?", {
-            "store": row, "files": files, "form": RemoveFilesForm(),
-        }, store_id)
+        return self.render(
+            request,
+            "remove_files.html",
+            credential,
+            "Are you sure?",
+            {
+                "store": row,
+                "files": files,
+                "form": RemoveFilesForm(),
+            },
+            store_id,
+        )
 
     def _remove(self, request, credential, row, file_ids, delete_files, announce=True):
         """Remove the files from the store (and delete them); log and report. Returns the removed ids, or
@@ -523,9 +622,11 @@ class Console:
         removed = [report["id"] for report in reports if report.get("deleted")]
         if removed:
             deleted = [report["id"] for report in reports if report.get("file_deleted")]
-            message = ngettext("Removed %(count)d file from vector store %(store)s",
-                               "Removed %(count)d files from vector store %(store)s", len(removed)) % {
-                "count": len(removed), "store": row.label}
+            message = ngettext(
+                "Removed %(count)d file from vector store %(store)s",
+                "Removed %(count)d files from vector store %(store)s",
+                len(removed),
+            ) % {"count": len(removed), "store": row.label}
             message += f": {', '.join(removed)}."
             if deleted:
                 message += f" Deleted from OpenAI: {', '.join(deleted)}."
@@ -567,8 +668,11 @@ class Console:
             except gateway.GatewayError as error:
                 messages.error(request, f"The attributes could not be changed: {error}")
             else:
-                done = f"Changed the attributes of file {file_id} in vector store {row.label}" if attributes else \
-                    f"Cleared the attributes of file {file_id} in vector store {row.label}"
+                done = (
+                    f"Changed the attributes of file {file_id} in vector store {row.label}"
+                    if attributes
+                    else f"Cleared the attributes of file {file_id} in vector store {row.label}"
+                )
                 keys = f": {', '.join(attributes)}." if attributes else "."
                 self.log(request, credential, done + keys)
                 messages.success(request, done + keys)
@@ -582,11 +686,22 @@ class Console:
                 content = FileContent.of(gateway.get_store_file_content(credential, store_id, file_id))
             except gateway.GatewayError as error:
                 messages.error(request, f"The indexed content of file {file_id} could not be read: {error}")
-        return self.render(request, "file_detail.html", credential, detail.row.filename or file_id, {
-            "subtitle": file_id if detail.row.filename else "",
-            "store": row, "file": detail, "form": form, "content": content,
-            "content_limit": app_settings.LIST_MAX_ITEMS,
-        }, store_id, file_id=file_id)
+        return self.render(
+            request,
+            "file_detail.html",
+            credential,
+            detail.row.filename or file_id,
+            {
+                "subtitle": file_id if detail.row.filename else "",
+                "store": row,
+                "file": detail,
+                "form": form,
+                "content": content,
+                "content_limit": app_settings.LIST_MAX_ITEMS,
+            },
+            store_id,
+            file_id=file_id,
+        )
 
     def file_remove(self, request, object_id, store_id, file_id):
         """Asks, then detaches the file from the store (and with the box checked, deletes the File too)."""
@@ -604,9 +719,20 @@ class Console:
         else:
             form = RemoveFileForm(initial={"delete_files": request.GET.get("delete") == "1"})
         [file] = self._file_rows(request, credential, [{"id": file_id}])
-        return self.render(request, "file_remove.html", credential, "Are you sure?", {
-            "store": row, "file": file, "form": form, "back_url": self.file_url(credential, store_id, file_id),
-        }, store_id, file_id=file_id)
+        return self.render(
+            request,
+            "file_remove.html",
+            credential,
+            "Are you sure?",
+            {
+                "store": row,
+                "file": file,
+                "form": form,
+                "back_url": self.file_url(credential, store_id, file_id),
+            },
+            store_id,
+            file_id=file_id,
+        )
 
     # --- attaching existing files, and the file batch that does it ---------------------------------------
 
@@ -627,7 +753,8 @@ class Console:
                 ids = [entry["file_id"] for entry in form.files]
                 message = ngettext(
                     "Attached %(count)d file to vector store %(store)s in file batch %(batch)s",
-                    "Attached %(count)d files to vector store %(store)s in file batch %(batch)s", len(ids),
+                    "Attached %(count)d files to vector store %(store)s in file batch %(batch)s",
+                    len(ids),
                 ) % {"count": len(ids), "store": row.label, "batch": batch["id"]}
                 message += f": {_listed(ids)}."
                 self.log(request, credential, message)
@@ -635,9 +762,18 @@ class Console:
                 return HttpResponseRedirect(self.batch_url(credential, store_id, batch["id"]))
         else:
             row = StoreRow.of({"id": store_id})  # nothing asked of OpenAI for a form to fill or fix
-        return self.render(request, "attach_files.html", credential, "Attach files", {
-            "subtitle": row.label, "store": row, "attach_form": form,
-        }, store_id)
+        return self.render(
+            request,
+            "attach_files.html",
+            credential,
+            "Attach files",
+            {
+                "subtitle": row.label,
+                "store": row,
+                "attach_form": form,
+            },
+            store_id,
+        )
 
     batch_poll_ms = 2000  # how often a batch page in progress asks for the batch's state
 
@@ -657,22 +793,43 @@ class Console:
             messages.error(request, f"The file batch {batch_id} could not be read: {error}")
             return HttpResponseRedirect(self.store_url(credential, store_id))
         listing = self._files_listing(
-            request, credential, store_id, batch.files,
+            request,
+            credential,
+            store_id,
+            batch.files,
             lambda **params: gateway.list_batch_files(credential, store_id, batch_id, **params),
-            "The files of the batch could not be listed")
-        return self.render(request, "batch_detail.html", credential, f"File batch {batch_id}", {
-            "subtitle": row.label, "store": row, "batch": batch, "poll_ms": self.batch_poll_ms, **listing,
-        }, store_id, batch_id=batch_id)
+            "The files of the batch could not be listed",
+        )
+        return self.render(
+            request,
+            "batch_detail.html",
+            credential,
+            f"File batch {batch_id}",
+            {
+                "subtitle": row.label,
+                "store": row,
+                "batch": batch,
+                "poll_ms": self.batch_poll_ms,
+                **listing,
+            },
+            store_id,
+            batch_id=batch_id,
+        )
 
     def _batch_state(self, credential, store_id, batch_id):
         try:
             batch = BatchRow.of(gateway.get_file_batch(credential, store_id, batch_id))
         except gateway.GatewayError as error:
             return JsonResponse({"error": f"The file batch could not be read: {error}"}, status=502)
-        return JsonResponse({
-            "id": batch.id, "status": batch.status, "final": batch.final, "status_text": batch.status_text,
-            "counts_html": render_to_string(TEMPLATES + "file_counts.html", {"counts": batch.files}),
-        })
+        return JsonResponse(
+            {
+                "id": batch.id,
+                "status": batch.status,
+                "final": batch.final,
+                "status_text": batch.status_text,
+                "counts_html": render_to_string(TEMPLATES + "file_counts.html", {"counts": batch.files}),
+            }
+        )
 
     def batch_cancel(self, request, object_id, store_id, batch_id):
         credential = self.credential(request, object_id, change=True)
@@ -699,9 +856,11 @@ class Console:
         names = ", ".join(f"{file.get('filename')} ({file.get('id')})" for file in files[:shown])
         if len(files) > shown:
             names += f" and {len(files) - shown} more"
-        message = ngettext("Uploaded %(count)d file to vector store %(store)s",
-                           "Uploaded %(count)d files to vector store %(store)s", len(files)) % {
-            "count": len(files), "store": store_id}
+        message = ngettext(
+            "Uploaded %(count)d file to vector store %(store)s",
+            "Uploaded %(count)d files to vector store %(store)s",
+            len(files),
+        ) % {"count": len(files), "store": store_id}
         self.log(request, credential, f"{message}: {names}.")
         messages.success(request, f"{message}: {names}.")
 
@@ -733,11 +892,16 @@ def _headers(request, order):
     for name, column in STORE_COLUMNS.items():
         sorted_here = name == current
         toggled = f"-{name}" if sorted_here and not descending else name
-        headers.append({
-            "name": name, "label": column.label, "sorted": sorted_here, "ascending": sorted_here and not descending,
-            "url": _query(request, o=toggled, p=None, after=None, before=None),
-            "aria_sort": ("descending" if descending else "ascending") if sorted_here else None,
-        })
+        headers.append(
+            {
+                "name": name,
+                "label": column.label,
+                "sorted": sorted_here,
+                "ascending": sorted_here and not descending,
+                "url": _query(request, o=toggled, p=None, after=None, before=None),
+                "aria_sort": ("descending" if descending else "ascending") if sorted_here else None,
+            }
+        )
     return headers
 
 
@@ -749,8 +913,13 @@ def _page_links(request, page):
         if number == page.paginator.ELLIPSIS:
             links.append({"ellipsis": True})
         else:
-            links.append({"number": number, "current": number == page.number,
-                          "url": _query(request, p=number, after=None, before=None)})
+            links.append(
+                {
+                    "number": number,
+                    "current": number == page.number,
+                    "url": _query(request, p=number, after=None, before=None),
+                }
+            )
     return links
 
 
@@ -759,14 +928,14 @@ def _status_links(request, current):
         return _query(request, status=status, p=None, after=None, before=None)
 
     return [{"label": "All", "url": url(None), "current": current is None}] + [
-        {"label": label.capitalize(), "url": url(name), "current": current == name}
-        for name, label in FILE_STATUSES
+        {"label": label.capitalize(), "url": url(name), "current": current == name} for name, label in FILE_STATUSES
     ]
 
 
 @dataclass
 class Pager:
     """What is under a list: numbered links (a list paged here) or links that follow OpenAI's cursors."""
+
     summary: str  # e.g. "120 vector stores" or "50 vector stores on this page"
     links: list = field(default_factory=list)  # numbered pages
     first: str | None = None
@@ -785,8 +954,9 @@ def _cursor_pager(request, page, cursor, summary, anchor=""):
     more_after = bool(cursor) if backwards else page.has_more
     previous = _query(request, before=first_id, after=None, p=None) + anchor if more_before and first_id else None
     following = _query(request, after=last_id, before=None, p=None) + anchor if more_after and last_id else None
-    first = _query(request, after=None, before=None, p=None) + anchor if cursor and (previous or not page.items) \
-        else None
+    first = (
+        _query(request, after=None, before=None, p=None) + anchor if cursor and (previous or not page.items) else None
+    )
     return Pager(summary=summary, first=first, previous=previous, next=following)
 
 
@@ -801,7 +971,8 @@ def _fetched_note(order, query, truncated_at):
     note = " and ".join(reasons)
     note = f"{note[0].upper()}{note[1:]}: every vector store was fetched from OpenAI (up to {bound:,})."
     if truncated_at is not None:
-        note += (f" There are more: only the newest {truncated_at:,} were fetched (LIST_MAX_ITEMS is {bound:,}), "
-                 f"so older ones are not in this list.")
+        note += (
+            f" There are more: only the newest {truncated_at:,} were fetched (LIST_MAX_ITEMS is {bound:,}), "
+            f"so older ones are not in this list."
+        )
     return note
-

@@ -11,6 +11,7 @@ Plain Python: it knows nothing of the API (nor of Django REST Framework) that ca
 - `store_files`: one file of a store (read, attributes, detach, indexed content).
 - `file_batches`: batches of files attached to a store, waited for or not.
 """
+
 from .client import check_usable, clients
 from .exceptions import (
     BatchEnded,
@@ -27,6 +28,13 @@ from .exceptions import (
     OpenAITimeout,
     OpenAIUnreachable,
 )
+from .file_batches import (
+    attach_files_to_store,
+    cancel_file_batch,
+    create_file_batch,
+    get_file_batch,
+    list_batch_files,
+)
 from .operations import (
     Page,
     check_connection,
@@ -40,23 +48,46 @@ from .operations import (
     search_store,
     update_vector_store,
 )
-from .file_batches import (
-    attach_files_to_store,
-    cancel_file_batch,
-    create_file_batch,
-    get_file_batch,
-    list_batch_files,
-)
 from .store_files import ContentPage, detach_store_file, get_store_file, get_store_file_content, update_store_file
 from .store_uploads import StoreUpload, upload_files_to_store
 
 __all__ = [
-    "BatchEnded", "BatchError", "BatchTimeout", "CredentialNotUsable", "EndpointRefused", "GatewayError",
-    "KeyUnreadable", "OpenAIBadResponse", "OpenAIError", "OpenAINotFound", "OpenAIStatusError", "OpenAITimeout",
+    "BatchEnded",
+    "BatchError",
+    "BatchTimeout",
+    "ContentPage",
+    "CredentialNotUsable",
+    "EndpointRefused",
+    "GatewayError",
+    "KeyUnreadable",
+    "OpenAIBadResponse",
+    "OpenAIError",
+    "OpenAINotFound",
+    "OpenAIStatusError",
+    "OpenAITimeout",
     "OpenAIUnreachable",
-    "Page", "check_connection", "check_usable", "clients", "create_vector_store", "delete_vector_store",
-    "get_vector_store", "list_store_files", "list_vector_stores", "remove_files_from_store", "retrieve_files",
-    "search_store", "update_vector_store", "upload_files_to_store", "StoreUpload",
-    "attach_files_to_store", "cancel_file_batch", "create_file_batch", "get_file_batch", "list_batch_files",
-    "ContentPage", "detach_store_file", "get_store_file", "get_store_file_content", "update_store_file",
+    "Page",
+    "StoreUpload",
+    "attach_files_to_store",
+    "cancel_file_batch",
+    "check_connection",
+    "check_usable",
+    "clients",
+    "create_file_batch",
+    "create_vector_store",
+    "delete_vector_store",
+    "detach_store_file",
+    "get_file_batch",
+    "get_store_file",
+    "get_store_file_content",
+    "get_vector_store",
+    "list_batch_files",
+    "list_store_files",
+    "list_vector_stores",
+    "remove_files_from_store",
+    "retrieve_files",
+    "search_store",
+    "update_store_file",
+    "update_vector_store",
+    "upload_files_to_store",
 ]

@@ -4,6 +4,7 @@ Objects pass through exactly as OpenAI sends them: every call reads the raw JSON
 answer instead of the SDK's parsed models, so no field is dropped, renamed or
 added on the way.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -222,9 +223,12 @@ def _answer_json(raw, expect):
     except ValueError:
         data = None
     kinds = (expect,) if isinstance(expect, str) else expect
-    if not isinstance(data, dict) or data.get("object") not in kinds or (
-        data.get("object") == "list" and not _is_list_of_objects(data.get("data"))
-    ) or (data.get("object") not in UNNAMED_KINDS and not isinstance(data.get("id"), str)):
+    if (
+        not isinstance(data, dict)
+        or data.get("object") not in kinds
+        or (data.get("object") == "list" and not _is_list_of_objects(data.get("data")))
+        or (data.get("object") not in UNNAMED_KINDS and not isinstance(data.get("id"), str))
+    ):
         raise OpenAIBadResponse(response=raw.http_response)
     return data
 

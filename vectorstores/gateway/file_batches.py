@@ -1,4 +1,5 @@
 """File batches: files (new or existing) attached to a store in one go, waited for or not."""
+
 from __future__ import annotations
 
 import contextlib
@@ -19,35 +20,57 @@ if TYPE_CHECKING:
 logger = logging.getLogger("vectorstores.gateway")
 
 
-def create_file_batch(credential: Credential, store_id: str, *, file_ids: list[str] | None = None,
-                      files: list[dict[str, Any]] | None = None, attributes: dict[str, Any] | None = None,
-                      chunking_strategy: dict[str, Any] | None = None) -> Answer:
+def create_file_batch(
+    credential: Credential,
+    store_id: str,
+    *,
+    file_ids: list[str] | None = None,
+    files: list[dict[str, Any]] | None = None,
+    attributes: dict[str, Any] | None = None,
+    chunking_strategy: dict[str, Any] | None = None,
+) -> Answer:
     """Create a batch from `file_ids` (with the batch's `attributes` and `chunking_strategy`) or from `files`
     (each with its own). The answer's headers carry OpenAI's suggested poll interval."""
     return request(
-        clients.get(credential).vector_stores.file_batches.with_raw_response.create, store_id,
+        clients.get(credential).vector_stores.file_batches.with_raw_response.create,
+        store_id,
         **only_given(file_ids=file_ids, files=files, attributes=attributes, chunking_strategy=chunking_strategy),
-        retry=Retry.CREATE, expect=FILE_BATCH,
+        retry=Retry.CREATE,
+        expect=FILE_BATCH,
     )
 
 
 def get_file_batch(credential: Credential, store_id: str, batch_id: str) -> OpenAIObject:
-    return call(clients.get(credential).vector_stores.file_batches.with_raw_response.retrieve, batch_id,
-                vector_store_id=store_id, expect=FILE_BATCH)
+    return call(
+        clients.get(credential).vector_stores.file_batches.with_raw_response.retrieve,
+        batch_id,
+        vector_store_id=store_id,
+        expect=FILE_BATCH,
+    )
 
 
 def cancel_file_batch(credential: Credential, store_id: str, batch_id: str) -> OpenAIObject:
-    return call(clients.get(credential).vector_stores.file_batches.with_raw_response.cancel, batch_id,
-                vector_store_id=store_id, expect=FILE_BATCH)
+    return call(
+        clients.get(credential).vector_stores.file_batches.with_raw_response.cancel,
+        batch_id,
+        vector_store_id=store_id,
+        expect=FILE_BATCH,
+    )
 
 
 def list_batch_files(credential: Credential, store_id: str, batch_id: str, *, paged: bool, **params: Any) -> Page:
-    return list_pages(clients.get(credential).vector_stores.file_batches.with_raw_response.list_files, batch_id,
-                      vector_store_id=store_id, paged=paged, **params)
+    return list_pages(
+        clients.get(credential).vector_stores.file_batches.with_raw_response.list_files,
+        batch_id,
+        vector_store_id=store_id,
+        paged=paged,
+        **params,
+    )
 
 
-def attach_files_to_store(credential: Credential, store_id: str, files: list[dict[str, Any]], *,
-                          wait: bool = True) -> OpenAIObject:
+def attach_files_to_store(
+    credential: Credential, store_id: str, files: list[dict[str, Any]], *, wait: bool = True
+) -> OpenAIObject:
     """Attach existing Files (`[{"file_id", "attributes"?, "chunking_strategy"?}]`) in one batch.
 
     With `wait`, returns the batch once every file is processed; raises BatchEnded or BatchTimeout (the
@@ -61,8 +84,10 @@ def attach_files_to_store(credential: Credential, store_id: str, files: list[dic
     if batch_succeeded(batch):
         return batch
     states = batch_file_states(credential, store_id, batch)
-    report = [{"id": entry["file_id"], **states.get(entry["file_id"], FileState(batch.get("status"))).report()}
-              for entry in files]
+    report = [
+        {"id": entry["file_id"], **states.get(entry["file_id"], FileState(batch.get("status"))).report()}
+        for entry in files
+    ]
     error = BatchTimeout(app_settings.POLL_TIMEOUT) if timed_out else BatchEnded(batch.get("status"))
     unfinished = sum(item["status"] != "completed" for item in report)
     raise error.with_report(f"{unfinished} of {len(files)} files were not added: {error}", files=report)
@@ -73,8 +98,9 @@ def batch_succeeded(batch: OpenAIObject) -> bool:
     return batch.get("status") == "completed" and not counts.get("failed") and not counts.get("cancelled")
 
 
-def wait_for_batch(credential: Credential, store_id: str, batch: OpenAIObject,
-                   headers: dict[str, str]) -> tuple[OpenAIObject, bool]:
+def wait_for_batch(
+    credential: Credential, store_id: str, batch: OpenAIObject, headers: dict[str, str]
+) -> tuple[OpenAIObject, bool]:
     """Poll the batch until it is final; on POLL_TIMEOUT cancel it. Returns (batch, timed_out).
 
     Each wait is the one OpenAI's last answer suggests (openai-poll-after-ms), else POLL_INTERVAL.
@@ -91,8 +117,12 @@ def wait_for_batch(credential: Credential, store_id: str, batch: OpenAIObject,
                 batch = cancel_file_batch(credential, store_id, batch["id"])
             return batch, True
         time.sleep(min(_poll_interval(headers, otherwise), remaining))
-        answer = request(client.vector_stores.file_batches.with_raw_response.retrieve, batch["id"],
-                         vector_store_id=store_id, expect=FILE_BATCH)
+        answer = request(
+            client.vector_stores.file_batches.with_raw_response.retrieve,
+            batch["id"],
+            vector_store_id=store_id,
+            expect=FILE_BATCH,
+        )
         batch, headers, otherwise = answer.data, answer.headers, app_settings.POLL_INTERVAL
     return batch, False
 
@@ -122,8 +152,10 @@ def batch_file_states(credential: Credential, store_id: str, batch: OpenAIObject
     except GatewayError as error:
         logger.warning("Could not read the files of batch %s: %s", batch.get("id"), error)
         return {}
-    return {vs_file["id"]: FileState(vs_file.get("status", "unknown"), last_error_message(vs_file, credential))
-            for vs_file in page.items}
+    return {
+        vs_file["id"]: FileState(vs_file.get("status", "unknown"), last_error_message(vs_file, credential))
+        for vs_file in page.items
+    }
 
 
 def last_error_message(vs_file: OpenAIObject, credential: Credential) -> str | None:

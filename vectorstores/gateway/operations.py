@@ -1,8 +1,9 @@
 """Vector stores, their files, and search: one OpenAI call each, or a few run concurrently."""
+
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -29,11 +30,15 @@ class Page:
 def list_pages(method, *args, paged, limit=None, order=None, after=None, before=None, **filters):
     """One page as asked for, or (unpaged) every object, bounded by LIST_MAX_ITEMS."""
     if paged:
-        data = call(method, *args, expect="list", **only_given(limit=limit, order=order, after=after, before=before, **filters))
+        data = call(
+            method, *args, expect="list", **only_given(limit=limit, order=order, after=after, before=before, **filters)
+        )
         return Page(data["data"], bool(data.get("has_more")), data.get("first_id"), data.get("last_id"))
     items, cursor, bound = [], None, app_settings.LIST_MAX_ITEMS
     while True:
-        data = call(method, *args, expect="list", **only_given(limit=UPSTREAM_PAGE_SIZE, order=order, after=cursor, **filters))
+        data = call(
+            method, *args, expect="list", **only_given(limit=UPSTREAM_PAGE_SIZE, order=order, after=cursor, **filters)
+        )
         items.extend(data["data"])
         more = bool(data.get("has_more")) and bool(data["data"])
         if not more or len(items) >= bound:
@@ -49,7 +54,9 @@ def list_vector_stores(credential: Credential, *, paged: bool, **params: Any) ->
 
 
 def list_store_files(credential: Credential, store_id: str, *, paged: bool, **params: Any) -> Page:
-    return list_pages(clients.get(credential).vector_stores.files.with_raw_response.list, store_id, paged=paged, **params)
+    return list_pages(
+        clients.get(credential).vector_stores.files.with_raw_response.list, store_id, paged=paged, **params
+    )
 
 
 def get_vector_store(credential: Credential, store_id: str) -> OpenAIObject:
@@ -57,8 +64,12 @@ def get_vector_store(credential: Credential, store_id: str) -> OpenAIObject:
 
 
 def create_vector_store(credential: Credential, fields: dict[str, Any]) -> OpenAIObject:
-    return call(clients.get(credential).vector_stores.with_raw_response.create,
-                 retry=Retry.CREATE, expect=VECTOR_STORE, **fields)
+    return call(
+        clients.get(credential).vector_stores.with_raw_response.create,
+        retry=Retry.CREATE,
+        expect=VECTOR_STORE,
+        **fields,
+    )
 
 
 def update_vector_store(credential: Credential, store_id: str, fields: dict[str, Any]) -> OpenAIObject:
@@ -70,8 +81,12 @@ def delete_vector_store(credential: Credential, store_id: str) -> OpenAIObject:
 
 
 def search_store(credential: Credential, store_id: str, params: dict[str, Any]) -> OpenAIObject:
-    return call(clients.get(credential).vector_stores.with_raw_response.search, store_id,
-                 expect="vector_store.search_results.page", **params)
+    return call(
+        clients.get(credential).vector_stores.with_raw_response.search,
+        store_id,
+        expect="vector_store.search_results.page",
+        **params,
+    )
 
 
 def check_connection(credential: Credential) -> None:
@@ -95,8 +110,9 @@ class Removal:
         return report
 
 
-def remove_files_from_store(credential: Credential, store_id: str, file_ids: list[str], *,
-                            delete_files: bool = False) -> list[dict[str, Any]]:
+def remove_files_from_store(
+    credential: Credential, store_id: str, file_ids: list[str], *, delete_files: bool = False
+) -> list[dict[str, Any]]:
     """Detach `file_ids` from the store concurrently, and with `delete_files` delete the Files too.
 
     Returns the per-file reports; raises a GatewayError carrying them if any removal failed.
@@ -106,12 +122,18 @@ def remove_files_from_store(credential: Credential, store_id: str, file_ids: lis
     def remove(file_id):
         removal = Removal(file_id, file_deleted=False if delete_files else None)
         try:
-            answer = call(client.vector_stores.files.with_raw_response.delete, file_id,
-                           vector_store_id=store_id, expect=VECTOR_STORE_FILE_DELETED)
+            answer = call(
+                client.vector_stores.files.with_raw_response.delete,
+                file_id,
+                vector_store_id=store_id,
+                expect=VECTOR_STORE_FILE_DELETED,
+            )
             removal.deleted = bool(answer.get("deleted"))
             # Only a file this store held is deleted, so a typo can't delete another store's file.
             if delete_files and removal.deleted:
-                removal.file_deleted = bool(call(client.files.with_raw_response.delete, file_id, expect="file")["deleted"])
+                removal.file_deleted = bool(
+                    call(client.files.with_raw_response.delete, file_id, expect="file")["deleted"]
+                )
         except GatewayError as error:
             removal.error = error
         return removal
@@ -148,4 +170,4 @@ def retrieve_files(credential: Credential, file_ids: Iterable[str]) -> dict[str,
 
     ids = list(dict.fromkeys(file_ids))
     found = run_concurrently(retrieve, ids, app_settings.DELETE_CONCURRENCY)
-    return dict(zip(ids, found))
+    return dict(zip(ids, found, strict=True))

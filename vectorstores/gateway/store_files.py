@@ -1,4 +1,5 @@
 """One file of a vector store: read it, change its attributes, detach it, read what OpenAI indexed."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,19 +14,30 @@ if TYPE_CHECKING:
 
 
 def get_store_file(credential: Credential, store_id: str, file_id: str) -> OpenAIObject:
-    return call(clients.get(credential).vector_stores.files.with_raw_response.retrieve, file_id,
-                vector_store_id=store_id, expect=VECTOR_STORE_FILE)
+    return call(
+        clients.get(credential).vector_stores.files.with_raw_response.retrieve,
+        file_id,
+        vector_store_id=store_id,
+        expect=VECTOR_STORE_FILE,
+    )
 
 
-def update_store_file(credential: Credential, store_id: str, file_id: str,
-                      attributes: dict[str, Any] | None) -> OpenAIObject:
+def update_store_file(
+    credential: Credential, store_id: str, file_id: str, attributes: dict[str, Any] | None
+) -> OpenAIObject:
     """Replace the file's attributes (None clears them)."""
-    return call(clients.get(credential).vector_stores.files.with_raw_response.update, file_id,
-                vector_store_id=store_id, attributes=attributes, expect=VECTOR_STORE_FILE)
+    return call(
+        clients.get(credential).vector_stores.files.with_raw_response.update,
+        file_id,
+        vector_store_id=store_id,
+        attributes=attributes,
+        expect=VECTOR_STORE_FILE,
+    )
 
 
-def detach_store_file(credential: Credential, store_id: str, file_id: str, *,
-                      delete_file: bool = False) -> dict[str, Any]:
+def detach_store_file(
+    credential: Credential, store_id: str, file_id: str, *, delete_file: bool = False
+) -> dict[str, Any]:
     """Detach the file, and with `delete_file` delete the File too: the per-step report of a removal."""
     [report] = remove_files_from_store(credential, store_id, [file_id], delete_files=delete_file)
     return report
@@ -39,15 +51,21 @@ class ContentPage:
     next_page: str | None
 
 
-def get_store_file_content(credential: Credential, store_id: str, file_id: str, *,
-                           page: str | None = None) -> ContentPage:
+def get_store_file_content(
+    credential: Credential, store_id: str, file_id: str, *, page: str | None = None
+) -> ContentPage:
     """The content OpenAI indexed: from the page `page` names, or (None) every page, up to LIST_MAX_ITEMS
     pieces of text. OpenAI pages it with has_more and next_page, asked for with the query parameter `page`."""
     content = clients.get(credential).vector_stores.files.with_raw_response.content
     pieces, token, first = [], page, None
     while True:
-        answer = call(content, file_id, vector_store_id=store_id, expect=FILE_CONTENT_PAGE,
-                      **({"extra_query": {"page": token}} if token else {}))
+        answer = call(
+            content,
+            file_id,
+            vector_store_id=store_id,
+            expect=FILE_CONTENT_PAGE,
+            **({"extra_query": {"page": token}} if token else {}),
+        )
         first = first or answer
         data = answer.get("data") if isinstance(answer.get("data"), list) else []
         pieces += data

@@ -3,6 +3,7 @@
 The promise: when the request fails, every OpenAI File it created that did not end
 up in the store is deleted (or, if even that fails, named in the error and the log).
 """
+
 from __future__ import annotations
 
 import logging
@@ -50,8 +51,13 @@ class FileOutcome:
 
     def report(self):
         error = self.error.body() if isinstance(self.error, GatewayError) else self.error
-        return {"filename": self.filename, "id": self.file_id, "status": self.status,
-                "error": error, "file_deleted": self.file_deleted}
+        return {
+            "filename": self.filename,
+            "id": self.file_id,
+            "status": self.status,
+            "error": error,
+            "file_deleted": self.file_deleted,
+        }
 
 
 class InFlightFiles:
@@ -88,10 +94,15 @@ class StoreUpload:
     batch: OpenAIObject
 
 
-def upload_files_to_store(credential: Credential, store_id: str, uploads: Sequence[TemporaryUploadedFile], *,
-                          chunking_strategy: dict[str, Any] | None = None,
-                          attributes: Sequence[dict[str, Any] | None] | None = None,
-                          wait: bool = True) -> StoreUpload:
+def upload_files_to_store(
+    credential: Credential,
+    store_id: str,
+    uploads: Sequence[TemporaryUploadedFile],
+    *,
+    chunking_strategy: dict[str, Any] | None = None,
+    attributes: Sequence[dict[str, Any] | None] | None = None,
+    wait: bool = True,
+) -> StoreUpload:
     """Upload `uploads` (Django TemporaryUploadedFiles, on disk) concurrently and attach them in one file
     batch, each with its `attributes` (in the order of `uploads`), then (with `wait`) wait for it.
 
@@ -103,8 +114,16 @@ def upload_files_to_store(credential: Credential, store_id: str, uploads: Sequen
     started = time.time()
     outcomes = [FileOutcome(upload.name, upload.size) for upload in uploads]
     try:
-        return _upload_and_attach(credential, store_id, uploads, outcomes, started, chunking_strategy,
-                                  attributes or [None] * len(uploads), wait)
+        return _upload_and_attach(
+            credential,
+            store_id,
+            uploads,
+            outcomes,
+            started,
+            chunking_strategy,
+            attributes or [None] * len(uploads),
+            wait,
+        )
     finally:
         in_flight.release([outcome.file_id for outcome in outcomes if outcome.file])
 
@@ -114,9 +133,12 @@ def _batch_fields(outcomes, chunking_strategy, attributes):
     OpenAI ignores the batch-wide chunking_strategy and attributes of a batch given per-file entries."""
     if not any(attributes):
         return {"file_ids": [outcome.file_id for outcome in outcomes], "chunking_strategy": chunking_strategy}
-    return {"files": [{"file_id": outcome.file_id, **only_given(attributes=file_attributes,
-                                                                 chunking_strategy=chunking_strategy)}
-                      for outcome, file_attributes in zip(outcomes, attributes, strict=True)]}
+    return {
+        "files": [
+            {"file_id": outcome.file_id, **only_given(attributes=file_attributes, chunking_strategy=chunking_strategy)}
+            for outcome, file_attributes in zip(outcomes, attributes, strict=True)
+        ]
+    }
 
 
 def _upload_and_attach(credential, store_id, uploads, outcomes, started, chunking_strategy, attributes, wait):
@@ -159,7 +181,9 @@ def _upload_error(error, summary, outcomes):
 def _upload_files(client, uploads, outcomes):
     workers = max(1, min(app_settings.UPLOAD_CONCURRENCY, len(uploads)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="openai-upload") as pool:
-        futures = [pool.submit(_upload_one, client, upload, outcome) for upload, outcome in zip(uploads, outcomes)]
+        futures = [
+            pool.submit(_upload_one, client, upload, outcome) for upload, outcome in zip(uploads, outcomes, strict=True)
+        ]
         for future in as_completed(futures):
             if not future.cancelled() and future.result().status == "upload_failed":
                 # The request fails anyway: don't start uploads that would only be deleted again.
@@ -194,17 +218,26 @@ def _find_lost_uploads(credential, outcomes, started):
     if not lost:
         return
     try:
-        recent = call(clients.get(credential).files.with_raw_response.list,
-                      purpose="assistants", order="desc", limit=100, expect="list")["data"]
+        recent = call(
+            clients.get(credential).files.with_raw_response.list,
+            purpose="assistants",
+            order="desc",
+            limit=100,
+            expect="list",
+        )["data"]
     except GatewayError as error:
-        logger.error("Could not look for the files of lost upload answers (%s): %s",
-                     ", ".join(o.filename for o in lost), error)
+        logger.error(
+            "Could not look for the files of lost upload answers (%s): %s", ", ".join(o.filename for o in lost), error
+        )
         return
     for outcome in lost:
         for file in recent:
-            if (file.get("filename") == outcome.filename and file.get("bytes") == outcome.size
-                    and (file.get("created_at") or 0) >= started - LOST_UPLOAD_CLOCK_SLACK
-                    and in_flight.claim(file["id"])):
+            if (
+                file.get("filename") == outcome.filename
+                and file.get("bytes") == outcome.size
+                and (file.get("created_at") or 0) >= started - LOST_UPLOAD_CLOCK_SLACK
+                and in_flight.claim(file["id"])
+            ):
                 outcome.file = file
                 break
 

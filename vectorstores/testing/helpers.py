@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from .fake_openai import FAKE_API_KEY, FakeOpenAI
 
@@ -34,9 +35,9 @@ def create_credential(
     """Save a Credential whose base URL is the (started) `fake`, usable by `users` and members of `groups`.
 
     `api_key` defaults to a key the fake accepts (FAKE_API_KEY if it does, else the first in sorted
-    order); other model fields (`organization`, `project`) may be given as keywords. The credential is validated like the admin
-    does, so a site whose OPENAI_CREDENTIALS["ALLOWED_BASE_URL_HOSTS"] leaves out 127.0.0.1 gets a
-    ValidationError here rather than a refused call later.
+    order); other model fields (`organization`, `project`) may be given as keywords. The credential is
+    validated like the admin does, so a site whose OPENAI_CREDENTIALS["ALLOWED_BASE_URL_HOSTS"] leaves
+    out 127.0.0.1 gets a ValidationError here rather than a refused call later.
     """
     from credentials.models import Credential
 

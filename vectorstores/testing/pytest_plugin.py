@@ -15,7 +15,8 @@ The plugin is not registered automatically: a site opts in. Only this module imp
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 

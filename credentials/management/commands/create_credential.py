@@ -21,15 +21,32 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--name", required=True)
-        parser.add_argument("--base-url", default="", help=(
-            "Blank for OpenAI; set for Azure or a compatible server whose host "
-            "OPENAI_CREDENTIALS['ALLOWED_BASE_URL_HOSTS'] allows."))
+        parser.add_argument(
+            "--base-url",
+            default="",
+            help=(
+                "Blank for OpenAI; set for Azure or a compatible server whose host "
+                "OPENAI_CREDENTIALS['ALLOWED_BASE_URL_HOSTS'] allows."
+            ),
+        )
         parser.add_argument("--organization", default="")
         parser.add_argument("--project", default="")
-        parser.add_argument("--user", action="append", default=[], dest="users", metavar="USERNAME",
-                            help="A user who may use the credential (repeatable).")
-        parser.add_argument("--group", action="append", default=[], dest="groups", metavar="NAME",
-                            help="A group whose members may use the credential (repeatable).")
+        parser.add_argument(
+            "--user",
+            action="append",
+            default=[],
+            dest="users",
+            metavar="USERNAME",
+            help="A user who may use the credential (repeatable).",
+        )
+        parser.add_argument(
+            "--group",
+            action="append",
+            default=[],
+            dest="groups",
+            metavar="NAME",
+            help="A group whose members may use the credential (repeatable).",
+        )
 
     def handle(self, *args, name, base_url, organization, project, users, groups, **options):
         api_key = self._read_api_key(options.get("stdin") or sys.stdin)
@@ -41,16 +58,22 @@ class Command(BaseCommand):
         found_groups = list(Group.objects.filter(name__in=groups))
         missing = set(groups) - {group.name for group in found_groups}
         if missing:
-            raise CommandError(f"No such group: {', '.join(sorted(missing))}. Create it first (in admin, under Groups).")
+            raise CommandError(
+                f"No such group: {', '.join(sorted(missing))}. Create it first (in admin, under Groups)."
+            )
 
-        credential = Credential(name=name, api_key=api_key, base_url=base_url,
-                                organization=organization, project=project)
+        credential = Credential(
+            name=name, api_key=api_key, base_url=base_url, organization=organization, project=project
+        )
         try:
             validate_typed_api_key(api_key)
             credential.full_clean()
         except ValidationError as exc:
-            raise CommandError("; ".join(f"{field}: {' '.join(errors)}" for field, errors in exc.message_dict.items())
-                               if hasattr(exc, "error_dict") else f"api_key: {' '.join(exc.messages)}")
+            raise CommandError(
+                "; ".join(f"{field}: {' '.join(errors)}" for field, errors in exc.message_dict.items())
+                if hasattr(exc, "error_dict")
+                else f"api_key: {' '.join(exc.messages)}"
+            ) from None
         with transaction.atomic():
             credential.save()
             credential.users.set(found_users)

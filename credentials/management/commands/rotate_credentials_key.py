@@ -26,8 +26,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--old-key-env", metavar="NAME",
-            help=f"The environment variable that holds the old key (default {DEFAULT_OLD_KEY_ENV}). Its name, not the key.",
+            "--old-key-env",
+            metavar="NAME",
+            help=f"The environment variable that holds the old key (default {DEFAULT_OLD_KEY_ENV}). "
+            "Its name, not the key.",
         )
         parser.add_argument("--dry-run", action="store_true", help="Do everything, then roll back: nothing changes.")
         parser.add_argument("--database", default=DEFAULT_DB_ALIAS, help="The database to work on (default: default).")
@@ -54,7 +56,8 @@ class Command(BaseCommand):
             if unreadable:
                 if old_key is None:
                     raise CommandError(
-                        f"{len(unreadable)} of {len(rows)} credentials cannot be decrypted with the keys of CRYPTOGRAPHY_KEYS: "
+                        f"{len(unreadable)} of {len(rows)} credentials cannot be decrypted with the keys of "
+                        "CRYPTOGRAPHY_KEYS: "
                         f"{_ids(unreadable)}. Nothing was changed. Add the key they were encrypted with to "
                         f"CRYPTOGRAPHY_KEYS (after the new one) or set the {DEFAULT_OLD_KEY_ENV} environment "
                         f"variable to it (or name another variable with --old-key-env, or set {OLD_KEY_SETTING}), "
@@ -102,7 +105,9 @@ class Command(BaseCommand):
         if env_name is not None:
             if not ENV_NAME.match(env_name):
                 # Not echoed: it may be the key itself, typed where its variable's name belongs.
-                raise CommandError("--old-key-env takes the name of an environment variable (letters, digits, _), not a key.")
+                raise CommandError(
+                    "--old-key-env takes the name of an environment variable (letters, digits, _), not a key."
+                )
             key = os.environ.get(env_name)
             if not key:
                 raise CommandError(f"The environment variable {env_name} (named by --old-key-env) is not set or empty.")

@@ -4,6 +4,7 @@ live_server, with the fake OpenAI behind it.
 Never downloads a browser: it launches /usr/bin/chromium. Without it (or without the playwright
 package) the tests skip with the reason, except in CI (CI=true), where that is a failure.
 """
+
 import importlib.util
 import os
 from pathlib import Path
@@ -14,8 +15,14 @@ from tests.conftest import PROJECT_ROOT, TEST_API_KEY, leaked_keys
 from vectorstores.testing import create_credential
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "e2e"
 VIEWPORT = {"width": 1280, "height": 800}
 ADMIN_PASSWORD = "e2e-admin-password"
@@ -116,10 +123,13 @@ def log_in(page, live_server):
 
 def unlabelled_controls(page, form_selector):
     """The names of the visible form controls in `form_selector` that have no label (nor aria-label)."""
-    return page.evaluate("""(selector) => Array.from(document.querySelectorAll(
+    return page.evaluate(
+        """(selector) => Array.from(document.querySelectorAll(
         `${selector} input:not([type=hidden]), ${selector} select, ${selector} textarea`))
         .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && el.type !== 'submit')
-        .map(el => el.name)""", form_selector)
+        .map(el => el.name)""",
+        form_selector,
+    )
 
 
 def focus_order(page, start, last, limit=30):
@@ -128,8 +138,11 @@ def focus_order(page, start, last, limit=30):
     start.focus()
     focused = []
     for _ in range(limit):
-        focused.append(page.evaluate(
-            "() => document.activeElement.id || document.activeElement.value || document.activeElement.textContent"))
+        focused.append(
+            page.evaluate(
+                "() => document.activeElement.id || document.activeElement.value || document.activeElement.textContent"
+            )
+        )
         if focused[-1] == last:
             break
         page.keyboard.press("Tab")

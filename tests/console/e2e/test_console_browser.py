@@ -5,6 +5,7 @@ files (one with a non-ASCII name) while the progress bar fills, see them listed,
 delete the store. A screenshot of each step lands in test-artifacts/e2e/. Then the keyboard: labels
 on every field, the focus order of the create form, and its buttons reachable without a mouse.
 """
+
 import pytest
 
 from tests.console.e2e.conftest import log_in, shoot
@@ -12,8 +13,10 @@ from tests.console.e2e.conftest import log_in, shoot
 pytestmark = pytest.mark.django_db(transaction=True)
 
 NON_ASCII_NAME = "résumé 日本.txt"
-RESUME = ("Curriculum vitae. Experience: ten years of support engineering. To reset a password, open "
-          "Settings, choose Security and follow the reset link sent by email. ").encode() * 400
+RESUME = (
+    b"Curriculum vitae. Experience: ten years of support engineering. To reset a password, open "
+    b"Settings, choose Security and follow the reset link sent by email. "
+) * 400
 MANUAL = b"# Manual\n\nThe product manual: installation, configuration and upgrades.\n" * 3000
 
 
@@ -27,7 +30,12 @@ def seed_other_stores(fake_openai):
 
 
 def test_an_admin_manages_a_vector_store_from_the_console(
-    page, live_server, e2e_admin, e2e_credential, fake_openai, artifacts,
+    page,
+    live_server,
+    e2e_admin,
+    e2e_credential,
+    fake_openai,
+    artifacts,
 ):
     from playwright.sync_api import expect
 
@@ -72,20 +80,26 @@ def test_an_admin_manages_a_vector_store_from_the_console(
         new MutationObserver(() => window.progressValues.push(Number(bar.getAttribute('aria-valuenow'))))
             .observe(bar, {attributes: true, attributeFilter: ['aria-valuenow']});
     }""")
-    page.get_by_label("Files to upload:").set_input_files([
-        {"name": NON_ASCII_NAME, "mimeType": "text/plain", "buffer": RESUME},
-        {"name": "manual.md", "mimeType": "text/markdown", "buffer": MANUAL},
-    ])
+    page.get_by_label("Files to upload:").set_input_files(
+        [
+            {"name": NON_ASCII_NAME, "mimeType": "text/plain", "buffer": RESUME},
+            {"name": "manual.md", "mimeType": "text/markdown", "buffer": MANUAL},
+        ]
+    )
     # A slow uplink (about 3 s for these 270 KB), so the transfer reports progress on its way.
     network = page.context.new_cdp_session(page)
     network.send("Network.enable")
-    network.send("Network.emulateNetworkConditions",
-                 {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 100 * 1024})
+    network.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 100 * 1024},
+    )
     page.get_by_role("button", name="Upload", exact=True).click()
     progress = page.get_by_role("progressbar")
     expect(progress).to_have_attribute("aria-valuenow", "100", timeout=30_000)
-    network.send("Network.emulateNetworkConditions",
-                 {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    network.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
     # The transfer is done while OpenAI still works (the fake takes its time): the bar went from 0,
     # through the transfer's own progress events, up to 100.
     values = page.evaluate("window.progressValues")
@@ -100,8 +114,9 @@ def test_an_admin_manages_a_vector_store_from_the_console(
     expect(page.locator(".vs-files-table")).to_contain_text(NON_ASCII_NAME)
     expect(page.locator(".vs-files-table")).to_contain_text("manual.md")
     expect(page.locator(".vs-files-table")).to_contain_text("completed")
-    assert sorted(f["filename"] for f in fake_openai.files.values() if f["filename"] in {NON_ASCII_NAME, "manual.md"}) \
-        == sorted([NON_ASCII_NAME, "manual.md"])
+    assert sorted(
+        f["filename"] for f in fake_openai.files.values() if f["filename"] in {NON_ASCII_NAME, "manual.md"}
+    ) == sorted([NON_ASCII_NAME, "manual.md"])
     shoot(page, artifacts, "07-store-page-files")
 
     # Search the store's content.
@@ -136,7 +151,8 @@ def test_an_admin_manages_a_vector_store_from_the_console(
     expect(page.locator("#result_list tbody tr").first).to_contain_text("Onboarding handbook")
     # OpenAI lists by creation only: sorted by name, every store was fetched, and the page says so.
     expect(page.locator("#vs-list-note")).to_have_text(
-        "Sorted by name: every vector store was fetched from OpenAI (up to 10,000).")
+        "Sorted by name: every vector store was fetched from OpenAI (up to 10,000)."
+    )
     shoot(page, artifacts, "11-console-list")
     page.get_by_label("Search vector stores by name").fill("product")
     page.get_by_role("button", name="Search").click()
@@ -169,9 +185,20 @@ def test_the_create_form_works_from_the_keyboard(page, live_server, e2e_admin, e
     page.goto(f"{live_server.url}/admin/credentials/credential/{e2e_credential.pk}/vector-stores/add/")
 
     # Every field has a label (found by it), and no visible control lacks one.
-    for label in ("Name:", "Description:", "Expires after (days):", "Metadata key 1", "Metadata value 1",
-                  "Metadata key 2", "Metadata value 2", "File ids:", "Auto (OpenAI chooses)",
-                  "Static (fixed chunk size)", "Max chunk size (tokens):", "Chunk overlap (tokens):"):
+    for label in (
+        "Name:",
+        "Description:",
+        "Expires after (days):",
+        "Metadata key 1",
+        "Metadata value 1",
+        "Metadata key 2",
+        "Metadata value 2",
+        "File ids:",
+        "Auto (OpenAI chooses)",
+        "Static (fixed chunk size)",
+        "Max chunk size (tokens):",
+        "Chunk overlap (tokens):",
+    ):
         expect(page.get_by_label(label, exact=True)).to_have_count(1)
     unlabelled = page.evaluate("""() => Array.from(document.querySelectorAll(
         '#vs-store-form input:not([type=hidden]), #vs-store-form select, #vs-store-form textarea'))
@@ -183,15 +210,28 @@ def test_the_create_form_works_from_the_keyboard(page, live_server, e2e_admin, e
     page.get_by_label("Name:", exact=True).focus()
     focused = []
     for _ in range(20):
-        focused.append(page.evaluate(
-            "() => document.activeElement.id || document.activeElement.value || document.activeElement.textContent"))
+        focused.append(
+            page.evaluate(
+                "() => document.activeElement.id || document.activeElement.value || document.activeElement.textContent"
+            )
+        )
         if focused[-1] == "Save":
             break
         page.keyboard.press("Tab")
     assert focused == [
-        "id_name", "id_description", "id_expiry_days",
-        "id_metadata-0-key", "id_metadata-0-value", "id_metadata-1-key", "id_metadata-1-value", "Add another pair",
-        "id_file_ids", "id_chunking_0", "id_max_chunk_size_tokens", "id_chunk_overlap_tokens", "Save",
+        "id_name",
+        "id_description",
+        "id_expiry_days",
+        "id_metadata-0-key",
+        "id_metadata-0-value",
+        "id_metadata-1-key",
+        "id_metadata-1-value",
+        "Add another pair",
+        "id_file_ids",
+        "id_chunking_0",
+        "id_max_chunk_size_tokens",
+        "id_chunk_overlap_tokens",
+        "Save",
     ]
 
     # The buttons work from the keyboard: add a metadata row, fill the form, submit with Enter.
@@ -264,7 +304,10 @@ def test_the_list_pages_through_openai(page, live_server, e2e_admin, e2e_credent
     pager.get_by_role("link", name="Previous page", exact=True).click()
     expect(rows).to_have_count(50)
     expect(rows.first).to_contain_text("Store 59")
-    lists = [request.query for request in fake_openai.requests_to("GET", "/vector_stores")
-             if request.path == "/vector_stores"]
+    lists = [
+        request.query
+        for request in fake_openai.requests_to("GET", "/vector_stores")
+        if request.path == "/vector_stores"
+    ]
     assert [query.get("after", query.get("before")) is None for query in lists] == [True, False, False]
     assert all(query["limit"] == "50" for query in lists)

@@ -4,6 +4,7 @@ files and watching the batch's page follow OpenAI until it is done, cancelling a
 an attribute filter. Screenshots land in test-artifacts/e2e/ (40-…); labels and keyboard focus order are checked
 as in test_console_browser.py.
 """
+
 import pytest
 
 from tests.console.conftest import set_attributes
@@ -12,8 +13,10 @@ from vectorstores.console.views import Console
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-HANDBOOK = (b"# Handbook\n\nWelcome to the support team.\n\nTo reset a customer's password, open Settings, choose "
-            b"Security and send the reset link.\n")
+HANDBOOK = (
+    b"# Handbook\n\nWelcome to the support team.\n\nTo reset a customer's password, open Settings, choose "
+    b"Security and send the reset link.\n"
+)
 
 
 @pytest.fixture
@@ -26,8 +29,7 @@ def store_page(page, live_server, credential, store):
     page.goto(f"{live_server.url}/admin/credentials/credential/{credential.pk}/vector-stores/{store['id']}/")
 
 
-def test_a_files_page_its_attributes_and_content(page, live_server, e2e_admin, e2e_credential, fake_openai,
-                                                 artifacts):
+def test_a_files_page_its_attributes_and_content(page, live_server, e2e_admin, e2e_credential, fake_openai, artifacts):
     from playwright.sync_api import expect
 
     store = fake_openai.create_vector_store(name="Support docs")
@@ -48,9 +50,18 @@ def test_a_files_page_its_attributes_and_content(page, live_server, e2e_admin, e
     # The editor: every control labelled, in reading order from the keyboard.
     assert unlabelled_controls(page, "#vs-attributes-form") == []
     assert focus_order(page, page.get_by_label("Attribute key 1", exact=True), "Save attributes") == [
-        "id_attributes-0-key", "id_attributes-0-type", "id_attributes-0-value", "id_attributes-0-DELETE",
-        "id_attributes-1-key", "id_attributes-1-type", "id_attributes-1-value", "id_attributes-1-DELETE",
-        "id_attributes-2-key", "id_attributes-2-type", "id_attributes-2-value", "Add another attribute",
+        "id_attributes-0-key",
+        "id_attributes-0-type",
+        "id_attributes-0-value",
+        "id_attributes-0-DELETE",
+        "id_attributes-1-key",
+        "id_attributes-1-type",
+        "id_attributes-1-value",
+        "id_attributes-1-DELETE",
+        "id_attributes-2-key",
+        "id_attributes-2-type",
+        "id_attributes-2-value",
+        "Add another attribute",
         "Save attributes",
     ]
 
@@ -74,13 +85,18 @@ def test_a_files_page_its_attributes_and_content(page, live_server, e2e_admin, e
     expect(page.locator(".errornote")).to_contain_text("Please correct the errors below.")
     expect(page.locator("#vs-attributes-form .errorlist")).to_contain_text("Enter true or false.")
     assert fake_openai.vector_store_files[(store["id"], handbook["id"])]["attributes"] == {
-        "team": "support", "year": 2024}
+        "team": "support",
+        "year": 2024,
+    }
     shoot(page, artifacts, "42-file-attributes-errors")
     page.get_by_label("Attribute value 4", exact=True).fill("true")
     page.get_by_role("button", name="Save attributes").click()
     expect(page.locator("ul.messagelist li.success")).to_contain_text("Changed the attributes of file")
     assert fake_openai.vector_store_files[(store["id"], handbook["id"])]["attributes"] == {
-        "team": "people", "rating": 4.5, "public": True}
+        "team": "people",
+        "rating": 4.5,
+        "public": True,
+    }
     expect(page.get_by_label("Attribute value 2", exact=True)).to_have_value("4.5")
     expect(content).to_contain_text("Welcome to the support team.")
     shoot(page, artifacts, "43-file-attributes-saved")
@@ -95,8 +111,9 @@ def test_a_files_page_its_attributes_and_content(page, live_server, e2e_admin, e
     assert handbook["id"] not in fake_openai.files
 
 
-def test_attaching_files_and_following_the_batch(page, live_server, e2e_admin, e2e_credential, fake_openai,
-                                                 artifacts, fast_polls):
+def test_attaching_files_and_following_the_batch(
+    page, live_server, e2e_admin, e2e_credential, fake_openai, artifacts, fast_polls
+):
     from playwright.sync_api import expect
 
     store = fake_openai.create_vector_store(name="Support docs")
@@ -180,8 +197,13 @@ def test_searching_with_an_attribute_filter(page, live_server, e2e_admin, e2e_cr
     search.get_by_text("Filter by attribute, minimum score").click()
     assert unlabelled_controls(page, "#vs-search-form") == []
     assert focus_order(page, search.get_by_label("Filter key 1", exact=True), "id_search_score_threshold") == [
-        "id_search_filters-0-key", "id_search_filters-0-comparison", "id_search_filters-0-type",
-        "id_search_filters-0-value", "Add another filter", "id_search_combine_0", "id_search_score_threshold",
+        "id_search_filters-0-key",
+        "id_search_filters-0-comparison",
+        "id_search_filters-0-type",
+        "id_search_filters-0-value",
+        "Add another filter",
+        "id_search_combine_0",
+        "id_search_score_threshold",
     ]
     search.get_by_label("Filter key 1", exact=True).fill("team")
     search.get_by_label("Filter value 1", exact=True).fill("support")
@@ -203,5 +225,7 @@ def test_searching_with_an_attribute_filter(page, live_server, e2e_admin, e2e_cr
     page.locator("#search").scroll_into_view_if_needed()
     shoot(page, artifacts, "50-search-filtered-results")
     [request] = fake_openai.requests_to("POST", f"/vector_stores/{store['id']}/search")
-    assert request.json["filters"] == {"type": "and", "filters": [
-        {"type": "eq", "key": "team", "value": "support"}, {"type": "gte", "key": "year", "value": 2024}]}
+    assert request.json["filters"] == {
+        "type": "and",
+        "filters": [{"type": "eq", "key": "team", "value": "support"}, {"type": "gte", "key": "year", "value": 2024}],
+    }

@@ -12,12 +12,15 @@ Environment (set by tests/site/test_host_site.py):
   `none` or `empty` set it to None or "" (a variable the site reads but nobody set), to see the
   apps' warning.
 """
+
 import os
 
 SECRET_KEY = "host-project-secret-key-for-tests-only"
 _cryptography_key = os.environ.get("HOST_PROJECT_CRYPTOGRAPHY_KEY")
 if _cryptography_key != "omitted":
-    CRYPTOGRAPHY_KEY = {"none": None, "empty": ""}.get(_cryptography_key, "host-project-cryptography-key-for-tests-only")
+    CRYPTOGRAPHY_KEY = {"none": None, "empty": ""}.get(
+        _cryptography_key, "host-project-cryptography-key-for-tests-only"
+    )
 
 DEBUG = False
 ALLOWED_HOSTS = ["testserver"]

@@ -8,6 +8,7 @@ the standalone site's `config` package cannot be imported at all.
 Prints one JSON line prefixed with MARKER when every check passed; tests/site/test_host_site.py and
 tests/site/test_packaging.py look for it. Any failed check raises, so the process exits non-zero.
 """
+
 import base64
 import importlib.util
 import io
@@ -53,8 +54,8 @@ def main():
     import credentials
     import vectorstores
     from credentials.models import Credential
-    from vectorstores.testing.fake_openai import FakeOpenAI
     from tests.site.host_project.accounts.models import Member
+    from vectorstores.testing.fake_openai import FakeOpenAI
 
     report = {"credentials": credentials.__file__, "vectorstores": vectorstores.__file__}
 
@@ -62,8 +63,10 @@ def main():
     expected_dir = os.environ.get("HOST_PROJECT_EXPECT_APPS_IN")
     if expected_dir:
         for module in (credentials, vectorstores):
-            check(Path(module.__file__).resolve().is_relative_to(Path(expected_dir).resolve()),
-                  f"{module.__name__} imported from {module.__file__}, not from {expected_dir}")
+            check(
+                Path(module.__file__).resolve().is_relative_to(Path(expected_dir).resolve()),
+                f"{module.__name__} imported from {module.__file__}, not from {expected_dir}",
+            )
         check(importlib.util.find_spec("config") is None, "the standalone site's config package is importable")
     check(not hasattr(settings, "OPENAI_VECTOR_STORES"), "the host site sets no OPENAI_VECTOR_STORES")
 
@@ -80,8 +83,10 @@ def main():
     with connection.cursor() as cursor:
         relations = connection.introspection.get_relations(cursor, through_table)
     # (column, table) up to Django 6.0; Django 6.1 adds the on_delete action as a third item.
-    check(("id", Member._meta.db_table) in {relation[:2] for relation in relations.values()},
-          f"{through_table} has no foreign key to {Member._meta.db_table}: {relations}")
+    check(
+        ("id", Member._meta.db_table) in {relation[:2] for relation in relations.values()},
+        f"{through_table} has no foreign key to {Member._meta.db_table}: {relations}",
+    )
 
     # --- people: a member, an outsider, a superuser ----------------------------------------
     ann = Member.objects.create_user("ann@example.com", "ann-password", display_name="Ann")
@@ -93,8 +98,17 @@ def main():
     try:
         # The management command finds users by the custom model's USERNAME_FIELD (email).
         out = io.StringIO()
-        call_command("create_credential", "--name", "Host site key", "--base-url", fake.base_url,
-                     "--user", "ann@example.com", stdin=io.StringIO(API_KEY + "\n"), stdout=out)
+        call_command(
+            "create_credential",
+            "--name",
+            "Host site key",
+            "--base-url",
+            fake.base_url,
+            "--user",
+            "ann@example.com",
+            stdin=io.StringIO(API_KEY + "\n"),
+            stdout=out,
+        )
         credential_id = out.getvalue().strip().splitlines()[-1]
         credential = Credential.objects.get(pk=credential_id)
         check(list(credential.users.all()) == [ann], "the credential is usable by ann")
@@ -102,8 +116,10 @@ def main():
             cursor.execute(f"SELECT api_key FROM {Credential._meta.db_table}")
             stored = cursor.fetchone()[0]
         stored = bytes(stored) if isinstance(stored, memoryview) else stored
-        check(API_KEY.encode() not in (stored if isinstance(stored, bytes) else stored.encode()),
-              "the API key is stored encrypted")
+        check(
+            API_KEY.encode() not in (stored if isinstance(stored, bytes) else stored.encode()),
+            "the API key is stored encrypted",
+        )
 
         root = reverse("vectorstores:vector-store-list")
         check(root == "/ai/openai-assistants-vector-store", f"the list route is {root}")
@@ -112,18 +128,32 @@ def main():
         as_ann = basic_auth("ann@example.com", "ann-password")
 
         response = client.get(root + query, **as_ann)
-        check(response.status_code == 200 and response.json() == [], f"empty list: {response.status_code} {response.content!r}")
+        check(
+            response.status_code == 200 and response.json() == [],
+            f"empty list: {response.status_code} {response.content!r}",
+        )
 
-        response = client.post(root + query, data={"name": "Host docs", "metadata": {"site": "host"}},
-                               content_type="application/json", **as_ann)
+        response = client.post(
+            root + query,
+            data={"name": "Host docs", "metadata": {"site": "host"}},
+            content_type="application/json",
+            **as_ann,
+        )
         check(response.status_code == 200, f"create: {response.status_code} {response.content!r}")
         created = response.json()
-        check(created["object"] == "vector_store" and created["name"] == "Host docs"
-              and created["metadata"] == {"site": "host"} and created["id"].startswith("vs_"), f"created: {created}")
+        check(
+            created["object"] == "vector_store"
+            and created["name"] == "Host docs"
+            and created["metadata"] == {"site": "host"}
+            and created["id"].startswith("vs_"),
+            f"created: {created}",
+        )
         check(fake.vector_stores[created["id"]]["name"] == "Host docs", "the store exists at (fake) OpenAI")
         sent = fake.requests_to("POST", "/vector_stores")
-        check(len(sent) == 1 and sent[0].headers["authorization"] == f"Bearer {API_KEY}",
-              "OpenAI was called once with the credential's key")
+        check(
+            len(sent) == 1 and sent[0].headers["authorization"] == f"Bearer {API_KEY}",
+            "OpenAI was called once with the credential's key",
+        )
 
         response = client.get(root + query, **as_ann)
         check(response.status_code == 200 and response.json() == [created], f"list: {response.content!r}")
@@ -143,8 +173,10 @@ def main():
         # Who may use the credential, with the custom user model.
         as_bob = basic_auth("bob@example.com", "bob-password")
         response = client.get(root + query, **as_bob)
-        check(response.status_code == 404 and response.json()["code"] == "credential_not_found",
-              f"bob may not use it: {response.status_code} {response.content!r}")
+        check(
+            response.status_code == 404 and response.json()["code"] == "credential_not_found",
+            f"bob may not use it: {response.status_code} {response.content!r}",
+        )
         readers = Group.objects.create(name="ai-readers")
         bob.groups.add(readers)
         credential.groups.add(readers)
@@ -154,12 +186,18 @@ def main():
         check(response.status_code == 200, f"a superuser may use any credential: {response.status_code}")
 
         response = client.get(root + query, **basic_auth("ann@example.com", "wrong"))
-        check(response.status_code == 401 and response.json()["code"] == "authentication_failed"
-              and response["WWW-Authenticate"].startswith("Basic"), f"bad password: {response.content!r}")
+        check(
+            response.status_code == 401
+            and response.json()["code"] == "authentication_failed"
+            and response["WWW-Authenticate"].startswith("Basic"),
+            f"bad password: {response.content!r}",
+        )
         response = client.get(root + query)
         # The API demands authentication itself, whatever the host's DRF permission default (AllowAny here).
-        check(response.status_code == 401 and response.json()["code"] == "not_authenticated",
-              f"anonymous: {response.status_code} {response.content!r}")
+        check(
+            response.status_code == 401 and response.json()["code"] == "not_authenticated",
+            f"anonymous: {response.status_code} {response.content!r}",
+        )
         report["anonymous_status"] = response.status_code
         report["anonymous_code"] = response.json()["code"]
 

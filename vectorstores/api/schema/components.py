@@ -3,6 +3,7 @@
 Response schemas mirror OpenAI's objects; they document, they never filter: the API passes OpenAI's
 objects through unchanged, fields added later included.
 """
+
 from rest_framework import serializers
 
 from ..serializers import ChunkingStrategySerializer, StrictSerializer
@@ -25,12 +26,14 @@ class UploadFilesRequestSerializer(StrictSerializer):
         help_text="One part per file, each named files and carrying its file name.",
     )
     chunking_strategy = ChunkingStrategySerializer(
-        required=False, help_text='A part holding JSON text, e.g. {"type": "auto"}.',
+        required=False,
+        help_text='A part holding JSON text, e.g. {"type": "auto"}.',
     )
     attributes = schema_field(
         {"type": "object", "additionalProperties": {}},
-        required=False, help_text='A part holding JSON text: the attributes of every file ({"team": "support"}), '
-                                  'or of each file by its name ({"a.pdf": {"team": "support"}}).',
+        required=False,
+        help_text='A part holding JSON text: the attributes of every file ({"team": "support"}), '
+        'or of each file by its name ({"a.pdf": {"team": "support"}}).',
     )
 
 
@@ -46,7 +49,9 @@ class FileCountsSerializer(serializers.Serializer):
 
 
 ATTRIBUTES = {
-    "type": "object", "nullable": True, "maxProperties": 16,
+    "type": "object",
+    "nullable": True,
+    "maxProperties": 16,
     "additionalProperties": {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]},
 }
 
@@ -59,10 +64,14 @@ class VectorStoreSerializer(serializers.Serializer):
     usage_bytes = serializers.IntegerField()
     file_counts = FileCountsSerializer()
     status = serializers.ChoiceField(choices=["expired", "in_progress", "completed"])
-    expires_after = schema_field({
-        "type": "object", "nullable": True,
-        "properties": {"anchor": {"type": "string", "enum": ["last_active_at"]}, "days": {"type": "integer"}},
-    }, required=False)
+    expires_after = schema_field(
+        {
+            "type": "object",
+            "nullable": True,
+            "properties": {"anchor": {"type": "string", "enum": ["last_active_at"]}, "days": {"type": "integer"}},
+        },
+        required=False,
+    )
     expires_at = serializers.IntegerField(allow_null=True, required=False)
     last_active_at = serializers.IntegerField(allow_null=True)
     metadata = serializers.DictField(child=serializers.CharField(), allow_null=True)
@@ -93,14 +102,21 @@ class VectorStoreFileSerializer(serializers.Serializer):
     created_at = serializers.IntegerField(help_text="Unix time, seconds.")
     vector_store_id = serializers.CharField()
     status = serializers.ChoiceField(choices=["in_progress", "completed", "cancelled", "failed"])
-    last_error = schema_field({
-        "type": "object", "nullable": True,
-        "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-    })
-    chunking_strategy = schema_field({
-        "type": "object", "properties": {"type": {"type": "string"}},
-        "description": "The strategy used: static (with its sizes) or other.",
-    }, required=False)
+    last_error = schema_field(
+        {
+            "type": "object",
+            "nullable": True,
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        }
+    )
+    chunking_strategy = schema_field(
+        {
+            "type": "object",
+            "properties": {"type": {"type": "string"}},
+            "description": "The strategy used: static (with its sizes) or other.",
+        },
+        required=False,
+    )
     attributes = schema_field(ATTRIBUTES, required=False)
 
 
@@ -115,9 +131,15 @@ class FileBatchObjectSerializer(serializers.Serializer):
 
 class FileContentPageSerializer(serializers.Serializer):
     object = const("vector_store.file_content.page")
-    data = schema_field({"type": "array", "items": {
-        "type": "object", "properties": {"type": {"type": "string"}, "text": {"type": "string"}},
-    }})
+    data = schema_field(
+        {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"type": {"type": "string"}, "text": {"type": "string"}},
+            },
+        }
+    )
     has_more = serializers.BooleanField()
     next_page = serializers.CharField(allow_null=True)
 
@@ -126,8 +148,9 @@ class FileDetachmentSerializer(serializers.Serializer):
     id = serializers.CharField(help_text="The OpenAI File id.")
     object = const("vector_store.file.deleted")
     deleted = serializers.BooleanField(help_text="Whether the file was detached from the store.")
-    file_deleted = serializers.BooleanField(required=False, help_text="Present with delete_file=true: "
-                                                                      "whether the OpenAI File was deleted.")
+    file_deleted = serializers.BooleanField(
+        required=False, help_text="Present with delete_file=true: whether the OpenAI File was deleted."
+    )
 
 
 class AttachFileReportSerializer(serializers.Serializer):
@@ -153,19 +176,25 @@ class VectorStoreFileRemovalSerializer(serializers.Serializer):
     id = serializers.CharField(help_text="The OpenAI File id.")
     object = const("vector_store.file.deleted")
     deleted = serializers.BooleanField(help_text="Whether the file was detached from the store.")
-    file_deleted = serializers.BooleanField(required=False, help_text="Present when delete_files was true: "
-                                                                      "whether the OpenAI File was deleted.")
-    error = FileErrorSerializer(required=False,
-                                help_text="Only in a failed request's report: why this file was not removed.")
+    file_deleted = serializers.BooleanField(
+        required=False, help_text="Present when delete_files was true: whether the OpenAI File was deleted."
+    )
+    error = FileErrorSerializer(
+        required=False, help_text="Only in a failed request's report: why this file was not removed."
+    )
 
 
 class UploadFileReportSerializer(serializers.Serializer):
     filename = serializers.CharField()
     id = serializers.CharField(allow_null=True, help_text="The OpenAI File id, if the file was uploaded.")
-    status = serializers.CharField(help_text="not_uploaded, upload_failed, uploaded, or the file's status in the "
-                                             "batch: completed, failed, cancelled, in_progress.")
-    error = schema_field(lambda ref: {"nullable": True, "oneOf": [ref(FileErrorSerializer), {"type": "string"}]},
-                         help_text="Why the file was not added: an error object, or OpenAI's message.")
+    status = serializers.CharField(
+        help_text="not_uploaded, upload_failed, uploaded, or the file's status in the "
+        "batch: completed, failed, cancelled, in_progress."
+    )
+    error = schema_field(
+        lambda ref: {"nullable": True, "oneOf": [ref(FileErrorSerializer), {"type": "string"}]},
+        help_text="Why the file was not added: an error object, or OpenAI's message.",
+    )
     file_deleted = serializers.BooleanField(help_text="Whether the OpenAI File was deleted again.")
 
 
@@ -174,10 +203,16 @@ class SearchResultSerializer(serializers.Serializer):
     filename = serializers.CharField()
     score = serializers.FloatField()
     attributes = schema_field(ATTRIBUTES)
-    content = schema_field({"type": "array", "items": {
-        "type": "object", "properties": {"type": {"type": "string", "enum": ["text"]}, "text": {"type": "string"}},
-        "required": ["type", "text"],
-    }})
+    content = schema_field(
+        {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"type": {"type": "string", "enum": ["text"]}, "text": {"type": "string"}},
+                "required": ["type", "text"],
+            },
+        }
+    )
 
 
 class SearchResultsPageSerializer(serializers.Serializer):
@@ -192,13 +227,23 @@ class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField(help_text="What went wrong, for people.")
     message = serializers.CharField(help_text="The same text as detail (the field Flowise's UI shows).")
     code = serializers.CharField(help_text="What went wrong, for programs (see the responses of each operation).")
-    errors = schema_field({"type": "object", "additionalProperties": {}},
-                          required=False, help_text="Field errors (code invalid): a list of messages per field, "
-                                                    "nested like the input.")
+    errors = schema_field(
+        {"type": "object", "additionalProperties": {}},
+        required=False,
+        help_text="Field errors (code invalid): a list of messages per field, nested like the input.",
+    )
     openai_request_id = serializers.CharField(required=False, help_text="OpenAI's x-request-id, when it sent one.")
     files = schema_field(
-        lambda ref: {"type": "array", "items": {"anyOf": [
-            ref(UploadFileReportSerializer), ref(VectorStoreFileRemovalSerializer), ref(AttachFileReportSerializer),
-        ]}},
-        required=False, help_text="Failed uploads and removals: what happened to each file of the request.",
+        lambda ref: {
+            "type": "array",
+            "items": {
+                "anyOf": [
+                    ref(UploadFileReportSerializer),
+                    ref(VectorStoreFileRemovalSerializer),
+                    ref(AttachFileReportSerializer),
+                ]
+            },
+        },
+        required=False,
+        help_text="Failed uploads and removals: what happened to each file of the request.",
     )

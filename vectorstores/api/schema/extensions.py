@@ -5,6 +5,7 @@ drf-spectacular. Unknown fields are rejected (additionalProperties: false), meta
 file ids, the two chunking strategies, search queries and filters. Importing this module registers
 the extensions (the package's __init__ does).
 """
+
 import copy
 
 from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
@@ -12,9 +13,9 @@ from drf_spectacular.plumbing import ResolvedComponent, safe_ref
 from rest_framework import serializers
 
 from ..serializers import (
-    ATTRIBUTES_MAX_PAIRS,
     ATTRIBUTE_KEY_MAX_LENGTH,
     ATTRIBUTE_VALUE_MAX_LENGTH,
+    ATTRIBUTES_MAX_PAIRS,
     FILTER_MAX_DEPTH,
     MAX_CHUNK_SIZE_TOKENS,
     METADATA_KEY_MAX_LENGTH,
@@ -36,11 +37,15 @@ from ..serializers import (
 )
 
 NON_BLANK = r"\S"  # at least one character that is not whitespace
-METADATA_RULES = (f"At most {METADATA_MAX_PAIRS} key-value pairs; keys at most {METADATA_KEY_MAX_LENGTH} "
-                  f"characters, values strings of at most {METADATA_VALUE_MAX_LENGTH} characters.")
-ATTRIBUTE_RULES = (f"At most {ATTRIBUTES_MAX_PAIRS} attributes, keys of up to {ATTRIBUTE_KEY_MAX_LENGTH} characters, "
-                   f"values strings of up to {ATTRIBUTE_VALUE_MAX_LENGTH} characters, numbers or booleans; "
-                   "filterable in search.")
+METADATA_RULES = (
+    f"At most {METADATA_MAX_PAIRS} key-value pairs; keys at most {METADATA_KEY_MAX_LENGTH} "
+    f"characters, values strings of at most {METADATA_VALUE_MAX_LENGTH} characters."
+)
+ATTRIBUTE_RULES = (
+    f"At most {ATTRIBUTES_MAX_PAIRS} attributes, keys of up to {ATTRIBUTE_KEY_MAX_LENGTH} characters, "
+    f"values strings of up to {ATTRIBUTE_VALUE_MAX_LENGTH} characters, numbers or booleans; "
+    "filterable in search."
+)
 
 
 def ref(name):
@@ -123,7 +128,9 @@ PROPERTY_DETAILS = {
         "expires_after": {"description": "null removes the expiration policy."},
     },
     UpdateFileSerializer: {
-        "attributes": {"description": f"The file's new attributes, replacing the old; null clears them. {ATTRIBUTE_RULES}"},
+        "attributes": {
+            "description": f"The file's new attributes, replacing the old; null clears them. {ATTRIBUTE_RULES}"
+        },
     },
     RemoveFilesSerializer: {
         "file_ids": {"description": "The ids of the files to detach from the store."},
@@ -141,22 +148,30 @@ class ChunkingStrategyExtension(OpenApiSerializerExtension):
         return "ChunkingStrategy"
 
     def map_serializer(self, auto_schema, direction):
-        auto = register_component(auto_schema, "AutoChunkingStrategy", {
-            "type": "object",
-            "description": "OpenAI chooses: currently 800-token chunks overlapping by 400 tokens.",
-            "properties": {"type": {"type": "string", "enum": ["auto"]}},
-            "required": ["type"],
-            "additionalProperties": False,
-        })
-        static = register_component(auto_schema, "StaticChunkingStrategy", {
-            "type": "object",
-            "properties": {
-                "type": {"type": "string", "enum": ["static"]},
-                "static": auto_schema.resolve_serializer(StaticChunkingSerializer, direction).ref,
+        auto = register_component(
+            auto_schema,
+            "AutoChunkingStrategy",
+            {
+                "type": "object",
+                "description": "OpenAI chooses: currently 800-token chunks overlapping by 400 tokens.",
+                "properties": {"type": {"type": "string", "enum": ["auto"]}},
+                "required": ["type"],
+                "additionalProperties": False,
             },
-            "required": ["type", "static"],
-            "additionalProperties": False,
-        })
+        )
+        static = register_component(
+            auto_schema,
+            "StaticChunkingStrategy",
+            {
+                "type": "object",
+                "properties": {
+                    "type": {"type": "string", "enum": ["static"]},
+                    "static": auto_schema.resolve_serializer(StaticChunkingSerializer, direction).ref,
+                },
+                "required": ["type", "static"],
+                "additionalProperties": False,
+            },
+        )
         return {
             "oneOf": [auto, static],
             "discriminator": {"propertyName": "type", "mapping": {"auto": auto["$ref"], "static": static["$ref"]}},
@@ -183,9 +198,13 @@ class AttributesFieldExtension(OpenApiSerializerFieldExtension):
         return {
             "type": "object",
             "maxProperties": ATTRIBUTES_MAX_PAIRS,
-            "additionalProperties": {"oneOf": [
-                {"type": "string", "maxLength": ATTRIBUTE_VALUE_MAX_LENGTH}, {"type": "number"}, {"type": "boolean"},
-            ]},
+            "additionalProperties": {
+                "oneOf": [
+                    {"type": "string", "maxLength": ATTRIBUTE_VALUE_MAX_LENGTH},
+                    {"type": "number"},
+                    {"type": "boolean"},
+                ]
+            },
             "description": ATTRIBUTE_RULES,
             **({"nullable": True} if self.target.allow_null else {}),
         }
@@ -219,26 +238,37 @@ class FilterFieldExtension(OpenApiSerializerFieldExtension):
 
     def map_serializer_field(self, auto_schema, direction):
         scalar = [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]
-        comparison = register_component(auto_schema, "ComparisonFilter", {
-            "type": "object",
-            "description": "Compares the attribute `key` of each file with `value`.",
-            "properties": {
-                "type": {"type": "string", "enum": list(ComparisonFilterSerializer().fields["type"].choices)},
-                "key": {"type": "string", "minLength": 1},
-                "value": {"oneOf": [*scalar, {"type": "array", "items": {"oneOf": scalar}}]},
+        comparison = register_component(
+            auto_schema,
+            "ComparisonFilter",
+            {
+                "type": "object",
+                "description": "Compares the attribute `key` of each file with `value`.",
+                "properties": {
+                    "type": {"type": "string", "enum": list(ComparisonFilterSerializer().fields["type"].choices)},
+                    "key": {"type": "string", "minLength": 1},
+                    "value": {"oneOf": [*scalar, {"type": "array", "items": {"oneOf": scalar}}]},
+                },
+                "required": ["type", "key", "value"],
+                "additionalProperties": False,
             },
-            "required": ["type", "key", "value"],
-            "additionalProperties": False,
-        })
-        compound = register_component(auto_schema, "CompoundFilter", {
-            "type": "object",
-            "description": f"Combines filters with `and` or `or`; filters nest at most {FILTER_MAX_DEPTH} levels.",
-            "properties": {
-                "type": {"type": "string", "enum": ["and", "or"]},
-                "filters": {"type": "array", "minItems": 1,
-                            "items": {"oneOf": [ref("ComparisonFilter"), ref("CompoundFilter")]}},
+        )
+        compound = register_component(
+            auto_schema,
+            "CompoundFilter",
+            {
+                "type": "object",
+                "description": f"Combines filters with `and` or `or`; filters nest at most {FILTER_MAX_DEPTH} levels.",
+                "properties": {
+                    "type": {"type": "string", "enum": ["and", "or"]},
+                    "filters": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {"oneOf": [ref("ComparisonFilter"), ref("CompoundFilter")]},
+                    },
+                },
+                "required": ["type", "filters"],
+                "additionalProperties": False,
             },
-            "required": ["type", "filters"],
-            "additionalProperties": False,
-        })
+        )
         return {"oneOf": [comparison, compound], "description": "Only files whose attributes match are searched."}

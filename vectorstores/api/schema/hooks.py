@@ -1,4 +1,5 @@
 """drf-spectacular's pre- and postprocessing hooks of the API's document (named in settings.SCHEMA_SETTINGS)."""
+
 from django.utils.module_loading import import_string
 
 from .settings import TAG

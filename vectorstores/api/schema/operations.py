@@ -2,6 +2,7 @@
 
 Parameters, request bodies, responses, and what each error status means for it.
 """
+
 from types import SimpleNamespace
 
 from drf_spectacular.openapi import AutoSchema
@@ -22,13 +23,13 @@ from ..serializers import (
     DetachQuerySerializer,
     FileBatchSerializer,
     FileListQuerySerializer,
-    UpdateFileSerializer,
-    WaitQuerySerializer,
     ListQuerySerializer,
     RemoveFilesSerializer,
     SearchSerializer,
+    UpdateFileSerializer,
     VectorStoreCreateSerializer,
     VectorStoreUpdateSerializer,
+    WaitQuerySerializer,
 )
 from .components import (
     ErrorSerializer,
@@ -46,67 +47,94 @@ from .components import (
 from .settings import TAG
 
 CREDENTIAL = OpenApiParameter(
-    "credential", OpenApiTypes.UUID, OpenApiParameter.QUERY, required=True,
+    "credential",
+    OpenApiTypes.UUID,
+    OpenApiParameter.QUERY,
+    required=True,
     description="The id of the credential whose OpenAI API key the call uses.",
 )
 STORE_ID = OpenApiParameter(
-    "store_id", OpenApiTypes.STR, OpenApiParameter.PATH, pattern=OBJECT_ID_PATTERN.pattern,
+    "store_id",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    pattern=OBJECT_ID_PATTERN.pattern,
     description="The vector store id, e.g. vs_abc123.",
 )
 FILE_ID = OpenApiParameter(
-    "file_id", OpenApiTypes.STR, OpenApiParameter.PATH, pattern=OBJECT_ID_PATTERN.pattern,
+    "file_id",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    pattern=OBJECT_ID_PATTERN.pattern,
     description="The OpenAI File id, e.g. file-abc123.",
 )
 BATCH_ID = OpenApiParameter(
-    "batch_id", OpenApiTypes.STR, OpenApiParameter.PATH, pattern=OBJECT_ID_PATTERN.pattern,
+    "batch_id",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    pattern=OBJECT_ID_PATTERN.pattern,
     description="The file batch id, e.g. vsfb_abc123.",
 )
 LOCATION = OpenApiParameter(
-    "Location", OpenApiTypes.URI, OpenApiParameter.HEADER, response=[202],
+    "Location",
+    OpenApiTypes.URI,
+    OpenApiParameter.HEADER,
+    response=[202],
     description="The URL of the file batch (GET it to follow its processing).",
 )
 LINK = OpenApiParameter(
-    "Link", {"type": "string", "pattern": r'^<[^>]+>; rel="next"$'}, OpenApiParameter.HEADER, response=[200],
+    "Link",
+    {"type": "string", "pattern": r'^<[^>]+>; rel="next"$'},
+    OpenApiParameter.HEADER,
+    response=[200],
     description='Present when more objects exist: `<url>; rel="next"`, the URL of the rest of the list '
-                "(`after=<last id of this page>`, the other parameters kept).",
+    "(`after=<last id of this page>`, the other parameters kept).",
 )
 CONTENT_LINK = OpenApiParameter(
-    "Link", {"type": "string", "pattern": r'^<[^>]+>; rel="next"$'}, OpenApiParameter.HEADER, response=[200],
+    "Link",
+    {"type": "string", "pattern": r'^<[^>]+>; rel="next"$'},
+    OpenApiParameter.HEADER,
+    response=[200],
     description='Present when more content remains: `<url>; rel="next"`, the URL of the next page '
-                "(`page=<OpenAI's next_page token>`, the other parameters kept).",
+    "(`page=<OpenAI's next_page token>`, the other parameters kept).",
 )
 RETRY_AFTER = OpenApiParameter(
-    "Retry-After", {"type": "integer", "minimum": 0}, OpenApiParameter.HEADER, response=[429],
+    "Retry-After",
+    {"type": "integer", "minimum": 0},
+    OpenApiParameter.HEADER,
+    response=[429],
     description="Seconds to wait before retrying: the throttle's wait, or OpenAI's when it sent one.",
 )
 WWW_AUTHENTICATE = OpenApiParameter(
-    "WWW-Authenticate", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[401],
+    "WWW-Authenticate",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    response=[401],
     description="`Token` when the request carried no valid credentials.",
 )
 
 ERROR_DESCRIPTIONS = {
     400: "`invalid`: a query parameter, the path id or a body field is invalid (field errors in `errors`); "
-         "`parse_error`: the body is not valid JSON; `openai_bad_request`: OpenAI rejected the request.",
+    "`parse_error`: the body is not valid JSON; `openai_bad_request`: OpenAI rejected the request.",
     401: "`not_authenticated` / `authentication_failed`: no or a bad token or session; "
-         "`openai_invalid_api_key`: OpenAI rejected the credential's API key.",
+    "`openai_invalid_api_key`: OpenAI rejected the credential's API key.",
     403: "`openai_permission_denied`: OpenAI refused the credential access; `permission_denied`: with session "
-         "authentication, an unsafe method without the CSRF token.",
+    "authentication, an unsafe method without the CSRF token.",
     404: "`credential_not_found`: no such credential, or not one you may use; "
-         "`openai_not_found`: OpenAI has no such vector store or file.",
+    "`openai_not_found`: OpenAI has no such vector store or file.",
     406: "`not_acceptable`: the Accept header admits no JSON.",
     409: "`openai_conflict`: OpenAI reported a conflict.",
     413: "`payload_too_large`: too many files, a file too large, or a request too large.",
     415: "`unsupported_media_type`: the body is not of the media type this operation takes.",
     429: "`throttled`: too many requests from you (the site's throttle rates); "
-         "`openai_rate_limited`: OpenAI's rate limit.",
+    "`openai_rate_limited`: OpenAI's rate limit.",
     "4XX": "`openai_client_error`: another 4xx answer from OpenAI, passed on with its status.",
     500: "`batch_failed` / `batch_cancelled` / `batch_completed`: the file batch ended without every file "
-         "processed; `files` reports each file.",
+    "processed; `files` reports each file.",
     502: "`openai_server_error`: OpenAI answered 5xx; `openai_unreachable`: no connection to OpenAI; "
-         "`openai_bad_response`: OpenAI's answer was not the JSON expected.",
+    "`openai_bad_response`: OpenAI's answer was not the JSON expected.",
     503: "`credential_unreadable`: the credential's stored key cannot be decrypted with the server's keys "
-         "(the server's encryption key changed); `credential_endpoint_refused`: the credential's base URL names "
-         "a host this site no longer sends keys to.",
+    "(the server's encryption key changed); `credential_endpoint_refused`: the credential's base URL names "
+    "a host this site no longer sends keys to.",
     504: "`openai_timeout`: OpenAI did not answer in time.",
 }
 ERRORS = (400, 401, 403, 404, 406, 409, 429, "4XX", 502, 503, 504)
@@ -115,17 +143,31 @@ BODY_ERRORS = (*ERRORS, 415)
 
 def _errors(statuses, extra_descriptions):
     return {
-        status: OpenApiResponse(ErrorSerializer, description=" ".join(
-            filter(None, [ERROR_DESCRIPTIONS[status], extra_descriptions.get(status)])
-        ))
+        status: OpenApiResponse(
+            ErrorSerializer,
+            description=" ".join(filter(None, [ERROR_DESCRIPTIONS[status], extra_descriptions.get(status)])),
+        )
         for status in statuses
     }
 
 
-def _operation(operation_id, summary, description, *, responses, parameters=(), request=None, errors=ERRORS,
-               error_descriptions=None):
+def _operation(
+    operation_id,
+    summary,
+    description,
+    *,
+    responses,
+    parameters=(),
+    request=None,
+    errors=ERRORS,
+    error_descriptions=None,
+):
     extend = extend_schema(
-        operation_id=operation_id, summary=summary, description=description, tags=[TAG], request=request,
+        operation_id=operation_id,
+        summary=summary,
+        description=description,
+        tags=[TAG],
+        request=request,
         parameters=[CREDENTIAL, *parameters, RETRY_AFTER, WWW_AUTHENTICATE],
         responses={**responses, **_errors(errors, error_descriptions or {})},
     )
@@ -147,36 +189,50 @@ PAGING = (
 
 document = SimpleNamespace(
     list_vector_stores=_operation(
-        "list_vector_stores", "List vector stores", PAGING,
+        "list_vector_stores",
+        "List vector stores",
+        PAGING,
         parameters=[ListQuerySerializer, LINK],
-        responses={200: OpenApiResponse(VectorStoreSerializer(many=True),
-                                        description="The vector stores, or one page of them.")},
+        responses={
+            200: OpenApiResponse(
+                VectorStoreSerializer(many=True), description="The vector stores, or one page of them."
+            )
+        },
     ),
     create_vector_store=_operation(
-        "create_vector_store", "Create a vector store",
+        "create_vector_store",
+        "Create a vector store",
         "Every field is optional. Unknown fields are rejected.",
-        request=VectorStoreCreateSerializer, errors=BODY_ERRORS,
+        request=VectorStoreCreateSerializer,
+        errors=BODY_ERRORS,
         responses={200: OpenApiResponse(VectorStoreSerializer, description="The new vector store.")},
     ),
     get_vector_store=_operation(
-        "get_vector_store", "Get a vector store", "The vector store as OpenAI returns it.",
+        "get_vector_store",
+        "Get a vector store",
+        "The vector store as OpenAI returns it.",
         parameters=[STORE_ID],
         responses={200: OpenApiResponse(VectorStoreSerializer, description="The vector store.")},
     ),
     update_vector_store=_operation(
-        "update_vector_store", "Update a vector store",
+        "update_vector_store",
+        "Update a vector store",
         "Changes the fields given; every field is optional and nullable. Unknown fields are rejected.",
-        parameters=[STORE_ID], request=VectorStoreUpdateSerializer, errors=BODY_ERRORS,
+        parameters=[STORE_ID],
+        request=VectorStoreUpdateSerializer,
+        errors=BODY_ERRORS,
         responses={200: OpenApiResponse(VectorStoreSerializer, description="The updated vector store.")},
     ),
     delete_vector_store=_operation(
-        "delete_vector_store", "Delete a vector store",
+        "delete_vector_store",
+        "Delete a vector store",
         "Deletes the store; its files stay in OpenAI's file storage.",
         parameters=[STORE_ID],
         responses={200: OpenApiResponse(VectorStoreDeletionSerializer, description="The deletion object.")},
     ),
     upload_files=_operation(
-        "upload_files_to_vector_store", "Upload files into a vector store",
+        "upload_files_to_vector_store",
+        "Upload files into a vector store",
         "Uploads the files to OpenAI concurrently (purpose `assistants`), attaches them in one file batch and "
         "waits until the batch is done (with wait=false: answers 202 once the batch exists). The body is "
         "multipart: one part named `files` per file, an optional `chunking_strategy` part holding JSON text, and "
@@ -194,64 +250,88 @@ document = SimpleNamespace(
         "If an upload or the batch fails, the error's `files` lists every file of the request, and the "
         "OpenAI Files of this request that did not end up in the store are deleted.",
         parameters=[STORE_ID, WaitQuerySerializer, LOCATION],
-        request={"multipart/form-data": OpenApiRequest(UploadFilesRequestSerializer, encoding={
-            "chunking_strategy": {"contentType": "application/json"},
-            "attributes": {"contentType": "application/json"},
-        })},
+        request={
+            "multipart/form-data": OpenApiRequest(
+                UploadFilesRequestSerializer,
+                encoding={
+                    "chunking_strategy": {"contentType": "application/json"},
+                    "attributes": {"contentType": "application/json"},
+                },
+            )
+        },
         errors=(*BODY_ERRORS, 413, 500),
         error_descriptions={
             500: "The OpenAI Files of this request that were not added were deleted.",
             504: "`batch_timeout`: the file batch was not done within the POLL_TIMEOUT setting; it was cancelled.",
         },
         responses={
-            200: OpenApiResponse(OpenAIFileSerializer(many=True),
-                                 description="The OpenAI File objects, in the order of the parts."),
-            202: OpenApiResponse(FileBatchObjectSerializer, description="With wait=false: the file batch, just "
-                                                                        "created; follow it at Location."),
+            200: OpenApiResponse(
+                OpenAIFileSerializer(many=True), description="The OpenAI File objects, in the order of the parts."
+            ),
+            202: OpenApiResponse(
+                FileBatchObjectSerializer,
+                description="With wait=false: the file batch, just created; follow it at Location.",
+            ),
         },
     ),
     attach_files=_operation(
-        "attach_files_to_vector_store", "Attach existing files to a vector store",
+        "attach_files_to_vector_store",
+        "Attach existing files to a vector store",
         "Attaches OpenAI Files that already exist: one (`file_id`, with optional `attributes` and "
         "`chunking_strategy`), or a batch of up to 2,000 (`file_ids`, with the batch's `attributes` and "
         "`chunking_strategy`, or `files`, each entry with its own). It waits until OpenAI has processed them, "
         "unless wait=false. The Files are never deleted, whatever happens.",
-        parameters=[STORE_ID, WaitQuerySerializer, LOCATION], request=AttachFilesSerializer,
+        parameters=[STORE_ID, WaitQuerySerializer, LOCATION],
+        request=AttachFilesSerializer,
         errors=(*BODY_ERRORS, 500),
-        error_descriptions={504: "`batch_timeout`: the files were not processed within the POLL_TIMEOUT "
-                                 "setting; the batch was cancelled."},
+        error_descriptions={
+            504: "`batch_timeout`: the files were not processed within the POLL_TIMEOUT "
+            "setting; the batch was cancelled."
+        },
         responses={
             200: OpenApiResponse(
-                PolymorphicProxySerializer(component_name="AttachedFiles", resource_type_field_name=None,
-                                           serializers=[VectorStoreFileSerializer, FileBatchObjectSerializer]),
+                PolymorphicProxySerializer(
+                    component_name="AttachedFiles",
+                    resource_type_field_name=None,
+                    serializers=[VectorStoreFileSerializer, FileBatchObjectSerializer],
+                ),
                 description="One file (`file_id`): its vector store file, processed. A batch (`file_ids` or "
-                            "`files`): the file batch, completed."),
-            202: OpenApiResponse(FileBatchObjectSerializer, description="With wait=false: the file batch, just "
-                                                                        "created; follow it at Location."),
+                "`files`): the file batch, completed.",
+            ),
+            202: OpenApiResponse(
+                FileBatchObjectSerializer,
+                description="With wait=false: the file batch, just created; follow it at Location.",
+            ),
         },
     ),
     get_file=_operation(
-        "get_vector_store_file", "Get a file of a vector store",
+        "get_vector_store_file",
+        "Get a file of a vector store",
         "The vector store file as OpenAI returns it: its status, last error, attributes and chunking strategy.",
         parameters=[STORE_ID, FILE_ID],
         responses={200: OpenApiResponse(VectorStoreFileSerializer, description="The vector store file.")},
     ),
     update_file=_operation(
-        "update_vector_store_file", "Change the attributes of a file of a vector store",
+        "update_vector_store_file",
+        "Change the attributes of a file of a vector store",
         "Replaces the file's attributes (null clears them): at most 16 keys of up to 64 characters, each value "
         "a string of up to 512 characters, a number or a boolean.",
-        parameters=[STORE_ID, FILE_ID], request=UpdateFileSerializer, errors=BODY_ERRORS,
+        parameters=[STORE_ID, FILE_ID],
+        request=UpdateFileSerializer,
+        errors=BODY_ERRORS,
         responses={200: OpenApiResponse(VectorStoreFileSerializer, description="The vector store file.")},
     ),
     detach_file=_operation(
-        "detach_vector_store_file", "Remove a file from a vector store",
+        "detach_vector_store_file",
+        "Remove a file from a vector store",
         "Detaches the file; with delete_file=true also deletes the OpenAI File, once it was detached from this "
         "store. If a step fails, the error's `files` reports it.",
         parameters=[STORE_ID, FILE_ID, DetachQuerySerializer],
         responses={200: OpenApiResponse(FileDetachmentSerializer, description="What was done.")},
     ),
     file_content=_operation(
-        "get_vector_store_file_content", "Read what OpenAI indexed of a file",
+        "get_vector_store_file_content",
+        "Read what OpenAI indexed of a file",
         "The parsed content of the file. Without page, every page (up to the LIST_MAX_ITEMS setting's number "
         "of pieces); with page (OpenAI's next_page token), that page. Whenever more remains, a "
         '`Link: <url>; rel="next"` header gives the URL of the rest.',
@@ -259,49 +339,74 @@ document = SimpleNamespace(
         responses={200: OpenApiResponse(FileContentPageSerializer, description="The content page.")},
     ),
     create_file_batch=_operation(
-        "create_vector_store_file_batch", "Create a file batch",
+        "create_vector_store_file_batch",
+        "Create a file batch",
         "Attaches up to 2,000 existing Files in one batch and answers at once, with the batch as created: "
         "`file_ids` (with the batch's `attributes` and `chunking_strategy`) or `files` (each with its own).",
-        parameters=[STORE_ID], request=FileBatchSerializer, errors=BODY_ERRORS,
+        parameters=[STORE_ID],
+        request=FileBatchSerializer,
+        errors=BODY_ERRORS,
         responses={200: OpenApiResponse(FileBatchObjectSerializer, description="The file batch.")},
     ),
     get_file_batch=_operation(
-        "get_vector_store_file_batch", "Get a file batch", "The file batch as OpenAI returns it.",
+        "get_vector_store_file_batch",
+        "Get a file batch",
+        "The file batch as OpenAI returns it.",
         parameters=[STORE_ID, BATCH_ID],
         responses={200: OpenApiResponse(FileBatchObjectSerializer, description="The file batch.")},
     ),
     cancel_file_batch=_operation(
-        "cancel_vector_store_file_batch", "Cancel a file batch",
+        "cancel_vector_store_file_batch",
+        "Cancel a file batch",
         "Cancels the batch: OpenAI stops processing its files as soon as it can.",
         parameters=[STORE_ID, BATCH_ID],
         responses={200: OpenApiResponse(FileBatchObjectSerializer, description="The file batch.")},
     ),
     list_batch_files=_operation(
-        "list_vector_store_file_batch_files", "List the files of a file batch", PAGING,
+        "list_vector_store_file_batch_files",
+        "List the files of a file batch",
+        PAGING,
         parameters=[STORE_ID, BATCH_ID, FileListQuerySerializer, LINK],
-        responses={200: OpenApiResponse(VectorStoreFileSerializer(many=True),
-                                        description="The batch's files, or one page of them.")},
+        responses={
+            200: OpenApiResponse(
+                VectorStoreFileSerializer(many=True), description="The batch's files, or one page of them."
+            )
+        },
     ),
     remove_files=_operation(
-        "remove_files_from_vector_store", "Remove files from a vector store",
+        "remove_files_from_vector_store",
+        "Remove files from a vector store",
         "Detaches the files from the store concurrently; with `delete_files: true` also deletes the OpenAI File "
         "objects of those that were in this store. If any removal fails, the answer has the status of the "
         "first failure (as listed below) and the error's `files` reports each id: `deleted`, `file_deleted` "
         "and `error`.",
-        parameters=[STORE_ID], request=RemoveFilesSerializer, errors=BODY_ERRORS,
-        responses={200: OpenApiResponse(VectorStoreFileRemovalSerializer(many=True),
-                                        description="One report per file id, in the order given.")},
+        parameters=[STORE_ID],
+        request=RemoveFilesSerializer,
+        errors=BODY_ERRORS,
+        responses={
+            200: OpenApiResponse(
+                VectorStoreFileRemovalSerializer(many=True), description="One report per file id, in the order given."
+            )
+        },
     ),
     list_files=_operation(
-        "list_vector_store_files", "List the files of a vector store", PAGING,
+        "list_vector_store_files",
+        "List the files of a vector store",
+        PAGING,
         parameters=[STORE_ID, FileListQuerySerializer, LINK],
-        responses={200: OpenApiResponse(VectorStoreFileSerializer(many=True),
-                                        description="The store's files, or one page of them.")},
+        responses={
+            200: OpenApiResponse(
+                VectorStoreFileSerializer(many=True), description="The store's files, or one page of them."
+            )
+        },
     ),
     search=_operation(
-        "search_vector_store", "Search a vector store",
+        "search_vector_store",
+        "Search a vector store",
         "Searches the store's processed files. Unknown fields are rejected.",
-        parameters=[STORE_ID], request=SearchSerializer, errors=BODY_ERRORS,
+        parameters=[STORE_ID],
+        request=SearchSerializer,
+        errors=BODY_ERRORS,
         responses={200: OpenApiResponse(SearchResultsPageSerializer, description="OpenAI's search results page.")},
     ),
 )

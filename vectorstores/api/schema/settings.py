@@ -20,10 +20,10 @@ SCHEMA_SETTINGS = {
         "credential whose OpenAI API key it uses with `?credential=<uuid>`; a credential that does not exist "
         "and one you may not use both answer 404 `credential_not_found`. Every path also works with a "
         "trailing slash.\n\n"
-        "Bodies are validated before anything reaches OpenAI: JSON types are strict (\"5\" is not an integer), "
+        'Bodies are validated before anything reaches OpenAI: JSON types are strict ("5" is not an integer), '
         "unknown fields are rejected, and strings may not contain NUL characters. Text reaches OpenAI exactly as "
         "sent, and objects from OpenAI pass through unchanged.\n\n"
-        "Every error has the shape `{\"detail\", \"message\", \"code\"}` (`message` is the same text as "
+        'Every error has the shape `{"detail", "message", "code"}` (`message` is the same text as '
         "`detail`), plus `errors` (field errors), "
         "`openai_request_id` (when OpenAI answered) and `files` (per-file reports of uploads and removals)."
     ),

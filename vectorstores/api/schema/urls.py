@@ -6,6 +6,7 @@ The document describes the API's operations only, under whatever prefix the host
 routes (`include("vectorstores.urls")`). The pages load Swagger UI and ReDoc from the site's static
 files: the host needs "drf_spectacular" and "drf_spectacular_sidecar" in INSTALLED_APPS.
 """
+
 from django.urls import path
 
 from .views import APP_NAME, RedocView, SchemaView, SwaggerView

@@ -14,6 +14,7 @@ drf-spectacular's views read its global settings, i.e. the host's SPECTACULAR_SE
 Who may read them stays the host's decision (its SERVE_PERMISSIONS, SERVE_AUTHENTICATION and
 SERVE_PUBLIC apply). None of the three appears in any document, the host's own included.
 """
+
 import json
 import threading
 
@@ -33,8 +34,11 @@ APP_NAME = "vectorstores_schema"  # the namespace of urls.py
 # drf-spectacular's defaults, then the API's settings. (SERVE_* and the generator class cannot be
 # given per view: SchemaView sets the generator and the URLconf itself.)
 DOCUMENT_SETTINGS = {
-    **{name: value for name, value in SPECTACULAR_DEFAULTS.items()
-       if not name.startswith("SERVE_") and name != "DEFAULT_GENERATOR_CLASS"},
+    **{
+        name: value
+        for name, value in SPECTACULAR_DEFAULTS.items()
+        if not name.startswith("SERVE_") and name != "DEFAULT_GENERATOR_CLASS"
+    },
     **SCHEMA_SETTINGS,
 }
 
@@ -75,16 +79,22 @@ class SwaggerView(SpectacularSwaggerView):
     def get(self, request, *args, **kwargs):
         response = super().get(request, *args, **kwargs)
         favicon = DOCUMENT_SETTINGS["SWAGGER_UI_FAVICON_HREF"]
-        response.data.update({
-            "swagger_ui_css": _sidecar_or_dist("SWAGGER_UI_DIST", "swagger-ui.css", "swagger-ui-dist"),
-            "swagger_ui_bundle": _sidecar_or_dist("SWAGGER_UI_DIST", "swagger-ui-bundle.js", "swagger-ui-dist"),
-            "swagger_ui_standalone": _sidecar_or_dist(
-                "SWAGGER_UI_DIST", "swagger-ui-standalone-preset.js", "swagger-ui-dist"),
-            "favicon_href": (static("drf_spectacular_sidecar/swagger-ui-dist/favicon-32x32.png")
-                             if favicon == "SIDECAR" else favicon),
-            "settings": _script_value(DOCUMENT_SETTINGS["SWAGGER_UI_SETTINGS"]),
-            "oauth2_config": _script_value(DOCUMENT_SETTINGS["SWAGGER_UI_OAUTH2_CONFIG"]),
-        })
+        response.data.update(
+            {
+                "swagger_ui_css": _sidecar_or_dist("SWAGGER_UI_DIST", "swagger-ui.css", "swagger-ui-dist"),
+                "swagger_ui_bundle": _sidecar_or_dist("SWAGGER_UI_DIST", "swagger-ui-bundle.js", "swagger-ui-dist"),
+                "swagger_ui_standalone": _sidecar_or_dist(
+                    "SWAGGER_UI_DIST", "swagger-ui-standalone-preset.js", "swagger-ui-dist"
+                ),
+                "favicon_href": (
+                    static("drf_spectacular_sidecar/swagger-ui-dist/favicon-32x32.png")
+                    if favicon == "SIDECAR"
+                    else favicon
+                ),
+                "settings": _script_value(DOCUMENT_SETTINGS["SWAGGER_UI_SETTINGS"]),
+                "oauth2_config": _script_value(DOCUMENT_SETTINGS["SWAGGER_UI_OAUTH2_CONFIG"]),
+            }
+        )
         return response
 
 
@@ -93,7 +103,7 @@ OFFLINE_REDOC_TEMPLATE = (
     '{% extends "drf_spectacular/redoc.html" %}\n'
     '{% block head %}<title>{{ title|default:"Redoc" }}</title><meta charset="utf-8">\n'
     '<meta name="viewport" content="width=device-width, initial-scale=1">'
-    '<style>body { margin: 0; padding: 0; }</style>{% endblock head %}\n'
+    "<style>body { margin: 0; padding: 0; }</style>{% endblock head %}\n"
 )
 
 
@@ -114,8 +124,10 @@ class RedocView(SpectacularRedocView):
     def get(self, request, *args, **kwargs):
         response = super().get(request, *args, **kwargs)
         redoc_settings = DOCUMENT_SETTINGS["REDOC_UI_SETTINGS"]
-        response.data.update({
-            "redoc_standalone": _sidecar_or_dist("REDOC_DIST", "bundles/redoc.standalone.js", "redoc"),
-            "settings": _script_value(redoc_settings) if redoc_settings else None,
-        })
+        response.data.update(
+            {
+                "redoc_standalone": _sidecar_or_dist("REDOC_DIST", "bundles/redoc.standalone.js", "redoc"),
+                "settings": _script_value(redoc_settings) if redoc_settings else None,
+            }
+        )
         return response

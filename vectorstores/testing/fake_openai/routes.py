@@ -10,8 +10,9 @@ import base64
 import binascii
 import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .multipart import FilePart
 from .state import VS_FILE_STATUSES, FakeState
@@ -56,6 +57,7 @@ def _require_files(state: FakeState, file_ids: list[str], param: str) -> None:
 
 
 # --- vector stores ---
+
 
 def list_vector_stores(state: FakeState, call: Call) -> dict:
     return state.list_page(list(state.vector_stores.items()), call.query)
@@ -102,6 +104,7 @@ def delete_vector_store(state: FakeState, call: Call) -> dict:
 
 # --- files ---
 
+
 def upload_file(state: FakeState, call: Call) -> dict:
     # A plain "file" field (no filename) is not an upload; it is reported as the missing file below.
     check_known_fields(call.form, {"file", "purpose", "expires_after[anchor]", "expires_after[seconds]"})
@@ -114,8 +117,9 @@ def upload_file(state: FakeState, call: Call) -> dict:
     if purpose is None:
         raise invalid("Missing required parameter: 'purpose'.", "purpose", "missing_required_parameter")
     if purpose not in UPLOAD_PURPOSES:
-        raise invalid(f"Invalid value for 'purpose': expected one of {', '.join(UPLOAD_PURPOSES)}.",
-                      "purpose", "invalid_value")
+        raise invalid(
+            f"Invalid value for 'purpose': expected one of {', '.join(UPLOAD_PURPOSES)}.", "purpose", "invalid_value"
+        )
     upload = call.files[-1]  # like most form parsers, the last repeated field wins
     return state.create_file(upload.filename, upload.content, purpose, expires_in=_upload_expiry(call.form, purpose))
 
@@ -156,11 +160,15 @@ def delete_file(state: FakeState, call: Call) -> dict:
 
 # --- vector store files ---
 
+
 def _list_vs_files(state: FakeState, call: Call, vs_id: str, file_ids: list[str]) -> dict:
     status = query_choice(call.query, "filter", VS_FILE_STATUSES, None)
     keys = [(vs_id, file_id) for file_id in file_ids]
-    entries = [(key, state.vector_store_files[key]) for key in keys
-               if key in state.vector_store_files and status in (None, state.vector_store_files[key]["status"])]
+    entries = [
+        (key, state.vector_store_files[key])
+        for key in keys
+        if key in state.vector_store_files and status in (None, state.vector_store_files[key]["status"])
+    ]
     return state.list_page(entries, call.query, cursor_key=lambda file_id: (vs_id, file_id))
 
 
@@ -217,9 +225,12 @@ def retrieve_vector_store_file_content(state: FakeState, call: Call) -> dict:
     pages = state.content_pages(vs_file["id"])
     index = _page_index(call.query["page"], vs_file["id"], len(pages)) if "page" in call.query else 0
     has_more = index + 1 < len(pages)
-    return {"object": "vector_store.file_content.page",
-            "data": [{"type": "text", "text": pages[index]}] if pages else [],
-            "has_more": has_more, "next_page": _page_token(vs_file["id"], index + 1) if has_more else None}
+    return {
+        "object": "vector_store.file_content.page",
+        "data": [{"type": "text", "text": pages[index]}] if pages else [],
+        "has_more": has_more,
+        "next_page": _page_token(vs_file["id"], index + 1) if has_more else None,
+    }
 
 
 def delete_vector_store_file(state: FakeState, call: Call) -> dict:
@@ -229,6 +240,7 @@ def delete_vector_store_file(state: FakeState, call: Call) -> dict:
 
 
 # --- file batches ---
+
 
 def create_file_batch(state: FakeState, call: Call) -> dict:
     vs_id, body = state.get_store(call.params["vs_id"])["id"], call.body
@@ -276,8 +288,14 @@ def list_file_batch_files(state: FakeState, call: Call) -> dict:
 
 _WORD_RE = re.compile(r"\w+")
 _COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
-    "eq": operator.eq, "ne": operator.ne, "gt": operator.gt, "gte": operator.ge, "lt": operator.lt,
-    "lte": operator.le, "in": lambda value, target: value in target, "nin": lambda value, target: value not in target,
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
+    "in": lambda value, target: value in target,
+    "nin": lambda value, target: value not in target,
 }
 
 
@@ -291,8 +309,11 @@ def _filter_matches(search_filter: Any, attributes: dict) -> bool:
         results = [_filter_matches(sub_filter, attributes) for sub_filter in search_filter.get("filters", [])]
         return all(results) if kind == "and" else any(results)
     if kind not in _COMPARISONS or "key" not in search_filter or "value" not in search_filter:
-        raise invalid("Invalid 'filters': expected a comparison (type, key, value) or an and/or compound filter.",
-                      "filters", "invalid_value")
+        raise invalid(
+            "Invalid 'filters': expected a comparison (type, key, value) or an and/or compound filter.",
+            "filters",
+            "invalid_value",
+        )
     if search_filter["key"] not in attributes:
         return False
     try:
@@ -303,18 +324,20 @@ def _filter_matches(search_filter: Any, attributes: dict) -> bool:
 
 def _score(words: list[str], text: str) -> tuple[float, str]:
     """Fraction of query words present in `text` (whole words, any case) and a snippet at the first hit."""
-    positions = [match.start() for word in words
-                 if (match := re.search(rf"\b{re.escape(word)}\b", text, re.IGNORECASE))]
+    positions = [
+        match.start() for word in words if (match := re.search(rf"\b{re.escape(word)}\b", text, re.IGNORECASE))
+    ]
     if not positions:
         return 0.0, ""
     start = max(0, min(positions) - 100)
-    return round(len(positions) / len(words), 4), text[start:start + 200]
+    return round(len(positions) / len(words), 4), text[start : start + 200]
 
 
 def search_vector_store(state: FakeState, call: Call) -> dict:
     vs_id, body = state.get_store(call.params["vs_id"])["id"], call.body
-    check_known_fields(body, {"query", "max_num_results", "filters", "ranking_options", "rewrite_query"},
-                       required=("query",))
+    check_known_fields(
+        body, {"query", "max_num_results", "filters", "ranking_options", "rewrite_query"}, required=("query",)
+    )
     queries = [body["query"]] if isinstance(body["query"], str) else body["query"]
     for query in check_array(queries, "query", 1, 1_000):
         check_type(query, "query", str, "a string or an array of strings")
@@ -338,12 +361,24 @@ def search_vector_store(state: FakeState, call: Call) -> dict:
             continue
         score, snippet = _score(words, state.file_contents[file_id].decode("utf-8", errors="replace"))
         if score > 0 and score >= threshold:
-            results.append({"file_id": file_id, "filename": state.files[file_id]["filename"], "score": score,
-                            "attributes": vs_file["attributes"], "content": [{"type": "text", "text": snippet}]})
+            results.append(
+                {
+                    "file_id": file_id,
+                    "filename": state.files[file_id]["filename"],
+                    "score": score,
+                    "attributes": vs_file["attributes"],
+                    "content": [{"type": "text", "text": snippet}],
+                }
+            )
     results.sort(key=lambda result: result["score"], reverse=True)
     state.touch_store(vs_id)
-    return {"object": "vector_store.search_results.page", "search_query": queries, "data": results[:max_results],
-            "has_more": False, "next_page": None}
+    return {
+        "object": "vector_store.search_results.page",
+        "search_query": queries,
+        "data": results[:max_results],
+        "has_more": False,
+        "next_page": None,
+    }
 
 
 # --- routing ---
@@ -351,7 +386,8 @@ def search_vector_store(state: FakeState, call: Call) -> dict:
 _VS = r"/vector_stores/(?P<vs_id>[^/]+)"
 _BATCH = _VS + r"/file_batches/(?P<batch_id>[^/]+)"
 ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
-    (method, re.compile(pattern), handler) for method, pattern, handler in [
+    (method, re.compile(pattern), handler)
+    for method, pattern, handler in [
         ("GET", r"/vector_stores", list_vector_stores),
         ("POST", r"/vector_stores", create_vector_store),
         ("GET", _VS, retrieve_vector_store),
@@ -383,4 +419,3 @@ def match_route(method: str, path: str) -> tuple[Handler, dict[str, str]]:
         if match and route_method == method:
             return handler, match.groupdict()
     raise not_found(f"Invalid URL ({method} /v1{path})")
-

@@ -11,10 +11,11 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Generator, Iterable, Iterator, Self
+from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
 from .multipart import MultipartError, parse_multipart
@@ -105,16 +106,19 @@ def _mask_key(key: str) -> str:
 
 def _default_fault_error(status: int) -> ApiError:
     if status == 429:
-        return ApiError(429, "Rate limit reached for requests. Please try again later.", type="requests",
-                        code="rate_limit_exceeded")
+        return ApiError(
+            429, "Rate limit reached for requests. Please try again later.", type="requests", code="rate_limit_exceeded"
+        )
     if status >= 500:
-        return ApiError(status, "The server had an error while processing your request. Sorry about that!",
-                        type="server_error")
+        return ApiError(
+            status, "The server had an error while processing your request. Sorry about that!", type="server_error"
+        )
     return ApiError(status, f"Injected fault: {status} {http.client.responses.get(status, 'Error')}.")
 
 
-def _parse_request(method: str, path: str, query_string: str, headers: dict[str, str],
-                   raw_body: bytes) -> tuple[RecordedRequest, Call, ApiError | None]:
+def _parse_request(
+    method: str, path: str, query_string: str, headers: dict[str, str], raw_body: bytes
+) -> tuple[RecordedRequest, Call, ApiError | None]:
     """Decode a request once, for both the record and the handler; a body error is returned, not raised."""
     query = dict(parse_qsl(query_string, keep_blank_values=True))  # dict() keeps the last repeated value
     request = RecordedRequest(method, path, query, headers)
@@ -172,8 +176,9 @@ class FakeOpenAI(FakeState):
         self._server = _Server((_HOST, 0), self.handler_class())
         self._server.fake = self
         # A short poll interval keeps stop() quick: shutdown() waits for the loop to notice.
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fake-openai", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-openai", daemon=True
+        )
         self._thread.start()
 
     @property
@@ -202,8 +207,9 @@ class FakeOpenAI(FakeState):
         self.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         self.stop()
 
     def reset(self) -> None:
@@ -221,19 +227,32 @@ class FakeOpenAI(FakeState):
     def requests_to(self, method: str, path_prefix: str) -> list[RecordedRequest]:
         """The recorded `method` requests whose path (relative to /v1) starts with `path_prefix`."""
         with self.lock:
-            return [request for request in self.requests
-                    if request.method == method.upper() and request.path.startswith(path_prefix)]
+            return [
+                request
+                for request in self.requests
+                if request.method == method.upper() and request.path.startswith(path_prefix)
+            ]
 
     def peak_overlap(self, method: str, path_prefix: str) -> int:
         """The most `requests_to(method, path_prefix)` the fake was handling at the same moment, by its
         own clock (`received_at` to `answered_at`): how concurrent the callers really were at OpenAI."""
         return peak_overlap(self.requests_to(method, path_prefix))
 
-    def fail(self, method: str, path_regex: str, status: int, *, body: Any = None,
-             headers: dict[str, str] | None = None, times: int = 1) -> None:
+    def fail(
+        self,
+        method: str,
+        path_regex: str,
+        status: int,
+        *,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+    ) -> None:
         """Answer the next `times` matching requests with `status` instead of handling them."""
         with self.lock:
-            self._faults.append(_Fault(method.upper(), re.compile(path_regex), status, body, dict(headers or {}), times))
+            self._faults.append(
+                _Fault(method.upper(), re.compile(path_regex), status, body, dict(headers or {}), times)
+            )
 
     def drop(self, method: str, path_regex: str, *, after_processing: bool = False, times: int = 1) -> None:
         """Close the connection mid-answer for the next `times` matching requests.
@@ -241,8 +260,17 @@ class FakeOpenAI(FakeState):
         With `after_processing` the request takes effect first: the answer is lost on its way back.
         """
         with self.lock:
-            self._faults.append(_Fault(method.upper(), re.compile(path_regex), 0, None, {}, times,
-                                       drop="after" if after_processing else "before"))
+            self._faults.append(
+                _Fault(
+                    method.upper(),
+                    re.compile(path_regex),
+                    0,
+                    None,
+                    {},
+                    times,
+                    drop="after" if after_processing else "before",
+                )
+            )
 
     def delay(self, method: str, path_regex: str, seconds: float) -> None:
         """Wait `seconds` before answering every matching request, until `reset()`."""
@@ -303,8 +331,12 @@ class FakeOpenAI(FakeState):
         if scheme.lower() != "bearer" or not key:
             raise ApiError(401, _MISSING_KEY)
         if key not in self.api_keys:
-            raise ApiError(401, f"Incorrect API key provided: {_mask_key(key)}. You can find your API key at "
-                                "https://platform.openai.com/account/api-keys.", code="invalid_api_key")
+            raise ApiError(
+                401,
+                f"Incorrect API key provided: {_mask_key(key)}. You can find your API key at "
+                "https://platform.openai.com/account/api-keys.",
+                code="invalid_api_key",
+            )
 
     def _take_fault(self, method: str, path: str) -> _Fault | None:
         with self.lock:
@@ -358,7 +390,7 @@ class FakeOpenAIHandler(BaseHTTPRequestHandler):
         answer = self.server.fake.handle(self.command, self.path, headers, self.read_body())
         if answer is DROPPED:
             # Half an answer, then the connection goes: what a crashed server or a cut network looks like.
-            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"id")
+            self.wfile.write(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"id')
             self.wfile.flush()
             self.close_connection = True
             return

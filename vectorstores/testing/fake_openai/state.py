@@ -12,8 +12,9 @@ import secrets
 import string
 import threading
 import time
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Any
 
 from .validation import DEFAULT_CHUNKING, invalid, normalize_chunking_strategy, not_found, query_choice, query_int
 
@@ -76,16 +77,31 @@ class FakeState:
 
     def reset(self) -> None:
         with self.lock:
-            for table in (self.vector_stores, self.files, self.file_contents, self.vector_store_files,
-                          self.file_batches, self.batch_file_ids, self._sort_keys, self._pending_batches):
+            for table in (
+                self.vector_stores,
+                self.files,
+                self.file_contents,
+                self.vector_store_files,
+                self.file_batches,
+                self.batch_file_ids,
+                self._sort_keys,
+                self._pending_batches,
+            ):
                 table.clear()
             self._restore_knobs()
 
     # --- seeding helpers (public; also used by the HTTP handlers) ---
 
-    def create_vector_store(self, *, name: str | None = None, description: str | None = None,
-                            file_ids: Iterable[str] = (), metadata: dict | None = None,
-                            expires_after: dict | None = None, chunking_strategy: dict | None = None) -> dict:
+    def create_vector_store(
+        self,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        file_ids: Iterable[str] = (),
+        metadata: dict | None = None,
+        expires_after: dict | None = None,
+        chunking_strategy: dict | None = None,
+    ) -> dict:
         """Create a store; `file_ids` are processed at once (honouring `failing_filenames`).
 
         `description` is accepted like the API does but, as there, not part of the object.
@@ -94,9 +110,16 @@ class FakeState:
         with self.lock:
             created_at = now()
             store: dict[str, Any] = {
-                "id": new_id("vs_", 24), "object": "vector_store", "created_at": created_at, "name": name or "",
-                "usage_bytes": 0, "file_counts": count_statuses([]), "status": "completed",
-                "last_active_at": created_at, "metadata": metadata or {}, "expires_after": expires_after,
+                "id": new_id("vs_", 24),
+                "object": "vector_store",
+                "created_at": created_at,
+                "name": name or "",
+                "usage_bytes": 0,
+                "file_counts": count_statuses([]),
+                "status": "completed",
+                "last_active_at": created_at,
+                "metadata": metadata or {},
+                "expires_after": expires_after,
                 "expires_at": None,
             }
             self.vector_stores[store["id"]] = store
@@ -106,13 +129,25 @@ class FakeState:
             self.refresh_store(store["id"])
             return copy.deepcopy(store)
 
-    def create_file(self, filename: str, content: bytes = b"fake file content", purpose: str = "assistants",
-                    *, expires_in: int | None = None) -> dict:
+    def create_file(
+        self,
+        filename: str,
+        content: bytes = b"fake file content",
+        purpose: str = "assistants",
+        *,
+        expires_in: int | None = None,
+    ) -> dict:
         with self.lock:
             created_at = now()
             file: dict[str, Any] = {
-                "id": new_id("file-", 22), "object": "file", "bytes": len(content), "created_at": created_at,
-                "filename": filename, "purpose": purpose, "status": "processed", "status_details": None,
+                "id": new_id("file-", 22),
+                "object": "file",
+                "bytes": len(content),
+                "created_at": created_at,
+                "filename": filename,
+                "purpose": purpose,
+                "status": "processed",
+                "status_details": None,
                 "expires_at": created_at + expires_in if expires_in is not None else None,
             }
             self.files[file["id"]] = file
@@ -168,15 +203,22 @@ class FakeState:
     def create_batch(self, vs_id: str, entries: list[tuple[str, dict, dict | None]]) -> dict:
         """`entries` are (file_id, chunking strategy, attributes); files stay in progress until settled."""
         created_at = now()
-        batch: dict[str, Any] = {"id": new_id("vsfb_", 24), "object": "vector_store.files_batch", "created_at": created_at,
-                 "vector_store_id": vs_id, "status": "in_progress", "file_counts": count_statuses([])}
+        batch: dict[str, Any] = {
+            "id": new_id("vsfb_", 24),
+            "object": "vector_store.files_batch",
+            "created_at": created_at,
+            "vector_store_id": vs_id,
+            "status": "in_progress",
+            "file_counts": count_statuses([]),
+        }
         self.file_batches[batch["id"]] = batch
         self.batch_file_ids[batch["id"]] = list(dict.fromkeys(file_id for file_id, _, _ in entries))
         self._sort_keys[batch["id"]] = self._next_sort_key(created_at)
         for file_id, strategy, attributes in entries:
             self._attach(vs_id, file_id, strategy, attributes)
         self._pending_batches[batch["id"]] = _PendingBatch(
-            time.monotonic() + self.batch_processing_time, self.batch_outcome, frozenset(self.failing_filenames))
+            time.monotonic() + self.batch_processing_time, self.batch_outcome, frozenset(self.failing_filenames)
+        )
         self.refresh_batch(batch["id"])
         self.refresh_store(vs_id)
         self.settle_due_batches()  # with no processing time the batch is final right away
@@ -226,7 +268,9 @@ class FakeState:
         del self.vector_stores[vs_id]
         for key in [key for key in self.vector_store_files if key[0] == vs_id]:
             del self.vector_store_files[key]
-        for batch_id in [batch_id for batch_id, batch in self.file_batches.items() if batch["vector_store_id"] == vs_id]:
+        for batch_id in [
+            batch_id for batch_id, batch in self.file_batches.items() if batch["vector_store_id"] == vs_id
+        ]:
             del self.file_batches[batch_id], self.batch_file_ids[batch_id]
             self._pending_batches.pop(batch_id, None)
 
@@ -247,13 +291,20 @@ class FakeState:
         `content_page_chars` characters (one page when None; no page for an empty file)."""
         text = self.file_contents[file_id].decode("utf-8", errors="replace")
         size = self.content_page_chars or len(text) or 1
-        return [text[start:start + size] for start in range(0, len(text), size)]
+        return [text[start : start + size] for start in range(0, len(text), size)]
 
     # --- listing ---
 
-    def list_page(self, entries: Sequence[tuple[Hashable, dict]], query: Mapping[str, str], *,
-                  cursor_key: Callable[[str], Hashable] = lambda object_id: object_id,
-                  default_limit: int = 20, max_limit: int = 100, with_before: bool = True) -> dict:
+    def list_page(
+        self,
+        entries: Sequence[tuple[Hashable, dict]],
+        query: Mapping[str, str],
+        *,
+        cursor_key: Callable[[str], Hashable] = lambda object_id: object_id,
+        default_limit: int = 20,
+        max_limit: int = 100,
+        with_before: bool = True,
+    ) -> dict:
         """Build a list envelope from (state key, object) pairs using limit/order/after/before."""
         limit = query_int(query, "limit", default_limit, 1, max_limit)
         descending = query_choice(query, "order", ("asc", "desc"), "desc") == "desc"
@@ -266,13 +317,21 @@ class FakeState:
                 raise invalid(f"Invalid '{cursor_name}': no object with id '{query[cursor_name]}'.", cursor_name)
             # "after" walks on in the requested order, "before" walks back against it.
             wants_greater = (cursor_name == "after") != descending
-            entries = [entry for entry in entries
-                       if (self._sort_keys[entry[0]] > cursor if wants_greater else self._sort_keys[entry[0]] < cursor)]
+            entries = [
+                entry
+                for entry in entries
+                if (self._sort_keys[entry[0]] > cursor if wants_greater else self._sort_keys[entry[0]] < cursor)
+            ]
         # A lone `before` asks for the page just ahead of the cursor, so take the tail.
         page = entries[-limit:] if with_before and "before" in query and "after" not in query else entries[:limit]
         data = [item for _, item in page]
-        return {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
-                "last_id": data[-1]["id"] if data else None, "has_more": len(entries) > limit}
+        return {
+            "object": "list",
+            "data": data,
+            "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None,
+            "has_more": len(entries) > limit,
+        }
 
     # --- internals ---
 
@@ -282,9 +341,17 @@ class FakeState:
     def _attach(self, vs_id: str, file_id: str, strategy: dict, attributes: dict | None) -> dict:
         """Create (or replace) the in-progress vector store file joining a store and a file."""
         created_at = now()
-        vs_file = {"id": file_id, "object": "vector_store.file", "usage_bytes": 0, "created_at": created_at,
-                   "vector_store_id": vs_id, "status": "in_progress", "last_error": None,
-                   "chunking_strategy": copy.deepcopy(strategy), "attributes": attributes or {}}
+        vs_file = {
+            "id": file_id,
+            "object": "vector_store.file",
+            "usage_bytes": 0,
+            "created_at": created_at,
+            "vector_store_id": vs_id,
+            "status": "in_progress",
+            "last_error": None,
+            "chunking_strategy": copy.deepcopy(strategy),
+            "attributes": attributes or {},
+        }
         self.vector_store_files[(vs_id, file_id)] = vs_file
         self._sort_keys[(vs_id, file_id)] = self._next_sort_key(created_at)
         return vs_file
@@ -304,8 +371,11 @@ class FakeState:
     def _batch_vs_files(self, batch_id: str, status: str | None = None) -> list[dict]:
         vs_id = self.file_batches[batch_id]["vector_store_id"]
         keys = [(vs_id, file_id) for file_id in self.batch_file_ids[batch_id]]
-        return [self.vector_store_files[key] for key in keys
-                if key in self.vector_store_files and status in (None, self.vector_store_files[key]["status"])]
+        return [
+            self.vector_store_files[key]
+            for key in keys
+            if key in self.vector_store_files and status in (None, self.vector_store_files[key]["status"])
+        ]
 
     def _close_batch(self, batch_id: str, status: str) -> None:
         self.file_batches[batch_id]["status"] = status

@@ -6,7 +6,8 @@ OpenAI uses so that client code parsing them sees realistic text.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 DEFAULT_CHUNKING = {"type": "static", "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400}}
 
@@ -14,8 +15,15 @@ DEFAULT_CHUNKING = {"type": "static", "static": {"max_chunk_size_tokens": 800, "
 class ApiError(Exception):
     """Raised by handlers; turned into an OpenAI error response by the server."""
 
-    def __init__(self, status: int, message: str, *, param: str | None = None, code: str | None = None,
-                 type: str = "invalid_request_error"):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        type: str = "invalid_request_error",
+    ):
         super().__init__(message)
         self.status = status
         self.message = message
@@ -54,8 +62,9 @@ def check_type(value: Any, param: str, expected: type | tuple[type, ...], label:
 def check_int_range(value: Any, param: str, low: int, high: int) -> int:
     check_type(value, param, int, "an integer")
     if not low <= value <= high:
-        raise invalid(f"Invalid '{param}': expected a value between {low} and {high}, got {value}.",
-                      param, "integer_out_of_range")
+        raise invalid(
+            f"Invalid '{param}': expected a value between {low} and {high}, got {value}.", param, "integer_out_of_range"
+        )
     return value
 
 
@@ -64,17 +73,27 @@ def _check_map(value: Any, param: str, value_types: tuple[type, ...], label: str
     if value is None:
         return
     if len(value) > 16:
-        raise invalid(f"Invalid '{param}': too many properties. Expected an object with at most 16 properties, "
-                      f"but got an object with {len(value)} properties instead.", param, "object_above_max_properties")
+        raise invalid(
+            f"Invalid '{param}': too many properties. Expected an object with at most 16 properties, "
+            f"but got an object with {len(value)} properties instead.",
+            param,
+            "object_above_max_properties",
+        )
     for key, item in value.items():
         if len(key) > 64:
-            raise invalid(f"Invalid '{param}': key '{key[:20]}...' is longer than 64 characters.",
-                          param, "string_above_max_length")
+            raise invalid(
+                f"Invalid '{param}': key '{key[:20]}...' is longer than 64 characters.",
+                param,
+                "string_above_max_length",
+            )
         check_type(item, f"{param}.{key}", value_types, label)
         if isinstance(item, str) and len(item) > 512:
-            raise invalid(f"Invalid '{param}.{key}': string too long. Expected a string with maximum length 512, "
-                          f"but got a string with length {len(item)} instead.", f"{param}.{key}",
-                          "string_above_max_length")
+            raise invalid(
+                f"Invalid '{param}.{key}': string too long. Expected a string with maximum length 512, "
+                f"but got a string with length {len(item)} instead.",
+                f"{param}.{key}",
+                "string_above_max_length",
+            )
 
 
 def check_metadata(value: Any, param: str = "metadata") -> None:
@@ -88,8 +107,11 @@ def check_attributes(value: Any, param: str = "attributes") -> None:
 def check_array(value: Any, param: str, low: int, high: int) -> list:
     check_type(value, param, list, "an array")
     if not low <= len(value) <= high:
-        raise invalid(f"Invalid '{param}': expected between {low} and {high} items, got {len(value)}.",
-                      param, "array_out_of_range")
+        raise invalid(
+            f"Invalid '{param}': expected between {low} and {high} items, got {len(value)}.",
+            param,
+            "array_out_of_range",
+        )
     return value
 
 
@@ -109,10 +131,16 @@ def normalize_chunking_strategy(value: Any, param: str = "chunking_strategy") ->
         return DEFAULT_CHUNKING
     static = value.get("static")
     if value.get("type") != "static" or set(value) != {"type", "static"} or not isinstance(static, dict):
-        raise invalid(f"Invalid '{param}': expected {{'type': 'auto'}} or {{'type': 'static', 'static': {{...}}}}.",
-                      param, "invalid_value")
-    check_known_fields(static, {"max_chunk_size_tokens", "chunk_overlap_tokens"},
-                       required=("max_chunk_size_tokens", "chunk_overlap_tokens"))
+        raise invalid(
+            f"Invalid '{param}': expected {{'type': 'auto'}} or {{'type': 'static', 'static': {{...}}}}.",
+            param,
+            "invalid_value",
+        )
+    check_known_fields(
+        static,
+        {"max_chunk_size_tokens", "chunk_overlap_tokens"},
+        required=("max_chunk_size_tokens", "chunk_overlap_tokens"),
+    )
     size = check_int_range(static["max_chunk_size_tokens"], f"{param}.static.max_chunk_size_tokens", 100, 4096)
     overlap = check_int_range(static["chunk_overlap_tokens"], f"{param}.static.chunk_overlap_tokens", 0, size // 2)
     return {"type": "static", "static": {"max_chunk_size_tokens": size, "chunk_overlap_tokens": overlap}}
@@ -141,6 +169,7 @@ def query_int(query: Mapping[str, str], name: str, default: int, low: int, high:
 def query_choice(query: Mapping[str, str], name: str, choices: tuple[str, ...], default: str | None) -> str | None:
     value = query.get(name, default)
     if value is not None and value not in choices:
-        raise invalid(f"Invalid value for '{name}': expected one of {', '.join(choices)}, got '{value}'.",
-                      name, "invalid_value")
+        raise invalid(
+            f"Invalid value for '{name}': expected one of {', '.join(choices)}, got '{value}'.", name, "invalid_value"
+        )
     return value
