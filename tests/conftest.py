@@ -32,6 +32,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from credentials.models import Credential
 from vectorstores import gateway
+from vectorstores.models import AuditEntry
 from vectorstores.testing import create_credential
 
 pytest_plugins = ["vectorstores.testing.pytest_plugin"]
@@ -392,3 +393,20 @@ def imported_modules(path):
         ):
             names.add(node.args[0].value)
     return names
+
+
+def audited():
+    """(operation, method, vector store id, status) of each audit entry, oldest first."""
+    return [
+        (entry.operation, entry.method, entry.vector_store_id, entry.status_code)
+        for entry in AuditEntry.objects.order_by("id")
+    ]
+
+
+def assert_invalid(response, field=None):
+    """A 400 in the API's error shape, naming `field` when given."""
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["code"] == "invalid" and body["message"] == body["detail"]
+    if field is not None:
+        assert field in body["errors"], body

@@ -10,8 +10,7 @@ import json
 
 import pytest
 
-from tests.conftest import client_for, text_file
-from vectorstores.models import AuditEntry
+from tests.conftest import assert_invalid, audited, client_for, text_file
 
 pytestmark = pytest.mark.django_db
 
@@ -43,23 +42,6 @@ def batch_url(url, store, batch):
         return url(f"/{store['id']}/file_batches/{batch_id or batch['id']}{suffix}", **query)
 
     return build
-
-
-def audited():
-    """(operation, method, vector store id, status) of each audit entry, oldest first."""
-    return [
-        (entry.operation, entry.method, entry.vector_store_id, entry.status_code)
-        for entry in AuditEntry.objects.order_by("id")
-    ]
-
-
-def assert_invalid(response, field=None):
-    """A 400 in the API's error shape, naming `field` when given."""
-    assert response.status_code == 400, response.content
-    body = response.json()
-    assert body["code"] == "invalid" and body["message"] == body["detail"]
-    if field is not None:
-        assert field in body["errors"], body
 
 
 # --- POST /{id}/file_batches ------------------------------------------------------------------------

@@ -8,8 +8,7 @@ errors, the audit trail and access. The rules a batch body shares with POST /{id
 
 import pytest
 
-from tests.conftest import client_for
-from vectorstores.models import AuditEntry
+from tests.conftest import assert_invalid, audited, client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -54,23 +53,6 @@ def file_url(url, store, file):
         return url(f"/{store_id or store['id']}/files/{file_id or file['id']}{suffix}", **query)
 
     return build
-
-
-def audited():
-    """(operation, method, vector store id, status) of each audit entry, oldest first."""
-    return [
-        (entry.operation, entry.method, entry.vector_store_id, entry.status_code)
-        for entry in AuditEntry.objects.order_by("id")
-    ]
-
-
-def assert_invalid(response, field=None):
-    """A 400 in the API's error shape, naming `field` when given."""
-    assert response.status_code == 400, response.content
-    body = response.json()
-    assert body["code"] == "invalid" and body["message"] == body["detail"]
-    if field is not None:
-        assert field in body["errors"], body
 
 
 # --- GET /{id}/files/{file_id} ------------------------------------------------------------------------

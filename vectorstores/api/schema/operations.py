@@ -53,27 +53,18 @@ CREDENTIAL = OpenApiParameter(
     required=True,
     description="The id of the credential whose OpenAI API key the call uses.",
 )
-STORE_ID = OpenApiParameter(
-    "store_id",
-    OpenApiTypes.STR,
-    OpenApiParameter.PATH,
-    pattern=OBJECT_ID_PATTERN.pattern,
-    description="The vector store id, e.g. vs_abc123.",
-)
-FILE_ID = OpenApiParameter(
-    "file_id",
-    OpenApiTypes.STR,
-    OpenApiParameter.PATH,
-    pattern=OBJECT_ID_PATTERN.pattern,
-    description="The OpenAI File id, e.g. file-abc123.",
-)
-BATCH_ID = OpenApiParameter(
-    "batch_id",
-    OpenApiTypes.STR,
-    OpenApiParameter.PATH,
-    pattern=OBJECT_ID_PATTERN.pattern,
-    description="The file batch id, e.g. vsfb_abc123.",
-)
+
+
+def path_id(name, description):
+    """An id in the path, which the API checks by the object id rule."""
+    return OpenApiParameter(
+        name, OpenApiTypes.STR, OpenApiParameter.PATH, pattern=OBJECT_ID_PATTERN.pattern, description=description
+    )
+
+
+STORE_ID = path_id("store_id", "The vector store id, e.g. vs_abc123.")
+FILE_ID = path_id("file_id", "The OpenAI File id, e.g. file-abc123.")
+BATCH_ID = path_id("batch_id", "The file batch id, e.g. vsfb_abc123.")
 LOCATION = OpenApiParameter(
     "Location",
     OpenApiTypes.URI,
