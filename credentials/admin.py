@@ -38,7 +38,7 @@ class CredentialForm(forms.ModelForm):
 
     class Meta:
         model = Credential
-        fields = ["name", "api_key", "base_url", "organization", "project", "users", "groups"]
+        fields = ["name", "api_key", "base_url", "organization", "project", "users", "groups", "access_mode"]
         formfield_callback = _https_by_default
 
     def __init__(self, *args, **kwargs):
@@ -90,14 +90,14 @@ class CredentialForm(forms.ModelForm):
 
 class CredentialAdmin(admin.ModelAdmin):
     form = CredentialForm
-    list_display = ["name", "masked_key", "base_url_or_default", "allowed", "last_used_at"]
+    list_display = ["name", "masked_key", "base_url_or_default", "allowed", "access_mode", "last_used_at"]
     search_fields = ["name"]
     filter_horizontal = ["users", "groups"]
     readonly_fields = ["id", "created_at", "updated_at", "last_used_at"]
     fieldsets = [
         (None, {"fields": ["name", "api_key"]}),
         ("Endpoint", {"fields": ["base_url", "organization", "project"]}),
-        ("Who may use it through the API", {"fields": ["users", "groups"]}),
+        ("Who may use it through the API", {"fields": ["users", "groups", "access_mode"]}),
         ("Record", {"fields": ["id", "created_at", "updated_at", "last_used_at"]}),
     ]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # as the form's own (_https_by_default)
@@ -108,8 +108,9 @@ class CredentialAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         readonly = super().get_readonly_fields(request, obj)
-        # Where the key is sent is a superuser's decision (within the allow-list, for everyone).
-        return readonly if request.user.is_superuser else [*readonly, "base_url"]
+        # Where the key is sent is a superuser's decision (within the allow-list, for everyone); so is
+        # whether its users reach each other's stores.
+        return readonly if request.user.is_superuser else [*readonly, "base_url", "access_mode"]
 
     def construct_change_message(self, request, form, formsets, add=False):
         """Admin's message, with the old and new value of each endpoint field (never the key)."""

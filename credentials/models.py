@@ -8,6 +8,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connections, models
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from .encryption import SIGNATURE
@@ -43,31 +44,46 @@ class CredentialQuerySet(models.QuerySet):
 
 
 class CredentialManager(models.Manager.from_queryset(CredentialQuerySet)):
-    def get_usable(self, user, pk):
+    def get_usable(self, user, pk, also=()):
         """The credential `pk` if `user` may use it (the rule of usable_by), else None.
 
         Every API call asks this. The ORM would spend more CPU building the query than the database
         spends running it, so the SQL is written once per database and kept (see _usable_sql).
+        `also`: (attribute, SQL expression, params) to compute in the same query and set on the
+        credential, e.g. a check of the app that uses it; `{credential}` in the SQL names the
+        credential's primary key column.
         """
-        if user.is_superuser or not (user.is_authenticated and user.is_active):
-            return self.usable_by(user).filter(pk=pk).first()  # all or none: no membership to look up
+        if not (user.is_authenticated and user.is_active):
+            return None
+        if user.is_superuser:  # all: no membership to look up
+            extra = {name: RawSQL(_with_credential(sql, self.db), params) for name, sql, params in also}
+            return self.filter(pk=pk).annotate(**extra).first()
         connection = connections[self.db]
         user_pk = user._meta.pk.get_db_prep_value(user.pk, connection)
-        params = [self.model._meta.pk.get_db_prep_value(pk, connection), user_pk, user_pk]
-        return next(iter(self.raw(_usable_sql(self.db), params)), None)
+        select, where = _usable_sql(self.db)
+        extra_columns = "".join(f", ({_with_credential(sql, self.db)}) AS {name}" for name, sql, _ in also)
+        params = [param for _, _, extra_params in also for param in extra_params]
+        params += [self.model._meta.pk.get_db_prep_value(pk, connection), user_pk, user_pk]
+        return next(iter(self.raw(select + extra_columns + where, params)), None)
+
+
+def _with_credential(sql, alias):
+    quote = connections[alias].ops.quote_name
+    return sql.format(credential=f"{quote(Credential._meta.db_table)}.{quote(Credential._meta.pk.column)}")
 
 
 @functools.cache
 def _usable_sql(alias):
-    """SELECT the credential %s if the user %s is among its users or the user %s in one of its groups."""
+    """SELECT the credential %s if the user %s is among its users or the user %s in one of its groups
+    (the columns and the rest, so that more columns can go between)."""
     quote = connections[alias].ops.quote_name
     credential_fields = Credential._meta
     users, groups = credential_fields.get_field("users"), credential_fields.get_field("groups")
     user_groups = users.related_model._meta.get_field("groups")
     table, pk = quote(credential_fields.db_table), quote(credential_fields.pk.column)
     columns = ", ".join(f"{table}.{quote(field.column)}" for field in credential_fields.concrete_fields)
-    return (
-        f"SELECT {columns} FROM {table} WHERE {table}.{pk} = %s AND ("
+    return f"SELECT {columns}", (
+        f" FROM {table} WHERE {table}.{pk} = %s AND ("
         f"EXISTS (SELECT 1 FROM {quote(users.m2m_db_table())} cu"
         f" WHERE cu.{quote(users.m2m_column_name())} = {table}.{pk} AND cu.{quote(users.m2m_reverse_name())} = %s)"
         f" OR EXISTS (SELECT 1 FROM {quote(groups.m2m_db_table())} cg"
@@ -78,8 +94,13 @@ def _usable_sql(alias):
     )
 
 
+class AccessMode(models.TextChoices):
+    SHARED = "shared", "Shared: everyone who may use the credential reaches every vector store of its key"
+    OWNED = "owned", "Owned: each user reaches the stores they own or that are shared with a group of theirs"
+
+
 class Credential(models.Model):
-    """An OpenAI API key, encrypted at rest, and who may use it."""
+    """An OpenAI API key, encrypted at rest, who may use it, and how they share what they make with it."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
@@ -106,6 +127,14 @@ class Credential(models.Model):
         blank=True,
         related_name="openai_credentials",
         help_text="Members of these groups may use this credential through the API.",
+    )
+    # Read by the apps that use the key (vectorstores: who reaches which store); `owned` for new credentials.
+    access_mode = models.CharField(
+        max_length=8,
+        choices=AccessMode.choices,
+        default=AccessMode.OWNED,
+        help_text="Superusers and users with the “manage all vector stores” permission reach every store in "
+        "either mode.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

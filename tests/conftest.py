@@ -242,8 +242,11 @@ def other_user(django_user_model):
 
 @pytest.fixture
 def credential(db, fake_openai, user):
-    """A credential pointing at the fake OpenAI, usable by `user`."""
-    return create_credential(fake_openai, name="Test credential", api_key=TEST_API_KEY, users=[user])
+    """A credential pointing at the fake OpenAI, usable by `user`, in shared mode: the tests of the surface
+    act on stores made in the fake directly (tests/ownership/ covers owned mode)."""
+    return create_credential(
+        fake_openai, name="Test credential", api_key=TEST_API_KEY, users=[user], access_mode="shared"
+    )
 
 
 @pytest.fixture
@@ -347,6 +350,7 @@ def form_data(credential=None, **changes):
         "project": credential.project if credential else "",
         "users": [user.pk for user in credential.users.all()] if credential else [],
         "groups": [group.pk for group in credential.groups.all()] if credential else [],
+        "access_mode": credential.access_mode if credential else "owned",
         "_save": "Save",
     }
     return {**data, **changes}

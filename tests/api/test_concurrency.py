@@ -58,8 +58,9 @@ def live_users(transactional_db, django_user_model):
 
 @pytest.fixture
 def live_credential(transactional_db, fake):
-    """A credential pointing at the fake OpenAI, shared by whoever the test adds to it."""
-    return create_credential(fake, name="Shared credential", api_key=TEST_API_KEY)
+    """A credential pointing at the fake OpenAI, shared by whoever the test adds to it (in shared mode: the
+    tests act on stores made in the fake)."""
+    return create_credential(fake, name="Shared credential", api_key=TEST_API_KEY, access_mode="shared")
 
 
 def store_url(live, credential, store_id):

@@ -18,11 +18,19 @@ pytestmark = pytest.mark.django_db
 
 CACHED_CALL_QUERIES = 3  # SELECT token + user, SELECT credential, INSERT audit entry
 TABLE = re.compile(r'\b(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', re.IGNORECASE)
+SUBQUERY = re.compile(r"\([^()]*\)")
 
 
 def tables(captured):
-    """(statement, table) of each captured query, e.g. ("SELECT", "authtoken_token")."""
-    return [(query["sql"].split()[0].upper(), TABLE.search(query["sql"]).group(1)) for query in captured]
+    """(statement, table) of each captured query, e.g. ("SELECT", "authtoken_token"): its own table, not
+    one of its subqueries'."""
+    return [(query["sql"].split()[0].upper(), TABLE.search(outer(query["sql"])).group(1)) for query in captured]
+
+
+def outer(sql):
+    while SUBQUERY.search(sql):
+        sql = SUBQUERY.sub("", sql)
+    return sql
 
 
 @pytest.fixture
@@ -66,11 +74,15 @@ ENDPOINTS = [
 ]
 
 
-@pytest.mark.parametrize("call", [call for _, call in ENDPOINTS], ids=[name for name, _ in ENDPOINTS])
+# Writes of the store's records (vectorstores.ownership) an endpoint makes on top: the new store's record.
+RECORD_WRITES = {"create": 1}
+
+
+@pytest.mark.parametrize("name, call", ENDPOINTS, ids=[name for name, _ in ENDPOINTS])
 def test_each_endpoint_costs_at_most_three_queries_with_a_cached_client(
-    api, url, store, fake_openai, warm, call, django_assert_max_num_queries
+    api, url, store, fake_openai, warm, name, call, django_assert_max_num_queries
 ):
-    with django_assert_max_num_queries(CACHED_CALL_QUERIES):
+    with django_assert_max_num_queries(CACHED_CALL_QUERIES + RECORD_WRITES.get(name, 0)):
         response = call(api, url, store["id"], fake_openai, store)
     assert response.status_code == 200, response.content
 

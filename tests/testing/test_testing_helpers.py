@@ -132,13 +132,14 @@ def test_the_fake_accepts_only_its_keys():
 
 
 def test_create_credential_makes_a_credential_the_api_can_use(db, fake_openai, user, other_user):
-    store = fake_openai.create_vector_store(name="Handbook")
     credential = create_credential(fake_openai, name="Handbook key", users=[user])
 
     stored = Credential.objects.get(pk=credential.pk)
     assert (stored.name, stored.base_url, stored.api_key) == ("Handbook key", fake_openai.base_url, TEST_API_KEY)
     assert list(stored.users.all()) == [user] and not stored.groups.exists()
+    assert stored.access_mode == "owned"  # the model's default: the stores it makes are the user's
 
+    store = client_for(user).post(f"{API_ROOT}?credential={credential.pk}", {"name": "Handbook"}, format="json").json()
     response = client_for(user).get(API_ROOT, {"credential": credential.pk})
     assert response.status_code == 200
     assert [(item["id"], item["name"]) for item in response.json()] == [(store["id"], "Handbook")]

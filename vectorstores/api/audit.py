@@ -18,6 +18,10 @@ class AuditTrailMixin:
     A failure to write is logged, never turned into a failed call.
     """
 
+    # The store a call made (its id is not in the path), and the owner of the call's store, when known.
+    audit_store_id = ""
+    audit_store_owner = ""
+
     def dispatch(self, request, *args, **kwargs):
         self.audit_started = time.monotonic()
         response = None
@@ -43,7 +47,8 @@ class AuditTrailMixin:
             credential_ref=_text(request.query_params.get("credential", ""), 64),
             operation=self.action or "",
             method=_text(request.method, AuditEntry._meta.get_field("method").max_length),
-            vector_store_id=_text(self.kwargs.get("store_id", ""), 128),
+            vector_store_id=_text(self.kwargs.get("store_id") or self.audit_store_id, 128),
+            store_owner=self.audit_store_owner,
             status_code=status_code,
             duration_ms=round((time.monotonic() - self.audit_started) * 1000),
         )

@@ -27,6 +27,18 @@ class CredentialNotFound(exceptions.NotFound):
     default_code = "credential_not_found"
 
 
+class StoreNotFound(exceptions.NotFound):
+    # A store of someone else answers like one that does not exist (see vectorstores.ownership).
+    default_detail = "Vector store not found."
+    default_code = "vector_store_not_found"
+
+
+class FileNotFound(exceptions.NotFound):
+    # A File in a store of someone else is not the caller's to attach.
+    default_detail = "File not found."
+    default_code = "file_not_found"
+
+
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The upload is larger than this server accepts."

@@ -208,6 +208,14 @@ class FileListQuerySerializer(ListQuerySerializer):
     filter = serializers.ChoiceField(required=False, choices=["in_progress", "completed", "failed", "cancelled"])
 
 
+class CreateQuerySerializer(serializers.Serializer):
+    group = serializers.CharField(
+        required=False,
+        max_length=150,
+        help_text="The name of a group of yours to share the new store with: its members reach it too.",
+    )
+
+
 class WaitQuerySerializer(serializers.Serializer):
     wait = serializers.BooleanField(
         required=False,

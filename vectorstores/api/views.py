@@ -1,5 +1,7 @@
 """The vector store API: parse, check access, call the gateway, render."""
 
+from contextlib import contextmanager
+from types import SimpleNamespace
 from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -12,18 +14,17 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from credentials.models import Credential
-
-from .. import gateway
+from .. import gateway, ownership
 from ..conf import app_settings
 from .audit import AuditTrailMixin
-from .exceptions import CredentialNotFound, api_exception_handler
+from .exceptions import CredentialNotFound, FileNotFound, StoreNotFound, api_exception_handler
 from .multipart import StreamedUploadMixin, UploadParser
 from .parsers import JSONParser
 from .schema import document
 from .serializers import (
     AttachFilesSerializer,
     ContentQuerySerializer,
+    CreateQuerySerializer,
     CredentialQuerySerializer,
     DetachQuerySerializer,
     FileBatchSerializer,
@@ -55,8 +56,9 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
     schema = AutoSchema()
     # No OPTIONS answer: DRF's would describe the view from its docstring; the OpenAPI document describes it.
     metadata_class = None
-    # Set per request by initial(): the credential this call uses.
+    # Set per request by check_access(): the credential this call uses, and what it lets the caller reach.
     credential = None
+    access = None
 
     def get_permissions(self):
         """Signed-in callers only, always; and then the host's own rules (see the PERMISSION_CLASSES setting)."""
@@ -86,41 +88,65 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
                     object_id_validator(kwargs[name])
                 except DjangoValidationError as error:
                     raise serializers.ValidationError({shown: error.messages}) from None
-        self.credential = self._usable_credential(request)
+        self.access = self._usable_credential(request, kwargs.get("store_id"))
+        self.credential = self.access.credential
+        self.audit_store_owner = self.credential.store_owner or ""
 
-    def _usable_credential(self, request):
+    def _usable_credential(self, request, store_id):
         query = _validated(CredentialQuerySerializer, request.query_params)
-        credential = Credential.objects.get_usable(request.user, query["credential"])
-        if credential is None:
+        try:
+            access = ownership.usable_credential(request.user, query["credential"], store_id)
+        except ownership.StoreNotReachable:
+            raise StoreNotFound() from None
+        if access is None:
             raise CredentialNotFound()
-        gateway.check_usable(credential)
-        credential.mark_used()
-        return credential
+        gateway.check_usable(access.credential)
+        access.credential.mark_used()
+        return access
 
     @document.list_vector_stores
     def list(self, request, **host_url_kwargs):
         query = ListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        page = gateway.list_vector_stores(self.credential, paged=query.paged, **query.validated_data)
+        try:
+            page = ownership.list_stores(self.access, paged=query.paged, **query.validated_data)
+        except ownership.UnknownCursor as unknown:
+            raise serializers.ValidationError({unknown.name: ["No vector store of this list has this id."]}) from None
         return _page_response(request, page)
 
     @document.create_vector_store
     def create(self, request, **host_url_kwargs):
+        group_name = _validated(CreateQuerySerializer, request.query_params).get("group")
+        group = None
+        if group_name is not None:
+            group = ownership.group_for_new_store(self.access, group_name)
+            if group is None:
+                raise serializers.ValidationError({"group": ["You are in no group of this name."]})
         fields = _validated(VectorStoreCreateSerializer, request.data)
-        return Response(gateway.create_vector_store(self.credential, fields))
+        store = gateway.create_vector_store(self.credential, fields)
+        self.audit_store_id, self.audit_store_owner = store["id"], request.user.get_username()
+        ownership.record_new_store(self.access, store, group)
+        return Response(store)
 
     @document.get_vector_store
     def retrieve(self, request, store_id, **host_url_kwargs):
-        return Response(gateway.get_vector_store(self.credential, store_id))
+        with ownership.forgetting_vanished_store(self.access):
+            return Response(gateway.get_vector_store(self.credential, store_id))
 
     @document.update_vector_store
     def update(self, request, store_id, **host_url_kwargs):
         fields = _validated(VectorStoreUpdateSerializer, request.data)
-        return Response(gateway.update_vector_store(self.credential, store_id, fields))
+        with ownership.forgetting_vanished_store(self.access):
+            store = gateway.update_vector_store(self.credential, store_id, fields)
+        ownership.remember_store(self.access, store)
+        return Response(store)
 
     @document.delete_vector_store
     def destroy(self, request, store_id, **host_url_kwargs):
-        return Response(gateway.delete_vector_store(self.credential, store_id))
+        with ownership.forgetting_vanished_store(self.access):
+            deleted = gateway.delete_vector_store(self.credential, store_id)
+        ownership.forget_store(self.access)
+        return Response(deleted)
 
     @document.upload_files
     def upload_files(self, request, store_id, **host_url_kwargs):
@@ -134,6 +160,7 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
             attributes=body.get("attributes"),
             wait=wait,
         )
+        ownership.record_store_files(self.access, [file["id"] for file in uploaded.files])
         return Response(uploaded.files) if wait else self._batch_accepted(request, store_id, uploaded.batch)
 
     @document.attach_files
@@ -141,12 +168,44 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
         wait = _validated(WaitQuerySerializer, request.query_params)["wait"]
         body = AttachFilesSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        batch = gateway.attach_files_to_store(self.credential, store_id, body.attached_files(), wait=wait)
+        files = self._attachable(body.attached_files())
+        with self._recording_attached(files):
+            batch = gateway.attach_files_to_store(self.credential, store_id, files, wait=wait)
         if not wait:
             return self._batch_accepted(request, store_id, batch)
         if "file_id" in body.validated_data:  # one file: its vector store file, processed
             return Response(gateway.get_store_file(self.credential, store_id, body.validated_data["file_id"]))
         return Response(batch)
+
+    def _attachable(self, files):
+        """`files`, unless one is a File in a store the caller cannot reach: then, for them, no such File."""
+        if ownership.files_of_others(self.access, [file["file_id"] for file in files]):
+            raise FileNotFound()
+        return files
+
+    @contextmanager
+    def _recording_attached(self, files):
+        """Record the attached Files once the batch exists, also when it then fails (some may be in)."""
+        try:
+            yield
+        except gateway.BatchError:
+            ownership.record_store_files(self.access, [file["file_id"] for file in files])
+            raise
+        ownership.record_store_files(self.access, [file["file_id"] for file in files])
+
+    @contextmanager
+    def _forgetting_detached(self):
+        """Forget the records of the Files a removal detached, by its reports (set on the yielded object, or
+        carried by the error that ended it)."""
+        detached = SimpleNamespace(reports=[])
+        try:
+            yield detached
+        except gateway.GatewayError as error:
+            detached.reports = error.report.get("files", [])
+            raise
+        finally:
+            ids = [report["id"] for report in detached.reports if report.get("deleted")]
+            ownership.forget_store_files(self.access, ids)
 
     def _batch_accepted(self, request, store_id, batch):
         """202 with the batch as it was created, and a Location to follow it at."""
@@ -170,7 +229,14 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
     @document.detach_file
     def detach_file(self, request, store_id, file_id, **host_url_kwargs):
         query = _validated(DetachQuerySerializer, request.query_params)
-        return Response(gateway.detach_store_file(self.credential, store_id, file_id, delete_file=query["delete_file"]))
+        keep = bool(query["delete_file"] and ownership.files_of_others(self.access, [file_id], besides_store=store_id))
+        with self._forgetting_detached() as detached:
+            detached.reports = [
+                gateway.detach_store_file(
+                    self.credential, store_id, file_id, delete_file=query["delete_file"], keep_file=keep
+                )
+            ]
+        return Response(detached.reports[0])
 
     @document.file_content
     def file_content(self, request, store_id, file_id, **host_url_kwargs):
@@ -184,7 +250,10 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
     @document.create_file_batch
     def create_file_batch(self, request, store_id, **host_url_kwargs):
         body = _validated(FileBatchSerializer, request.data)
-        return Response(gateway.create_file_batch(self.credential, store_id, **body).data)
+        files = self._attachable(body.get("files") or [{"file_id": file_id} for file_id in body["file_ids"]])
+        batch = gateway.create_file_batch(self.credential, store_id, **body).data
+        ownership.record_store_files(self.access, [file["file_id"] for file in files])
+        return Response(batch)
 
     @document.get_file_batch
     def retrieve_file_batch(self, request, store_id, batch_id, **host_url_kwargs):
@@ -204,23 +273,26 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
     @document.remove_files
     def remove_files(self, request, store_id, **host_url_kwargs):
         body = _validated(RemoveFilesSerializer, request.data)
-        return Response(
-            gateway.remove_files_from_store(
-                self.credential, store_id, body["file_ids"], delete_files=body["delete_files"]
+        keep = body["delete_files"] and ownership.files_of_others(self.access, body["file_ids"], besides_store=store_id)
+        with self._forgetting_detached() as detached:
+            detached.reports = gateway.remove_files_from_store(
+                self.credential, store_id, body["file_ids"], delete_files=body["delete_files"], keep_files=keep or ()
             )
-        )
+        return Response(detached.reports)
 
     @document.list_files
     def list_files(self, request, store_id, **host_url_kwargs):
         query = FileListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        page = gateway.list_store_files(self.credential, store_id, paged=query.paged, **query.validated_data)
+        with ownership.forgetting_vanished_store(self.access):
+            page = gateway.list_store_files(self.credential, store_id, paged=query.paged, **query.validated_data)
         return _page_response(request, page)
 
     @document.search
     def search(self, request, store_id, **host_url_kwargs):
         params = _validated(SearchSerializer, request.data)
-        return Response(gateway.search_store(self.credential, store_id, params))
+        with ownership.forgetting_vanished_store(self.access):
+            return Response(gateway.search_store(self.credential, store_id, params))
 
 
 def _validated(serializer_class, data):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -94,26 +94,39 @@ def check_connection(credential: Credential) -> None:
     call(clients.get(credential).vector_stores.with_raw_response.list, limit=1, expect="list")
 
 
+# Why a File asked to be deleted was only detached (see `keep_files`).
+FILE_KEPT = "The File is also in a vector store of another user: it was detached from this store and kept."
+
+
 @dataclass
 class Removal:
     file_id: str
     deleted: bool = False
     file_deleted: bool | None = None
+    file_kept: str | None = None
     error: GatewayError | None = field(default=None)
 
     def report(self):
         report = {"id": self.file_id, "object": "vector_store.file.deleted", "deleted": self.deleted}
         if self.file_deleted is not None:
             report["file_deleted"] = self.file_deleted
+        if self.file_kept:
+            report["file_kept"] = self.file_kept
         if self.error:
             report["error"] = self.error.body()
         return report
 
 
 def remove_files_from_store(
-    credential: Credential, store_id: str, file_ids: list[str], *, delete_files: bool = False
+    credential: Credential,
+    store_id: str,
+    file_ids: list[str],
+    *,
+    delete_files: bool = False,
+    keep_files: Collection[str] = (),
 ) -> list[dict[str, Any]]:
-    """Detach `file_ids` from the store concurrently, and with `delete_files` delete the Files too.
+    """Detach `file_ids` from the store concurrently, and with `delete_files` delete the Files too, except
+    those of `keep_files` (whose reports say why in `file_kept`).
 
     Returns the per-file reports; raises a GatewayError carrying them if any removal failed.
     """
@@ -130,7 +143,9 @@ def remove_files_from_store(
             )
             removal.deleted = bool(answer.get("deleted"))
             # Only a file this store held is deleted, so a typo can't delete another store's file.
-            if delete_files and removal.deleted:
+            if delete_files and removal.deleted and file_id in keep_files:
+                removal.file_kept = FILE_KEPT
+            elif delete_files and removal.deleted:
                 removal.file_deleted = bool(
                     call(client.files.with_raw_response.delete, file_id, expect="file")["deleted"]
                 )

@@ -36,10 +36,13 @@ def update_store_file(
 
 
 def detach_store_file(
-    credential: Credential, store_id: str, file_id: str, *, delete_file: bool = False
+    credential: Credential, store_id: str, file_id: str, *, delete_file: bool = False, keep_file: bool = False
 ) -> dict[str, Any]:
-    """Detach the file, and with `delete_file` delete the File too: the per-step report of a removal."""
-    [report] = remove_files_from_store(credential, store_id, [file_id], delete_files=delete_file)
+    """Detach the file, and with `delete_file` delete the File too unless `keep_file`: the per-step report of
+    a removal."""
+    [report] = remove_files_from_store(
+        credential, store_id, [file_id], delete_files=delete_file, keep_files={file_id} if keep_file else ()
+    )
     return report
 
 

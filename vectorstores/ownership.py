@@ -1,0 +1,363 @@
+"""Who reaches which vector store: the rules of a credential's access mode, shared by the API and the console.
+
+A credential in `owned` mode lets each user reach the stores they own or that are shared with one of
+their groups; superusers and holders of `vectorstores.manage_all_stores` reach all, as everyone does
+under a `shared` credential. Stores are known through StoreRecord rows; a store without one is
+reached only by those who reach all.
+
+Plain Django: no DRF here. The API and the console turn `StoreNotReachable` into their own answers.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
+from django.db import connections, router
+from django.db.models import Q
+
+from credentials.models import AccessMode, Credential
+
+from . import gateway
+from .conf import app_settings
+from .models import StoreFileRecord, StoreRecord
+
+MANAGE_ALL_STORES = "vectorstores.manage_all_stores"
+# OpenAI's largest page: the one upstream page an owned list reads to check its own.
+CHECK_PAGE_SIZE = 100
+OPENAI_DEFAULT_PAGE_SIZE = 20
+
+
+class StoreNotReachable(Exception):
+    """The store does not exist for this caller: not theirs, or not there at all (never told which)."""
+
+
+class UnknownCursor(Exception):
+    """A list's `after`/`before` names no store of the caller's list."""
+
+    def __init__(self, name):
+        super().__init__(name)
+        self.name = name
+
+
+@dataclass
+class StoreAccess:
+    """What one request may reach with its credential."""
+
+    credential: Credential
+    user: object
+    reaches_all: bool
+    # The record of the store the request names, if the site has one.
+    record_id: int | None = None
+
+    @property
+    def owned_mode(self):
+        return self.credential.access_mode == AccessMode.OWNED
+
+
+def usable_credential(user, credential_pk, store_id=None):
+    """The credential `credential_pk` with what `user` reaches through it, or None if they may not use it.
+
+    One SQL query decides both the credential and (for a `store_id`) the store, however the user reaches it.
+    Raises StoreNotReachable for a store the user may not reach.
+    """
+    credential = Credential.objects.get_usable(user, credential_pk, also=_access_columns(user, store_id))
+    if credential is None:
+        return None
+    access = StoreAccess(
+        credential,
+        user,
+        reaches_all=(
+            credential.access_mode != AccessMode.OWNED or user.is_superuser or bool(credential.manages_all_stores)
+        ),
+        record_id=credential.store_record,
+    )
+    if store_id is not None and not access.reaches_all and not credential.store_reachable:
+        raise StoreNotReachable(store_id)
+    return access
+
+
+def check_store(access, store_id):
+    """Raise StoreNotReachable unless the request's user reaches `store_id` (one query, for a caller that
+    named the credential first and the store later, like the console's forms)."""
+    if not access.reaches_all and not _reachable(access).filter(store_id=store_id).exists():
+        raise StoreNotReachable(store_id)
+
+
+def _access_columns(user, store_id):
+    """The columns that get_usable computes besides the credential: is the store theirs, may they reach all."""
+    owned_sql, permission_sql, owner_sql, record_sql = _access_sql(router.db_for_read(StoreRecord))
+    user_pk, store_id = user.pk, store_id or ""
+    return [
+        ("store_reachable", owned_sql, [store_id, user_pk, user_pk]),
+        ("manages_all_stores", permission_sql, [user_pk, user_pk]),
+        ("store_owner", owner_sql, [store_id]),
+        ("store_record", record_sql, [store_id]),
+    ]
+
+
+@functools.cache
+def _access_sql(alias):
+    """EXISTS a record of this credential's store %s owned by the user %s or shared with a group of user %s;
+    EXISTS the manage_all_stores permission for user %s directly or through a group of user %s;
+    the username of the owner of the store %s (for the audit trail); the id of the record of the store %s.
+
+    Read from Django's permission tables, as ModelBackend reads them (so a permission that only a custom
+    authentication backend grants is not seen here)."""
+    quote = connections[alias].ops.quote_name
+    User = get_user_model()
+    records = StoreRecord._meta
+    user_groups = User._meta.get_field("groups")
+    user_permissions = User._meta.get_field("user_permissions")
+    group_permissions = Group._meta.get_field("permissions")
+    permission = Permission._meta
+    content_type = ContentType._meta
+    app_label, codename = MANAGE_ALL_STORES.split(".")
+    groups_of_user = (
+        f"SELECT ug.{quote(user_groups.m2m_reverse_name())} FROM {quote(user_groups.m2m_db_table())} ug"
+        f" WHERE ug.{quote(user_groups.m2m_column_name())} = %s"
+    )
+    the_permission = (
+        f"SELECT p.{quote(permission.pk.column)} FROM {quote(permission.db_table)} p"
+        f" INNER JOIN {quote(content_type.db_table)} ct ON ct.{quote(content_type.pk.column)}"
+        f" = p.{quote(permission.get_field('content_type').column)}"
+        f" WHERE p.{quote(permission.get_field('codename').column)} = '{codename}'"
+        f" AND ct.{quote(content_type.get_field('app_label').column)} = '{app_label}'"
+    )
+    owned = (
+        f"EXISTS (SELECT 1 FROM {quote(records.db_table)} r"
+        f" WHERE r.{quote(records.get_field('credential').column)} = {{credential}}"
+        f" AND r.{quote(records.get_field('store_id').column)} = %s"
+        f" AND (r.{quote(records.get_field('owner').column)} = %s"
+        f" OR r.{quote(records.get_field('group').column)} IN ({groups_of_user})))"
+    )
+    permitted = (
+        f"EXISTS (SELECT 1 FROM {quote(user_permissions.m2m_db_table())} up"
+        f" WHERE up.{quote(user_permissions.m2m_column_name())} = %s"
+        f" AND up.{quote(user_permissions.m2m_reverse_name())} IN ({the_permission}))"
+        f" OR EXISTS (SELECT 1 FROM {quote(group_permissions.m2m_db_table())} gp"
+        f" WHERE gp.{quote(group_permissions.m2m_column_name())} IN ({groups_of_user})"
+        f" AND gp.{quote(group_permissions.m2m_reverse_name())} IN ({the_permission}))"
+    )
+    owner_name = (
+        f"SELECT u.{quote(User._meta.get_field(User.USERNAME_FIELD).column)} FROM {quote(records.db_table)} r"
+        f" INNER JOIN {quote(User._meta.db_table)} u ON u.{quote(User._meta.pk.column)}"
+        f" = r.{quote(records.get_field('owner').column)}"
+        f" WHERE r.{quote(records.get_field('credential').column)} = {{credential}}"
+        f" AND r.{quote(records.get_field('store_id').column)} = %s"
+    )
+    record = (
+        f"SELECT r.{quote(records.pk.column)} FROM {quote(records.db_table)} r"
+        f" WHERE r.{quote(records.get_field('credential').column)} = {{credential}}"
+        f" AND r.{quote(records.get_field('store_id').column)} = %s"
+    )
+    return owned, permitted, owner_name, record
+
+
+def _reachable(access):
+    return StoreRecord.objects.filter(credential=access.credential).reachable_by(access.user)
+
+
+# --- groups named on create ---
+
+
+def group_for_new_store(access, name):
+    """The group `name` a new store is shared with: one the user is in (any, for those who reach all).
+    None if there is no such group for them."""
+    groups = Group.objects.all() if access.user.is_superuser else access.user.groups.all()
+    return groups.filter(name=name).first()
+
+
+# --- records kept in step with what OpenAI holds ---
+
+
+def record_new_store(access, store, group=None):
+    """Record a store just created for the request's user; if that fails, delete the store at OpenAI again
+    so that nobody is left with a store nobody owns."""
+    try:
+        return StoreRecord.objects.create(
+            credential=access.credential,
+            store_id=store["id"],
+            owner=access.user,
+            group=group,
+            created_by=access.user,
+            **_snapshot_fields(store),
+        )
+    except Exception:
+        try:
+            gateway.delete_vector_store(access.credential, store["id"])
+        finally:
+            raise
+
+
+def import_store(credential, store, *, owner=None, group=None, created_by=None):
+    """Record a store that exists at OpenAI but not here (an admin's import)."""
+    return StoreRecord.objects.create(
+        credential=credential,
+        store_id=store["id"],
+        owner=owner,
+        group=group,
+        created_by=created_by,
+        **_snapshot_fields(store),
+    )
+
+
+def remember_stores(credential, stores: Iterable[dict]):
+    """Keep the snapshots of the recorded ones among `stores` (as OpenAI just returned them) current."""
+    fresh = {store["id"]: store for store in stores if isinstance(store, dict) and "id" in store}
+    changed = []
+    for record in StoreRecord.objects.filter(credential=credential, store_id__in=fresh):
+        if record.snapshot != fresh[record.store_id]:
+            for name, value in _snapshot_fields(fresh[record.store_id]).items():
+                setattr(record, name, value)
+            changed.append(record)
+    if changed:
+        StoreRecord.objects.bulk_update(changed, ["snapshot", "store_created_at"])
+
+
+def remember_store(access, store):
+    """Keep the snapshot of the request's store current (as OpenAI just returned it)."""
+    if access.record_id is not None:
+        StoreRecord.objects.filter(pk=access.record_id).update(**_snapshot_fields(store))
+
+
+def forget_store(access):
+    """The request's store is gone (deleted here, or found missing at OpenAI): its record goes too."""
+    if access.record_id is not None:
+        StoreRecord.objects.filter(pk=access.record_id).delete()
+
+
+@contextmanager
+def forgetting_vanished_store(access):
+    """Around a call whose only object is the request's store: OpenAI's 404 means the store is gone, and so
+    goes its record."""
+    try:
+        yield
+    except gateway.OpenAINotFound:
+        forget_store(access)
+        raise
+
+
+def _snapshot_fields(store):
+    created_at = store.get("created_at")
+    return {"snapshot": store, "store_created_at": created_at if isinstance(created_at, int) else 0}
+
+
+# --- files ---
+
+
+def record_store_files(access, file_ids):
+    """Remember the Files the request's user attached to the request's store (if it is recorded)."""
+    if access.record_id is not None and file_ids:
+        StoreFileRecord.objects.bulk_create(
+            [StoreFileRecord(store_id=access.record_id, file_id=id, attached_by=access.user) for id in file_ids],
+            ignore_conflicts=True,
+        )
+
+
+def forget_store_files(access, file_ids):
+    """The Files detached from the request's store."""
+    if access.record_id is not None and file_ids:
+        StoreFileRecord.objects.filter(store_id=access.record_id, file_id__in=list(file_ids)).delete()
+
+
+def files_of_others(access, file_ids, *, besides_store=None):
+    """The ids among `file_ids` that a store the user cannot reach holds (owned mode only; in shared mode,
+    and for those who reach all, none): such a File is not theirs to delete or to attach elsewhere."""
+    if not access.owned_mode or access.reaches_all or not file_ids:
+        return set()
+    held = StoreFileRecord.objects.filter(store__credential=access.credential, file_id__in=list(file_ids))
+    if besides_store is not None:
+        held = held.exclude(store__store_id=besides_store)
+    return set(held.exclude(store__in=_reachable(access)).values_list("file_id", flat=True))
+
+
+# --- owned lists ---
+
+
+def list_stores(access, *, paged, limit=None, order=None, after=None, before=None):
+    """A page of the stores the user reaches, in OpenAI's list shape (gateway.Page).
+
+    Those who reach all get OpenAI's own list. Others get their recorded stores, read from the
+    database in OpenAI's order (so pages are never short for stores of others), each as OpenAI returned
+    it in the one upstream page that starts where this page starts (which also drops stores deleted at
+    OpenAI behind this site's back), else as the site last saw it.
+    """
+    if access.reaches_all:
+        return gateway.list_vector_stores(
+            access.credential, paged=paged, **_given(limit=limit, order=order, after=after, before=before)
+        )
+    descending = (order or "desc") == "desc"
+    size = (limit or OPENAI_DEFAULT_PAGE_SIZE) if paged else app_settings.LIST_MAX_ITEMS
+    records = _owned_page(access, descending, size, after, before)
+    if before is None:
+        upstream = _upstream_page(access.credential, order, after)
+        if upstream is not None and _drop_vanished(access.credential, records, upstream, descending):
+            records = _owned_page(access, descending, size, after, before)
+        fresh = {store["id"]: store for store in (upstream.items if upstream else [])}
+        remember_stores(access.credential, [fresh[r.store_id] for r in records[:size] if r.store_id in fresh])
+        items = [fresh.get(record.store_id, record.snapshot) for record in records[:size]]
+    else:
+        items = [record.snapshot for record in records[:size]]
+    has_more = len(records) > size
+    return gateway.Page(items, has_more, items[0]["id"] if items else None, items[-1]["id"] if items else None)
+
+
+def _owned_page(access, descending, size, after, before):
+    """Up to size + 1 records (one more tells whether more exist) past the cursor, in the list's order."""
+    records = _reachable(access)
+    order_by = ["-store_created_at", "-store_id"] if descending else ["store_created_at", "store_id"]
+    for name, cursor_id in (("after", after), ("before", before)):
+        if cursor_id is None:
+            continue
+        cursor = records.filter(store_id=cursor_id).values_list("store_created_at", "store_id").first()
+        if cursor is None:
+            raise UnknownCursor(name)
+        onward = (name == "after") == descending  # walking towards older stores
+        op = "lt" if onward else "gt"
+        created_at, store_id = cursor
+        earlier_or_later = Q(**{f"store_created_at__{op}": created_at})
+        records = records.filter(earlier_or_later | Q(store_created_at=created_at, **{f"store_id__{op}": store_id}))
+    if before is not None and after is None:  # the page just ahead of the cursor: walk back, then turn round
+        reverse = ["store_created_at", "store_id"] if descending else ["-store_created_at", "-store_id"]
+        back = list(records.order_by(*reverse)[: size + 1])
+        return back[:size][::-1] + back[size:]
+    return list(records.order_by(*order_by)[: size + 1])
+
+
+def _upstream_page(credential, order, after):
+    """OpenAI's page of CHECK_PAGE_SIZE stores past the same cursor, or None if OpenAI no longer knows the
+    cursor (then the page is shown as last seen)."""
+    try:
+        return gateway.list_vector_stores(
+            credential, paged=True, limit=CHECK_PAGE_SIZE, **_given(order=order, after=after)
+        )
+    except gateway.OpenAIStatusError as error:
+        if error.upstream_status in (400, 404):
+            return None
+        raise
+
+
+def _drop_vanished(credential, records, upstream, descending):
+    """Forget the records that OpenAI's page covers but does not hold. True if any were."""
+    listed = {store["id"] for store in upstream.items}
+    if upstream.has_more:
+        edge = upstream.items[-1].get("created_at") if upstream.items else None
+        if not isinstance(edge, int):
+            return False
+        covered = (lambda r: r.store_created_at > edge) if descending else (lambda r: r.store_created_at < edge)
+    else:
+        covered = lambda r: True  # noqa: E731 - the page reached the end: it covers everything past the cursor
+    vanished = [record.pk for record in records if covered(record) and record.store_id not in listed]
+    if vanished:
+        StoreRecord.objects.filter(pk__in=vanished).delete()
+    return bool(vanished)
+
+
+def _given(**params):
+    return {name: value for name, value in params.items() if value is not None}
