@@ -163,6 +163,33 @@ def _reachable(access):
     return StoreRecord.objects.filter(credential=access.credential).reachable_by(access.user)
 
 
+def may_manage_stores(user):
+    """Whether `user` may assign stores to owners and groups (import, reassign): superusers and holders of
+    the manage_all_stores permission."""
+    return user.is_active and (user.is_superuser or user.has_perm(MANAGE_ALL_STORES))
+
+
+def records_of(credential, store_ids):
+    """{store id: its StoreRecord (owner and group loaded)} for those of `store_ids` the site records."""
+    records = StoreRecord.objects.filter(credential=credential, store_id__in=list(store_ids))
+    return {record.store_id: record for record in records.select_related("owner", "group")}
+
+
+def unrecorded_stores(credential):
+    """The stores of the credential's key at OpenAI that the site has no record of (up to LIST_MAX_ITEMS
+    are looked at: the Page's has_more says whether there were more)."""
+    listed = gateway.list_vector_stores(credential, paged=False)
+    recorded = set(
+        StoreRecord.objects.filter(
+            credential=credential, store_id__in=[store["id"] for store in listed.items]
+        ).values_list("store_id", flat=True)
+    )
+    stores = [store for store in listed.items if store["id"] not in recorded]
+    return gateway.Page(
+        stores, listed.has_more, stores[0]["id"] if stores else None, stores[-1]["id"] if stores else None
+    )
+
+
 # --- groups named on create ---
 
 
@@ -195,16 +222,25 @@ def record_new_store(access, store, group=None):
             raise
 
 
-def import_store(credential, store, *, owner=None, group=None, created_by=None):
-    """Record a store that exists at OpenAI but not here (an admin's import)."""
-    return StoreRecord.objects.create(
-        credential=credential,
-        store_id=store["id"],
-        owner=owner,
-        group=group,
-        created_by=created_by,
-        **_snapshot_fields(store),
-    )
+def import_stores(credential, stores, *, owner=None, group=None, created_by=None):
+    """Record stores that exist at OpenAI but not here (an admin's import) as `owner`'s, shared with `group`.
+    A store already recorded keeps its record. Returns the ids of the stores recorded now."""
+    stores = list({store["id"]: store for store in stores}.values())
+    recorded = set(records_of(credential, [store["id"] for store in stores]))
+    new = [
+        StoreRecord(
+            credential=credential,
+            store_id=store["id"],
+            owner=owner,
+            group=group,
+            created_by=created_by,
+            **_snapshot_fields(store),
+        )
+        for store in stores
+        if store["id"] not in recorded
+    ]
+    StoreRecord.objects.bulk_create(new, ignore_conflicts=True)  # one recorded meanwhile keeps its record
+    return [record.store_id for record in new]
 
 
 def remember_stores(credential, stores: Iterable[dict]):
