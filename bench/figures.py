@@ -1,4 +1,4 @@
-"""The seven figures of issue 5. Each takes the running Bench and returns its table rows.
+"""The figures of issues 5 (1-7) and 13 (8). Each takes the running Bench and returns its table rows.
 
 Every comparison is measured in the same run, interleaved, and reported as medians; every loop is
 bounded in count and in time.
@@ -556,6 +556,7 @@ def throughput(bench):
 # --- 7. Database work per request ------------------------------------------------------------------
 
 SQL_TABLE = re.compile(r'\b(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', re.IGNORECASE)
+SUBQUERY = re.compile(r"\([^()]*\)")
 
 
 def queries_per_request(bench):
@@ -602,5 +603,73 @@ def queries_per_request(bench):
 
 
 def _describe(sql):
+    """ "SELECT table" of a query: its own table, not one of its subqueries'."""
+    while SUBQUERY.search(sql):
+        sql = SUBQUERY.sub("", sql)
     table = SQL_TABLE.search(sql)
     return f"{sql.split()[0]} {table.group(1) if table else '?'}"
+
+
+# --- 8. Store ownership ----------------------------------------------------------------------------
+
+
+def ownership_costs(bench):
+    """8. Store ownership: an owned list's upstream calls, and the one access query of an owned store."""
+    from django.db import connection, connections
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from credentials.models import AccessMode, Credential
+    from vectorstores import ownership
+    from vectorstores.models import StoreRecord
+
+    bench.upstream.reset()
+    bench.upstream.seed_vector_stores(bench.scaled(2000, 400))
+    credential = Credential.objects.get(pk=bench.credential_id)
+    user = credential.users.get()
+    every = ownership.unrecorded_stores(credential).items
+    mine = every[:: max(1, len(every) // 100)][:100]  # 100 spread over the whole list, newest first
+    ownership.import_stores(credential, mine, owner=user)
+    Credential.objects.filter(pk=credential.pk).update(access_mode=AccessMode.OWNED)
+    calls = bench.scaled(300, 50)
+    try:
+        with bench.app() as app:
+            bench.upstream.forget_requests()
+            listed = expect_ok(app.get(bench.path()), "owned list")
+            upstream_calls = bench.upstream.count_requests("GET", LIST_PATH)
+            list_time = median([timed(lambda: app.get(bench.path()))[0] for _ in range(bench.scaled(10, 3))])
+
+        store_id = mine[0]["id"]
+        client = Client(HTTP_AUTHORIZATION=f"Token {bench.token}")
+        client.get(bench.path(f"/{store_id}"))  # the client and last_used_at, once
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(bench.path(f"/{store_id}"))
+        credential.refresh_from_db()
+        with_ownership = median(
+            [timed(lambda: ownership.usable_credential(user, credential.pk, store_id))[0] for _ in range(calls)]
+        )
+        without = median([timed(lambda: Credential.objects.get_usable(user, credential.pk))[0] for _ in range(calls)])
+    finally:
+        Credential.objects.filter(pk=credential.pk).update(access_mode=AccessMode.SHARED)
+        StoreRecord.objects.filter(credential=credential).delete()
+        connections.close_all()  # leave the database to the server
+    access_queries = [_describe(query["sql"]) for query in queries.captured_queries]
+    return [
+        Row(
+            f"8. Owned list: {len(listed)} of {len(every)} stores, upstream calls",
+            f"{upstream_calls} ({ms(list_time):.0f} ms)",
+            "≤ 2",
+            check(upstream_calls <= 2 and len(listed) == len(mine)),
+            "the caller's stores come from their records in the database; one upstream page (100 stores) refreshes "
+            "and checks the head of the list. Listing 100 stores with the shared code is one call.",
+        ),
+        Row(
+            "8. Owned store GET /{id}: SQL queries",
+            f"{len(access_queries)} (access query {ms(with_ownership):.2f} ms, "
+            f"{ms(with_ownership - without):+.2f} ms for the store check)",
+            "≤ 3, access in one",
+            check(response.status_code == 200 and len(access_queries) <= 3),
+            f"{', '.join(access_queries)}; medians of {calls} in-process calls of ownership.usable_credential and of "
+            "Credential.objects.get_usable alone",
+        ),
+    ]

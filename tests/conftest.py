@@ -107,7 +107,7 @@ def no_api_key_leaks(monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def live_server(django_db_setup):
+def shared_live_server(django_db_setup):
     """pytest-django's live server on 127.0.0.1, started after the test database exists.
 
     Started earlier, its request threads would each open a connection of their own to the shared-cache
@@ -124,12 +124,67 @@ def live_server(django_db_setup):
         assert server.thread.connections_override, "the live server must share the in-memory test database"
         serialize_sqlite_calls(connection)
     widen_listen_backlog(server.thread.httpd.socket)
+    server.in_flight = InFlightRequests(server.thread.httpd)
     try:
         yield server
     finally:
         server.stop()
         if shared:
             del connection.create_cursor  # the class's method again
+
+
+@pytest.fixture
+def live_server(shared_live_server, transactional_db):
+    """The shared live server, for one test. At its end it waits for the server's requests to finish,
+    the audit entries written as each response closes included, before the database is emptied: a late
+    INSERT would otherwise land among the next test's rows (or fail on the users just deleted)."""
+    yield shared_live_server
+    shared_live_server.in_flight.wait_until_idle(timeout=10)
+
+
+class InFlightRequests:
+    """Counts the requests a WSGI server is handling: from the call of its app to the close() of the answer."""
+
+    def __init__(self, httpd):
+        self.app = httpd.get_app()
+        self.count = 0
+        self.idle = threading.Condition()
+        httpd.set_app(self)
+
+    def __call__(self, environ, start_response):
+        with self.idle:
+            self.count += 1
+        try:
+            return ClosingAnswer(self.app(environ, start_response), self.finished)
+        except BaseException:
+            self.finished()
+            raise
+
+    def finished(self):
+        with self.idle:
+            self.count -= 1
+            self.idle.notify_all()
+
+    def wait_until_idle(self, timeout):
+        with self.idle:
+            assert self.idle.wait_for(lambda: self.count == 0, timeout), f"{self.count} requests still running"
+
+
+class ClosingAnswer:
+    """A WSGI answer that calls `then` once the server has closed it."""
+
+    def __init__(self, answer, then):
+        self.answer, self.then = answer, then
+
+    def __iter__(self):
+        return iter(self.answer)
+
+    def close(self):
+        try:
+            if hasattr(self.answer, "close"):
+                self.answer.close()
+        finally:
+            self.then()
 
 
 class SerializedCursor:

@@ -79,9 +79,10 @@ class StoreRecord(models.Model):
     objects = StoreRecordQuerySet.as_manager()
 
     class Meta:
-        ordering = ["-store_created_at", "-store_id"]
+        # OpenAI's order: created_at, then (within a second) the order the site recorded them in.
+        ordering = ["-store_created_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["credential", "store_id"], name="one_record_per_store")]
-        indexes = [models.Index(fields=["credential", "-store_created_at", "-store_id"], name="store_record_order")]
+        indexes = [models.Index(fields=["credential", "-store_created_at", "-id"], name="store_record_order")]
         permissions = [("manage_all_stores", "Can reach every vector store of the credentials they may use")]
         verbose_name = "vector store record"
 

@@ -34,7 +34,12 @@ OPENAI_DEFAULT_PAGE_SIZE = 20
 
 
 class StoreNotReachable(Exception):
-    """The store does not exist for this caller: not theirs, or not there at all (never told which)."""
+    """The store does not exist for this caller: not theirs, or not there at all (never told which).
+    `access`: what the caller does reach with the credential (for the audit trail)."""
+
+    def __init__(self, access):
+        super().__init__(access.credential.pk)
+        self.access = access
 
 
 class UnknownCursor(Exception):
@@ -78,7 +83,7 @@ def usable_credential(user, credential_pk, store_id=None):
         record_id=credential.store_record,
     )
     if store_id is not None and not access.reaches_all and not credential.store_reachable:
-        raise StoreNotReachable(store_id)
+        raise StoreNotReachable(access)
     return access
 
 
@@ -86,7 +91,7 @@ def check_store(access, store_id):
     """Raise StoreNotReachable unless the request's user reaches `store_id` (one query, for a caller that
     named the credential first and the store later, like the console's forms)."""
     if not access.reaches_all and not _reachable(access).filter(store_id=store_id).exists():
-        raise StoreNotReachable(store_id)
+        raise StoreNotReachable(access)
 
 
 def _access_columns(user, store_id):
@@ -224,8 +229,12 @@ def record_new_store(access, store, group=None):
 
 def import_stores(credential, stores, *, owner=None, group=None, created_by=None):
     """Record stores that exist at OpenAI but not here (an admin's import) as `owner`'s, shared with `group`.
-    A store already recorded keeps its record. Returns the ids of the stores recorded now."""
-    stores = list({store["id"]: store for store in stores}.values())
+    `stores` come newest first, as OpenAI lists them. A store already recorded keeps its record. Returns
+    the ids of the stores recorded now."""
+    # Oldest first (lists come newest first), so that records of one second keep OpenAI's order (see
+    # StoreRecord.Meta.ordering).
+    unique = list({store["id"]: store for store in stores}.values())[::-1]
+    stores = sorted(unique, key=lambda store: store.get("created_at") or 0)
     recorded = set(records_of(credential, [store["id"] for store in stores]))
     new = [
         StoreRecord(
@@ -347,21 +356,22 @@ def list_stores(access, *, paged, limit=None, order=None, after=None, before=Non
 def _owned_page(access, descending, size, after, before):
     """Up to size + 1 records (one more tells whether more exist) past the cursor, in the list's order."""
     records = _reachable(access)
-    order_by = ["-store_created_at", "-store_id"] if descending else ["store_created_at", "store_id"]
+    order_by = ["-store_created_at", "-id"] if descending else ["store_created_at", "id"]
     for name, cursor_id in (("after", after), ("before", before)):
         if cursor_id is None:
             continue
-        cursor = records.filter(store_id=cursor_id).values_list("store_created_at", "store_id").first()
+        cursor = records.filter(store_id=cursor_id).values_list("store_created_at", "id").first()
         if cursor is None:
             raise UnknownCursor(name)
         onward = (name == "after") == descending  # walking towards older stores
         op = "lt" if onward else "gt"
-        created_at, store_id = cursor
-        earlier_or_later = Q(**{f"store_created_at__{op}": created_at})
-        records = records.filter(earlier_or_later | Q(store_created_at=created_at, **{f"store_id__{op}": store_id}))
+        created_at, pk = cursor
+        records = records.filter(
+            Q(**{f"store_created_at__{op}": created_at}) | Q(store_created_at=created_at, **{f"id__{op}": pk})
+        )
     if before is not None and after is None:  # the page just ahead of the cursor: walk back, then turn round
-        reverse = ["store_created_at", "store_id"] if descending else ["-store_created_at", "-store_id"]
-        back = list(records.order_by(*reverse)[: size + 1])
+        backwards = ["store_created_at", "id"] if descending else ["-store_created_at", "-id"]
+        back = list(records.order_by(*backwards)[: size + 1])
         return back[:size][::-1] + back[size:]
     return list(records.order_by(*order_by)[: size + 1])
 

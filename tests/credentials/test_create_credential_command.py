@@ -64,6 +64,7 @@ def test_reads_the_key_from_stdin_and_prints_the_id_last(run):
     assert credential.api_key == API_KEY
     assert (credential.base_url, credential.organization, credential.project) == ("", "", "")
     assert not credential.users.exists() and not credential.groups.exists()
+    assert credential.access_mode == "owned"
 
 
 def test_stores_the_key_encrypted(run):
@@ -107,6 +108,8 @@ def test_applies_every_option(run, user, other_user, settings):
             "analysts",
             "--group",
             "partners",
+            "--access-mode",
+            "shared",
         )
     )
 
@@ -114,6 +117,7 @@ def test_applies_every_option(run, user, other_user, settings):
     assert (credential.organization, credential.project) == ("org-123", "proj-456")
     assert set(credential.users.all()) == {user, other_user}
     assert set(credential.groups.all()) == {analysts, partners}
+    assert credential.access_mode == "shared"
 
 
 def test_the_key_never_appears_in_stdout(run, user):

@@ -90,6 +90,19 @@ def test_a_staff_user_who_is_not_superuser_cannot_change_the_base_url(staff_clie
     assert 'name="base_url"' not in page
 
 
+def test_only_a_superuser_changes_who_reaches_whose_stores(staff_client, staff, admin_client, credential):
+    credential.users.add(staff)
+    credential.access_mode = "owned"
+    credential.save()
+
+    assert post_change(staff_client, credential, access_mode="shared").status_code == 302  # saved without it
+    assert Credential.objects.get(pk=credential.pk).access_mode == "owned"
+    assert 'name="access_mode"' not in staff_client.get(admin_url("change", credential.pk)).content.decode()
+
+    assert post_change(admin_client, credential, access_mode="shared").status_code == 302
+    assert Credential.objects.get(pk=credential.pk).access_mode == "shared"
+
+
 @pytest.mark.parametrize("base_url", [ATTACKER_URL, "http://api.openai.com/v1", "https://u:p@api.openai.com/v1"])
 def test_a_base_url_outside_the_allow_list_is_refused_even_to_a_superuser(admin_client, credential, base_url):
     response = post_change(admin_client, credential, api_key=TEST_API_KEY, base_url=base_url)

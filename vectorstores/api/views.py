@@ -88,21 +88,21 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
                     object_id_validator(kwargs[name])
                 except DjangoValidationError as error:
                     raise serializers.ValidationError({shown: error.messages}) from None
-        self.access = self._usable_credential(request, kwargs.get("store_id"))
-        self.credential = self.access.credential
-        self.audit_store_owner = self.credential.store_owner or ""
-
-    def _usable_credential(self, request, store_id):
         query = _validated(CredentialQuerySerializer, request.query_params)
         try:
-            access = ownership.usable_credential(request.user, query["credential"], store_id)
-        except ownership.StoreNotReachable:
+            self.access = ownership.usable_credential(request.user, query["credential"], kwargs.get("store_id"))
+        except ownership.StoreNotReachable as refused:
+            self._audit_access(refused.access)
             raise StoreNotFound() from None
-        if access is None:
+        if self.access is None:
             raise CredentialNotFound()
-        gateway.check_usable(access.credential)
-        access.credential.mark_used()
-        return access
+        self._audit_access(self.access)
+        gateway.check_usable(self.credential)
+        self.credential.mark_used()
+
+    def _audit_access(self, access):
+        self.credential = access.credential
+        self.audit_store_owner = access.credential.store_owner or ""
 
     @document.list_vector_stores
     def list(self, request, **host_url_kwargs):

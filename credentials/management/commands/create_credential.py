@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from credentials.fields import validate_typed_api_key
-from credentials.models import Credential
+from credentials.models import AccessMode, Credential
 
 
 class Command(BaseCommand):
@@ -47,8 +47,15 @@ class Command(BaseCommand):
             metavar="NAME",
             help="A group whose members may use the credential (repeatable).",
         )
+        parser.add_argument(
+            "--access-mode",
+            choices=AccessMode.values,
+            default=AccessMode.OWNED,
+            help="owned (default): each user reaches their own and their groups' vector stores; shared: every "
+            "user of the credential reaches every store of its key.",
+        )
 
-    def handle(self, *args, name, base_url, organization, project, users, groups, **options):
+    def handle(self, *args, name, base_url, organization, project, users, groups, access_mode, **options):
         api_key = self._read_api_key(options.get("stdin") or sys.stdin)
         user_model = get_user_model()
         found_users = list(user_model.objects.filter(**{f"{user_model.USERNAME_FIELD}__in": users}))
@@ -63,7 +70,12 @@ class Command(BaseCommand):
             )
 
         credential = Credential(
-            name=name, api_key=api_key, base_url=base_url, organization=organization, project=project
+            name=name,
+            api_key=api_key,
+            base_url=base_url,
+            organization=organization,
+            project=project,
+            access_mode=access_mode,
         )
         try:
             validate_typed_api_key(api_key)

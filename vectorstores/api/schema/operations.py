@@ -20,6 +20,7 @@ from ..serializers import (
     OBJECT_ID_PATTERN,
     AttachFilesSerializer,
     ContentQuerySerializer,
+    CreateQuerySerializer,
     DetachQuerySerializer,
     FileBatchSerializer,
     FileListQuerySerializer,
@@ -111,6 +112,8 @@ ERROR_DESCRIPTIONS = {
     403: "`openai_permission_denied`: OpenAI refused the credential access; `permission_denied`: with session "
     "authentication, an unsafe method without the CSRF token.",
     404: "`credential_not_found`: no such credential, or not one you may use; "
+    "`vector_store_not_found`: under a credential in owned mode, no vector store of yours has this id (another "
+    "user's answers the same); `file_not_found`: a File in a vector store of another user; "
     "`openai_not_found`: OpenAI has no such vector store or file.",
     406: "`not_acceptable`: the Accept header admits no JSON.",
     409: "`openai_conflict`: OpenAI reported a conflict.",
@@ -182,7 +185,7 @@ document = SimpleNamespace(
     list_vector_stores=_operation(
         "list_vector_stores",
         "List vector stores",
-        PAGING,
+        PAGING + " Under a credential in owned mode: the caller's own stores and those of their groups.",
         parameters=[ListQuerySerializer, LINK],
         responses={
             200: OpenApiResponse(
@@ -193,7 +196,9 @@ document = SimpleNamespace(
     create_vector_store=_operation(
         "create_vector_store",
         "Create a vector store",
-        "Every field is optional. Unknown fields are rejected.",
+        "Every field is optional. Unknown fields are rejected. The new store is the caller's; with `group`, the "
+        "members of that group of theirs reach it too (under a credential in owned mode).",
+        parameters=[CreateQuerySerializer],
         request=VectorStoreCreateSerializer,
         errors=BODY_ERRORS,
         responses={200: OpenApiResponse(VectorStoreSerializer, description="The new vector store.")},

@@ -1,0 +1,357 @@
+"""Stores belong to people: the API under a credential in `owned` mode.
+
+Two users share one credential. Each reaches only the stores they own or that are shared with one of
+their groups; the other's store answers exactly like a store that does not exist, on every route, before
+anything reaches OpenAI. Lists hold only the caller's stores, in full pages. Holders of the
+`manage_all_stores` permission and superusers reach all; a `shared` credential keeps the old rules.
+"""
+
+import pytest
+from django.contrib.auth.models import Permission
+
+from tests.conftest import API_ROOT, TEST_API_KEY, assert_invalid, client_for, text_file
+from vectorstores import ownership
+from vectorstores.models import AuditEntry, StoreFileRecord, StoreRecord
+from vectorstores.testing import create_credential
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def alice(user):
+    return user
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return django_user_model.objects.create_user("bob", password="bob-password")
+
+
+@pytest.fixture
+def owned(fake_openai, alice, bob):
+    """A credential in owned mode that alice and bob may both use."""
+    return create_credential(fake_openai, name="Team key", api_key=TEST_API_KEY, users=[alice, bob])
+
+
+def call(user, credential, method, path="", body=None, fmt="json", **query):
+    """`user`'s API call on `credential`: the response."""
+    query = "&".join(f"{name}={value}" for name, value in {"credential": credential.pk, **query}.items())
+    client = client_for(user)
+    return getattr(client, method)(f"{API_ROOT}{path}?{query}", body, format=fmt)
+
+
+def create(user, credential, name, **query):
+    response = call(user, credential, "post", "", {"name": name}, **query)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def ids(response):
+    assert response.status_code == 200, response.content
+    return [store["id"] for store in response.json()]
+
+
+def upstream_calls(fake_openai):
+    return len(fake_openai.requests)
+
+
+# Every route that names a store, as (method, path after the store id, body, format).
+STORE_ROUTES = [
+    ("get", "", None, "json"),
+    ("post", "", {"name": "taken"}, "json"),
+    ("put", "", {"name": "taken"}, "json"),
+    ("delete", "", None, "json"),
+    ("patch", "", {"file_ids": ["file-abc"], "delete_files": True}, "json"),
+    ("post", "", {"files": [text_file("a.txt")]}, "multipart"),
+    ("get", "/files", None, "json"),
+    ("post", "/files", {"file_id": "file-abc"}, "json"),
+    ("get", "/files/file-abc", None, "json"),
+    ("post", "/files/file-abc", {"attributes": {"k": "v"}}, "json"),
+    ("delete", "/files/file-abc", None, "json"),
+    ("get", "/files/file-abc/content", None, "json"),
+    ("post", "/file_batches", {"file_ids": ["file-abc"]}, "json"),
+    ("get", "/file_batches/vsfb_abc", None, "json"),
+    ("post", "/file_batches/vsfb_abc/cancel", None, "json"),
+    ("get", "/file_batches/vsfb_abc/files", None, "json"),
+    ("post", "/search", {"query": "secret"}, "json"),
+]
+ROUTE_IDS = [f"{method} {path or '/'} {fmt}" for method, path, _, fmt in STORE_ROUTES]
+
+
+# --- who reaches a store ----------------------------------------------------------------------------
+
+
+def test_a_new_store_is_recorded_as_its_creators(owned, alice):
+    store = create(alice, owned, "alice's notes")
+    record = StoreRecord.objects.get(store_id=store["id"])
+    assert (record.credential, record.owner, record.created_by, record.group) == (owned, alice, alice, None)
+    assert record.snapshot == store and record.store_created_at == store["created_at"]
+
+
+def test_new_credentials_are_owned_and_the_owner_reaches_their_store(owned, alice):
+    assert owned.access_mode == "owned"
+    store = create(alice, owned, "alice's notes")
+    assert call(alice, owned, "get", f"/{store['id']}").json()["name"] == "alice's notes"
+
+
+@pytest.mark.parametrize("method, path, body, fmt", STORE_ROUTES, ids=ROUTE_IDS)
+def test_another_users_store_answers_like_one_that_does_not_exist(
+    owned, alice, bob, fake_openai, method, path, body, fmt
+):
+    store = create(alice, owned, "alice's notes")
+    before = upstream_calls(fake_openai)
+
+    theirs = call(bob, owned, method, f"/{store['id']}{path}", body, fmt)
+    missing = call(bob, owned, method, f"/vs_doesnotexist{path}", body, fmt)
+
+    assert theirs.status_code == missing.status_code == 404
+    assert (
+        theirs.json()
+        == missing.json()
+        == {
+            "detail": "Vector store not found.",
+            "message": "Vector store not found.",
+            "code": "vector_store_not_found",
+        }
+    )
+    assert upstream_calls(fake_openai) == before  # decided here: nothing reached OpenAI
+    assert fake_openai.get_store(store["id"])["name"] == "alice's notes"  # and nothing changed there
+    assert StoreRecord.objects.filter(store_id=store["id"], owner=alice).exists()
+
+
+def test_refusing_a_store_costs_the_same_queries_as_a_store_that_does_not_exist(
+    owned, alice, bob, django_assert_num_queries
+):
+    store = create(alice, owned, "alice's notes")
+    as_alice, as_bob = client_for(alice), client_for(bob)  # their tokens, outside the counts
+    path = f"{API_ROOT}/{{}}?credential={owned.pk}"
+    as_bob.get(path.format("vs_warmup"))  # the client and last_used_at, once
+    with django_assert_num_queries(3):  # token, credential with the store check, audit entry
+        assert as_bob.get(path.format(store["id"])).status_code == 404
+    with django_assert_num_queries(3):
+        assert as_bob.get(path.format("vs_doesnotexist")).status_code == 404
+    with django_assert_num_queries(3):  # and the owner's own call: still one query decides access
+        assert as_alice.get(path.format(store["id"])).status_code == 200
+
+
+def test_a_store_shared_with_a_group_is_reached_by_its_members_only(owned, alice, bob, group, django_user_model):
+    alice.groups.add(group)
+    bob.groups.add(group)
+    carol = django_user_model.objects.create_user("carol")
+    owned.users.add(carol)
+    store = create(alice, owned, "team notes", group=group.name)
+
+    assert StoreRecord.objects.get(store_id=store["id"]).group == group
+    assert call(bob, owned, "put", f"/{store['id']}", {"name": "renamed by bob"}).status_code == 200
+    assert ids(call(bob, owned, "get")) == [store["id"]]
+    assert call(carol, owned, "get", f"/{store['id']}").status_code == 404
+    bob.groups.remove(group)  # leaving the group takes effect on the next call
+    assert call(bob, owned, "get", f"/{store['id']}").status_code == 404
+
+
+def test_a_group_the_caller_is_not_in_is_refused_before_anything_is_created(owned, alice, group, fake_openai):
+    response = call(alice, owned, "post", "", {"name": "x"}, group=group.name)
+    assert_invalid(response, "group")
+    response = call(alice, owned, "post", "", {"name": "x"}, group="no-such-group")
+    assert_invalid(response, "group")
+    assert not fake_openai.requests_to("POST", "/vector_stores") and not StoreRecord.objects.exists()
+
+
+def test_the_manage_all_stores_permission_reaches_every_store(owned, alice, bob, fake_openai):
+    store = create(alice, owned, "alice's notes")
+    unrecorded = fake_openai.create_vector_store(name="made elsewhere")
+    bob.user_permissions.add(Permission.objects.get(codename="manage_all_stores"))
+
+    assert set(ids(call(bob, owned, "get"))) == {store["id"], unrecorded["id"]}  # OpenAI's own list
+    assert call(bob, owned, "get", f"/{store['id']}").status_code == 200
+    assert call(bob, owned, "get", f"/{unrecorded['id']}").status_code == 200
+
+
+def test_the_permission_through_a_group_counts_too(owned, alice, bob, group):
+    store = create(alice, owned, "alice's notes")
+    group.permissions.add(Permission.objects.get(codename="manage_all_stores"))
+    bob.groups.add(group)
+    assert call(bob, owned, "get", f"/{store['id']}").status_code == 200
+
+
+def test_a_superuser_reaches_every_store(owned, alice, django_user_model, fake_openai):
+    store = create(alice, owned, "alice's notes")
+    root = django_user_model.objects.create_superuser("root", password="root-password")
+    assert call(root, owned, "get", f"/{store['id']}").status_code == 200
+    assert ids(call(root, owned, "get")) == [store["id"]]
+
+
+def test_a_store_made_elsewhere_is_reached_by_nobody_but_managers(owned, alice, fake_openai):
+    elsewhere = fake_openai.create_vector_store(name="made in OpenAI's dashboard")
+    assert call(alice, owned, "get", f"/{elsewhere['id']}").status_code == 404
+    assert ids(call(alice, owned, "get")) == []
+
+
+def test_a_shared_credential_keeps_every_user_reaching_every_store(owned, alice, bob):
+    owned.access_mode = "shared"
+    owned.save()
+    store = create(alice, owned, "alice's notes")
+    assert StoreRecord.objects.get(store_id=store["id"]).owner == alice  # recorded anyway, for a later switch
+    assert call(bob, owned, "get", f"/{store['id']}").status_code == 200
+    assert ids(call(bob, owned, "get")) == [store["id"]]
+
+
+# --- lists ----------------------------------------------------------------------------------------
+
+
+def test_each_user_lists_only_their_own_stores_in_full_pages(owned, alice, bob):
+    mine, theirs = [], []
+    for n in range(5):  # interleaved, so that filtering OpenAI's pages would leave holes
+        mine.append(create(alice, owned, f"alice {n}")["id"])
+        theirs.append(create(bob, owned, f"bob {n}")["id"])
+
+    assert ids(call(alice, owned, "get")) == mine[::-1]
+    assert ids(call(bob, owned, "get")) == theirs[::-1]
+
+    first = call(alice, owned, "get", limit=2)
+    assert ids(first) == mine[::-1][:2]
+    second = client_for(alice).get(first["Link"].split(">")[0].lstrip("<"))
+    assert ids(second) == mine[::-1][2:4]
+    third = call(alice, owned, "get", limit=2, after=mine[1])
+    assert ids(third) == [mine[0]] and "Link" not in third
+    assert ids(call(alice, owned, "get", order="asc", limit=3)) == mine[:3]
+    assert ids(call(alice, owned, "get", limit=2, before=mine[0])) == mine[::-1][2:4]
+
+
+def test_a_cursor_from_another_users_list_is_refused(owned, alice, bob):
+    theirs = create(bob, owned, "bob's")
+    create(alice, owned, "alice's")
+    assert_invalid(call(alice, owned, "get", after=theirs["id"]), "after")
+
+
+def test_listing_2000_stores_of_which_the_user_owns_100_costs_one_upstream_page(owned, alice, fake_openai):
+    stores = [fake_openai.create_vector_store(name=f"store {n}") for n in range(2000)]
+    owned_ones = stores[::20]  # 100, spread over the whole list
+    ownership.import_stores(owned, owned_ones[::-1], owner=alice)  # newest first, as OpenAI lists them
+    before = len(fake_openai.requests_to("GET", "/vector_stores"))
+
+    listed = ids(call(alice, owned, "get"))
+
+    assert listed == [store["id"] for store in owned_ones][::-1]
+    # Today's code lists 100 stores in one call (a page of 100); ownership adds no more than one page.
+    assert len(fake_openai.requests_to("GET", "/vector_stores")) - before <= 2
+
+
+def test_a_list_shows_each_store_as_openai_has_it_now(owned, alice, fake_openai):
+    store = create(alice, owned, "old name")
+    fake_openai.vector_stores[store["id"]]["name"] = "renamed at OpenAI"
+    assert [item["name"] for item in call(alice, owned, "get").json()] == ["renamed at OpenAI"]
+    assert StoreRecord.objects.get(store_id=store["id"]).snapshot["name"] == "renamed at OpenAI"
+
+
+# --- stores that go away ------------------------------------------------------------------------------
+
+
+def test_deleting_a_store_removes_its_record(owned, alice):
+    store = create(alice, owned, "short-lived")
+    assert call(alice, owned, "delete", f"/{store['id']}").status_code == 200
+    assert not StoreRecord.objects.filter(store_id=store["id"]).exists()
+
+
+def test_a_store_deleted_at_openai_drops_out_of_the_list_and_its_record_goes(owned, alice, fake_openai):
+    kept = create(alice, owned, "kept")
+    vanished = create(alice, owned, "vanished")
+    fake_openai.delete_vector_store(vanished["id"])  # behind this site's back
+
+    assert ids(call(alice, owned, "get")) == [kept["id"]]
+    assert list(StoreRecord.objects.values_list("store_id", flat=True)) == [kept["id"]]
+    assert call(alice, owned, "get", f"/{vanished['id']}").json()["code"] == "vector_store_not_found"
+
+
+def test_a_store_deleted_at_openai_answers_404_and_its_record_goes(owned, alice, fake_openai):
+    vanished = create(alice, owned, "vanished")
+    fake_openai.delete_vector_store(vanished["id"])
+
+    assert call(alice, owned, "get", f"/{vanished['id']}").status_code == 404  # OpenAI's 404
+    assert not StoreRecord.objects.exists()
+    assert call(alice, owned, "get", f"/{vanished['id']}").json()["code"] == "vector_store_not_found"
+
+
+# --- files ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def alices_file(owned, alice, fake_openai, upload_dir):
+    """A File alice uploaded into her store: (store, file id)."""
+    store = create(alice, owned, "alice's notes")
+    response = call(alice, owned, "post", f"/{store['id']}", {"files": [text_file("notes.txt")]}, "multipart")
+    assert response.status_code == 200, response.content
+    return store, response.json()[0]["id"]
+
+
+def test_uploaded_and_attached_files_are_recorded_and_detaching_forgets_them(owned, alice, alices_file, fake_openai):
+    store, file_id = alices_file
+    assert list(StoreFileRecord.objects.values_list("file_id", "attached_by")) == [(file_id, alice.pk)]
+    other = fake_openai.create_file("other.txt", b"other text")
+    assert call(alice, owned, "post", f"/{store['id']}/files", {"file_id": other["id"]}).status_code == 200
+    assert set(StoreFileRecord.objects.values_list("file_id", flat=True)) == {file_id, other["id"]}
+
+    assert call(alice, owned, "delete", f"/{store['id']}/files/{other['id']}").status_code == 200
+    assert call(alice, owned, "patch", f"/{store['id']}", {"file_ids": [file_id]}).status_code == 200
+    assert not StoreFileRecord.objects.exists()
+
+
+def test_a_file_in_another_users_store_cannot_be_attached(owned, alice, bob, alices_file, fake_openai):
+    _, file_id = alices_file
+    bobs = create(bob, owned, "bob's")
+    before = upstream_calls(fake_openai)
+    for body, path in [({"file_id": file_id}, "/files"), ({"file_ids": [file_id]}, "/file_batches")]:
+        response = call(bob, owned, "post", f"/{bobs['id']}{path}", body)
+        assert response.status_code == 404 and response.json()["code"] == "file_not_found"
+    assert upstream_calls(fake_openai) == before
+
+
+def shared_file(owned, alice, bob, alices_file, fake_openai):
+    """alice's File, also in bob's store (attached there by a manager): (alice's store, bob's store, file)."""
+    store, file_id = alices_file
+    bobs = create(bob, owned, "bob's")
+    fake_openai.attach_file(bobs["id"], file_id)
+    StoreFileRecord.objects.create(store=StoreRecord.objects.get(store_id=bobs["id"]), file_id=file_id)
+    return store, bobs, file_id
+
+
+@pytest.mark.parametrize("route", ["patch", "delete one"])
+def test_deleting_a_file_another_users_store_holds_only_detaches_it(owned, alice, bob, alices_file, fake_openai, route):
+    store, bobs, file_id = shared_file(owned, alice, bob, alices_file, fake_openai)
+    if route == "patch":
+        [report] = call(alice, owned, "patch", f"/{store['id']}", {"file_ids": [file_id], "delete_files": True}).json()
+    else:
+        report = call(alice, owned, "delete", f"/{store['id']}/files/{file_id}", delete_file="true").json()
+
+    assert report["deleted"] is True and report["file_deleted"] is False
+    assert "another user" in report["file_kept"]
+    assert file_id in fake_openai.files  # the File is still there, in bob's store
+    assert (bobs["id"], file_id) in fake_openai.vector_store_files
+    assert not fake_openai.requests_to("DELETE", f"/files/{file_id}")
+
+
+def test_deleting_a_file_no_other_store_holds_deletes_it(owned, alice, alices_file, fake_openai):
+    store, file_id = alices_file
+    [report] = call(alice, owned, "patch", f"/{store['id']}", {"file_ids": [file_id], "delete_files": True}).json()
+    assert report["file_deleted"] is True and "file_kept" not in report
+    assert file_id not in fake_openai.files
+
+
+# --- the audit trail ----------------------------------------------------------------------------------
+
+
+def test_the_audit_trail_records_the_stores_owner(owned, alice, bob):
+    store = create(alice, owned, "alice's notes")
+    call(alice, owned, "get", f"/{store['id']}")
+    call(bob, owned, "get", f"/{store['id']}")  # refused, and recorded as such
+    call(alice, owned, "delete", f"/{store['id']}")
+    entries = [
+        (e.username, e.operation, e.vector_store_id, e.store_owner, e.status_code)
+        for e in AuditEntry.objects.order_by("id")
+    ]
+    assert entries == [
+        ("alice", "create", store["id"], "alice", 200),
+        ("alice", "retrieve", store["id"], "alice", 200),
+        ("bob", "retrieve", store["id"], "alice", 404),
+        ("alice", "destroy", store["id"], "alice", 200),
+    ]
