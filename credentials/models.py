@@ -235,6 +235,13 @@ class Credential(models.Model):
             exclude = {*(exclude or ()), "api_key"}
         super().clean_fields(exclude=exclude)
 
+    def allowed_users(self):
+        """The active users who may use this credential: usable_by's rule seen from the users (its users, the
+        members of its groups, and superusers)."""
+        user_model = self.users.model
+        may_use = Q(is_superuser=True) | Q(openai_credentials=self) | Q(groups__openai_credentials=self)
+        return user_model.objects.filter(may_use, is_active=True).distinct()
+
     def mark_used(self):
         """Record a use, writing at most once per LAST_USED_RESOLUTION."""
         now = timezone.now()

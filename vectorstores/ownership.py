@@ -199,10 +199,19 @@ def unrecorded_stores(credential):
 
 
 def group_for_new_store(access, name):
-    """The group `name` a new store is shared with: one the user is in (any, for those who reach all).
-    None if there is no such group for them."""
-    groups = Group.objects.all() if access.user.is_superuser else access.user.groups.all()
+    """The group `name` a new store is shared with: one the user is in (any, for those who may manage
+    stores). None if there is no such group for them."""
+    groups = Group.objects.all() if may_manage_stores(access.user) else access.user.groups.all()
     return groups.filter(name=name).first()
+
+
+def store_owners(access):
+    """The owners of the recorded stores the request's user reaches, ordered by username."""
+    records = StoreRecord.objects.filter(credential=access.credential, owner__isnull=False)
+    if not access.reaches_all:
+        records = records.reachable_by(access.user)
+    User = get_user_model()
+    return User.objects.filter(pk__in=records.values("owner")).order_by(User.USERNAME_FIELD)
 
 
 # --- records kept in step with what OpenAI holds ---
@@ -263,6 +272,19 @@ def remember_stores(credential, stores: Iterable[dict]):
             changed.append(record)
     if changed:
         StoreRecord.objects.bulk_update(changed, ["snapshot", "store_created_at"])
+
+
+def assign_store(credential, store, *, owner, group):
+    """Make `store` (as OpenAI returned it) `owner`'s, shared with `group`, recording it if the site had no
+    record. Returns the record's previous (owner, group), or None if it was recorded now."""
+    record = StoreRecord.objects.filter(credential=credential, store_id=store["id"]).first()
+    if record is None:
+        import_stores(credential, [store], owner=owner, group=group)
+        return None
+    previous = (record.owner, record.group)
+    record.owner, record.group = owner, group
+    record.save(update_fields=["owner", "group"])
+    return previous
 
 
 def remember_store(access, store):

@@ -1,12 +1,14 @@
-"""Helpers and fixtures of the console's tests (both modules, and the browser tests below): the console's
+"""Helpers and fixtures of the console's tests (every module, and the browser tests below): the console's
 URLs, the credential's admin history, staff users with some of the credential permissions, and a store
-("Docs", with metadata and an expiry) holding two files, one of them failed."""
+("Docs", with metadata and an expiry) holding two files, one of them failed; for the ownership tests, a
+credential in owned mode, two of its staff users and a manager of all its stores."""
 
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
 
-from tests.conftest import admin_url
+from tests.conftest import TEST_API_KEY, admin_url
+from vectorstores.testing import create_credential
 
 
 def console_url(name, credential, *ids):
@@ -60,3 +62,36 @@ def set_attributes(fake_openai, store_id, file_id, attributes):
     """Give a file of a store these attributes in the fake OpenAI (as if set earlier)."""
     with fake_openai.lock:
         fake_openai.vector_store_files[(store_id, file_id)]["attributes"] = dict(attributes)
+
+
+# --- ownership: a credential in owned mode and its users -----------------------------------------------------
+
+
+@pytest.fixture
+def owned_credential(db, fake_openai):
+    """A credential in owned mode: each of its users reaches only their stores (and their groups')."""
+    return create_credential(fake_openai, name="Team key", api_key=TEST_API_KEY, access_mode="owned")
+
+
+@pytest.fixture
+def ann(django_user_model, owned_credential):
+    return staff(django_user_model, "ann", "view_credential", "change_credential", credential=owned_credential)
+
+
+@pytest.fixture
+def ben(django_user_model, owned_credential):
+    return staff(django_user_model, "ben", "view_credential", "change_credential", credential=owned_credential)
+
+
+def grant_manage_all_stores(user):
+    user.user_permissions.add(
+        Permission.objects.get(content_type__app_label="vectorstores", codename="manage_all_stores")
+    )
+
+
+@pytest.fixture
+def manager(django_user_model, owned_credential):
+    """A staff user of the credential who may manage every store (the manage_all_stores permission)."""
+    user = staff(django_user_model, "manager", "view_credential", "change_credential", credential=owned_credential)
+    grant_manage_all_stores(user)
+    return user

@@ -9,28 +9,17 @@ anything reaches OpenAI. Lists hold only the caller's stores, in full pages. Hol
 import pytest
 from django.contrib.auth.models import Permission
 
-from tests.conftest import API_ROOT, TEST_API_KEY, assert_invalid, client_for, text_file
+from tests.conftest import API_ROOT, assert_invalid, client_for, text_file
 from vectorstores import ownership
 from vectorstores.models import AuditEntry, StoreFileRecord, StoreRecord
-from vectorstores.testing import create_credential
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def alice(user):
-    return user
-
-
-@pytest.fixture
-def bob(django_user_model):
-    return django_user_model.objects.create_user("bob", password="bob-password")
-
-
-@pytest.fixture
-def owned(fake_openai, alice, bob):
-    """A credential in owned mode that alice and bob may both use."""
-    return create_credential(fake_openai, name="Team key", api_key=TEST_API_KEY, users=[alice, bob])
+def owned(owned_credential):
+    """conftest's credential in owned mode (alice and bob may use it), under the short name every call uses."""
+    return owned_credential
 
 
 def call(user, credential, method, path="", body=None, fmt="json", **query):
@@ -300,10 +289,21 @@ def test_a_file_in_another_users_store_cannot_be_attached(owned, alice, bob, ali
     _, file_id = alices_file
     bobs = create(bob, owned, "bob's")
     before = upstream_calls(fake_openai)
-    for body, path in [({"file_id": file_id}, "/files"), ({"file_ids": [file_id]}, "/file_batches")]:
-        response = call(bob, owned, "post", f"/{bobs['id']}{path}", body)
+    for body, path in [
+        ({"file_id": file_id}, f"/{bobs['id']}/files"),
+        ({"file_ids": [file_id]}, f"/{bobs['id']}/file_batches"),
+        ({"name": "new", "file_ids": [file_id]}, ""),  # nor be put in a new store
+    ]:
+        response = call(bob, owned, "post", path, body)
         assert response.status_code == 404 and response.json()["code"] == "file_not_found"
     assert upstream_calls(fake_openai) == before
+
+
+def test_files_a_new_store_is_created_with_are_recorded_as_its_creators(owned, alice, fake_openai):
+    file = fake_openai.create_file("start.txt", b"first words")
+    store = call(alice, owned, "post", "", {"name": "with a file", "file_ids": [file["id"]]}).json()
+    record = StoreFileRecord.objects.get()
+    assert (record.store.store_id, record.file_id, record.attached_by) == (store["id"], file["id"], alice)
 
 
 def shared_file(owned, alice, bob, alices_file, fake_openai):

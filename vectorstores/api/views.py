@@ -123,9 +123,12 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
             if group is None:
                 raise serializers.ValidationError({"group": ["You are in no group of this name."]})
         fields = _validated(VectorStoreCreateSerializer, request.data)
+        file_ids = fields.get("file_ids") or []
+        self._attachable([{"file_id": file_id} for file_id in file_ids])
         store = gateway.create_vector_store(self.credential, fields)
         self.audit_store_id, self.audit_store_owner = store["id"], request.user.get_username()
-        ownership.record_new_store(self.access, store, group)
+        self.access.record_id = ownership.record_new_store(self.access, store, group).pk
+        ownership.record_store_files(self.access, file_ids)
         return Response(store)
 
     @document.get_vector_store

@@ -71,6 +71,7 @@ class StoreRow:
     expires_at: datetime | None
     expiry_days: int | None
     metadata: dict = field(default_factory=dict)
+    record: object = None  # the site's StoreRecord of the store (its owner and group), if it has one
 
     @classmethod
     def of(cls, store):

@@ -7,8 +7,10 @@ import math
 import re
 
 from django import forms
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 
+from .. import ownership
 from ..api.exceptions import flatten_errors
 from ..api.serializers import (
     ATTRIBUTE_KEY_MAX_LENGTH,
@@ -68,6 +70,13 @@ def validate_body(form, serializer_class, body):
 def split_ids(text):
     """The ids in `text`, separated by spaces, commas or new lines."""
     return [item for item in re.split(r"[\s,]+", text) if item]
+
+
+def refuse_files_of_others(form, access, file_ids):
+    """A File that a store the user cannot reach holds is, for them, no such File (as the API answers)."""
+    others = ownership.files_of_others(access, file_ids)
+    if others:
+        form.add_error("file_ids", f"No such file: {', '.join(sorted(others))}.")
 
 
 # --- metadata: key/value rows ------------------------------------------------------------------
@@ -343,9 +352,10 @@ class AttachFilesForm(AttributesMixin, ChunkingFields):
 
     ERRORS = [(("file_ids",), "file_ids", None), (("attributes",), None, "Attributes"), *ChunkingFields.CHUNKING_ERRORS]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, access=None, **kwargs):
         kwargs.setdefault("auto_id", "id_attach_%s")
         super().__init__(*args, **kwargs)
+        self.access = access  # what the user reaches: needed to validate (a bound form)
         self.files = None
 
     def clean_file_ids(self):
@@ -371,6 +381,8 @@ class AttachFilesForm(AttributesMixin, ChunkingFields):
         if strategy:
             body["chunking_strategy"] = strategy
         serializer = validate_body(self, AttachFilesSerializer, body)
+        if not self.errors:
+            refuse_files_of_others(self, self.access, cleaned["file_ids"])
         if not self.errors:
             self.files = serializer.attached_files()  # one entry per file, as the batch takes them
         return cleaned
@@ -447,6 +459,30 @@ class StoreCreateForm(StoreFormMixin, ChunkingFields):
         *ChunkingFields.CHUNKING_ERRORS,
     ]
 
+    def __init__(self, data=None, *, access, **kwargs):
+        super().__init__(data, **kwargs)
+        self.access = access
+        user = access.user
+        # The groups a new store may be shared with: the user's own, or any for those who manage stores.
+        groups = Group.objects.all() if ownership.may_manage_stores(user) else user.groups.all()
+        names = list(groups.order_by("name").values_list("name", flat=True))
+        if names:
+            self.fields["group"] = forms.ChoiceField(
+                label="Share with group",
+                required=False,
+                choices=[("", "(none)"), *((name, name) for name in names)],
+                help_text="Optional: the store is yours, and the members of this group reach it too.",
+            )
+
+    def clean_group(self):
+        name = self.cleaned_data["group"]
+        if not name:
+            return None
+        group = ownership.group_for_new_store(self.access, name)
+        if group is None:
+            raise ValidationError("You are in no group of this name.")
+        return group
+
     def clean_file_ids(self):
         return split_ids(self.cleaned_data["file_ids"])
 
@@ -465,6 +501,8 @@ class StoreCreateForm(StoreFormMixin, ChunkingFields):
         if metadata is None:
             return cleaned
         validate_body(self, VectorStoreCreateSerializer, self._body(cleaned, metadata))
+        if not self.errors:
+            refuse_files_of_others(self, self.access, cleaned["file_ids"])
         return cleaned
 
     def _body(self, cleaned, metadata):
@@ -515,6 +553,67 @@ class StoreChangeForm(StoreFormMixin, forms.Form):
 
     def changed_labels(self):
         return [self.LABELS[name] for name in self.body]
+
+
+# --- whose a store is ------------------------------------------------------------------------------
+
+
+class StoreOwnerForm(forms.Form):
+    """Whose a store is: its owner (a user who may use the credential) and the group whose members reach it."""
+
+    owner = forms.ModelChoiceField(queryset=None, required=False, empty_label="(none)", label="Owner")
+    group = forms.ModelChoiceField(
+        queryset=Group.objects.order_by("name"),
+        required=False,
+        empty_label="(none)",
+        label="Group",
+        help_text="Its members reach the store too.",
+    )
+
+    def __init__(self, data=None, *, credential, record=None, **kwargs):
+        if record is not None:
+            kwargs.setdefault("initial", {"owner": record.owner_id, "group": record.group_id})
+        super().__init__(data, **kwargs)
+        users = credential.allowed_users()
+        self.fields["owner"].queryset = users.order_by(users.model.USERNAME_FIELD)
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors and cleaned.get("owner") is None and cleaned.get("group") is None:
+            raise ValidationError(
+                "Choose an owner, a group or both: a store with neither is reached only by those who reach every store."
+            )
+        return cleaned
+
+
+class ImportStoresForm(StoreOwnerForm):
+    """Stores without a record, given an owner and a group: those checked, or with "Assign all listed"
+    (the submit button named ASSIGN_ALL) every one of `stores`."""
+
+    ASSIGN_ALL = "_assign_all"
+
+    store_ids = forms.MultipleChoiceField(required=False, label="Vector stores")
+
+    def __init__(self, data=None, *, credential, stores, **kwargs):
+        kwargs.setdefault("auto_id", "id_import_%s")
+        super().__init__(data, credential=credential, **kwargs)
+        self.stores = stores
+        self.fields["store_ids"].choices = [(store["id"], store["id"]) for store in stores]
+
+    @property
+    def assign_all(self):
+        return self.is_bound and self.ASSIGN_ALL in self.data
+
+    def clean(self):
+        cleaned = super().clean()
+        if not (self.assign_all or cleaned.get("store_ids") or "store_ids" in self.errors):
+            raise ValidationError("Select the vector stores to assign, or assign all listed.")
+        return cleaned
+
+    def chosen_stores(self):
+        """The stores to record, once the form is valid."""
+        chosen = set(self.cleaned_data["store_ids"])
+        return [store for store in self.stores if self.assign_all or store["id"] in chosen]
 
 
 # --- a list page's cursor -------------------------------------------------------------------------

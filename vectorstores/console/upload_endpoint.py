@@ -8,7 +8,9 @@ uploaded File objects, or an error in the API's shape (`api_exception_handler`).
 
 It is mounted with the console under the admin site, not the API's URLs, so it works however a
 host site mounts (or authenticates) the API: session authentication with its CSRF check, staff
-users with the change permission, and the credential rules of the API (404 otherwise).
+users with the change permission, and the credential and store rules of the API (404 otherwise, for a
+store of another user as for an unknown credential). The uploaded Files are recorded as the store's,
+as the API records them.
 """
 
 from django.http import Http404
@@ -18,7 +20,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import gateway
+from .. import gateway, ownership
 from ..api.exceptions import CredentialNotFound, api_exception_handler
 from ..api.multipart import StreamedUploadMixin, UploadParser
 from .views import UnusableCredential
@@ -31,7 +33,7 @@ class ConsoleUploadView(StreamedUploadMixin, APIView):
     renderer_classes = [JSONRenderer]
     parser_classes = [UploadParser]
     schema = None  # the admin's endpoint, not part of the API (nor of its OpenAPI document)
-    credential = None
+    access = None  # what the user reaches with the credential (set by check_access)
 
     def get_exception_handler(self):
         return api_exception_handler
@@ -39,7 +41,7 @@ class ConsoleUploadView(StreamedUploadMixin, APIView):
     def check_access(self, request, *args, **kwargs):
         # The console's own check (Django's PermissionDenied becomes the API's 403), in the API's words.
         try:
-            self.credential = self.console.credential(request, kwargs["object_id"], change=True)
+            self.access = self.console.access(request, kwargs["object_id"], kwargs["store_id"], change=True)
         except Http404:
             raise CredentialNotFound() from None
         except UnusableCredential as unusable:
@@ -47,9 +49,11 @@ class ConsoleUploadView(StreamedUploadMixin, APIView):
 
     def post(self, request, object_id, store_id):
         body = self.validated_upload(request)
+        credential = self.access.credential
         uploaded = gateway.upload_files_to_store(
-            self.credential, store_id, body["files"], chunking_strategy=body.get("chunking_strategy")
+            credential, store_id, body["files"], chunking_strategy=body.get("chunking_strategy")
         ).files
+        ownership.record_store_files(self.access, [file["id"] for file in uploaded])
         # The admin's messages and history take Django's request: DRF documents `_request` as the way to it.
-        self.console.uploaded(request._request, self.credential, store_id, uploaded)
+        self.console.uploaded(request._request, credential, store_id, uploaded)
         return Response(uploaded)

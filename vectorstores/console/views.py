@@ -5,11 +5,19 @@ change to create, edit, delete, upload, attach, remove and cancel: otherwise 403
 and that the user may use the credential under the API's rules (otherwise 404, the same as for a
 credential that does not exist). Every OpenAI call is a `vectorstores.gateway` function; its error
 (a `GatewayError`) becomes an admin message with the error's text, and every change is written to the
-credential's admin history (LogEntry)."""
+credential's admin history (LogEntry).
+
+Ownership (`vectorstores.ownership`, the API's rules): under a credential in owned mode, a user who does not
+reach every store lists only their own and those shared with a group of theirs, and any other store answers
+404 like an unknown credential, before anything is asked of OpenAI. The site's records follow what the pages
+do (a store created is the user's, one deleted is forgotten, Files attached and removed are noted), the list
+shows each store's owner and group and filters by owner, and users who may manage stores reassign a store
+and import the stores that have no record yet.
+"""
 
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -21,9 +29,7 @@ from django.urls import re_path, reverse
 from django.utils.text import get_text_list
 from django.utils.translation import ngettext
 
-from credentials.models import Credential
-
-from .. import gateway
+from .. import gateway, ownership
 from ..api.exceptions import summarise
 from ..api.serializers import OBJECT_ID, ListQuerySerializer, RemoveFilesSerializer
 from ..conf import app_settings
@@ -47,11 +53,13 @@ from .forms import (
     CursorForm,
     DeleteStoreForm,
     FileAttributesForm,
+    ImportStoresForm,
     RemoveFileForm,
     RemoveFilesForm,
     SearchForm,
     StoreChangeForm,
     StoreCreateForm,
+    StoreOwnerForm,
     UploadOptionsForm,
 )
 
@@ -99,9 +107,11 @@ class Console:
         return [
             re_path(rf"{root}$", page(self.store_list), name=f"{self.info}_vector_stores"),
             re_path(rf"{root}add/$", page(self.store_add), name=f"{self.info}_vector_store_add"),
+            re_path(rf"{root}import/$", page(self.store_import), name=f"{self.info}_vector_store_import"),
             re_path(rf"{root}{store}$", page(self.store_detail), name=f"{self.info}_vector_store"),
             re_path(rf"{root}{store}change/$", page(self.store_change), name=f"{self.info}_vector_store_change"),
             re_path(rf"{root}{store}delete/$", page(self.store_delete), name=f"{self.info}_vector_store_delete"),
+            re_path(rf"{root}{store}owner/$", page(self.store_owner), name=f"{self.info}_vector_store_owner"),
             re_path(
                 rf"{root}{store}remove-files/$", page(self.remove_files), name=f"{self.info}_vector_store_remove_files"
             ),
@@ -143,6 +153,7 @@ class Console:
             "changelist": self.url("changelist"),
             "stores": self.console_url(credential),
             "add": self.url("vector_store_add", credential.pk),
+            "import": self.url("vector_store_import", credential.pk),
         }
         if store_id:
             urls.update(
@@ -152,6 +163,7 @@ class Console:
                         ("store", ""),
                         ("change", "_change"),
                         ("delete", "_delete"),
+                        ("owner", "_owner"),
                         ("remove_files", "_remove_files"),
                         ("upload", "_upload"),
                         ("attach", "_attach"),
@@ -168,32 +180,43 @@ class Console:
 
     # --- access --------------------------------------------------------------------------------
 
-    def usable_credential(self, request, object_id):
-        """The credential `object_id` if the user may use it (the API's rule), else None."""
+    def usable_access(self, request, object_id, store_id=None):
+        """What the user reaches through the credential `object_id` (an `ownership.StoreAccess`) if they may
+        use it under the API's rules, and reach the store `store_id` when one is named; else None."""
         try:
             pk = uuid.UUID(str(object_id))
         except ValueError:
             return None
-        return Credential.objects.get_usable(request.user, pk)
+        try:
+            return ownership.usable_credential(request.user, pk, store_id)
+        except ownership.StoreNotReachable:
+            return None
 
     def may(self, request, change, credential=None):
         check = self.model_admin.has_change_permission if change else self.model_admin.has_view_permission
         return self.admin_site.has_permission(request) and check(request, credential)
 
-    def credential(self, request, object_id, *, change=False):
+    def may_assign(self, request, credential):
+        """Whether the user may set whose the credential's stores are (reassign, import)."""
+        return ownership.may_manage_stores(request.user) and self.may(request, True, credential)
+
+    def access(self, request, object_id, store_id=None, *, change=False):
+        """The checks every page makes first; what the user reaches through the credential (`StoreAccess`:
+        its `credential`, and what the site's records say of the store `store_id`). A store they may not
+        reach answers 404 like a credential they may not use, before anything is asked of OpenAI."""
         if not self.may(request, change):
             raise PermissionDenied
-        credential = self.usable_credential(request, object_id)
-        if credential is None:
-            raise Http404("No such credential, or not one you may use.")
-        if not self.may(request, change, credential):
+        access = self.usable_access(request, object_id, store_id)
+        if access is None:
+            raise Http404("No such credential or vector store, or not one you may use.")
+        if not self.may(request, change, access.credential):
             raise PermissionDenied
         try:
-            gateway.check_usable(credential)
+            gateway.check_usable(access.credential)
         except gateway.CredentialNotUsable as error:
-            raise UnusableCredential(credential, error) from None
-        credential.mark_used()
-        return credential
+            raise UnusableCredential(access.credential, error) from None
+        access.credential.mark_used()
+        return access
 
     def _handle_unusable(self, view):
         def wrapped(request, *args, **kwargs):
@@ -232,18 +255,22 @@ class Console:
     # --- the list of vector stores ---------------------------------------------------------------
 
     def store_list(self, request, object_id):
-        """Sorted by creation (OpenAI's own order) without a search: one page from OpenAI, with cursors
-        to the previous and next. Any other sort, or a search: every store (up to LIST_MAX_ITEMS),
-        sorted, searched and paged here, and a note on the page says so."""
-        credential = self.credential(request, object_id)
+        """Sorted by creation (OpenAI's own order) without a search or an owner filter: one page from OpenAI,
+        with cursors to the previous and next. Any other sort, a search or an owner filter: every store (up to
+        LIST_MAX_ITEMS), sorted, searched, filtered and paged here, and a note on the page says so. A user who
+        reaches only their own stores gets those (`ownership.list_stores`). Each row shows the store's owner
+        and group by the site's records."""
+        access = self.access(request, object_id)
+        credential = access.credential
         query = request.GET.get("q", "")
         order = store_order(request.GET.get("o", ""))
+        owner = request.GET.get("owner")  # a username, or "" for the stores without an owner
         if query:
-            listing = self._stores_found(request, credential, query, order)
-        elif upstream_order(order):
-            listing = self._stores_paged(request, credential, order)
+            listing = self._stores_found(request, access, query, order, owner)
+        elif owner is not None or not upstream_order(order):
+            listing = self._stores_fetched(request, access, order, owner=owner)
         else:
-            listing = self._stores_fetched(request, credential, order)
+            listing = self._stores_paged(request, access, order)
         for row in listing["stores"]:
             row.url = self.store_url(credential, row.id)
         return self.render(
@@ -254,22 +281,25 @@ class Console:
             {
                 "subtitle": credential.name,
                 "query": query,
+                "owner": owner,
+                "owner_links": _owner_links(request, access, owner),
                 "headers": _headers(request, order),
+                "may_assign": self.may_assign(request, credential),
                 **listing,
             },
         )
 
-    def _stores_paged(self, request, credential, order):
-        """One page of stores from OpenAI, where the query string's cursor says."""
+    def _stores_paged(self, request, access, order):
+        """One page of the stores the user reaches, where the query string's cursor says."""
         cursor = self._cursor(request)
+        params = {"paged": True, "order": upstream_order(order), "limit": min(self.stores_per_page, UPSTREAM_MAX_LIMIT)}
         try:
-            page = gateway.list_vector_stores(
-                credential,
-                paged=True,
-                order=upstream_order(order),
-                limit=min(self.stores_per_page, UPSTREAM_MAX_LIMIT),
-                **cursor,
-            )
+            try:
+                page = ownership.list_stores(access, **params, **cursor)
+            except ownership.UnknownCursor:  # the link's store is gone from the user's list
+                messages.warning(request, "That page link is not valid, so the first page is shown.")
+                cursor = {}
+                page = ownership.list_stores(access, **params)
         except gateway.GatewayError as error:
             messages.error(request, f"The vector stores could not be listed: {error}")
             page = NO_PAGE
@@ -278,38 +308,42 @@ class Console:
             summary = ngettext("%(count)d vector store on this page", "%(count)d vector stores on this page", count)
         else:  # the only page: every store
             summary = ngettext("%(count)d vector store", "%(count)d vector stores", count)
+        rows = [StoreRow.of(store) for store in page.items]
         return {
-            "stores": [StoreRow.of(store) for store in page.items],
+            "stores": _with_records(rows, ownership.records_of(access.credential, [row.id for row in rows])),
             "pager": _cursor_pager(request, page, cursor, summary % {"count": count}),
             "cursor": bool(cursor),
         }
 
-    def _stores_found(self, request, credential, query, order):
-        """The stores whose name or id contains `query`; a whole store id is looked up by itself."""
-        if query.startswith(STORE_ID_PREFIX) and re.fullmatch(OBJECT_ID, query):
+    def _stores_found(self, request, access, query, order, owner):
+        """The stores whose name or id contains `query`; without an owner filter, a whole id of a store the
+        user reaches is looked up by itself."""
+        if owner is None and query.startswith(STORE_ID_PREFIX) and re.fullmatch(OBJECT_ID, query):
             try:
-                store = gateway.get_vector_store(credential, query)
-            except gateway.OpenAINotFound:
-                pass  # no store has this id: it may still be part of a name or of an id
+                ownership.check_store(access, query)
+                store = gateway.get_vector_store(access.credential, query)
+            except (ownership.StoreNotReachable, gateway.OpenAINotFound):
+                pass  # no store of theirs has this id: it may still be part of a name or of an id
             except gateway.GatewayError as error:
                 messages.error(request, f"The vector stores could not be searched: {error}")
                 return {"stores": [], "matches": 0, "pager": Pager(summary="")}
             else:
                 return {
-                    "stores": [StoreRow.of(store)],
+                    "stores": _with_records([StoreRow.of(store)], ownership.records_of(access.credential, [query])),
                     "matches": 1,
                     "note": "Found by its id: this vector store was retrieved from OpenAI by itself.",
                     "pager": Pager(
                         summary=ngettext("%(count)d vector store", "%(count)d vector stores", 1) % {"count": 1}
                     ),
                 }
-        return self._stores_fetched(request, credential, order, query)
+        return self._stores_fetched(request, access, order, query, owner)
 
-    def _stores_fetched(self, request, credential, order, query=""):
-        """Every store (up to LIST_MAX_ITEMS), searched, sorted and paged here."""
+    def _stores_fetched(self, request, access, order, query="", owner=None):
+        """Every store the user reaches (up to LIST_MAX_ITEMS), searched, filtered by owner, sorted and paged
+        here."""
         rows, truncated, fetched = [], False, False
         try:
-            listed = gateway.list_vector_stores(credential, paged=False)
+            listed = ownership.list_stores(access, paged=False)
         except gateway.GatewayError as error:
             messages.error(request, f"The vector stores could not be listed: {error}")
         else:
@@ -318,14 +352,21 @@ class Console:
         if query:
             needle = query.casefold()
             rows = [row for row in rows if needle in row.name.casefold() or needle in row.id.casefold()]
+        records = None
+        if owner is not None:  # the records of every store, to filter by; else of the page's only
+            records = ownership.records_of(access.credential, [row.id for row in rows])
+            rows = [row for row in rows if _owned_by(records.get(row.id), owner)]
         rows, order = sort_rows(rows, order)
         page = Paginator(rows, self.stores_per_page).get_page(request.GET.get("p"))
+        shown = list(page.object_list)
+        if records is None:
+            records = ownership.records_of(access.credential, [row.id for row in shown])
         count = page.paginator.count
         return {
-            "stores": list(page.object_list),
+            "stores": _with_records(shown, records),
             "matches": count,
             "total": total,
-            "note": _fetched_note(order, query, total if truncated else None) if fetched else "",
+            "note": _fetched_note(order, query, owner, total if truncated else None) if fetched else "",
             "truncated": truncated,
             "pager": Pager(
                 summary=ngettext("%(count)d vector store", "%(count)d vector stores", count) % {"count": count},
@@ -344,16 +385,22 @@ class Console:
     # --- create, change, delete --------------------------------------------------------------------
 
     def store_add(self, request, object_id):
-        credential = self.credential(request, object_id, change=True)
-        form = StoreCreateForm(request.POST if request.method == "POST" else None)
+        """A new store is the user's (and its group's, when they choose one of theirs)."""
+        access = self.access(request, object_id, change=True)
+        credential = access.credential
+        form = StoreCreateForm(request.POST if request.method == "POST" else None, access=access)
         if request.method == "POST" and form.is_valid():
             try:
                 store = gateway.create_vector_store(credential, form.body)
             except gateway.GatewayError as error:
                 messages.error(request, f"The vector store could not be created: {error}")
             else:
+                group = form.cleaned_data.get("group")
+                record = ownership.record_new_store(access, store, group)
+                ownership.record_store_files(replace(access, record_id=record.pk), form.body.get("file_ids", []))
                 row = StoreRow.of(store)
-                self.log(request, credential, f"Created vector store {row.label}.")
+                shared = f", shared with group {group.name}" if group else ""
+                self.log(request, credential, f"Created vector store {row.label}{shared}.")
                 messages.success(request, f"The vector store {row.label} was created.")
                 return HttpResponseRedirect(self.store_url(credential, row.id))
         return self.render(
@@ -368,17 +415,20 @@ class Console:
             },
         )
 
-    def _store_or_redirect(self, request, credential, store_id):
-        """(the store, None), or (None, a redirect to the list with the error as a message)."""
+    def _store_or_redirect(self, request, access, store_id):
+        """(the store, None), or (None, a redirect to the list with the error as a message). A store OpenAI no
+        longer has loses its record."""
         try:
-            return gateway.get_vector_store(credential, store_id), None
+            with ownership.forgetting_vanished_store(access):
+                return gateway.get_vector_store(access.credential, store_id), None
         except gateway.GatewayError as error:
             messages.error(request, f"The vector store {store_id} could not be read: {error}")
-            return None, HttpResponseRedirect(self.console_url(credential))
+            return None, HttpResponseRedirect(self.console_url(access.credential))
 
     def store_change(self, request, object_id, store_id):
-        credential = self.credential(request, object_id, change=True)
-        store, redirect = self._store_or_redirect(request, credential, store_id)
+        access = self.access(request, object_id, store_id, change=True)
+        credential = access.credential
+        store, redirect = self._store_or_redirect(request, access, store_id)
         if redirect:
             return redirect
         row = StoreRow.of(store)
@@ -388,10 +438,12 @@ class Console:
                 messages.info(request, "No fields changed.")
                 return HttpResponseRedirect(self.store_url(credential, store_id))
             try:
-                updated = gateway.update_vector_store(credential, store_id, form.body)
+                with ownership.forgetting_vanished_store(access):
+                    updated = gateway.update_vector_store(credential, store_id, form.body)
             except gateway.GatewayError as error:
                 messages.error(request, f"The vector store could not be changed: {error}")
             else:
+                ownership.remember_store(access, updated)
                 changed = get_text_list(form.changed_labels(), "and")
                 label = StoreRow.of(updated).label
                 self.log(request, credential, f"Changed {changed} of vector store {label}.")
@@ -411,20 +463,20 @@ class Console:
         )
 
     def store_delete(self, request, object_id, store_id):
-        credential = self.credential(request, object_id, change=True)
-        store, redirect = self._store_or_redirect(request, credential, store_id)
+        access = self.access(request, object_id, store_id, change=True)
+        store, redirect = self._store_or_redirect(request, access, store_id)
         if redirect:
             return redirect
         row = StoreRow.of(store)
         form = DeleteStoreForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
-            deleted = self._delete_store(request, credential, row, form.cleaned_data["delete_files"])
+            deleted = self._delete_store(request, access, row, form.cleaned_data["delete_files"])
             if deleted:
-                return HttpResponseRedirect(self.console_url(credential))
+                return HttpResponseRedirect(self.console_url(access.credential))
         return self.render(
             request,
             "store_delete.html",
-            credential,
+            access.credential,
             "Are you sure?",
             {
                 "store": row,
@@ -433,38 +485,134 @@ class Console:
             store_id,
         )
 
-    def _delete_store(self, request, credential, row, delete_files):
+    def _delete_store(self, request, access, row, delete_files):
+        credential = access.credential
         try:
             removed = []
             if delete_files:
                 files = gateway.list_store_files(credential, row.id, paged=False).items
-                removed = self._remove(
-                    request, credential, row, [vs_file["id"] for vs_file in files], True, announce=False
-                )
+                removed = self._remove(request, access, row, [vs_file["id"] for vs_file in files], True, announce=False)
                 if removed is None:
                     return False
-            gateway.delete_vector_store(credential, row.id)
+            with ownership.forgetting_vanished_store(access):
+                gateway.delete_vector_store(credential, row.id)
         except gateway.GatewayError as error:
             messages.error(request, f"The vector store {row.label} could not be deleted: {error}")
             return False
+        ownership.forget_store(access)
         self.log(request, credential, f"Deleted vector store {row.label}.")
-        messages.success(
-            request,
-            f"The vector store {row.label} was deleted"
-            + (
-                ngettext(" with its %(count)d file.", " with its %(count)d files.", len(removed))
-                % {"count": len(removed)}
-                if delete_files
-                else "."
-            ),
+        message = f"The vector store {row.label} was deleted" + (
+            ngettext(" with its %(count)d file.", " with its %(count)d files.", len(removed)) % {"count": len(removed)}
+            if delete_files
+            else "."
         )
+        messages.success(request, message + _kept_note(removed))
         return True
+
+    # --- whose a store is: reassigning one, importing those without a record --------------------------
+
+    def store_owner(self, request, object_id, store_id):
+        """Set the store's owner and group (for users who may manage stores); a store the site has no record
+        of gets one."""
+        access = self.access(request, object_id, store_id, change=True)
+        credential = access.credential
+        if not self.may_assign(request, credential):
+            raise PermissionDenied
+        store, redirect = self._store_or_redirect(request, access, store_id)
+        if redirect:
+            return redirect
+        row = StoreRow.of(store)
+        record = ownership.records_of(credential, [store_id]).get(store_id)
+        form = StoreOwnerForm(request.POST if request.method == "POST" else None, credential=credential, record=record)
+        if request.method == "POST" and form.is_valid():
+            owner, group = form.cleaned_data["owner"], form.cleaned_data["group"]
+            if record is not None and (owner, group) == (record.owner, record.group):
+                messages.info(request, "The owner and the group are unchanged.")
+                return HttpResponseRedirect(self.store_url(credential, store_id))
+            previous = ownership.assign_store(credential, store, owner=owner, group=group)
+            if previous is None:
+                message = f"Recorded vector store {row.label} with {_whose(owner, group)}."
+            else:
+                message = f"Assigned vector store {row.label} to {_whose(owner, group)} (it had {_whose(*previous)})."
+            self.log(request, credential, message)
+            messages.success(request, message)
+            return HttpResponseRedirect(self.store_url(credential, store_id))
+        return self.render(
+            request,
+            "store_owner.html",
+            credential,
+            f"Owner of vector store {row.name or row.id}",
+            {
+                "subtitle": row.id,
+                "store": row,
+                "record": record,
+                "owner_form": form,
+            },
+            store_id,
+        )
+
+    def store_import(self, request, object_id):
+        """The credential's stores at OpenAI that the site has no record of, assigned to an owner and a group
+        (for users who may manage stores): those selected, or all listed."""
+        access = self.access(request, object_id, change=True)
+        credential = access.credential
+        if not self.may_assign(request, credential):
+            raise PermissionDenied
+        try:
+            unrecorded = ownership.unrecorded_stores(credential)
+        except gateway.GatewayError as error:
+            messages.error(request, f"The vector stores could not be listed: {error}")
+            unrecorded = NO_PAGE
+        form = ImportStoresForm(
+            request.POST if request.method == "POST" else None, credential=credential, stores=unrecorded.items
+        )
+        if request.method == "POST" and form.is_valid():
+            owner, group = form.cleaned_data["owner"], form.cleaned_data["group"]
+            recorded = ownership.import_stores(credential, form.chosen_stores(), owner=owner, group=group)
+            message = ngettext(
+                "Recorded %(count)d vector store with %(whose)s",
+                "Recorded %(count)d vector stores with %(whose)s",
+                len(recorded),
+            ) % {"count": len(recorded), "whose": _whose(owner, group)}
+            message += f": {_listed(recorded)}." if recorded else "."
+            if recorded:
+                self.log(request, credential, message)
+            messages.success(request, message)
+            return HttpResponseRedirect(self.url("vector_store_import", credential.pk))
+        page = Paginator([StoreRow.of(store) for store in unrecorded.items], self.stores_per_page).get_page(
+            request.GET.get("p")
+        )
+        for row in page.object_list:
+            row.url = self.store_url(credential, row.id)
+        count = page.paginator.count
+        return self.render(
+            request,
+            "store_import.html",
+            credential,
+            "Import vector stores",
+            {
+                "subtitle": credential.name,
+                "stores": list(page.object_list),
+                "count": count,
+                "truncated": unrecorded.has_more,
+                "list_max_items": app_settings.LIST_MAX_ITEMS,
+                "import_form": form,
+                "pager": Pager(
+                    summary=ngettext(
+                        "%(count)d vector store without a record", "%(count)d vector stores without a record", count
+                    )
+                    % {"count": count},
+                    links=_page_links(request, page),
+                ),
+            },
+        )
 
     # --- a store: files, search, upload -----------------------------------------------------------
 
     def store_detail(self, request, object_id, store_id):
-        credential = self.credential(request, object_id)
-        store, redirect = self._store_or_redirect(request, credential, store_id)
+        access = self.access(request, object_id, store_id)
+        credential = access.credential
+        store, redirect = self._store_or_redirect(request, access, store_id)
         if redirect:
             return redirect
         row = StoreRow.of(store)
@@ -489,6 +637,8 @@ class Console:
                 for result in results:
                     result["url"] = self.file_url(credential, store_id, result["file_id"])
 
+        record = ownership.records_of(credential, [store_id]).get(store_id) if access.record_id else None
+        may_assign = self.may_assign(request, credential)
         extensions = app_settings.ALLOWED_EXTENSIONS or tuple(FILE_TYPES)
         return self.render(
             request,
@@ -503,6 +653,8 @@ class Console:
                 "results": results,
                 "upload_form": UploadOptionsForm(),
                 "attach_form": AttachFilesForm(),
+                "record": record,
+                "owner_form": StoreOwnerForm(credential=credential, record=record) if may_assign else None,
                 "accept": ",".join(extensions),
                 "accepted_types": ", ".join(extension.lstrip(".") for extension in extensions),
             },
@@ -572,7 +724,8 @@ class Console:
     # --- removing files -------------------------------------------------------------------------------
 
     def remove_files(self, request, object_id, store_id):
-        credential = self.credential(request, object_id, change=True)
+        access = self.access(request, object_id, store_id, change=True)
+        credential = access.credential
         store_url = self.store_url(credential, store_id)
         if request.method != "POST":
             return HttpResponseRedirect(store_url)
@@ -586,13 +739,13 @@ class Console:
         if not checked.is_valid():
             messages.error(request, f"No files have been removed: {summarise(checked.errors)}")
             return HttpResponseRedirect(store_url)
-        store, redirect = self._store_or_redirect(request, credential, store_id)
+        store, redirect = self._store_or_redirect(request, access, store_id)
         if redirect:
             return redirect
         row = StoreRow.of(store)
         if request.POST.get("post") == "yes":
             self._remove(
-                request, credential, row, checked.validated_data["file_ids"], checked.validated_data["delete_files"]
+                request, access, row, checked.validated_data["file_ids"], checked.validated_data["delete_files"]
             )
             return HttpResponseRedirect(store_url)
         file_ids = checked.validated_data["file_ids"]
@@ -610,27 +763,33 @@ class Console:
             store_id,
         )
 
-    def _remove(self, request, credential, row, file_ids, delete_files, announce=True):
-        """Remove the files from the store (and delete them); log and report. Returns the removed ids, or
-        None when any removal failed."""
+    def _remove(self, request, access, row, file_ids, delete_files, announce=True):
+        """Remove the files from the store (and delete them, but for those a store of another user holds too);
+        log and report. Returns the reports of the removed files, or None when any removal failed."""
+        # A File that a store the user cannot reach holds too is not theirs to delete: only detached.
+        keep = ownership.files_of_others(access, file_ids, besides_store=row.id) if delete_files else set()
         failed = None
         try:
-            reports = gateway.remove_files_from_store(credential, row.id, file_ids, delete_files=delete_files)
+            reports = gateway.remove_files_from_store(
+                access.credential, row.id, file_ids, delete_files=delete_files, keep_files=keep
+            )
         except gateway.GatewayError as error:
             reports = error.report.get("files") or []
             failed = error
-        removed = [report["id"] for report in reports if report.get("deleted")]
+        removed = [report for report in reports if report.get("deleted")]
+        ownership.forget_store_files(access, [report["id"] for report in removed])
         if removed:
-            deleted = [report["id"] for report in reports if report.get("file_deleted")]
+            deleted = [report["id"] for report in removed if report.get("file_deleted")]
             message = ngettext(
                 "Removed %(count)d file from vector store %(store)s",
                 "Removed %(count)d files from vector store %(store)s",
                 len(removed),
             ) % {"count": len(removed), "store": row.label}
-            message += f": {', '.join(removed)}."
+            message += f": {', '.join(report['id'] for report in removed)}."
             if deleted:
                 message += f" Deleted from OpenAI: {', '.join(deleted)}."
-            self.log(request, credential, message)
+            message += _kept_note(removed)
+            self.log(request, access.credential, message)
             if announce:
                 messages.success(request, message)
         if failed:
@@ -644,8 +803,9 @@ class Console:
         """The file's state, its File's name, its attributes (edited here: a POST, with the change permission)
         and the content OpenAI indexed."""
         editing = request.method == "POST"
-        credential = self.credential(request, object_id, change=editing)
-        store, redirect = self._store_or_redirect(request, credential, store_id)
+        access = self.access(request, object_id, store_id, change=editing)
+        credential = access.credential
+        store, redirect = self._store_or_redirect(request, access, store_id)
         if redirect:
             return redirect
         row = StoreRow.of(store)
@@ -705,8 +865,9 @@ class Console:
 
     def file_remove(self, request, object_id, store_id, file_id):
         """Asks, then detaches the file from the store (and with the box checked, deletes the File too)."""
-        credential = self.credential(request, object_id, change=True)
-        store, redirect = self._store_or_redirect(request, credential, store_id)
+        access = self.access(request, object_id, store_id, change=True)
+        credential = access.credential
+        store, redirect = self._store_or_redirect(request, access, store_id)
         if redirect:
             return redirect
         row = StoreRow.of(store)
@@ -714,7 +875,7 @@ class Console:
             form = RemoveFileForm(request.POST)
             form.is_valid()  # a single optional checkbox: always valid
             if request.POST.get("post") == "yes":
-                self._remove(request, credential, row, [file_id], form.cleaned_data["delete_files"])
+                self._remove(request, access, row, [file_id], form.cleaned_data["delete_files"])
                 return HttpResponseRedirect(self.store_url(credential, store_id))
         else:
             form = RemoveFileForm(initial={"delete_files": request.GET.get("delete") == "1"})
@@ -738,10 +899,11 @@ class Console:
 
     def attach_files(self, request, object_id, store_id):
         """Attach existing Files in one file batch (not waited for), then follow the batch on its page."""
-        credential = self.credential(request, object_id, change=True)
-        form = AttachFilesForm(request.POST if request.method == "POST" else None)
+        access = self.access(request, object_id, store_id, change=True)
+        credential = access.credential
+        form = AttachFilesForm(request.POST if request.method == "POST" else None, access=access)
         if request.method == "POST" and form.is_valid():
-            store, redirect = self._store_or_redirect(request, credential, store_id)
+            store, redirect = self._store_or_redirect(request, access, store_id)
             if redirect:
                 return redirect
             row = StoreRow.of(store)
@@ -751,6 +913,7 @@ class Console:
                 messages.error(request, f"The files could not be attached: {error}")
             else:
                 ids = [entry["file_id"] for entry in form.files]
+                ownership.record_store_files(access, ids)
                 message = ngettext(
                     "Attached %(count)d file to vector store %(store)s in file batch %(batch)s",
                     "Attached %(count)d files to vector store %(store)s in file batch %(batch)s",
@@ -780,10 +943,11 @@ class Console:
     def batch_detail(self, request, object_id, store_id, batch_id):
         """A file batch: its status and counts, its files (paged like a store's), a Cancel button while it is in
         progress. The page's script polls `?format=json` (the batch alone: one OpenAI call) until it is done."""
-        credential = self.credential(request, object_id)
+        access = self.access(request, object_id, store_id)
+        credential = access.credential
         if request.GET.get("format") == "json":
             return self._batch_state(credential, store_id, batch_id)
-        store, redirect = self._store_or_redirect(request, credential, store_id)
+        store, redirect = self._store_or_redirect(request, access, store_id)
         if redirect:
             return redirect
         row = StoreRow.of(store)
@@ -832,11 +996,12 @@ class Console:
         )
 
     def batch_cancel(self, request, object_id, store_id, batch_id):
-        credential = self.credential(request, object_id, change=True)
+        access = self.access(request, object_id, store_id, change=True)
+        credential = access.credential
         batch_url = self.batch_url(credential, store_id, batch_id)
         if request.method != "POST":
             return HttpResponseRedirect(batch_url)
-        store, redirect = self._store_or_redirect(request, credential, store_id)
+        store, redirect = self._store_or_redirect(request, access, store_id)
         if redirect:
             return redirect
         row = StoreRow.of(store)
@@ -869,6 +1034,53 @@ def _listed(ids, shown=20):
     """Ids for a message: the first `shown`, and how many more."""
     text = ", ".join(ids[:shown])
     return text + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
+
+
+def _kept_note(reports):
+    """What a removal's message says of the Files it only detached (gateway's `file_kept`), if any."""
+    kept = [report["id"] for report in reports if report.get("file_kept")]
+    if not kept:
+        return ""
+    return " " + ngettext(
+        "Kept at OpenAI, as it is also in a vector store of another user: %(ids)s.",
+        "Kept at OpenAI, as they are also in vector stores of other users: %(ids)s.",
+        len(kept),
+    ) % {"ids": _listed(kept)}
+
+
+# --- owners ----------------------------------------------------------------------------------------
+
+
+def _whose(owner, group):
+    """An owner and a group in a message: "owner alice and group analysts", "no owner and group analysts"."""
+    owner_text = f"owner {owner.get_username()}" if owner else "no owner"
+    return f"{owner_text} and {f'group {group.name}' if group else 'no group'}"
+
+
+def _with_records(rows, records):
+    """`rows`, each with the site's record of its store (None for a store without one)."""
+    for row in rows:
+        row.record = records.get(row.id)
+    return rows
+
+
+def _owned_by(record, owner):
+    """Whether the store of `record` (None: no record) has the owner named `owner` ("": none)."""
+    return (record.owner.get_username() if record and record.owner else "") == owner
+
+
+def _owner_links(request, access, current):
+    """The list's filter by owner: every owner of a recorded store the user reaches, and "(none)"."""
+    owners = [owner.get_username() for owner in ownership.store_owners(access)]
+
+    def url(owner):
+        return _query(request, owner=owner, p=None, after=None, before=None)
+
+    return [
+        {"label": "All", "url": url(None), "current": current is None},
+        *({"label": owner, "url": url(owner), "current": current == owner} for owner in owners),
+        {"label": "(none)", "url": url(""), "current": current == ""},
+    ]
 
 
 # --- query strings ----------------------------------------------------------------------------------
@@ -960,11 +1172,13 @@ def _cursor_pager(request, page, cursor, summary, anchor=""):
     return Pager(summary=summary, first=first, previous=previous, next=following)
 
 
-def _fetched_note(order, query, truncated_at):
+def _fetched_note(order, query, owner, truncated_at):
     """Why every store was fetched from OpenAI for this page (and, when LIST_MAX_ITEMS cut it, that too)."""
     reasons = []
     if query:
         reasons.append("Searched by name or id")
+    if owner is not None:
+        reasons.append("filtered by owner")
     if order.lstrip("-") not in UPSTREAM_ORDERS:
         reasons.append(f"sorted by {STORE_COLUMNS[order.lstrip('-')].phrase}")
     bound = app_settings.LIST_MAX_ITEMS

@@ -26,9 +26,9 @@
     });
   }
 
-  // --- files: "select all" ------------------------------------------------------------------------
+  // --- files (or the stores to import): "select all" ----------------------------------------------
   function setUpSelectAll(all) {
-    const boxes = Array.from(document.querySelectorAll("input.vs-file-checkbox"));
+    const boxes = Array.from(document.querySelectorAll("input." + (all.dataset.boxes || "vs-file-checkbox")));
     all.hidden = false;
     all.addEventListener("change", function () {
       boxes.forEach(function (box) { box.checked = all.checked; });
