@@ -355,3 +355,20 @@ def test_the_audit_trail_records_the_stores_owner(owned, alice, bob):
         ("bob", "retrieve", store["id"], "alice", 404),
         ("alice", "destroy", store["id"], "alice", 200),
     ]
+
+
+def test_a_deleted_owners_stores_stay_reachable_through_their_group(owned, alice, bob, group):
+    alice.groups.add(group)
+    bob.groups.add(group)
+    store = create(alice, owned, "team notes", group=group.name)
+    alice.delete()
+    record = StoreRecord.objects.get(store_id=store["id"])
+    assert (record.owner, record.group) == (None, group)
+    assert call(bob, owned, "get", f"/{store['id']}").status_code == 200
+
+
+def test_deleting_a_credential_deletes_its_records_not_the_stores(owned, alice, fake_openai):
+    store = create(alice, owned, "alice's notes")
+    owned.delete()
+    assert not StoreRecord.objects.exists()
+    assert fake_openai.get_store(store["id"])["name"] == "alice's notes"
