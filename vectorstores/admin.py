@@ -3,8 +3,9 @@ from datetime import UTC, datetime
 from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 
-from credentials.models import Credential
+from credentials.models import AccessMode, Credential
 
 from . import ownership
 from .models import AuditEntry, StoreFileRecord, StoreRecord
@@ -116,9 +117,13 @@ class StoreRecordAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         records = super().get_queryset(request)
-        if request.user.is_superuser:
-            return records
-        return records.filter(credential__in=Credential.objects.usable_by(request.user))
+        if ownership.may_manage_stores(request.user):
+            return records.filter(credential__in=Credential.objects.usable_by(request.user))
+        # Others see the records of the stores they reach: all under a shared credential, else their own.
+        reached = Q(credential__access_mode=AccessMode.SHARED) | Q(
+            pk__in=records.reachable_by(request.user).values("pk")
+        )
+        return records.filter(reached, credential__in=Credential.objects.usable_by(request.user))
 
     def has_add_permission(self, request):
         return False

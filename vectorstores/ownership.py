@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
-from django.db import connections, router
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Q
 
 from credentials.models import AccessMode, Credential
@@ -31,6 +31,9 @@ MANAGE_ALL_STORES = "vectorstores.manage_all_stores"
 # OpenAI's largest page: the one upstream page an owned list reads to check its own.
 CHECK_PAGE_SIZE = 100
 OPENAI_DEFAULT_PAGE_SIZE = 20
+# Stores one list asks OpenAI about when its page seems to lack them (each a GET): a bound on the cost of
+# a list when many stores were deleted behind the site's back.
+CONFIRMATIONS = 10
 
 
 class StoreNotReachable(Exception):
@@ -96,8 +99,9 @@ def check_store(access, store_id):
 
 def _access_columns(user, store_id):
     """The columns that get_usable computes besides the credential: is the store theirs, may they reach all."""
-    owned_sql, permission_sql, owner_sql, record_sql = _access_sql(router.db_for_read(StoreRecord))
-    user_pk, store_id = user.pk, store_id or ""
+    alias = router.db_for_read(StoreRecord)
+    owned_sql, permission_sql, owner_sql, record_sql = _access_sql(alias)
+    user_pk, store_id = user._meta.pk.get_db_prep_value(user.pk, connections[alias]), store_id or ""
     return [
         ("store_reachable", owned_sql, [store_id, user_pk, user_pk]),
         ("manages_all_stores", permission_sql, [user_pk, user_pk]),
@@ -218,34 +222,48 @@ def store_owners(access):
 
 
 def record_new_store(access, store, group=None):
-    """Record a store just created for the request's user; if that fails, delete the store at OpenAI again
-    so that nobody is left with a store nobody owns."""
+    """Record a store just created for the request's user. If an import recorded it meanwhile, the record
+    becomes theirs; if recording fails otherwise, the store is deleted at OpenAI again, so that nobody is
+    left with a store nobody owns."""
+    fields = {"owner": access.user, "group": group, "created_by": access.user, **_snapshot_fields(store)}
     try:
-        return StoreRecord.objects.create(
-            credential=access.credential,
-            store_id=store["id"],
-            owner=access.user,
-            group=group,
-            created_by=access.user,
-            **_snapshot_fields(store),
-        )
+        with transaction.atomic(using=router.db_for_write(StoreRecord)):
+            return StoreRecord.objects.create(credential=access.credential, store_id=store["id"], **fields)
+    except IntegrityError:
+        record = StoreRecord.objects.filter(credential=access.credential, store_id=store["id"]).first()
+        if record is not None:
+            StoreRecord.objects.filter(pk=record.pk).update(**fields)
+            return record
+        _delete_unrecorded(access, store)
+        raise
     except Exception:
-        try:
-            gateway.delete_vector_store(access.credential, store["id"])
-        finally:
-            raise
+        _delete_unrecorded(access, store)
+        raise
+
+
+def _delete_unrecorded(access, store):
+    try:
+        gateway.delete_vector_store(access.credential, store["id"])
+    except gateway.GatewayError:
+        pass  # the error that matters is the one recording raised
 
 
 def import_stores(credential, stores, *, owner=None, group=None, created_by=None):
-    """Record stores that exist at OpenAI but not here (an admin's import) as `owner`'s, shared with `group`.
-    `stores` come newest first, as OpenAI lists them. A store already recorded keeps its record. Returns
-    the ids of the stores recorded now."""
+    """Record stores that exist at OpenAI but not here (an admin's import) as `owner`'s, shared with `group`,
+    with the Files each holds now (so that nobody else attaches or deletes them). `stores` come newest
+    first, as OpenAI lists them. A store already recorded keeps its record. Returns the ids of the stores
+    recorded now. A GatewayError while reading their files records nothing."""
     # Oldest first (lists come newest first), so that records of one second keep OpenAI's order (see
     # StoreRecord.Meta.ordering).
     unique = list({store["id"]: store for store in stores}.values())[::-1]
     stores = sorted(unique, key=lambda store: store.get("created_at") or 0)
     recorded = set(records_of(credential, [store["id"] for store in stores]))
-    new = [
+    new = [store for store in stores if store["id"] not in recorded]
+    held = {
+        store["id"]: [vs_file["id"] for vs_file in gateway.list_store_files(credential, store["id"], paged=False).items]
+        for store in new
+    }
+    records = [
         StoreRecord(
             credential=credential,
             store_id=store["id"],
@@ -254,11 +272,20 @@ def import_stores(credential, stores, *, owner=None, group=None, created_by=None
             created_by=created_by,
             **_snapshot_fields(store),
         )
-        for store in stores
-        if store["id"] not in recorded
+        for store in new
     ]
-    StoreRecord.objects.bulk_create(new, ignore_conflicts=True)  # one recorded meanwhile keeps its record
-    return [record.store_id for record in new]
+    with transaction.atomic(using=router.db_for_write(StoreRecord)):
+        StoreRecord.objects.bulk_create(records, ignore_conflicts=True)  # one recorded meanwhile keeps its record
+        pks = dict(StoreRecord.objects.filter(credential=credential, store_id__in=held).values_list("store_id", "pk"))
+        StoreFileRecord.objects.bulk_create(
+            [
+                StoreFileRecord(store_id=pks[store_id], file_id=file_id)
+                for store_id, ids in held.items()
+                for file_id in ids
+            ],
+            ignore_conflicts=True,
+        )
+    return [record.store_id for record in records]
 
 
 def remember_stores(credential, stores: Iterable[dict]):
@@ -300,13 +327,15 @@ def forget_store(access):
 
 
 @contextmanager
-def forgetting_vanished_store(access):
-    """Around a call whose only object is the request's store: OpenAI's 404 means the store is gone, and so
-    goes its record."""
+def forgetting_vanished_store(access, store_id, *, retrieving=False):
+    """Around a call whose only object is the request's store: when OpenAI answers 404 and (unless the call
+    was the store's own GET) a GET of the store confirms it, the store is gone, and so goes its record. A
+    404 of another kind (a proxy, a route the server lacks) leaves the record alone."""
     try:
         yield
     except gateway.OpenAINotFound:
-        forget_store(access)
+        if access.record_id is not None and (retrieving or _store_gone(access.credential, store_id)):
+            forget_store(access)
         raise
 
 
@@ -364,7 +393,7 @@ def list_stores(access, *, paged, limit=None, order=None, after=None, before=Non
     records = _owned_page(access, descending, size, after, before)
     if before is None:
         upstream = _upstream_page(access.credential, order, after)
-        if upstream is not None and _drop_vanished(access.credential, records, upstream, descending):
+        if upstream is not None and _drop_vanished(access.credential, records, upstream, descending, after):
             records = _owned_page(access, descending, size, after, before)
         fresh = {store["id"]: store for store in (upstream.items if upstream else [])}
         remember_stores(access.credential, [fresh[r.store_id] for r in records[:size] if r.store_id in fresh])
@@ -411,20 +440,48 @@ def _upstream_page(credential, order, after):
         raise
 
 
-def _drop_vanished(credential, records, upstream, descending):
-    """Forget the records that OpenAI's page covers but does not hold. True if any were."""
+def _drop_vanished(credential, records, upstream, descending, after):
+    """Forget the records that OpenAI's page covers but does not hold, once OpenAI confirms (404) that their
+    store is gone. True if any were.
+
+    The page covers the seconds strictly between the cursor's and its last store's: within one second the
+    site's order (the order it recorded stores in) may differ from OpenAI's, so those two seconds prove
+    nothing. At most CONFIRMATIONS stores are asked about per list; the rest wait for a later one.
+    """
     listed = {store["id"] for store in upstream.items}
-    if upstream.has_more:
-        edge = upstream.items[-1].get("created_at") if upstream.items else None
-        if not isinstance(edge, int):
+    inf = float("inf")
+    start = next((r.store_created_at for r in records if r.store_id == after), None) if after else None
+    if after and start is None:
+        start = (
+            StoreRecord.objects.filter(credential=credential, store_id=after)
+            .values_list("store_created_at", flat=True)
+            .first()
+        )
+        if start is None:
             return False
-        covered = (lambda r: r.store_created_at > edge) if descending else (lambda r: r.store_created_at < edge)
+    edge = (upstream.items[-1].get("created_at") if upstream.items else None) if upstream.has_more else None
+    if upstream.has_more and not isinstance(edge, int):
+        return False
+    if descending:
+        newest, oldest = (start if after else inf), (edge if upstream.has_more else -inf)
     else:
-        covered = lambda r: True  # noqa: E731 - the page reached the end: it covers everything past the cursor
-    vanished = [record.pk for record in records if covered(record) and record.store_id not in listed]
+        oldest, newest = (start if after else -inf), (edge if upstream.has_more else inf)
+    suspects = [r for r in records if oldest < r.store_created_at < newest and r.store_id not in listed]
+    vanished = [r.pk for r in suspects[:CONFIRMATIONS] if _store_gone(credential, r.store_id)]
     if vanished:
         StoreRecord.objects.filter(pk__in=vanished).delete()
     return bool(vanished)
+
+
+def _store_gone(credential, store_id):
+    """Whether OpenAI answers 404 for the store (any other answer, or failure, proves nothing)."""
+    try:
+        gateway.get_vector_store(credential, store_id)
+    except gateway.OpenAINotFound:
+        return True
+    except gateway.GatewayError:
+        return False
+    return False
 
 
 def _given(**params):

@@ -9,6 +9,8 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from credentials.models import Credential
@@ -79,12 +81,13 @@ RECORD_WRITES = {"create": 1}
 
 
 @pytest.mark.parametrize("name, call", ENDPOINTS, ids=[name for name, _ in ENDPOINTS])
-def test_each_endpoint_costs_at_most_three_queries_with_a_cached_client(
-    api, url, store, fake_openai, warm, name, call, django_assert_max_num_queries
-):
-    with django_assert_max_num_queries(CACHED_CALL_QUERIES + RECORD_WRITES.get(name, 0)):
+def test_each_endpoint_costs_at_most_three_queries_with_a_cached_client(api, url, store, fake_openai, warm, name, call):
+    with CaptureQueriesContext(connection) as captured:
         response = call(api, url, store["id"], fake_openai, store)
     assert response.status_code == 200, response.content
+    # A savepoint (the record's INSERT may conflict) is a statement only inside the test's transaction.
+    queries = [query["sql"] for query in captured if not query["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
+    assert len(queries) <= CACHED_CALL_QUERIES + RECORD_WRITES.get(name, 0), queries
 
 
 def test_a_cached_client_get_makes_exactly_the_token_credential_and_audit_queries(

@@ -18,7 +18,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils.html import strip_tags
 
-from tests.conftest import logged_in, messages_of, text_file
+from tests.conftest import admin_url, logged_in, messages_of, text_file
 from tests.console.conftest import console_url, grant_manage_all_stores, log_messages, staff
 from vectorstores.api.serializers import ATTRIBUTES_MAX_PAIRS, METADATA_MAX_PAIRS
 from vectorstores.models import StoreFileRecord, StoreRecord
@@ -535,3 +535,39 @@ def test_in_shared_mode_every_user_reaches_every_store(django_user_model, fake_o
         assert client.get(console_url(name, credential, ann_store)).status_code == 200
     assert import_url(credential) not in list_page(client, credential)
     assert client.get(import_url(credential)).status_code == 403
+
+
+# --- what the credential's other pages let slip ------------------------------------------------------
+
+
+def test_the_names_of_files_in_another_users_store_are_not_shown_for_typed_ids(ann, ben, owned_credential, fake_openai):
+    anns = create_store(logged_in(ann), owned_credential, "Ann's")
+    secret = fake_openai.create_file("layoffs-2026-q3.pdf", b"%PDF secret")
+    fake_openai.attach_file(anns, secret["id"])
+    StoreFileRecord.objects.create(store=StoreRecord.objects.get(store_id=anns), file_id=secret["id"])
+    bens = create_store(logged_in(ben), owned_credential, "Ben's")
+
+    one = logged_in(ben).get(console_url("vector_store_file_remove", owned_credential, bens, secret["id"]))
+    several = logged_in(ben).post(
+        console_url("vector_store_remove_files", owned_credential, bens), {"file_ids": [secret["id"]]}
+    )
+
+    for page in (one, several):
+        assert page.status_code == 200
+        assert "layoffs-2026-q3.pdf" not in page.content.decode()
+    assert not fake_openai.requests_to("GET", f"/files/{secret['id']}")
+
+
+def test_an_owned_credentials_history_is_for_those_who_reach_every_store(ann, ben, manager, owned_credential):
+    anns = create_store(logged_in(ann), owned_credential, "Ann secret merger")
+    history = admin_url("history", owned_credential.pk)
+
+    assert logged_in(ben).get(history).status_code == 403  # it names every store the console changed
+    assert (
+        'class="historylink"' not in logged_in(ben).get(console_url("vector_stores", owned_credential)).content.decode()
+    )
+    page = logged_in(manager).get(history)
+    assert page.status_code == 200 and anns in page.content.decode()
+    owned_credential.access_mode = "shared"
+    owned_credential.save()
+    assert logged_in(ben).get(history).status_code == 200

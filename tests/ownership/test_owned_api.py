@@ -10,8 +10,9 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from tests.conftest import API_ROOT, assert_invalid, client_for, text_file
-from vectorstores import ownership
+from vectorstores import gateway, ownership
 from vectorstores.models import AuditEntry, StoreFileRecord, StoreRecord
+from vectorstores.testing.fake_openai import state
 
 pytestmark = pytest.mark.django_db
 
@@ -372,3 +373,61 @@ def test_deleting_a_credential_deletes_its_records_not_the_stores(owned, alice, 
     owned.delete()
     assert not StoreRecord.objects.exists()
     assert fake_openai.get_store(store["id"])["name"] == "alice's notes"
+
+
+# --- records are only forgotten for stores OpenAI confirms gone ----------------------------------------
+
+SECOND = 1_700_000_000
+
+
+def test_paging_through_stores_of_one_second_keeps_every_record(owned, alice, store_made_at, fake_openai, monkeypatch):
+    made_elsewhere = store_made_at("made in the dashboard", SECOND)
+    monkeypatch.setattr(state, "now", lambda: SECOND)  # alice's store in the same second, after it at OpenAI
+    alices = create(alice, owned, "alice's")
+    monkeypatch.undo()
+    ownership.assign_store(owned, fake_openai.get_store(made_elsewhere["id"]), owner=alice, group=None)
+
+    first = ids(call(alice, owned, "get", limit=1))
+    second = ids(call(alice, owned, "get", limit=1, after=first[0]))
+
+    assert sorted(first + second) == sorted([alices["id"], made_elsewhere["id"]])  # both, once each
+    assert StoreRecord.objects.count() == 2
+
+
+def test_a_stray_404_on_a_route_does_not_forget_a_store_that_exists(owned, alice, fake_openai):
+    store = create(alice, owned, "alice's")
+    fake_openai.fail("POST", rf"/vector_stores/{store['id']}/search", status=404)
+
+    assert call(alice, owned, "post", f"/{store['id']}/search", {"query": "x"}).status_code == 404
+    assert StoreRecord.objects.filter(store_id=store["id"]).exists()  # OpenAI still has it: a GET said so
+    assert call(alice, owned, "get", f"/{store['id']}").status_code == 200
+
+
+def test_a_store_an_import_recorded_while_it_was_being_created_becomes_its_creators(
+    owned, alice, fake_openai, monkeypatch
+):
+    real_create = gateway.create_vector_store
+
+    def created_then_imported(credential, fields):
+        store = real_create(credential, fields)
+        ownership.import_stores(credential, [store])  # an admin's "assign all", in between
+        return store
+
+    monkeypatch.setattr(gateway, "create_vector_store", created_then_imported)
+    store = create(alice, owned, "raced")
+
+    record = StoreRecord.objects.get(store_id=store["id"])
+    assert (record.owner, record.created_by) == (alice, alice)
+    assert store["id"] in fake_openai.vector_stores  # not deleted as an orphan
+
+
+def test_an_imported_stores_files_are_protected_like_attached_ones(owned, alice, bob, fake_openai):
+    store = fake_openai.create_vector_store(name="made elsewhere")
+    file = fake_openai.create_file("held.txt", b"held")
+    fake_openai.attach_file(store["id"], file["id"])
+    ownership.import_stores(owned, [fake_openai.get_store(store["id"])], owner=alice)
+
+    assert list(StoreFileRecord.objects.values_list("file_id", flat=True)) == [file["id"]]
+    bobs = create(bob, owned, "bob's")
+    response = call(bob, owned, "post", f"/{bobs['id']}/files", {"file_id": file["id"]})
+    assert response.status_code == 404 and response.json()["code"] == "file_not_found"

@@ -131,16 +131,34 @@ def test_without_manage_all_stores_the_change_permission_only_shows_the_record(
     django_user_model, owned_credential, alices_record, bob
 ):
     editor = staff(django_user_model, "eddie", "view_storerecord", "change_storerecord", credential=owned_credential)
+    eddies = StoreRecord.objects.create(credential=owned_credential, store_id="vs_eddie", owner=editor)
     client = logged_in(editor)
 
-    page = client.get(records_url("change", alices_record.pk))
-    response = client.post(records_url("change", alices_record.pk), change_data(alices_record, owner=bob.pk))
+    page = client.get(records_url("change", eddies.pk))
+    response = client.post(records_url("change", eddies.pk), change_data(eddies, owner=bob.pk))
 
     assert page.status_code == 200
     assert 'name="owner"' not in page.content.decode()  # read-only
     assert response.status_code == 403
-    alices_record.refresh_from_db()
-    assert alices_record.owner.username == "alice"
+    eddies.refresh_from_db()
+    assert eddies.owner == editor
+
+
+def test_without_manage_all_stores_staff_see_only_the_records_of_stores_they_reach(
+    django_user_model, owned_credential, alices_record, group
+):
+    viewer = staff(django_user_model, "vera", "view_storerecord", credential=owned_credential)
+    viewer.groups.add(group)
+    shared_with_her = StoreRecord.objects.create(credential=owned_credential, store_id="vs_team", group=group)
+    client = logged_in(viewer)
+
+    listed = client.get(records_url("changelist"))
+    assert list(listed.context["cl"].result_list) == [shared_with_her]
+    assert "Alice's handbook" not in listed.content.decode()
+    assert client.get(records_url("change", alices_record.pk)).status_code == 302  # admin's "does not exist"
+    owned_credential.access_mode = "shared"
+    owned_credential.save()
+    assert set(client.get(records_url("changelist")).context["cl"].result_list) == {shared_with_her, alices_record}
 
 
 def test_the_owner_must_be_a_user_who_may_use_the_credential(manager, alices_record, other_user):

@@ -133,20 +133,20 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
 
     @document.get_vector_store
     def retrieve(self, request, store_id, **host_url_kwargs):
-        with ownership.forgetting_vanished_store(self.access):
+        with ownership.forgetting_vanished_store(self.access, store_id, retrieving=True):
             return Response(gateway.get_vector_store(self.credential, store_id))
 
     @document.update_vector_store
     def update(self, request, store_id, **host_url_kwargs):
         fields = _validated(VectorStoreUpdateSerializer, request.data)
-        with ownership.forgetting_vanished_store(self.access):
+        with ownership.forgetting_vanished_store(self.access, store_id):
             store = gateway.update_vector_store(self.credential, store_id, fields)
         ownership.remember_store(self.access, store)
         return Response(store)
 
     @document.delete_vector_store
     def destroy(self, request, store_id, **host_url_kwargs):
-        with ownership.forgetting_vanished_store(self.access):
+        with ownership.forgetting_vanished_store(self.access, store_id):
             deleted = gateway.delete_vector_store(self.credential, store_id)
         ownership.forget_store(self.access)
         return Response(deleted)
@@ -287,14 +287,14 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
     def list_files(self, request, store_id, **host_url_kwargs):
         query = FileListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        with ownership.forgetting_vanished_store(self.access):
+        with ownership.forgetting_vanished_store(self.access, store_id):
             page = gateway.list_store_files(self.credential, store_id, paged=query.paged, **query.validated_data)
         return _page_response(request, page)
 
     @document.search
     def search(self, request, store_id, **host_url_kwargs):
         params = _validated(SearchSerializer, request.data)
-        with ownership.forgetting_vanished_store(self.access):
+        with ownership.forgetting_vanished_store(self.access, store_id):
             return Response(gateway.search_store(self.credential, store_id, params))
 
 

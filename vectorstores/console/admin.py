@@ -9,6 +9,8 @@ registers a credential admin that adds `VectorStoreConsoleMixin`, e.g. with the 
 from functools import cached_property
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef
 from django.utils.html import format_html
 from django.utils.translation import ngettext
@@ -36,6 +38,12 @@ class VectorStoreConsoleMixin:
 
     def get_urls(self):
         return self.console.urls() + super().get_urls()
+
+    def history_view(self, request, object_id, extra_context=None):
+        credential = self.get_object(request, unquote(object_id))
+        if credential is not None and not self.console.may_read_history(request, credential):
+            raise PermissionDenied
+        return super().history_view(request, object_id, extra_context)
 
     def get_list_display(self, request):
         return [*super().get_list_display(request), "vector_stores_link"]

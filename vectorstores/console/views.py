@@ -29,6 +29,8 @@ from django.urls import re_path, reverse
 from django.utils.text import get_text_list
 from django.utils.translation import ngettext
 
+from credentials.models import AccessMode
+
 from .. import gateway, ownership
 from ..api.exceptions import summarise
 from ..api.serializers import OBJECT_ID, ListQuerySerializer, RemoveFilesSerializer
@@ -231,6 +233,11 @@ class Console:
         wrapped.__name__ = view.__name__
         return wrapped
 
+    def may_read_history(self, request, credential):
+        """The credential's history names every store the console changed: under an owned credential, only
+        those who reach every store read it."""
+        return credential.access_mode != AccessMode.OWNED or ownership.may_manage_stores(request.user)
+
     def log(self, request, credential, message):
         """Record a change in the credential's admin history."""
         self.model_admin.log_change(request, credential, message)
@@ -247,6 +254,7 @@ class Console:
                 "credential": credential,
                 "title": title,
                 "urls": self._urls(credential, store_id, **ids),
+                "may_read_history": self.may_read_history(request, credential),
                 "has_change_permission": self.may(request, True, credential),
                 **context,
             },
@@ -419,7 +427,7 @@ class Console:
         """(the store, None), or (None, a redirect to the list with the error as a message). A store OpenAI no
         longer has loses its record."""
         try:
-            with ownership.forgetting_vanished_store(access):
+            with ownership.forgetting_vanished_store(access, store_id, retrieving=True):
                 return gateway.get_vector_store(access.credential, store_id), None
         except gateway.GatewayError as error:
             messages.error(request, f"The vector store {store_id} could not be read: {error}")
@@ -438,7 +446,7 @@ class Console:
                 messages.info(request, "No fields changed.")
                 return HttpResponseRedirect(self.store_url(credential, store_id))
             try:
-                with ownership.forgetting_vanished_store(access):
+                with ownership.forgetting_vanished_store(access, store_id):
                     updated = gateway.update_vector_store(credential, store_id, form.body)
             except gateway.GatewayError as error:
                 messages.error(request, f"The vector store could not be changed: {error}")
@@ -494,7 +502,7 @@ class Console:
                 removed = self._remove(request, access, row, [vs_file["id"] for vs_file in files], True, announce=False)
                 if removed is None:
                     return False
-            with ownership.forgetting_vanished_store(access):
+            with ownership.forgetting_vanished_store(access, row.id):
                 gateway.delete_vector_store(credential, row.id)
         except gateway.GatewayError as error:
             messages.error(request, f"The vector store {row.label} could not be deleted: {error}")
@@ -697,11 +705,12 @@ class Console:
             "status_links": _status_links(request, status),
         }
 
-    def _file_rows(self, request, credential, vs_files):
-        """Rows of the files, with each file's name and size joined from the Files API."""
+    def _file_rows(self, request, credential, vs_files, *, unnamed=()):
+        """Rows of the files, with each file's name and size joined from the Files API (but for the ids
+        `unnamed`: Files of another user, whose names the caller must not learn by typing their ids)."""
         if not vs_files:
             return []
-        found = gateway.retrieve_files(credential, [vs_file["id"] for vs_file in vs_files])
+        found = gateway.retrieve_files(credential, [f["id"] for f in vs_files if f["id"] not in unnamed])
         rows = [FileRow.of(vs_file, found.get(vs_file["id"])) for vs_file in vs_files]
         failed = [
             found[row.id]
@@ -749,7 +758,8 @@ class Console:
             )
             return HttpResponseRedirect(store_url)
         file_ids = checked.validated_data["file_ids"]
-        files = self._file_rows(request, credential, [{"id": file_id} for file_id in file_ids])
+        others = ownership.files_of_others(access, file_ids, besides_store=store_id)
+        files = self._file_rows(request, credential, [{"id": file_id} for file_id in file_ids], unnamed=others)
         return self.render(
             request,
             "remove_files.html",
@@ -879,7 +889,8 @@ class Console:
                 return HttpResponseRedirect(self.store_url(credential, store_id))
         else:
             form = RemoveFileForm(initial={"delete_files": request.GET.get("delete") == "1"})
-        [file] = self._file_rows(request, credential, [{"id": file_id}])
+        others = ownership.files_of_others(access, [file_id], besides_store=store_id)
+        [file] = self._file_rows(request, credential, [{"id": file_id}], unnamed=others)
         return self.render(
             request,
             "file_remove.html",
