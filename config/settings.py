@@ -136,6 +136,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 
+# Counters every instance must share (the API's throttles, uploads' claims on their Files) live in the
+# default cache: Redis when REDIS_URL names one (Django's own backend), else this process's memory,
+# which is right for one instance only (see docs/performance.md, "Running more than one instance").
+if os.environ.get("REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "vectorstores"),
+        }
+    }
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -181,10 +193,10 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # One caller cannot spend a shared credential's OpenAI quota: requests per user (and per IP
-    # for anonymous callers). Counted in the default cache: per process unless CACHES is shared.
+    # for anonymous callers), counted atomically in the default cache (shared with REDIS_URL).
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.UserRateThrottle",
-        "rest_framework.throttling.AnonRateThrottle",
+        "vectorstores.api.throttling.UserRateThrottle",
+        "vectorstores.api.throttling.AnonRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "user": os.environ.get("API_THROTTLE_USER", "600/minute"),

@@ -5,10 +5,14 @@ leaks in unless a caller passes it.
 Every test that calls these is marked `subprocess` (pyproject.toml's markers).
 """
 
+import contextlib
 import json
 import os
+import secrets
 import subprocess
 import sys
+import time
+import urllib.request
 
 from tests.conftest import PROJECT_ROOT
 
@@ -81,3 +85,47 @@ def run_host_pytest(project, *args, settings="tests.settings", pythonpath=(PROJE
         *args,
     ]
     return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=300)
+
+
+def production_env(tmp_path, **extra):
+    """The environment a production deployment sets, with a throwaway SQLite database."""
+    return environment(
+        without=("DJANGO_", "DATABASE_URL"),
+        **{
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "CRYPTOGRAPHY_KEY": secrets.token_urlsafe(50),
+            "ALLOWED_HOSTS": "127.0.0.1,vectors.example.com",
+            "DEBUG": "0",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+            "STATIC_ROOT": str(tmp_path / "static"),
+            **extra,
+        },
+    )
+
+
+def wait_for(url, timeout=60):
+    """GET `url` until it answers (a server starting up); gives up after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return urllib.request.urlopen(url, timeout=2)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def serving(args, env, port):
+    """`python <args>` serving the site on 127.0.0.1:`port`; yields its URL once the health check answers,
+    and stops it on leaving."""
+    server = subprocess.Popen(
+        [sys.executable, *args], cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/api/v1/health")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=40)

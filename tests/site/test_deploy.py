@@ -1,9 +1,7 @@
 """Production serving: `check --deploy`, the health endpoint, and granian + WhiteNoise for real."""
 
-import contextlib
 import json
 import os
-import secrets
 import socket
 import subprocess
 import sys
@@ -17,26 +15,9 @@ import pytest
 from django.db import OperationalError
 
 from tests.conftest import PROJECT_ROOT, free_port
-from tests.hosts import environment, manage
+from tests.hosts import manage, production_env, serving
 
 HEADER_READ_TIMEOUT = 5  # seconds the production server gives a client to finish its headers
-
-
-def production_env(tmp_path, **extra):
-    """The environment a production deployment sets, with a throwaway SQLite database."""
-    return environment(
-        without=("DJANGO_", "DATABASE_URL"),
-        **{
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "SECRET_KEY": secrets.token_urlsafe(50),
-            "CRYPTOGRAPHY_KEY": secrets.token_urlsafe(50),
-            "ALLOWED_HOSTS": "127.0.0.1,vectors.example.com",
-            "DEBUG": "0",
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-            "STATIC_ROOT": str(tmp_path / "static"),
-            **extra,
-        },
-    )
 
 
 @pytest.mark.subprocess
@@ -132,33 +113,6 @@ def test_plain_http_is_redirected_to_https_except_the_health_check(client, setti
     assert response.status_code == status
     if status == 301:
         assert response["Location"] == f"https://testserver{path}"
-
-
-def wait_for(url, timeout=60):
-    """GET `url` until it answers (a server starting up); gives up after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return urllib.request.urlopen(url, timeout=2)
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
-@contextlib.contextmanager
-def serving(args, env, port):
-    """`python <args>` serving the site on 127.0.0.1:`port`; yields its URL once the health check answers,
-    and stops it on leaving."""
-    server = subprocess.Popen(
-        [sys.executable, *args], cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        wait_for(f"http://127.0.0.1:{port}/api/v1/health")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(timeout=40)
 
 
 @pytest.fixture(scope="module")

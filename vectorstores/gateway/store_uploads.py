@@ -7,12 +7,13 @@ up in the store is deleted (or, if even that fails, named in the error and the l
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from django.core.cache import cache
 
 from ..conf import app_settings
 from .client import OpenAIObject, Retry, call, clients, only_given
@@ -61,26 +62,22 @@ class FileOutcome:
 
 
 class InFlightFiles:
-    """File ids that upload requests of this process created and still own.
+    """File ids that upload requests have created and still own, across every process that shares the
+    default cache (Redis, for a site of several instances; this process alone with Django's local cache).
 
-    Finding the File of an upload whose answer was lost means looking at recent Files
-    by name and size; this keeps another request's identical file from being taken.
+    Finding the File of an upload whose answer was lost means looking at recent Files by name and size;
+    a claim keeps another request's identical file from being taken. A claim is one atomic `cache.add`;
+    CLAIM_SECONDS bounds one left behind by a process that died.
     """
 
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._ids = set()
+    CLAIM_SECONDS = 6 * 3600
+    PREFIX = "vectorstores:upload-claim:"
 
     def claim(self, file_id):
-        with self._lock:
-            if file_id in self._ids:
-                return False
-            self._ids.add(file_id)
-            return True
+        return cache.add(self.PREFIX + file_id, True, self.CLAIM_SECONDS)
 
     def release(self, file_ids):
-        with self._lock:
-            self._ids.difference_update(file_ids)
+        cache.delete_many([self.PREFIX + file_id for file_id in file_ids])
 
 
 in_flight = InFlightFiles()

@@ -1,0 +1,150 @@
+"""Two instances of the site on one database and one Redis, as behind a load balancer: what one counts, the
+other sees. Both run as `make serve` runs the site (granian, DEBUG=0), each a process of its own, with a
+real `redis-server` on loopback and the fake OpenAI behind them; all of it stops at the end."""
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx2
+import pytest
+import redis
+
+from tests.conftest import API_ROOT, TEST_API_KEY, free_port
+from tests.hosts import manage, production_env, serving
+from vectorstores.testing import FakeOpenAI
+
+pytestmark = [pytest.mark.subprocess, pytest.mark.slow]
+
+THROTTLE_RATE = 10  # per user and day: no window ends during a test
+
+
+@contextlib.contextmanager
+def redis_server(directory):
+    """Debian's redis-server on a free port of 127.0.0.1, without persistence; yields its URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        message = "redis-server is not installed (Debian's redis-server package; .ci/run installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    port = free_port()
+    args = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
+    server = subprocess.Popen([*args, "--dir", str(directory)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url, deadline = f"redis://127.0.0.1:{port}/0", time.monotonic() + 20
+        while True:
+            try:
+                redis.Redis.from_url(url).ping()
+                break
+            except redis.ConnectionError:
+                assert time.monotonic() < deadline and server.poll() is None, "redis-server did not start"
+                time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """Two instances (`urls`), their environment (`env`) and the fake OpenAI (`fake`) they call."""
+    tmp_path = tmp_path_factory.mktemp("two-instances")
+    with redis_server(tmp_path) as redis_url, FakeOpenAI(api_keys={TEST_API_KEY}) as fake:
+        ports = [free_port(), free_port()]
+        env = production_env(
+            tmp_path,
+            REDIS_URL=redis_url,
+            API_THROTTLE_USER=f"{THROTTLE_RATE}/day",
+            SECURE_SSL_REDIRECT="0",
+            WEB_CONCURRENCY="1",
+            SERVER_THREADS="8",
+        )
+        assert manage("migrate", "--noinput", env=env).returncode == 0
+        with contextlib.ExitStack() as servers:
+            urls = [
+                servers.enter_context(serving(["-m", "config.serve"], {**env, "BIND": f"127.0.0.1:{port}"}, port))
+                for port in ports
+            ]
+            yield type("Site", (), {"urls": urls, "env": env, "fake": fake})
+
+
+def new_caller(site, username):
+    """A user of a shared credential for the fake, made in the instances' database: (token, credential id)."""
+    script = f"""
+import json
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+from credentials.models import Credential
+user = get_user_model().objects.create_user({username!r})
+credential = Credential.objects.create(
+    name={username!r}, api_key={TEST_API_KEY!r}, base_url={site.fake.base_url!r}, access_mode="shared"
+)
+credential.users.add(user)
+print(json.dumps({{"token": Token.objects.create(user=user).key, "credential": str(credential.pk)}}))
+"""
+    result = manage("shell", "-c", script, env=site.env)
+    assert result.returncode == 0, result.stderr
+    made = json.loads(result.stdout.strip().splitlines()[-1])
+    return made["token"], made["credential"]
+
+
+def client(url, token):
+    return httpx2.Client(base_url=url, headers={"Authorization": f"Token {token}"}, timeout=60)
+
+
+def test_a_users_throttle_holds_across_both_instances(site):
+    token, credential = new_caller(site, "thrifty")
+    clients = [client(url, token) for url in site.urls]
+
+    def list_stores(n):
+        return clients[n % 2].get(f"{API_ROOT}?credential={credential}")
+
+    with ThreadPoolExecutor(max_workers=16) as pool:  # all at once, half on each instance
+        answers = list(pool.map(list_stores, range(16)))
+
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [200] * THROTTLE_RATE + [429] * (16 - THROTTLE_RATE)
+    refused = [answer for answer in answers if answer.status_code == 429]
+    assert all(0 < int(answer.headers["Retry-After"]) <= 86400 for answer in refused)
+    assert {n % 2 for n, answer in enumerate(answers) if answer.status_code == 200} == {0, 1}  # both served
+
+
+def test_an_upload_whose_answer_was_lost_never_takes_the_file_another_instance_owns(site):
+    """B's upload reaches OpenAI but its answer is lost, so B looks for its File by name and size, to delete
+    it. A, on the other instance, has just uploaded an identical file and is still attaching it: B must
+    take its own File, not A's."""
+    token, credential = new_caller(site, "twin")
+    fake = site.fake
+    fake.reset()
+    store_a, store_b = fake.create_vector_store(name="A")["id"], fake.create_vector_store(name="B")["id"]
+    fake.drop("POST", "/files", after_processing=True)  # the first upload, B's: made, its answer lost
+    fake.delay("GET", "/files", 3.0)  # B's look at the recent Files waits, while A uploads
+    fake.delay("POST", f"/vector_stores/{store_a}/file_batches", 4.0)  # A still owns its File meanwhile
+    twin = ("twin.txt", b"the very same bytes", "text/plain")
+    answers = {}
+
+    def upload(name, url, store_id):
+        with client(url, token) as http:
+            answers[name] = http.post(f"{API_ROOT}/{store_id}?credential={credential}", files={"files": twin})
+
+    b = threading.Thread(target=upload, args=("B", site.urls[1], store_b))
+    b.start()
+    deadline = time.monotonic() + 20
+    while not fake.requests_to("GET", "/files"):  # B is looking for its File
+        assert time.monotonic() < deadline, "B never looked for its lost upload"
+        time.sleep(0.05)
+    upload("A", site.urls[0], store_a)
+    b.join(timeout=60)
+
+    assert answers["A"].status_code == 200, answers["A"].text
+    [a_file] = answers["A"].json()
+    assert a_file["id"] in fake.files  # B's cleanup left A's File alone
+    assert (store_a, a_file["id"]) in fake.vector_store_files
+    assert answers["B"].status_code == 502
+    assert [f["filename"] for f in fake.files.values()] == ["twin.txt"]  # B's own File was found and deleted
