@@ -512,7 +512,7 @@ def _status_of(app, url):
 def throughput(bench):
     """6. 32 concurrent clients on GET /{id} for 20 s, 2 workers x 8 threads, upstream latency 50 ms."""
     clients, duration, latency = 32, bench.scaled(20, 5), 0.050
-    threads = int(bench.env["WEB_CONCURRENCY"]) * int(bench.env["GUNICORN_THREADS"])
+    threads = int(bench.env["WEB_CONCURRENCY"]) * int(bench.env["SERVER_THREADS"])
     bench.upstream.reset()
     store_id = bench.upstream.seed_vector_stores(1)[0]
     bench.upstream.delay("GET", STORE_PATH, latency)
