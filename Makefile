@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint format install migrate schema serve bench matrix ci-matrix
+.PHONY: run test lint format install migrate schema serve bench bench-peer matrix ci-matrix
 
 # (Re)install when pyproject.toml changes.
 $(INSTALLED): pyproject.toml
@@ -65,3 +65,11 @@ serve: migrate
 # wrk for the throughput figure when installed (apt-get install wrk), else Python threads.
 bench: install
 	$(BIN)/python -m bench
+
+# Figure 9's peer, the LiteLLM proxy, in a virtualenv of its own (its pins clash with this project's);
+# never needed by `make run` or `make test`. Then the figure: make bench-peer.
+PEER_VENV := .venv-peer
+bench-peer: install
+	test -x $(PEER_VENV)/bin/litellm || ($(PYTHON) -m venv $(PEER_VENV) && \
+		$(PEER_VENV)/bin/python -m pip install --quiet 'litellm[proxy]>=1.108')
+	$(BIN)/python -m bench --only 1,9

@@ -1,4 +1,4 @@
-"""The figures of issues 5 (1-7) and 13 (8). Each takes the running Bench and returns its table rows.
+"""The figures of issues 5 (1-7), 13 (8) and 14 (9). Each takes the running Bench and returns its table rows.
 
 Every comparison is measured in the same run, interleaved, and reported as medians; every loop is
 bounded in count and in time.
@@ -671,5 +671,64 @@ def ownership_costs(bench):
             check(response.status_code == 200 and len(access_queries) <= 3),
             f"{', '.join(access_queries)}; medians of {calls} in-process calls of ownership.usable_credential and of "
             "Credential.objects.get_usable alone",
+        ),
+    ]
+
+
+# --- 9. A peer: the LiteLLM proxy ---------------------------------------------------------------------
+
+
+def peer_litellm(bench):
+    """9. The same GET through the LiteLLM proxy's OpenAI pass-through, the app and the SDK, 20 ms upstream."""
+    from . import peer
+
+    command = peer.executable()
+    if command is None:
+        return [Row("9. Peer: LiteLLM proxy", "not run: `make bench-peer` installs it", "(optional)", INFO)]
+    calls = bench.scaled(300, 40)
+    bench.upstream.reset()
+    store_id = bench.upstream.seed_vector_stores(1)[0]
+    bench.upstream.delay("GET", STORE_PATH, 0.020)
+    upstream_root = bench.upstream.base_url.removesuffix("/v1")
+    workdir = Path(bench.env["BENCH_UPLOAD_DIR"]).parent
+    with peer.LiteLLMProxy(command, upstream_root, bench.api_key, workdir, workdir / "litellm.log") as proxy:
+        app, sdk, litellm = bench.app(), bench.sdk(), proxy.client()
+        url, peer_url = bench.path(f"/{store_id}"), f"/openai/v1/vector_stores/{store_id}"
+
+        def via_app():
+            assert expect_ok(app.get(url), "GET /{id}")["id"] == store_id
+
+        def via_litellm():
+            assert expect_ok(litellm.get(peer_url), "LiteLLM GET /openai/v1/vector_stores/{id}")["id"] == store_id
+
+        def direct():
+            assert sdk.vector_stores.retrieve(store_id).id == store_id
+
+        for _ in range(10):
+            via_app(), via_litellm(), direct()
+        app_samples, peer_samples, direct_samples = interleaved(via_app, via_litellm, direct, rounds=calls, budget=300)
+        app_cpu = worker_cpu_per_call(bench, via_app, bench.scaled(200, 30))
+        before = proxy.cpu_seconds()
+        for _ in range(bench.scaled(200, 30)):
+            via_litellm()
+        peer_cpu = (proxy.cpu_seconds() - before) / bench.scaled(200, 30)
+        app.close(), sdk.close(), litellm.close()
+    app_added, peer_added = (median(s.wall) - median(direct_samples.wall) for s in (app_samples, peer_samples))
+    return [
+        Row(
+            "9. Peer: added median GET, this app vs LiteLLM's pass-through",
+            f"{ms(app_added):.2f} vs {ms(peer_added):.2f} ms",
+            "ours below",
+            check(app_added < peer_added),
+            f"{len(app_samples)} calls each, interleaved with the direct SDK call (median "
+            f"{ms(median(direct_samples.wall)):.2f} ms); LiteLLM {peer.version(command)}, one worker, "
+            f"GET /openai/v1/vector_stores/{{id}} with its master key",
+        ),
+        Row(
+            "9. Peer: server CPU per call, this app vs LiteLLM",
+            f"{ms(app_cpu):.2f} vs {ms(peer_cpu):.2f} ms",
+            "ours below",
+            check(app_cpu < peer_cpu),
+            "the app's workers, and the LiteLLM process with its children, each in a pass of its own",
         ),
     ]

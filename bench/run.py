@@ -36,6 +36,7 @@ FIGURES = {
     "6": [figures.throughput],
     "7": [figures.queries_per_request],
     "8": [figures.ownership_costs],
+    "9": [figures.peer_litellm],
 }
 
 
@@ -177,7 +178,7 @@ def run_figures(bench, selected):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--only", help="comma-separated figure numbers (1-8); default: all")
+    parser.add_argument("--only", help="comma-separated figure numbers (1-9); default: all")
     parser.add_argument("--quick", action="store_true", help="fewer calls and a 128 MiB upload: a smoke run")
     parser.add_argument("--markdown", metavar="FILE", help="also write the table and details as Markdown")
     parser.add_argument(

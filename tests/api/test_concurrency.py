@@ -177,6 +177,7 @@ def test_concurrent_uploads_from_many_users_to_one_store(live, fake, live_creden
 
     # Nothing was cleaned up (nothing failed), and no temporary upload file stayed on disk.
     assert fake.requests_to("DELETE", "/files") == []
+    live.in_flight.wait_until_idle(timeout=10)  # each request removes its temporary files as its answer closes
     assert list(upload_dir.iterdir()) == []
 
 

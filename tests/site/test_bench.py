@@ -33,3 +33,12 @@ def test_interleaving_stops_at_its_budget():
 @pytest.mark.django_db
 def test_the_site_does_not_mount_the_benchmarks_floor_endpoint(client):
     assert client.get("/bench/floor/vs_abc?credential=x").status_code == 404
+
+
+def test_the_peer_figure_says_it_did_not_run_without_litellm(monkeypatch, tmp_path):
+    from bench.figures import peer_litellm
+
+    monkeypatch.setenv("BENCH_LITELLM", str(tmp_path / "no-litellm-here"))
+    [row] = peer_litellm(bench=None)  # nothing of the bench is touched
+
+    assert (row.value, row.status) == ("not run: `make bench-peer` installs it", "info")
