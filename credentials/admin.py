@@ -85,7 +85,7 @@ class CredentialForm(forms.ModelForm):
         return False
 
     def _user_may_use_it(self):
-        return Credential.objects.usable_by(self.user).filter(pk=self.instance.pk).exists()
+        return self.instance.may_be_used_by(self.user)
 
 
 class CredentialAdmin(admin.ModelAdmin):

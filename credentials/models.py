@@ -235,6 +235,10 @@ class Credential(models.Model):
             exclude = {*(exclude or ()), "api_key"}
         super().clean_fields(exclude=exclude)
 
+    def may_be_used_by(self, user):
+        """Whether `user` may use this credential (the rule of usable_by)."""
+        return Credential.objects.usable_by(user).filter(pk=self.pk).exists()
+
     def allowed_users(self):
         """The active users who may use this credential: usable_by's rule seen from the users (its users, the
         members of its groups, and superusers)."""

@@ -56,7 +56,7 @@ class StoreRecordForm(forms.ModelForm):
         if owner is None:
             return owner
         # The owner reaches the store through its credential: only a user who may use it can own it.
-        if not Credential.objects.usable_by(owner).filter(pk=self.instance.credential_id).exists():
+        if not self.instance.credential.may_be_used_by(owner):
             raise forms.ValidationError(
                 f"{owner.get_username()} may not use the credential {self.instance.credential}: add them to its "
                 "users or to one of its groups first."

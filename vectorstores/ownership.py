@@ -11,7 +11,6 @@ Plain Django: no DRF here. The API and the console turn `StoreNotReachable` into
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -62,10 +61,6 @@ class StoreAccess:
     reaches_all: bool
     # The record of the store the request names, if the site has one.
     record_id: int | None = None
-
-    @property
-    def owned_mode(self):
-        return self.credential.access_mode == AccessMode.OWNED
 
 
 def usable_credential(user, credential_pk, store_id=None):
@@ -202,11 +197,16 @@ def unrecorded_stores(credential):
 # --- groups named on create ---
 
 
+def groups_for_new_store(access):
+    """The groups a new store may be shared with: the user's own, or any for those who may manage stores
+    (read from the access query, not asked again)."""
+    manages = access.user.is_superuser or bool(access.credential.manages_all_stores)
+    return Group.objects.all() if manages else access.user.groups.all()
+
+
 def group_for_new_store(access, name):
-    """The group `name` a new store is shared with: one the user is in (any, for those who may manage
-    stores). None if there is no such group for them."""
-    groups = Group.objects.all() if may_manage_stores(access.user) else access.user.groups.all()
-    return groups.filter(name=name).first()
+    """The group `name` a new store is shared with, or None if it is not one of groups_for_new_store."""
+    return groups_for_new_store(access).filter(name=name).first()
 
 
 def store_owners(access):
@@ -288,13 +288,13 @@ def import_stores(credential, stores, *, owner=None, group=None, created_by=None
     return [record.store_id for record in records]
 
 
-def remember_stores(credential, stores: Iterable[dict]):
-    """Keep the snapshots of the recorded ones among `stores` (as OpenAI just returned them) current."""
-    fresh = {store["id"]: store for store in stores if isinstance(store, dict) and "id" in store}
+def _refresh_snapshots(records, fresh):
+    """Keep the snapshots of `records` current with the stores OpenAI just returned ({id: store})."""
     changed = []
-    for record in StoreRecord.objects.filter(credential=credential, store_id__in=fresh):
-        if record.snapshot != fresh[record.store_id]:
-            for name, value in _snapshot_fields(fresh[record.store_id]).items():
+    for record in records:
+        store = fresh.get(record.store_id)
+        if store is not None and record.snapshot != store:
+            for name, value in _snapshot_fields(store).items():
                 setattr(record, name, value)
             changed.append(record)
     if changed:
@@ -362,10 +362,28 @@ def forget_store_files(access, file_ids):
         StoreFileRecord.objects.filter(store_id=access.record_id, file_id__in=list(file_ids)).delete()
 
 
+def remove_store_files(access, store_id, file_ids, *, delete_files):
+    """Detach `file_ids` from the request's store (gateway.remove_files_from_store), deleting the Files too
+    with `delete_files` but for those a store of another user holds (only detached); the records of the
+    Files detached go, also when some removals failed (the GatewayError then carries every report)."""
+    keep = files_of_others(access, file_ids, besides_store=store_id) if delete_files else set()
+    reports = []
+    try:
+        reports = gateway.remove_files_from_store(
+            access.credential, store_id, file_ids, delete_files=delete_files, keep_files=keep
+        )
+        return reports
+    except gateway.GatewayError as error:
+        reports = error.report.get("files") or []
+        raise
+    finally:
+        forget_store_files(access, [report["id"] for report in reports if report.get("deleted")])
+
+
 def files_of_others(access, file_ids, *, besides_store=None):
     """The ids among `file_ids` that a store the user cannot reach holds (owned mode only; in shared mode,
     and for those who reach all, none): such a File is not theirs to delete or to attach elsewhere."""
-    if not access.owned_mode or access.reaches_all or not file_ids:
+    if access.reaches_all or not file_ids:
         return set()
     held = StoreFileRecord.objects.filter(store__credential=access.credential, file_id__in=list(file_ids))
     if besides_store is not None:
@@ -390,14 +408,14 @@ def list_stores(access, *, paged, limit=None, order=None, after=None, before=Non
         )
     descending = (order or "desc") == "desc"
     size = (limit or OPENAI_DEFAULT_PAGE_SIZE) if paged else app_settings.LIST_MAX_ITEMS
-    records = _owned_page(access, descending, size, after, before)
+    records, cursor_created_at = _owned_page(access, descending, size, after, before)
     if before is None:
         upstream = _upstream_page(access.credential, order, after)
-        if upstream is not None and _drop_vanished(access.credential, records, upstream, descending, after):
-            records = _owned_page(access, descending, size, after, before)
+        if upstream is not None and _drop_vanished(access.credential, records, upstream, descending, cursor_created_at):
+            records, _ = _owned_page(access, descending, size, after, before)
         fresh = {store["id"]: store for store in (upstream.items if upstream else [])}
-        remember_stores(access.credential, [fresh[r.store_id] for r in records[:size] if r.store_id in fresh])
-        items = [fresh.get(record.store_id, record.snapshot) for record in records[:size]]
+        _refresh_snapshots(records[:size], fresh)
+        items = [record.snapshot for record in records[:size]]
     else:
         items = [record.snapshot for record in records[:size]]
     has_more = len(records) > size
@@ -405,8 +423,9 @@ def list_stores(access, *, paged, limit=None, order=None, after=None, before=Non
 
 
 def _owned_page(access, descending, size, after, before):
-    """Up to size + 1 records (one more tells whether more exist) past the cursor, in the list's order."""
-    records = _reachable(access)
+    """Up to size + 1 records (one more tells whether more exist) past the cursor, in the list's order,
+    and the created_at of the `after` cursor's store (None without one)."""
+    records, after_created_at = _reachable(access), None
     order_by = ["-store_created_at", "-id"] if descending else ["store_created_at", "id"]
     for name, cursor_id in (("after", after), ("before", before)):
         if cursor_id is None:
@@ -417,14 +436,16 @@ def _owned_page(access, descending, size, after, before):
         onward = (name == "after") == descending  # walking towards older stores
         op = "lt" if onward else "gt"
         created_at, pk = cursor
+        if name == "after":
+            after_created_at = created_at
         records = records.filter(
             Q(**{f"store_created_at__{op}": created_at}) | Q(store_created_at=created_at, **{f"id__{op}": pk})
         )
     if before is not None and after is None:  # the page just ahead of the cursor: walk back, then turn round
         backwards = ["store_created_at", "id"] if descending else ["-store_created_at", "-id"]
         back = list(records.order_by(*backwards)[: size + 1])
-        return back[:size][::-1] + back[size:]
-    return list(records.order_by(*order_by)[: size + 1])
+        return back[:size][::-1] + back[size:], after_created_at
+    return list(records.order_by(*order_by)[: size + 1]), after_created_at
 
 
 def _upstream_page(credential, order, after):
@@ -440,32 +461,23 @@ def _upstream_page(credential, order, after):
         raise
 
 
-def _drop_vanished(credential, records, upstream, descending, after):
+def _drop_vanished(credential, records, upstream, descending, cursor_created_at):
     """Forget the records that OpenAI's page covers but does not hold, once OpenAI confirms (404) that their
     store is gone. True if any were.
 
-    The page covers the seconds strictly between the cursor's and its last store's: within one second the
-    site's order (the order it recorded stores in) may differ from OpenAI's, so those two seconds prove
-    nothing. At most CONFIRMATIONS stores are asked about per list; the rest wait for a later one.
+    The page covers the seconds strictly between the cursor's (`cursor_created_at`, None for the list's
+    start) and its last store's: within one second the site's order (the order it recorded stores in) may
+    differ from OpenAI's, so those two seconds prove nothing. At most CONFIRMATIONS stores are asked about
+    per list; the rest wait for a later one.
     """
     listed = {store["id"] for store in upstream.items}
-    inf = float("inf")
-    start = next((r.store_created_at for r in records if r.store_id == after), None) if after else None
-    if after and start is None:
-        start = (
-            StoreRecord.objects.filter(credential=credential, store_id=after)
-            .values_list("store_created_at", flat=True)
-            .first()
-        )
-        if start is None:
-            return False
     edge = (upstream.items[-1].get("created_at") if upstream.items else None) if upstream.has_more else None
     if upstream.has_more and not isinstance(edge, int):
         return False
-    if descending:
-        newest, oldest = (start if after else inf), (edge if upstream.has_more else -inf)
-    else:
-        oldest, newest = (start if after else -inf), (edge if upstream.has_more else inf)
+    inf = float("inf")
+    start = cursor_created_at if cursor_created_at is not None else (inf if descending else -inf)
+    end = edge if upstream.has_more else (-inf if descending else inf)
+    oldest, newest = (end, start) if descending else (start, end)
     suspects = [r for r in records if oldest < r.store_created_at < newest and r.store_id not in listed]
     vanished = [r.pk for r in suspects[:CONFIRMATIONS] if _store_gone(credential, r.store_id)]
     if vanished:

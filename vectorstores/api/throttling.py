@@ -21,9 +21,9 @@ class AtomicWindowMixin:
         if self.key is None:
             return True
         self.now = self.timer()
-        count_key, start_key = f"{self.key}:count", f"{self.key}:start"
+        count_key, self.start_key = f"{self.key}:count", f"{self.key}:start"
         for _attempt in range(2):
-            self.cache.add(start_key, self.now, self.duration)
+            self.cache.add(self.start_key, self.now, self.duration)
             self.cache.add(count_key, 0, self.duration)
             try:
                 count = self.cache.incr(count_key)
@@ -32,13 +32,14 @@ class AtomicWindowMixin:
                 continue
         else:
             return True  # the cache keeps losing the key (evictions): never refuse a caller for that
-        self.window_start = self.cache.get(start_key, self.now)
         return count <= self.num_requests
 
     def wait(self):
         """Seconds until the window ends (Retry-After). The window may have been opened by a request that took
-        its time a moment after this one, on another thread or instance: never more than a whole window."""
-        return min(self.duration, max(0.0, self.window_start + self.duration - self.now))
+        its time a moment after this one, on another thread or instance: never more than a whole window.
+        Read only for a refused request (DRF asks no other), so allowed ones cost no extra cache call."""
+        window_start = self.cache.get(self.start_key, self.now)
+        return min(self.duration, max(0.0, window_start + self.duration - self.now))
 
 
 class UserRateThrottle(AtomicWindowMixin, throttling.UserRateThrottle):

@@ -1,7 +1,6 @@
 """The vector store API: parse, check access, call the gateway, render."""
 
 from contextlib import contextmanager
-from types import SimpleNamespace
 from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -189,26 +188,13 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
     @contextmanager
     def _recording_attached(self, files):
         """Record the attached Files once the batch exists, also when it then fails (some may be in)."""
+        file_ids = [file["file_id"] for file in files]
         try:
             yield
         except gateway.BatchError:
-            ownership.record_store_files(self.access, [file["file_id"] for file in files])
+            ownership.record_store_files(self.access, file_ids)
             raise
-        ownership.record_store_files(self.access, [file["file_id"] for file in files])
-
-    @contextmanager
-    def _forgetting_detached(self):
-        """Forget the records of the Files a removal detached, by its reports (set on the yielded object, or
-        carried by the error that ended it)."""
-        detached = SimpleNamespace(reports=[])
-        try:
-            yield detached
-        except gateway.GatewayError as error:
-            detached.reports = error.report.get("files", [])
-            raise
-        finally:
-            ids = [report["id"] for report in detached.reports if report.get("deleted")]
-            ownership.forget_store_files(self.access, ids)
+        ownership.record_store_files(self.access, file_ids)
 
     def _batch_accepted(self, request, store_id, batch):
         """202 with the batch as it was created, and a Location to follow it at."""
@@ -232,14 +218,8 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
     @document.detach_file
     def detach_file(self, request, store_id, file_id, **host_url_kwargs):
         query = _validated(DetachQuerySerializer, request.query_params)
-        keep = bool(query["delete_file"] and ownership.files_of_others(self.access, [file_id], besides_store=store_id))
-        with self._forgetting_detached() as detached:
-            detached.reports = [
-                gateway.detach_store_file(
-                    self.credential, store_id, file_id, delete_file=query["delete_file"], keep_file=keep
-                )
-            ]
-        return Response(detached.reports[0])
+        [report] = ownership.remove_store_files(self.access, store_id, [file_id], delete_files=query["delete_file"])
+        return Response(report)
 
     @document.file_content
     def file_content(self, request, store_id, file_id, **host_url_kwargs):
@@ -276,12 +256,9 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
     @document.remove_files
     def remove_files(self, request, store_id, **host_url_kwargs):
         body = _validated(RemoveFilesSerializer, request.data)
-        keep = body["delete_files"] and ownership.files_of_others(self.access, body["file_ids"], besides_store=store_id)
-        with self._forgetting_detached() as detached:
-            detached.reports = gateway.remove_files_from_store(
-                self.credential, store_id, body["file_ids"], delete_files=body["delete_files"], keep_files=keep or ()
-            )
-        return Response(detached.reports)
+        return Response(
+            ownership.remove_store_files(self.access, store_id, body["file_ids"], delete_files=body["delete_files"])
+        )
 
     @document.list_files
     def list_files(self, request, store_id, **host_url_kwargs):

@@ -462,26 +462,16 @@ class StoreCreateForm(StoreFormMixin, ChunkingFields):
     def __init__(self, data=None, *, access, **kwargs):
         super().__init__(data, **kwargs)
         self.access = access
-        user = access.user
-        # The groups a new store may be shared with: the user's own, or any for those who manage stores.
-        groups = Group.objects.all() if ownership.may_manage_stores(user) else user.groups.all()
-        names = list(groups.order_by("name").values_list("name", flat=True))
-        if names:
-            self.fields["group"] = forms.ChoiceField(
-                label="Share with group",
+        groups = ownership.groups_for_new_store(access).order_by("name")
+        if groups.exists():
+            self.fields["group"] = forms.ModelChoiceField(
+                queryset=groups,
+                to_field_name="name",
                 required=False,
-                choices=[("", "(none)"), *((name, name) for name in names)],
+                empty_label="(none)",
+                label="Share with group",
                 help_text="Optional: the store is yours, and the members of this group reach it too.",
             )
-
-    def clean_group(self):
-        name = self.cleaned_data["group"]
-        if not name:
-            return None
-        group = ownership.group_for_new_store(self.access, name)
-        if group is None:
-            raise ValidationError("You are in no group of this name.")
-        return group
 
     def clean_file_ids(self):
         return split_ids(self.cleaned_data["file_ids"])

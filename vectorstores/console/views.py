@@ -776,18 +776,13 @@ class Console:
     def _remove(self, request, access, row, file_ids, delete_files, announce=True):
         """Remove the files from the store (and delete them, but for those a store of another user holds too);
         log and report. Returns the reports of the removed files, or None when any removal failed."""
-        # A File that a store the user cannot reach holds too is not theirs to delete: only detached.
-        keep = ownership.files_of_others(access, file_ids, besides_store=row.id) if delete_files else set()
         failed = None
         try:
-            reports = gateway.remove_files_from_store(
-                access.credential, row.id, file_ids, delete_files=delete_files, keep_files=keep
-            )
+            reports = ownership.remove_store_files(access, row.id, file_ids, delete_files=delete_files)
         except gateway.GatewayError as error:
             reports = error.report.get("files") or []
             failed = error
         removed = [report for report in reports if report.get("deleted")]
-        ownership.forget_store_files(access, [report["id"] for report in removed])
         if removed:
             deleted = [report["id"] for report in removed if report.get("file_deleted")]
             message = ngettext(

@@ -8,7 +8,7 @@ Plain Python: it knows nothing of the API (nor of Django REST Framework) that ca
   decide how to answer them.
 - `operations`: vector stores, their files, search.
 - `store_uploads`: files into a store, with cleanup when anything fails.
-- `store_files`: one file of a store (read, attributes, detach, indexed content).
+- `store_files`: one file of a store (read, attributes, indexed content).
 - `file_batches`: batches of files attached to a store, waited for or not.
 """
 
@@ -48,7 +48,7 @@ from .operations import (
     search_store,
     update_vector_store,
 )
-from .store_files import ContentPage, detach_store_file, get_store_file, get_store_file_content, update_store_file
+from .store_files import ContentPage, get_store_file, get_store_file_content, update_store_file
 from .store_uploads import StoreUpload, upload_files_to_store
 
 __all__ = [
@@ -76,7 +76,6 @@ __all__ = [
     "create_file_batch",
     "create_vector_store",
     "delete_vector_store",
-    "detach_store_file",
     "get_file_batch",
     "get_store_file",
     "get_store_file_content",

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..conf import app_settings
 from .client import FILE_CONTENT_PAGE, VECTOR_STORE_FILE, OpenAIObject, call, clients
-from .operations import remove_files_from_store
 
 if TYPE_CHECKING:
     from credentials.models import Credential
@@ -33,17 +32,6 @@ def update_store_file(
         attributes=attributes,
         expect=VECTOR_STORE_FILE,
     )
-
-
-def detach_store_file(
-    credential: Credential, store_id: str, file_id: str, *, delete_file: bool = False, keep_file: bool = False
-) -> dict[str, Any]:
-    """Detach the file, and with `delete_file` delete the File too unless `keep_file`: the per-step report of
-    a removal."""
-    [report] = remove_files_from_store(
-        credential, store_id, [file_id], delete_files=delete_file, keep_files={file_id} if keep_file else ()
-    )
-    return report
 
 
 @dataclass

@@ -132,7 +132,7 @@ def _owner(username, credential):
     if owner is None:
         raise CommandError(f"No such user: {username}")
     # Who owns a store reaches it through the credential: only one who may use the credential can.
-    if not Credential.objects.usable_by(owner).filter(pk=credential.pk).exists():
+    if not credential.may_be_used_by(owner):
         raise CommandError(f"{username} may not use {credential}: add them to its users or to one of its groups first.")
     return owner
 
