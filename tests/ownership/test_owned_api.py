@@ -208,6 +208,19 @@ def test_each_user_lists_only_their_own_stores_in_full_pages(owned, alice, bob):
     assert ids(call(alice, owned, "get", limit=2, before=mine[0])) == mine[::-1][2:4]
 
 
+def test_an_owned_list_costs_the_access_queries_and_one_for_its_records(owned, alice, django_assert_num_queries):
+    for n in range(3):
+        create(alice, owned, f"alice {n}")
+    as_alice = client_for(alice)
+    path = f"{API_ROOT}?credential={owned.pk}&limit=2"
+    as_alice.get(path)  # the snapshots are current from here on
+    with django_assert_num_queries(4):  # token, credential with the access check, the page of records, audit
+        response = as_alice.get(path)
+    assert len(response.json()) == 2
+    with django_assert_num_queries(5):  # with a cursor: the cursor's record too
+        assert len(as_alice.get(path + f"&after={response.json()[-1]['id']}").json()) == 1
+
+
 def test_a_cursor_from_another_users_list_is_refused(owned, alice, bob):
     theirs = create(bob, owned, "bob's")
     create(alice, owned, "alice's")
@@ -223,8 +236,8 @@ def test_listing_2000_stores_of_which_the_user_owns_100_costs_one_upstream_page(
     listed = ids(call(alice, owned, "get"))
 
     assert listed == [store["id"] for store in owned_ones][::-1]
-    # Today's code lists 100 stores in one call (a page of 100); ownership adds no more than one page.
-    assert len(fake_openai.requests_to("GET", "/vector_stores")) - before <= 2
+    # Today's code lists 100 stores in one call (a page of 100): ownership's list costs that one page.
+    assert len(fake_openai.requests_to("GET", "/vector_stores")) - before == 1
 
 
 def test_a_list_shows_each_store_as_openai_has_it_now(owned, alice, fake_openai):
@@ -392,6 +405,8 @@ def test_paging_through_stores_of_one_second_keeps_every_record(owned, alice, st
 
     assert sorted(first + second) == sorted([alices["id"], made_elsewhere["id"]])  # both, once each
     assert StoreRecord.objects.count() == 2
+    # The stores of the cursor's second are not even suspected: no GET asked OpenAI whether they are gone.
+    assert not [r for r in fake_openai.requests_to("GET", "/vector_stores/") if r.path.count("/") == 2]
 
 
 def test_a_stray_404_on_a_route_does_not_forget_a_store_that_exists(owned, alice, fake_openai):
