@@ -7,6 +7,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     re_path(r"^api/v1/health/?$", health, name="health"),
     path("api/v1/", include("vectorstores.urls")),
+    # The same in OpenAI's wire format, for OpenAI's SDKs: base_url api/openai/<credential-uuid>/v1.
+    path("api/openai/", include("vectorstores.openai_api.urls")),
     # The OpenAPI document and its pages: api/schema/, api/docs/ (Swagger UI) and api/redoc/ (ReDoc).
     path("api/", include("vectorstores.api.schema.urls")),
 ]

@@ -305,6 +305,24 @@ def credential(db, fake_openai, user):
 
 
 @pytest.fixture
+def alice(user):
+    return user
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return django_user_model.objects.create_user("bob", password="bob-password")
+
+
+@pytest.fixture
+def owned_credential(fake_openai, alice, bob):
+    """A credential in owned mode that alice and bob may both use."""
+    return create_credential(
+        fake_openai, name="Team key", api_key=TEST_API_KEY, users=[alice, bob], access_mode="owned"
+    )
+
+
+@pytest.fixture
 def group(db):
     """A group nobody is in yet."""
     return Group.objects.create(name="analysts")

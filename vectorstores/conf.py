@@ -40,6 +40,10 @@ DEFAULTS = {
     # The API's permission classes (dotted paths) besides IsAuthenticated, which always applies.
     # None: the host's REST_FRAMEWORK["DEFAULT_PERMISSION_CLASSES"].
     "PERMISSION_CLASSES": None,
+    # How callers of the OpenAI-compatible routes (vectorstores.openai_api) authenticate (dotted paths):
+    # by default `Authorization: Bearer <DRF token>`, which is what OpenAI's SDKs send as their API key.
+    # A host with its own token model lists its own authentication classes here.
+    "OPENAI_API_AUTHENTICATION_CLASSES": ["vectorstores.openai_api.authentication.BearerTokenAuthentication"],
 }
 
 

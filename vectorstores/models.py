@@ -105,3 +105,26 @@ class StoreFileRecord(models.Model):
 
     def __str__(self):
         return self.file_id
+
+
+class FileRecord(models.Model):
+    """An OpenAI File this site uploaded for a user (through either API or the console): whose it is, and the
+    File as the site last saw it. The OpenAI-compatible `GET /files` lists a caller's own from these rows, and
+    in owned mode nobody else attaches, reads or deletes the File (unless it is in a store they reach)."""
+
+    credential = models.ForeignKey("credentials.Credential", on_delete=models.CASCADE, related_name="file_records")
+    file_id = models.CharField(max_length=128)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    # OpenAI's File object when the site last saw it, and its created_at (the list's order).
+    snapshot = models.JSONField(default=dict)
+    file_created_at = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-file_created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["credential", "file_id"], name="one_record_per_file")]
+        indexes = [models.Index(fields=["credential", "owner", "-file_created_at", "-id"], name="file_record_order")]
+        verbose_name = "uploaded file record"
+
+    def __str__(self):
+        return self.snapshot.get("filename") or self.file_id

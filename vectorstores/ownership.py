@@ -24,7 +24,7 @@ from credentials.models import AccessMode, Credential
 
 from . import gateway
 from .conf import app_settings
-from .models import StoreFileRecord, StoreRecord
+from .models import FileRecord, StoreFileRecord, StoreRecord
 
 MANAGE_ALL_STORES = "vectorstores.manage_all_stores"
 # OpenAI's largest page: the one upstream page an owned list reads to check its own.
@@ -365,7 +365,7 @@ def forget_store_files(access, file_ids):
 def remove_store_files(access, store_id, file_ids, *, delete_files):
     """Detach `file_ids` from the request's store (gateway.remove_files_from_store), deleting the Files too
     with `delete_files` but for those a store of another user holds (only detached); the records of the
-    Files detached go, also when some removals failed (the GatewayError then carries every report)."""
+    Files detached (or deleted) go, also when some removals failed (the GatewayError then carries every report)."""
     keep = files_of_others(access, file_ids, besides_store=store_id) if delete_files else set()
     reports = []
     try:
@@ -378,17 +378,106 @@ def remove_store_files(access, store_id, file_ids, *, delete_files):
         raise
     finally:
         forget_store_files(access, [report["id"] for report in reports if report.get("deleted")])
+        forget_files(access.credential, [report["id"] for report in reports if report.get("file_deleted")])
 
 
 def files_of_others(access, file_ids, *, besides_store=None):
-    """The ids among `file_ids` that a store the user cannot reach holds (owned mode only; in shared mode,
-    and for those who reach all, none): such a File is not theirs to delete or to attach elsewhere."""
+    """The ids among `file_ids` that are not the user's to delete or to attach elsewhere (owned mode only; in
+    shared mode, and for those who reach all, none): Files a store the user cannot reach holds, and Files
+    uploaded here for somebody else that no store the user reaches holds."""
     if access.reaches_all or not file_ids:
         return set()
-    held = StoreFileRecord.objects.filter(store__credential=access.credential, file_id__in=list(file_ids))
-    if besides_store is not None:
-        held = held.exclude(store__store_id=besides_store)
-    return set(held.exclude(store__in=_reachable(access)).values_list("file_id", flat=True))
+    ids = list(file_ids)
+    records = StoreFileRecord.objects.filter(store__credential=access.credential, file_id__in=ids)
+    in_reach = records.filter(store__in=_reachable(access)).values("file_id")
+    held = records.exclude(store__store_id=besides_store) if besides_store is not None else records
+    uploaded_for_others = (
+        FileRecord.objects.filter(credential=access.credential, file_id__in=ids)
+        .exclude(owner=access.user)
+        .exclude(file_id__in=in_reach)
+    )
+    return set(held.exclude(store__in=_reachable(access)).values_list("file_id", flat=True)) | set(
+        uploaded_for_others.values_list("file_id", flat=True)
+    )
+
+
+# --- Files uploaded here ---
+
+
+def record_uploaded_files(access, files):
+    """Remember the Files (OpenAI's File objects) this site just uploaded for the request's user."""
+    FileRecord.objects.bulk_create(
+        [
+            FileRecord(credential=access.credential, file_id=file["id"], owner=access.user, **_file_snapshot(file))
+            for file in files
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def record_uploads_in_store(access, files):
+    """The Files (OpenAI's File objects) this site just uploaded for the request's user into its store."""
+    record_uploaded_files(access, files)
+    record_store_files(access, [file["id"] for file in files])
+
+
+def remember_file(access, file):
+    """Keep the snapshot of an uploaded File current (as OpenAI just returned it)."""
+    FileRecord.objects.filter(credential=access.credential, file_id=file["id"]).update(**_file_snapshot(file))
+
+
+def forget_files(credential, file_ids):
+    """The Files are deleted at OpenAI (which also took them out of every store): their records go."""
+    if file_ids:
+        FileRecord.objects.filter(credential=credential, file_id__in=list(file_ids)).delete()
+        StoreFileRecord.objects.filter(store__credential=credential, file_id__in=list(file_ids)).delete()
+
+
+@contextmanager
+def forgetting_vanished_file(access, file_id):
+    """Around a call on one File: when OpenAI answers 404, the File is gone, and so go its records."""
+    try:
+        yield
+    except gateway.OpenAINotFound:
+        forget_files(access.credential, [file_id])
+        raise
+
+
+def file_reachable(access, file_id):
+    """Whether the user may see and delete the File: theirs (uploaded here for them), held by a store they
+    reach, or any File for those who reach all."""
+    if access.reaches_all:
+        return True
+    return (
+        FileRecord.objects.filter(credential=access.credential, file_id=file_id, owner=access.user).exists()
+        or StoreFileRecord.objects.filter(store__in=_reachable(access), file_id=file_id).exists()
+    )
+
+
+def uploaded_files(access, *, limit, order=None, after=None, purpose=None):
+    """A page (gateway.Page) of the Files uploaded here for the user, newest first (or `order`), as the site
+    last saw them. Raises UnknownCursor for an `after` that is none of them."""
+    records = FileRecord.objects.filter(credential=access.credential, owner=access.user)
+    if purpose is not None:
+        records = records.filter(snapshot__purpose=purpose)
+    descending = (order or "desc") == "desc"
+    if after is not None:
+        cursor = records.filter(file_id=after).values_list("file_created_at", "id").first()
+        if cursor is None:
+            raise UnknownCursor("after")
+        op = "lt" if descending else "gt"
+        records = records.filter(
+            Q(**{f"file_created_at__{op}": cursor[0]}) | Q(file_created_at=cursor[0], **{f"id__{op}": cursor[1]})
+        )
+    order_by = ["-file_created_at", "-id"] if descending else ["file_created_at", "id"]
+    page = list(records.order_by(*order_by).values_list("snapshot", flat=True)[: limit + 1])
+    items = page[:limit]
+    return gateway.Page(items, len(page) > limit, items[0]["id"] if items else None, items[-1]["id"] if items else None)
+
+
+def _file_snapshot(file):
+    created_at = file.get("created_at")
+    return {"snapshot": file, "file_created_at": created_at if isinstance(created_at, int) else 0}
 
 
 # --- owned lists ---

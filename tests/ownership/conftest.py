@@ -1,29 +1,9 @@
-"""Fixtures of the ownership tests: alice and bob, who may both use a credential in `owned` mode, and stores
-made at OpenAI (the fake) at a given time."""
+"""Fixtures of the ownership tests: stores made at OpenAI (the fake) at a given time. (alice, bob and their
+`owned_credential` are the whole suite's, in tests/conftest.py.)"""
 
 import pytest
 
-from tests.conftest import TEST_API_KEY
-from vectorstores.testing import create_credential
 from vectorstores.testing.fake_openai import state
-
-
-@pytest.fixture
-def alice(user):
-    return user
-
-
-@pytest.fixture
-def bob(django_user_model):
-    return django_user_model.objects.create_user("bob", password="bob-password")
-
-
-@pytest.fixture
-def owned_credential(fake_openai, alice, bob):
-    """A credential in owned mode that alice and bob may both use."""
-    return create_credential(
-        fake_openai, name="Team key", api_key=TEST_API_KEY, users=[alice, bob], access_mode="owned"
-    )
 
 
 @pytest.fixture

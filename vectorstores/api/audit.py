@@ -37,6 +37,10 @@ class AuditTrailMixin:
                 else:
                     _save_when_closed(response, entry, self.request)
 
+    def named_credential(self):
+        """The credential the caller asked for, as sent (a view that takes it from elsewhere says so)."""
+        return self.request.query_params.get("credential", "")
+
     def _audit_entry(self, user, status_code):
         credential, request = self.credential, self.request
         return AuditEntry(
@@ -44,7 +48,7 @@ class AuditTrailMixin:
             username=user.get_username()[:150],
             credential=credential,
             credential_name=credential.name if credential else "",
-            credential_ref=_text(request.query_params.get("credential", ""), 64),
+            credential_ref=_text(self.named_credential(), 64),
             operation=self.action or "",
             method=_text(request.method, AuditEntry._meta.get_field("method").max_length),
             vector_store_id=_text(self.kwargs.get("store_id") or self.audit_store_id, 128),

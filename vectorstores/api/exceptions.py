@@ -39,6 +39,13 @@ class FileNotFound(exceptions.NotFound):
     default_code = "file_not_found"
 
 
+class FileInUse(exceptions.APIException):
+    # Deleting a File takes it out of every store: not while a store of another user holds it.
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The File is also in a vector store of another user: it cannot be deleted."
+    default_code = "file_in_use"
+
+
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The upload is larger than this server accepts."

@@ -39,8 +39,8 @@ TEMPORARY_NAME = "upload"
 
 
 class InvalidUpload(serializers.ValidationError):
-    def __init__(self, message):
-        super().__init__({FILES_FIELD: [message]})
+    def __init__(self, message, field=FILES_FIELD):
+        super().__init__({field: [message]})
 
 
 class LimitedTemporaryFileUploadHandler(TemporaryFileUploadHandler):
@@ -98,7 +98,13 @@ class LimitedTemporaryFileUploadHandler(TemporaryFileUploadHandler):
 
 
 class UploadParser(parsers.MultiPartParser):
-    """DRF's multipart parser: Django's parser with this API's file names, and the raw part headers checked."""
+    """DRF's multipart parser: Django's parser with this API's file names, and the raw part headers checked.
+
+    `file_field`: the name of the parts that hold files ("files" for this API; OpenAI's `POST /files` has "file").
+    """
+
+    def __init__(self, file_field=FILES_FIELD):
+        self.file_field = file_field
 
     def parse(self, stream, media_type=None, parser_context=None):
         request = parser_context["request"]
@@ -115,17 +121,17 @@ class UploadParser(parsers.MultiPartParser):
                     handler.discard_partial_file()
 
     def _parse(self, request, stream, media_type, parser_context):
-        scanner = PartHeaderScanner(stream, _boundary_of(media_type))
+        scanner = PartHeaderScanner(stream, _boundary_of(media_type), self.file_field)
         meta = {**request.META, "CONTENT_TYPE": media_type}
         try:
             django_parser = FileNamePolicyParser(
-                meta, scanner, request.upload_handlers, parsers.get_encoding(parser_context)
+                meta, scanner, request.upload_handlers, parsers.get_encoding(parser_context), file_field=self.file_field
             )
             data, files = django_parser.parse()
         except MultiPartParserError as exc:
             raise ParseError(f"Multipart form parse error - {exc}") from exc
         received = sum(
-            field == FILES_FIELD
+            field == self.file_field
             for handler in request.upload_handlers
             if isinstance(handler, LimitedTemporaryFileUploadHandler)
             for field in handler.received
@@ -134,7 +140,7 @@ class UploadParser(parsers.MultiPartParser):
         if not scanner.finished:
             # Django takes a body cut short (a client gone mid-upload) for a whole one: refuse it.
             problem = "the body ended before its closing boundary."
-        elif received != scanner.file_parts or len(files.getlist(FILES_FIELD)) != received:
+        elif received != scanner.file_parts or len(files.getlist(self.file_field)) != received:
             problem = "its parts cannot be read unambiguously."
         if problem:
             for _, uploads in files.lists():
@@ -147,14 +153,15 @@ class UploadParser(parsers.MultiPartParser):
 class FileNamePolicyParser(DjangoMultiPartParser):
     """Django's multipart parser, naming each file by this API's policy instead of Django's cleaning."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, file_field=FILES_FIELD, **kwargs):
         super().__init__(*args, **kwargs)
         self._file_number = 0
+        self._file_field = file_field
 
     def sanitize_file_name(self, file_name):
         self._file_number += 1
         # WHATWG clients (browsers, curl) send a " in a name as %22.
-        return checked_file_name(file_name.replace("%22", '"'), self._file_number)
+        return checked_file_name(file_name.replace("%22", '"'), self._file_number, self._file_field)
 
 
 def _boundary_of(media_type):
@@ -172,12 +179,13 @@ class PartHeaderScanner:
     boundary, so what is found there is a part's header and never a file's bytes.
     """
 
-    def __init__(self, stream, boundary):
+    def __init__(self, stream, boundary, file_field=FILES_FIELD):
         self._stream = stream
+        self._file_field = file_field
         self._delimiter = b"--" + boundary
         self._buffer = b""
         self.finished = False  # whether the closing boundary went past
-        self.file_parts = 0  # parts named "files" that are files, as Django's parser tells them apart
+        self.file_parts = 0  # parts named `file_field` that are files, as Django's parser tells them apart
         self._part_number = 0
 
     def read(self, size=-1):
@@ -221,34 +229,43 @@ class PartHeaderScanner:
                 text = line.decode()
             except UnicodeDecodeError:
                 if line.lower().lstrip().startswith(b"content-disposition"):
-                    raise InvalidUpload(f"The headers of part {self._part_number} are not valid UTF-8.") from None
+                    raise InvalidUpload(
+                        f"The headers of part {self._part_number} are not valid UTF-8.", self._file_field
+                    ) from None
                 continue  # a header Django skips, and so does this check
             main_value, params = parse_header_parameters(text)
             if main_value.partition(":")[0] == "content-disposition":
                 dispositions.append(params)
         if len(dispositions) > 1:
-            raise InvalidUpload(f"Part {self._part_number} has more than one Content-Disposition header.")
+            raise InvalidUpload(
+                f"Part {self._part_number} has more than one Content-Disposition header.", self._file_field
+            )
         params = dispositions[0] if dispositions else {}
-        if params.get("name", "").strip() != FILES_FIELD:
+        if params.get("name", "").strip() != self._file_field:
             return
         if "filename" not in params:
-            raise InvalidUpload(f"Part {self._part_number} is named 'files' but is not a file (it has no filename).")
+            raise InvalidUpload(
+                f"Part {self._part_number} is named {self._file_field!r} but is not a file (it has no filename).",
+                self._file_field,
+            )
         if not params["filename"]:
-            raise InvalidUpload(f"Part {self._part_number} has no file name.")
+            raise InvalidUpload(f"Part {self._part_number} has no file name.", self._file_field)
         self.file_parts += 1
 
 
-def checked_file_name(name, file_number):
+def checked_file_name(name, file_number, field=FILES_FIELD):
     """The name to send OpenAI for a file part's name, or InvalidUpload saying why there is none."""
     name = re.split(r"[/\\]", name)[-1]  # a path is not part of a file's name
     shown = repr(name[:80])
     where = f"file part {file_number}"
     if any(unicodedata.category(char) == "Cc" or char in BIDI_CONTROLS for char in name):
-        raise InvalidUpload(f"The file name {shown} of {where} contains control characters.")
+        raise InvalidUpload(f"The file name {shown} of {where} contains control characters.", field)
     if name in {".", ".."} or not any(char.isprintable() and not char.isspace() for char in name):
-        raise InvalidUpload(f"The file name {shown} of {where} has no visible characters: it has no file name.")
+        raise InvalidUpload(f"The file name {shown} of {where} has no visible characters: it has no file name.", field)
     if len(name) > MAX_FILE_NAME_LENGTH:
-        raise InvalidUpload(f"The file name {shown}… of {where} is longer than {MAX_FILE_NAME_LENGTH} characters.")
+        raise InvalidUpload(
+            f"The file name {shown}… of {where} is longer than {MAX_FILE_NAME_LENGTH} characters.", field
+        )
     return name
 
 
@@ -317,10 +334,10 @@ class StreamedUploadMixin:
         """The view's own access checks (e.g. the credential), which raise to refuse the call."""
         raise NotImplementedError
 
-    def validated_upload(self, request):
-        """The upload's `files` and `chunking_strategy`, checked by UploadSerializer (415, 413 or 400 otherwise)."""
+    def validated_upload(self, request, serializer_class=UploadSerializer):
+        """The upload's parts, checked by `serializer_class` (415, 413 or 400 otherwise)."""
         if not request.content_type.lower().startswith("multipart/form-data"):
             raise UnsupportedMediaType(request.content_type)  # also when the body is empty
-        serializer = UploadSerializer(data=request.data)
+        serializer = serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data

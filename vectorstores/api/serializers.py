@@ -417,11 +417,16 @@ class UploadSerializer(serializers.Serializer):
 
     def validate_files(self, files):
         for upload in files:
-            if not upload.size:
-                raise serializers.ValidationError(f"File {upload.name!r} is empty.")
-            if problem := file_type_problem(upload):
-                raise serializers.ValidationError(problem)
+            check_uploaded_file(upload)
         return files
+
+
+def check_uploaded_file(upload):
+    """Refuse an empty file, or one of a type OpenAI's file search does not take (see vectorstores.filetypes)."""
+    if not upload.size:
+        raise serializers.ValidationError(f"File {upload.name!r} is empty.")
+    if problem := file_type_problem(upload):
+        raise serializers.ValidationError(problem)
 
 
 class ComparisonFilterSerializer(StrictSerializer):

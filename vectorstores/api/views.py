@@ -87,9 +87,10 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
                     object_id_validator(kwargs[name])
                 except DjangoValidationError as error:
                     raise serializers.ValidationError({shown: error.messages}) from None
-        query = _validated(CredentialQuerySerializer, request.query_params)
         try:
-            self.access = ownership.usable_credential(request.user, query["credential"], kwargs.get("store_id"))
+            self.access = ownership.usable_credential(
+                request.user, self.requested_credential(request, kwargs), kwargs.get("store_id")
+            )
         except ownership.StoreNotReachable as refused:
             self._audit_access(refused.access)
             raise StoreNotFound() from None
@@ -98,6 +99,10 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
         self._audit_access(self.access)
         gateway.check_usable(self.credential)
         self.credential.mark_used()
+
+    def requested_credential(self, request, url_kwargs):
+        """The id of the credential the call names: `?credential=<uuid>`, validated."""
+        return validated(CredentialQuerySerializer, request.query_params)["credential"]
 
     def _audit_access(self, access):
         self.credential = access.credential
@@ -115,13 +120,13 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
 
     @document.create_vector_store
     def create(self, request, **host_url_kwargs):
-        group_name = _validated(CreateQuerySerializer, request.query_params).get("group")
+        group_name = validated(CreateQuerySerializer, request.query_params).get("group")
         group = None
         if group_name is not None:
             group = ownership.group_for_new_store(self.access, group_name)
             if group is None:
                 raise serializers.ValidationError({"group": ["You are in no group of this name."]})
-        fields = _validated(VectorStoreCreateSerializer, request.data)
+        fields = validated(VectorStoreCreateSerializer, request.data)
         file_ids = fields.get("file_ids") or []
         self._attachable([{"file_id": file_id} for file_id in file_ids])
         store = gateway.create_vector_store(self.credential, fields)
@@ -137,7 +142,7 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
 
     @document.update_vector_store
     def update(self, request, store_id, **host_url_kwargs):
-        fields = _validated(VectorStoreUpdateSerializer, request.data)
+        fields = validated(VectorStoreUpdateSerializer, request.data)
         with ownership.forgetting_vanished_store(self.access, store_id):
             store = gateway.update_vector_store(self.credential, store_id, fields)
         ownership.remember_store(self.access, store)
@@ -152,7 +157,7 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
 
     @document.upload_files
     def upload_files(self, request, store_id, **host_url_kwargs):
-        wait = _validated(WaitQuerySerializer, request.query_params)["wait"]
+        wait = validated(WaitQuerySerializer, request.query_params)["wait"]
         body = self.validated_upload(request)
         uploaded = gateway.upload_files_to_store(
             self.credential,
@@ -162,12 +167,12 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
             attributes=body.get("attributes"),
             wait=wait,
         )
-        ownership.record_store_files(self.access, [file["id"] for file in uploaded.files])
+        ownership.record_uploads_in_store(self.access, uploaded.files)
         return Response(uploaded.files) if wait else self._batch_accepted(request, store_id, uploaded.batch)
 
     @document.attach_files
     def attach_files(self, request, store_id, **host_url_kwargs):
-        wait = _validated(WaitQuerySerializer, request.query_params)["wait"]
+        wait = validated(WaitQuerySerializer, request.query_params)["wait"]
         body = AttachFilesSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         files = self._attachable(body.attached_files())
@@ -212,18 +217,18 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
 
     @document.update_file
     def update_file(self, request, store_id, file_id, **host_url_kwargs):
-        body = _validated(UpdateFileSerializer, request.data)
+        body = validated(UpdateFileSerializer, request.data)
         return Response(gateway.update_store_file(self.credential, store_id, file_id, body["attributes"]))
 
     @document.detach_file
     def detach_file(self, request, store_id, file_id, **host_url_kwargs):
-        query = _validated(DetachQuerySerializer, request.query_params)
+        query = validated(DetachQuerySerializer, request.query_params)
         [report] = ownership.remove_store_files(self.access, store_id, [file_id], delete_files=query["delete_file"])
         return Response(report)
 
     @document.file_content
     def file_content(self, request, store_id, file_id, **host_url_kwargs):
-        query = _validated(ContentQuerySerializer, request.query_params)
+        query = validated(ContentQuerySerializer, request.query_params)
         content = gateway.get_store_file_content(self.credential, store_id, file_id, page=query.get("page"))
         response = Response(content.page)
         if content.next_page:
@@ -232,7 +237,7 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
 
     @document.create_file_batch
     def create_file_batch(self, request, store_id, **host_url_kwargs):
-        body = _validated(FileBatchSerializer, request.data)
+        body = validated(FileBatchSerializer, request.data)
         files = self._attachable(body.get("files") or [{"file_id": file_id} for file_id in body["file_ids"]])
         batch = gateway.create_file_batch(self.credential, store_id, **body).data
         ownership.record_store_files(self.access, [file["file_id"] for file in files])
@@ -255,7 +260,7 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
 
     @document.remove_files
     def remove_files(self, request, store_id, **host_url_kwargs):
-        body = _validated(RemoveFilesSerializer, request.data)
+        body = validated(RemoveFilesSerializer, request.data)
         return Response(
             ownership.remove_store_files(self.access, store_id, body["file_ids"], delete_files=body["delete_files"])
         )
@@ -270,12 +275,12 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
 
     @document.search
     def search(self, request, store_id, **host_url_kwargs):
-        params = _validated(SearchSerializer, request.data)
+        params = validated(SearchSerializer, request.data)
         with ownership.forgetting_vanished_store(self.access, store_id):
             return Response(gateway.search_store(self.credential, store_id, params))
 
 
-def _validated(serializer_class, data):
+def validated(serializer_class, data):
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data

@@ -32,6 +32,7 @@ from .file_batches import (
     attach_files_to_store,
     cancel_file_batch,
     create_file_batch,
+    file_batch_answer,
     get_file_batch,
     list_batch_files,
 )
@@ -39,7 +40,9 @@ from .operations import (
     Page,
     check_connection,
     create_vector_store,
+    delete_file,
     delete_vector_store,
+    get_file,
     get_vector_store,
     list_store_files,
     list_vector_stores,
@@ -48,8 +51,15 @@ from .operations import (
     search_store,
     update_vector_store,
 )
-from .store_files import ContentPage, get_store_file, get_store_file_content, update_store_file
-from .store_uploads import StoreUpload, upload_files_to_store
+from .store_files import (
+    ContentPage,
+    attach_file_to_store,
+    get_store_file,
+    get_store_file_content,
+    store_file_answer,
+    update_store_file,
+)
+from .store_uploads import StoreUpload, upload_file, upload_files_to_store
 
 __all__ = [
     "BatchEnded",
@@ -68,6 +78,7 @@ __all__ = [
     "OpenAIUnreachable",
     "Page",
     "StoreUpload",
+    "attach_file_to_store",
     "attach_files_to_store",
     "cancel_file_batch",
     "check_connection",
@@ -75,7 +86,10 @@ __all__ = [
     "clients",
     "create_file_batch",
     "create_vector_store",
+    "delete_file",
     "delete_vector_store",
+    "file_batch_answer",
+    "get_file",
     "get_file_batch",
     "get_store_file",
     "get_store_file_content",
@@ -86,7 +100,9 @@ __all__ = [
     "remove_files_from_store",
     "retrieve_files",
     "search_store",
+    "store_file_answer",
     "update_store_file",
     "update_vector_store",
+    "upload_file",
     "upload_files_to_store",
 ]

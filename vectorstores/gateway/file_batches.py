@@ -41,7 +41,12 @@ def create_file_batch(
 
 
 def get_file_batch(credential: Credential, store_id: str, batch_id: str) -> OpenAIObject:
-    return call(
+    return file_batch_answer(credential, store_id, batch_id).data
+
+
+def file_batch_answer(credential: Credential, store_id: str, batch_id: str) -> Answer:
+    """The file batch with the headers of OpenAI's answer (its poll interval, openai-poll-after-ms)."""
+    return request(
         clients.get(credential).vector_stores.file_batches.with_raw_response.retrieve,
         batch_id,
         vector_store_id=store_id,

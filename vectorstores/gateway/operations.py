@@ -168,6 +168,15 @@ def run_concurrently(function, items, concurrency):
         return list(pool.map(function, items))
 
 
+def get_file(credential: Credential, file_id: str) -> OpenAIObject:
+    return call(clients.get(credential).files.with_raw_response.retrieve, file_id, expect="file")
+
+
+def delete_file(credential: Credential, file_id: str) -> OpenAIObject:
+    """Delete the OpenAI File (which also takes it out of every vector store)."""
+    return call(clients.get(credential).files.with_raw_response.delete, file_id, expect="file")
+
+
 def retrieve_files(credential: Credential, file_ids: Iterable[str]) -> dict[str, OpenAIObject | GatewayError]:
     """The OpenAI File object of each id (`GET /files/{id}`), retrieved concurrently.
 

@@ -6,17 +6,52 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..conf import app_settings
-from .client import FILE_CONTENT_PAGE, VECTOR_STORE_FILE, OpenAIObject, call, clients
+from .client import (
+    FILE_CONTENT_PAGE,
+    VECTOR_STORE_FILE,
+    Answer,
+    OpenAIObject,
+    Retry,
+    call,
+    clients,
+    only_given,
+    request,
+)
 
 if TYPE_CHECKING:
     from credentials.models import Credential
 
 
 def get_store_file(credential: Credential, store_id: str, file_id: str) -> OpenAIObject:
-    return call(
+    return store_file_answer(credential, store_id, file_id).data
+
+
+def store_file_answer(credential: Credential, store_id: str, file_id: str) -> Answer:
+    """The vector store file with the headers of OpenAI's answer (its poll interval, openai-poll-after-ms)."""
+    return request(
         clients.get(credential).vector_stores.files.with_raw_response.retrieve,
         file_id,
         vector_store_id=store_id,
+        expect=VECTOR_STORE_FILE,
+    )
+
+
+def attach_file_to_store(
+    credential: Credential,
+    store_id: str,
+    file_id: str,
+    *,
+    attributes: dict[str, Any] | None = None,
+    chunking_strategy: dict[str, Any] | None = None,
+) -> OpenAIObject:
+    """Attach one existing File with OpenAI's own `POST /vector_stores/{id}/files`: the vector store file,
+    as created (usually still in progress)."""
+    return call(
+        clients.get(credential).vector_stores.files.with_raw_response.create,
+        store_id,
+        file_id=file_id,
+        **only_given(attributes=attributes, chunking_strategy=chunking_strategy),
+        retry=Retry.CREATE,
         expect=VECTOR_STORE_FILE,
     )
 
@@ -43,10 +78,11 @@ class ContentPage:
 
 
 def get_store_file_content(
-    credential: Credential, store_id: str, file_id: str, *, page: str | None = None
+    credential: Credential, store_id: str, file_id: str, *, page: str | None = None, one_page: bool = False
 ) -> ContentPage:
-    """The content OpenAI indexed: from the page `page` names, or (None) every page, up to LIST_MAX_ITEMS
-    pieces of text. OpenAI pages it with has_more and next_page, asked for with the query parameter `page`."""
+    """The content OpenAI indexed: the page `page` names (or with `one_page`, the first), or else every page,
+    up to LIST_MAX_ITEMS pieces of text. OpenAI pages it with has_more and next_page, asked for with the
+    query parameter `page`."""
     content = clients.get(credential).vector_stores.files.with_raw_response.content
     pieces, token, first = [], page, None
     while True:
@@ -61,5 +97,5 @@ def get_store_file_content(
         data = answer.get("data") if isinstance(answer.get("data"), list) else []
         pieces += data
         token = answer.get("next_page") if answer.get("has_more") and isinstance(answer.get("next_page"), str) else None
-        if page is not None or token is None or not data or len(pieces) >= app_settings.LIST_MAX_ITEMS:
+        if page is not None or one_page or token is None or not data or len(pieces) >= app_settings.LIST_MAX_ITEMS:
             return ContentPage({**first, "data": pieces, "has_more": token is not None, "next_page": token}, token)

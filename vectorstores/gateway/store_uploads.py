@@ -125,6 +125,27 @@ def upload_files_to_store(
         in_flight.release([outcome.file_id for outcome in outcomes if outcome.file])
 
 
+def upload_file(
+    credential: Credential, upload: TemporaryUploadedFile, *, expires_after: dict[str, Any] | None = None
+) -> OpenAIObject:
+    """Upload one file as an OpenAI File (purpose `assistants`), as OpenAI's `POST /files` does.
+
+    When the upload fails after OpenAI may have stored the file (its answer lost), that File is looked for
+    and deleted before the GatewayError is raised: a failed upload leaves nothing behind.
+    """
+    started = time.time()
+    outcome = FileOutcome(upload.name, upload.size)
+    try:
+        _upload_one(clients.get(credential), upload, outcome, **only_given(expires_after=expires_after))
+        if outcome.status == "upload_failed":
+            _find_lost_uploads(credential, [outcome], started)
+            _delete_files(credential, [outcome])
+            raise outcome.error
+        return outcome.file
+    finally:
+        in_flight.release([outcome.file_id] if outcome.file else [])
+
+
 def _batch_fields(outcomes, chunking_strategy, attributes):
     """The batch's body: plain file_ids, or (when some file has attributes) one entry per file, since
     OpenAI ignores the batch-wide chunking_strategy and attributes of a batch given per-file entries."""
@@ -188,12 +209,15 @@ def _upload_files(client, uploads, outcomes):
                     pending.cancel()
 
 
-def _upload_one(client, upload, outcome):
-    """Upload one file, streamed from its temporary file on disk (never copied into memory)."""
+def _upload_one(client, upload, outcome, **fields):
+    """Upload one file, streamed from its temporary file on disk (never copied into memory); `fields`: more
+    of OpenAI's upload fields (expires_after)."""
 
     def create_file(**options):
         stream.seek(0)  # a retried attempt sends the file from its start again
-        return client.files.with_raw_response.create(file=(upload.name, stream), purpose="assistants", **options)
+        return client.files.with_raw_response.create(
+            file=(upload.name, stream), purpose="assistants", **fields, **options
+        )
 
     try:
         with open(upload.temporary_file_path(), "rb") as stream:

@@ -7,7 +7,7 @@ from .settings import TAG
 # The views whose endpoints the document describes (a subclass counts too). Import paths: the API's
 # views import this package, so their classes are looked up only when a document is generated.
 API_VIEWS = [
-    "vectorstores.api.views.VectorStoreViewSet",
+    "vectorstores.api.views.VectorStoreViewSet",  # and the OpenAI-compatible routes' subclass of it
 ]
 
 

@@ -10,7 +10,8 @@ No SERVE_* key here: drf-spectacular takes those only from the host's settings (
 read the document), never from a view's custom settings.
 """
 
-TAG = "Vector stores"  # the one tag of every operation
+TAG = "Vector stores"  # the tag of every operation of the API
+OPENAI_TAG = "OpenAI-compatible"  # the tag of the routes in OpenAI's wire format (vectorstores.openai_api)
 
 SCHEMA_SETTINGS = {
     "TITLE": "OpenAI vector stores API",
@@ -29,7 +30,15 @@ SCHEMA_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "LICENSE": {"name": "MIT"},
-    "TAGS": [{"name": TAG, "description": "OpenAI vector stores, their files, and search."}],
+    "TAGS": [
+        {"name": TAG, "description": "OpenAI vector stores, their files, and search."},
+        {
+            "name": OPENAI_TAG,
+            "description": "The same in OpenAI's own wire format, for OpenAI's SDKs: base_url "
+            "`/api/openai/<credential>/v1`, `Authorization: Bearer <token>` (the SDK's api_key), OpenAI's list "
+            'pages and error envelope `{"error": {"message", "type", "param", "code"}}`.',
+        },
+    ],
     # The API has no partial updates: PATCH removes files and its body is documented as sent.
     "COMPONENT_SPLIT_PATCH": False,
     # Enums stay inline where they are used (no shared *Enum components, no choice lists in descriptions).

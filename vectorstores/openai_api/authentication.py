@@ -1,0 +1,13 @@
+"""Authentication of the OpenAI-compatible routes: the SDKs send their API key as `Authorization: Bearer <key>`."""
+
+from rest_framework.authentication import TokenAuthentication
+
+
+class BearerTokenAuthentication(TokenAuthentication):
+    """DRF's token authentication under OpenAI's keyword: `Authorization: Bearer <token>`.
+
+    A host with its own token model subclasses it with `model = TheirToken` (DRF's TokenAuthentication looks
+    the key up in `model`) and names the subclass in OPENAI_API_AUTHENTICATION_CLASSES.
+    """
+
+    keyword = "Bearer"

@@ -1,0 +1,160 @@
+"""The OpenAI-compatible routes: the API's viewset, answering in OpenAI's wire format.
+
+What differs from the API (`vectorstores.api.views`): the credential comes from the URL, callers send
+`Authorization: Bearer <token>`, lists answer OpenAI's page objects, errors OpenAI's envelope, attaching
+one File is OpenAI's own call (answered at once, for the SDK to poll), and the `files` routes exist.
+"""
+
+import uuid
+
+from django.utils.module_loading import import_string
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from .. import gateway, ownership
+from ..api.exceptions import CredentialNotFound, FileInUse, FileNotFound
+from ..api.multipart import UploadParser
+from ..api.parsers import JSONParser
+from ..api.serializers import (
+    AttachedFileSerializer,
+    ContentQuerySerializer,
+    FileListQuerySerializer,
+    ListQuerySerializer,
+)
+from ..api.views import VectorStoreViewSet, validated
+from ..conf import app_settings
+from .errors import openai_exception_handler
+from .schema import wire_documented
+from .serializers import FileListQuerySerializer as UploadedFileListQuerySerializer
+from .serializers import FileUploadSerializer
+
+# OpenAI's hint of how long a poll should wait: passed on, so the SDK's polling helpers wait as OpenAI says.
+POLL_HEADER = "openai-poll-after-ms"
+
+
+@wire_documented
+class OpenAICompatibleViewSet(VectorStoreViewSet):
+    """Every route of vectorstores.openai_api.urls. The URL names the credential (`<uuid>/v1/...`)."""
+
+    def get_authenticators(self):
+        return [import_string(path)() for path in app_settings.OPENAI_API_AUTHENTICATION_CLASSES]
+
+    def get_exception_handler(self):
+        return openai_exception_handler
+
+    def get_parsers(self):
+        if self.action == "create_file":
+            return [UploadParser(file_field="file")]
+        return [JSONParser()]
+
+    def requested_credential(self, request, url_kwargs):
+        try:
+            return uuid.UUID(url_kwargs["credential"])
+        except ValueError:
+            raise CredentialNotFound() from None  # no such credential, as for any unknown id
+
+    def named_credential(self):
+        return self.kwargs.get("credential", "")
+
+    # --- vector stores: create, retrieve, update (POST), delete and search are the API's own ---
+
+    def list(self, request, **url_kwargs):
+        query = validated(ListQuerySerializer, request.query_params)
+        try:
+            page = ownership.list_stores(self.access, paged=True, **query)
+        except ownership.UnknownCursor as unknown:
+            raise serializers.ValidationError({unknown.name: ["No vector store of this list has this id."]}) from None
+        return _page_response(page)
+
+    # --- the files of a store ---
+
+    def list_files(self, request, store_id, **url_kwargs):
+        query = validated(FileListQuerySerializer, request.query_params)
+        with ownership.forgetting_vanished_store(self.access, store_id):
+            return _page_response(gateway.list_store_files(self.credential, store_id, paged=True, **query))
+
+    def create_store_file(self, request, store_id, **url_kwargs):
+        body = validated(AttachedFileSerializer, request.data)
+        self._attachable([body])
+        store_file = gateway.attach_file_to_store(self.credential, store_id, **body)
+        ownership.record_store_files(self.access, [body["file_id"]])
+        return Response(store_file)
+
+    def retrieve_file(self, request, store_id, file_id, **url_kwargs):
+        return _answer_response(gateway.store_file_answer(self.credential, store_id, file_id))
+
+    def detach_file(self, request, store_id, file_id, **url_kwargs):
+        [report] = ownership.remove_store_files(self.access, store_id, [file_id], delete_files=False)
+        return Response(report)
+
+    def file_content(self, request, store_id, file_id, **url_kwargs):
+        query = validated(ContentQuerySerializer, request.query_params)
+        content = gateway.get_store_file_content(
+            self.credential, store_id, file_id, page=query.get("page"), one_page=True
+        )
+        return Response(content.page)
+
+    # --- file batches: create and cancel are the API's own ---
+
+    def retrieve_file_batch(self, request, store_id, batch_id, **url_kwargs):
+        return _answer_response(gateway.file_batch_answer(self.credential, store_id, batch_id))
+
+    def list_batch_files(self, request, store_id, batch_id, **url_kwargs):
+        query = validated(FileListQuerySerializer, request.query_params)
+        return _page_response(gateway.list_batch_files(self.credential, store_id, batch_id, paged=True, **query))
+
+    # --- Files: those uploaded here for the caller, and those in the stores they reach ---
+
+    def create_file(self, request, **url_kwargs):
+        body = self.validated_upload(request, FileUploadSerializer)
+        file = gateway.upload_file(self.credential, body["file"], expires_after=body.get("expires_after"))
+        ownership.record_uploaded_files(self.access, [file])
+        return Response(file)
+
+    def list_uploaded_files(self, request, **url_kwargs):
+        query = validated(UploadedFileListQuerySerializer, request.query_params)
+        try:
+            return _page_response(ownership.uploaded_files(self.access, **query))
+        except ownership.UnknownCursor:
+            raise serializers.ValidationError({"after": ["No File of this list has this id."]}) from None
+
+    def retrieve_uploaded_file(self, request, file_id, **url_kwargs):
+        self._reachable_file(file_id)
+        with ownership.forgetting_vanished_file(self.access, file_id):
+            file = gateway.get_file(self.credential, file_id)
+        ownership.remember_file(self.access, file)
+        return Response(file)
+
+    def delete_uploaded_file(self, request, file_id, **url_kwargs):
+        self._reachable_file(file_id)
+        if ownership.files_of_others(self.access, [file_id]):
+            raise FileInUse()
+        with ownership.forgetting_vanished_file(self.access, file_id):
+            deleted = gateway.delete_file(self.credential, file_id)
+        ownership.forget_files(self.credential, [file_id])
+        return Response(deleted)
+
+    def _reachable_file(self, file_id):
+        if not ownership.file_reachable(self.access, file_id):
+            raise FileNotFound()
+
+
+def _page_response(page):
+    """OpenAI's list object for a page."""
+    return Response(
+        {
+            "object": "list",
+            "data": page.items,
+            "first_id": page.first_id,
+            "last_id": page.last_id,
+            "has_more": page.has_more,
+        }
+    )
+
+
+def _answer_response(answer):
+    """OpenAI's object, with its poll interval hint when OpenAI gave one."""
+    response = Response(answer.data)
+    if POLL_HEADER in answer.headers:
+        response[POLL_HEADER] = answer.headers[POLL_HEADER]
+    return response
