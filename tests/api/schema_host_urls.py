@@ -1,4 +1,5 @@
-"""A host site's URLconf: the API under a prefix of its own, the API's docs in one line, and the host's
+"""A host site's URLconf: the API (and its OpenAI-compatible routes) under a prefix of its own, the API's docs
+in one line, and the host's
 own DRF views, among them drf-spectacular's stock schema and Swagger UI views named as usual."""
 
 from django.urls import include, path
@@ -16,6 +17,7 @@ def host_status(request):
 urlpatterns = [
     path("ai/", include("vectorstores.urls")),
     path("ai/", include("vectorstores.api.schema.urls")),
+    path("ai/openai/", include("vectorstores.openai_api.urls")),
     path("ai/status/", host_status, name="host-status"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -76,8 +76,10 @@ ENDPOINTS = [
 ]
 
 
-# Writes of the store's records (vectorstores.ownership) an endpoint makes on top: the new store's record.
-RECORD_WRITES = {"create": 1}
+# Writes of the site's records (vectorstores.ownership) an endpoint makes on top: the new store's record;
+# the records of the Files uploaded for the caller; forgetting deleted Files (their record and those of
+# the stores that held them).
+RECORD_WRITES = {"create": 1, "upload files": 1, "remove files": 2}
 
 
 @pytest.mark.parametrize("name, call", ENDPOINTS, ids=[name for name, _ in ENDPOINTS])

@@ -11,7 +11,8 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 
-from ..api.exceptions import GatewayFailure, api_exception_handler, flatten_errors
+from ..api.exceptions import api_exception_handler, flatten_errors
+from ..gateway import GatewayError
 
 TYPES = {401: "authentication_error", 403: "permission_error", 404: "not_found_error", 429: "rate_limit_error"}
 
@@ -36,8 +37,8 @@ def openai_exception_handler(exc, context):
     if isinstance(exc, exceptions.ValidationError):
         path, _ = next(flatten_errors(exc.detail), ((), ""))
         param = ".".join(path) or None
-    elif isinstance(exc, GatewayFailure):
-        param = _upstream_param(exc.error.response)
+    elif isinstance(exc, GatewayError):
+        param = _upstream_param(exc.response)
     response.data = envelope(response.data["detail"], response.data["code"], response.status_code, param)
     return response
 

@@ -137,7 +137,7 @@ def _operation(operation_id, summary, response, *, parameters=(), request=None, 
 
 
 OPERATIONS = {
-    "list": _operation(
+    "list_vector_stores": _operation(
         "listVectorStores",
         "List vector stores",
         page_of(VectorStoreSerializer),

@@ -14,7 +14,9 @@ FILE = r"/files/(?P<file_id>[^/]+)"
 BATCH = r"/file_batches/(?P<batch_id>[^/]+)"
 
 urlpatterns = [
-    re_path(rf"{V1}/vector_stores/?$", Wire.as_view({"get": "list", "post": "create"}), name="vector-stores"),
+    re_path(
+        rf"{V1}/vector_stores/?$", Wire.as_view({"get": "list_vector_stores", "post": "create"}), name="vector-stores"
+    ),
     re_path(
         rf"{V1}{STORE}/?$",
         Wire.as_view({"get": "retrieve", "post": "update", "delete": "destroy"}),

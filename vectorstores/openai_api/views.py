@@ -58,7 +58,7 @@ class OpenAICompatibleViewSet(VectorStoreViewSet):
 
     # --- vector stores: create, retrieve, update (POST), delete and search are the API's own ---
 
-    def list(self, request, **url_kwargs):
+    def list_vector_stores(self, request, **url_kwargs):
         query = validated(ListQuerySerializer, request.query_params)
         try:
             page = ownership.list_stores(self.access, paged=True, **query)

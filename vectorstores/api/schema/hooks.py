@@ -2,7 +2,7 @@
 
 from django.utils.module_loading import import_string
 
-from .settings import TAG
+from .settings import OPENAI_TAG, TAG
 
 # The views whose endpoints the document describes (a subclass counts too). Import paths: the API's
 # views import this package, so their classes are looked up only when a document is generated.
@@ -30,7 +30,7 @@ def allow_empty_optional_query_values(result, generator, request, public, **kwar
     (`?limit=`) counts as not given; OpenAPI says so with allowEmptyValue."""
     for path_item in result.get("paths", {}).values():
         for operation in path_item.values():
-            if TAG not in operation.get("tags", ()):
+            if not {TAG, OPENAI_TAG} & set(operation.get("tags", ())):
                 continue
             for parameter in operation.get("parameters", ()):
                 if parameter["in"] == "query" and not parameter.get("required"):
