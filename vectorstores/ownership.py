@@ -404,21 +404,15 @@ def files_of_others(access, file_ids, *, besides_store=None):
 # --- Files uploaded here ---
 
 
-def record_uploaded_files(access, files):
-    """Remember the Files (OpenAI's File objects) this site just uploaded for the request's user."""
-    FileRecord.objects.bulk_create(
-        [
-            FileRecord(credential=access.credential, file_id=file["id"], owner=access.user, **_file_snapshot(file))
-            for file in files
-        ],
-        ignore_conflicts=True,
-    )
-
-
-def record_uploads_in_store(access, files):
-    """The Files (OpenAI's File objects) this site just uploaded for the request's user into its store."""
-    record_uploaded_files(access, files)
-    record_store_files(access, [file["id"] for file in files])
+def record_uploaded_file(access, file):
+    """Remember the File (OpenAI's File object) just uploaded for the request's user: one INSERT, no transaction
+    (uploads run side by side). An id the site already knows is no new File: OpenAI's answer is not believed."""
+    try:
+        FileRecord.objects.create(
+            credential=access.credential, file_id=file["id"], owner=access.user, **_file_snapshot(file)
+        )
+    except IntegrityError:
+        raise gateway.OpenAIBadResponse("OpenAI answered with the id of a File this site already knows.") from None
 
 
 def remember_file(access, file):
@@ -428,9 +422,14 @@ def remember_file(access, file):
 
 def forget_files(credential, file_ids):
     """The Files are deleted at OpenAI (which also took them out of every store): their records go."""
-    if file_ids:
-        FileRecord.objects.filter(credential=credential, file_id__in=list(file_ids)).delete()
-        StoreFileRecord.objects.filter(store__credential=credential, file_id__in=list(file_ids)).delete()
+    ids = list(file_ids)
+    # A delete is a transaction: only for records that exist (most Files removed through the API have none).
+    for records in (
+        FileRecord.objects.filter(credential=credential, file_id__in=ids),
+        StoreFileRecord.objects.filter(store__credential=credential, file_id__in=ids),
+    ):
+        if ids and records.exists():
+            records.delete()
 
 
 @contextmanager

@@ -167,7 +167,7 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
             attributes=body.get("attributes"),
             wait=wait,
         )
-        ownership.record_uploads_in_store(self.access, uploaded.files)
+        ownership.record_store_files(self.access, [file["id"] for file in uploaded.files])
         return Response(uploaded.files) if wait else self._batch_accepted(request, store_id, uploaded.batch)
 
     @document.attach_files

@@ -53,7 +53,7 @@ class ConsoleUploadView(StreamedUploadMixin, APIView):
         uploaded = gateway.upload_files_to_store(
             credential, store_id, body["files"], chunking_strategy=body.get("chunking_strategy")
         ).files
-        ownership.record_uploads_in_store(self.access, uploaded)
+        ownership.record_store_files(self.access, [file["id"] for file in uploaded])
         # The admin's messages and history take Django's request: DRF documents `_request` as the way to it.
         self.console.uploaded(request._request, credential, store_id, uploaded)
         return Response(uploaded)

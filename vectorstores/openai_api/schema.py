@@ -261,7 +261,7 @@ OPERATIONS = {
         "List your Files",
         page_of(OpenAIFileSerializer),
         parameters=[UploadedFileListQuerySerializer],
-        description="The Files this site uploaded for the caller under this credential (as last seen), newest "
+        description="The Files the caller uploaded with POST /files under this credential (as last seen), newest "
         "first; never the organisation's others.",
     ),
     "retrieve_uploaded_file": _operation(
