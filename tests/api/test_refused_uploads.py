@@ -193,3 +193,19 @@ def test_an_allowed_caller_streams_to_disk_as_the_sampling_sees(live_server, upl
 
     assert status.split()[1] == "413"  # past MAX_FILE_SIZE, while streaming
     assert most_files == 1
+
+
+@pytest.mark.usefixtures("nothing_reached_openai")
+@pytest.mark.parametrize(("token", "refused"), [("not-a-token", "401"), ("other user's", "404")])
+def test_the_openai_compatible_upload_of_a_refused_caller_stores_nothing(
+    live_server, credential, other_user, upload_dir, token, refused
+):
+    """The same for `POST /files` of the OpenAI-compatible routes (Bearer tokens, the credential in the path)."""
+    key = token_header(other_user)["Authorization"].split()[1] if token == "other user's" else token
+    path = f"/api/openai/{credential.pk}/v1/files"
+    status, _, most_files = stream_upload(
+        live_server.url, path, {"Authorization": f"Bearer {key}"}, upload_dir, audited=refused != "401"
+    )
+
+    assert status.split()[1] == refused
+    assert most_files == 0

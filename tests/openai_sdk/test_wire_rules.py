@@ -18,6 +18,7 @@ from tests.conftest import token_of
 from tests.openai_sdk.conftest import WIRE_ROOT, wire_base_url
 from vectorstores.models import FileRecord, StoreRecord
 from vectorstores.openai_api.authentication import BearerTokenAuthentication
+from vectorstores.testing.fake_openai import state
 
 pytestmark = pytest.mark.subprocess
 
@@ -179,6 +180,17 @@ def test_a_file_deleted_at_openai_is_forgotten_when_retrieved(sdk, fake_openai):
     with pytest.raises(openai.NotFoundError):
         sdk.files.retrieve(file.id)
     assert not FileRecord.objects.filter(file_id=file.id).exists()
+
+
+def test_an_answer_naming_a_file_the_site_knows_is_not_believed(sdk_for, alice, bob, owned_credential, monkeypatch):
+    monkeypatch.setattr(state, "new_id", lambda prefix, length: f"{prefix}always-the-same")  # a hostile upstream
+    alices = sdk_for(alice, owned_credential).files.create(file=text("alice.txt"), purpose="assistants")
+
+    with pytest.raises(openai.InternalServerError) as refused:
+        sdk_for(bob, owned_credential).files.create(file=text("bob.txt"), purpose="assistants")
+
+    assert (refused.value.status_code, refused.value.body["code"]) == (502, "openai_bad_response")
+    assert FileRecord.objects.get(file_id=alices.id).owner == alice  # still hers, and not bob's to reach
 
 
 def test_an_unknown_cursor_is_a_bad_request(sdk):
