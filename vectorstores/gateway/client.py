@@ -17,6 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import httpx2
 import openai
@@ -52,22 +53,30 @@ UNNAMED_KINDS = ("list", "vector_store.search_results.page", FILE_CONTENT_PAGE)
 
 
 class ClientCache:
-    """One SDK client per credential, shared by all requests so connections are pooled.
+    """One SDK client per credential, shared by all requests so connections are pooled, and its
+    `PlainReads` on the same pool.
 
     A client is rebuilt when the credential's key, base URL, organization or project
-    changes. Timeouts and retries are applied per call by `_request`, not by the SDK.
+    changes. Timeouts and retries are applied per call by `request`, not by the SDK.
     """
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._clients = {}  # credential pk -> (fingerprint, client)
+        self._clients = {}  # credential pk -> (fingerprint, client, plain reads)
 
     def get(self, credential: Credential) -> openai.OpenAI:
+        return self._cached(credential)[1]
+
+    def plain(self, credential: Credential) -> PlainReads:
+        return self._cached(credential)[2]
+
+    def _cached(self, credential):
         check_usable(credential)  # the backstop: whoever calls, an unusable key is never sent
         fingerprint = self._fingerprint(credential)
         with self._lock:
             cached = self._clients.get(credential.pk)
             if cached is None or cached[0] != fingerprint:
+                http = openai.DefaultHttpxClient()  # the SDK's own default, held here for PlainReads too
                 client = openai.OpenAI(
                     api_key=credential.api_key,
                     # Never None, which would let the SDK take OPENAI_BASE_URL from the environment.
@@ -75,10 +84,11 @@ class ClientCache:
                     organization=credential.organization or None,
                     project=credential.project or None,
                     max_retries=0,
+                    http_client=http,
                 )
-                cached = (fingerprint, client)
+                cached = (fingerprint, client, PlainReads(client, http))
                 self._clients[credential.pk] = cached
-        return cached[1]
+        return cached
 
     def clear(self) -> None:
         with self._lock:
@@ -89,6 +99,44 @@ class ClientCache:
         parts = (credential.api_key, credential.base_url, credential.organization, credential.project)
         # A digest, so the cache's keys never hold the API key in clear text.
         return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+@dataclass
+class RawAnswer:
+    """An answer as the gateway reads it: the HTTP response (as the SDK's raw responses carry it)."""
+
+    http_response: httpx2.Response
+
+    @property
+    def headers(self):
+        return self.http_response.headers
+
+
+class PlainReads:
+    """GETs of one OpenAI object with a plain request on the SDK client's own connection pool, with its URL
+    and headers: the SDK's request machinery (options, retries wrapper, response objects) costs more CPU than
+    the rest of a proxied GET (bench figure 1). Faults are raised as the SDK's exceptions, so that `request`
+    retries and maps them exactly as it does the SDK's."""
+
+    def __init__(self, client: openai.OpenAI, http: httpx2.Client):
+        self._base_url = str(client.base_url).rstrip("/")
+        # What the SDK sends on every call (its Omit placeholders left out) and on every vector store call.
+        headers = {**client.auth_headers, **client.default_headers, "OpenAI-Beta": "assistants=v2"}
+        self._headers = {name: value for name, value in headers.items() if isinstance(value, str)}
+        self._http = http
+
+    def get(self, *segments: str, timeout: float) -> RawAnswer:
+        url = "/".join([self._base_url, *(quote(segment, safe="") for segment in segments)])
+        try:
+            response = self._http.get(url, headers=self._headers, timeout=timeout)
+        except httpx2.TimeoutException as exc:
+            raise openai.APITimeoutError(request=exc.request) from exc
+        except httpx2.TransportError as exc:  # refused, reset, cut off: the SDK's connection error
+            raise openai.APIConnectionError(request=exc.request) from exc
+        if response.status_code >= 400:
+            body = _json_or_none(response)
+            raise openai.APIStatusError(f"Error code: {response.status_code}", response=response, body=body)
+        return RawAnswer(response)
 
 
 clients = ClientCache()

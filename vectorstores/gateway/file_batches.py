@@ -47,10 +47,7 @@ def get_file_batch(credential: Credential, store_id: str, batch_id: str) -> Open
 def file_batch_answer(credential: Credential, store_id: str, batch_id: str) -> Answer:
     """The file batch with the headers of OpenAI's answer (its poll interval, openai-poll-after-ms)."""
     return request(
-        clients.get(credential).vector_stores.file_batches.with_raw_response.retrieve,
-        batch_id,
-        vector_store_id=store_id,
-        expect=FILE_BATCH,
+        clients.plain(credential).get, "vector_stores", store_id, "file_batches", batch_id, expect=FILE_BATCH
     )
 
 
@@ -112,7 +109,6 @@ def wait_for_batch(
     Until OpenAI has suggested one, the first poll goes at once (as the SDK's does): its answer
     carries the suggestion, and a batch done in a moment is not held for a whole POLL_INTERVAL.
     """
-    client = clients.get(credential)
     deadline = time.monotonic() + app_settings.POLL_TIMEOUT
     otherwise = 0.0  # the wait before the first poll when the create answer suggests none
     while batch.get("status") == "in_progress":
@@ -122,12 +118,7 @@ def wait_for_batch(
                 batch = cancel_file_batch(credential, store_id, batch["id"])
             return batch, True
         time.sleep(min(_poll_interval(headers, otherwise), remaining))
-        answer = request(
-            client.vector_stores.file_batches.with_raw_response.retrieve,
-            batch["id"],
-            vector_store_id=store_id,
-            expect=FILE_BATCH,
-        )
+        answer = file_batch_answer(credential, store_id, batch["id"])
         batch, headers, otherwise = answer.data, answer.headers, app_settings.POLL_INTERVAL
     return batch, False
 

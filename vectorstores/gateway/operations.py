@@ -60,7 +60,7 @@ def list_store_files(credential: Credential, store_id: str, *, paged: bool, **pa
 
 
 def get_vector_store(credential: Credential, store_id: str) -> OpenAIObject:
-    return call(clients.get(credential).vector_stores.with_raw_response.retrieve, store_id, expect=VECTOR_STORE)
+    return call(clients.plain(credential).get, "vector_stores", store_id, expect=VECTOR_STORE)
 
 
 def create_vector_store(credential: Credential, fields: dict[str, Any]) -> OpenAIObject:
@@ -169,7 +169,7 @@ def run_concurrently(function, items, concurrency):
 
 
 def get_file(credential: Credential, file_id: str) -> OpenAIObject:
-    return call(clients.get(credential).files.with_raw_response.retrieve, file_id, expect="file")
+    return call(clients.plain(credential).get, "files", file_id, expect="file")
 
 
 def delete_file(credential: Credential, file_id: str) -> OpenAIObject:

@@ -28,12 +28,7 @@ def get_store_file(credential: Credential, store_id: str, file_id: str) -> OpenA
 
 def store_file_answer(credential: Credential, store_id: str, file_id: str) -> Answer:
     """The vector store file with the headers of OpenAI's answer (its poll interval, openai-poll-after-ms)."""
-    return request(
-        clients.get(credential).vector_stores.files.with_raw_response.retrieve,
-        file_id,
-        vector_store_id=store_id,
-        expect=VECTOR_STORE_FILE,
-    )
+    return request(clients.plain(credential).get, "vector_stores", store_id, "files", file_id, expect=VECTOR_STORE_FILE)
 
 
 def attach_file_to_store(

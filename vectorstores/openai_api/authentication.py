@@ -1,11 +1,13 @@
 """Authentication of the OpenAI-compatible routes: the SDKs send their API key as `Authorization: Bearer <key>`."""
 
 from django.apps import apps
-from rest_framework.authentication import TokenAuthentication
+
+from ..api.authentication import TokenAuthentication
 
 
 class BearerTokenAuthentication(TokenAuthentication):
-    """DRF's token authentication under OpenAI's keyword: `Authorization: Bearer <token>`.
+    """The API's token authentication (DRF's, one SQL statement) under OpenAI's keyword: `Authorization: Bearer
+    <token>`.
 
     A host with its own token model subclasses it with `model = TheirToken` (DRF's TokenAuthentication looks
     the key up in `model`) and names the subclass in OPENAI_API_AUTHENTICATION_CLASSES.

@@ -1,0 +1,39 @@
+"""The API's token authentication (one SQL statement) answers exactly as DRF's TokenAuthentication does."""
+
+import pytest
+from rest_framework import authentication, exceptions
+from rest_framework.authtoken.models import Token
+
+from vectorstores.api.authentication import TokenAuthentication
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def token(user):
+    return Token.objects.create(user=user)
+
+
+def test_a_valid_token_gives_the_same_user_and_token_as_drfs(token, django_assert_num_queries):
+    drf_user, drf_token = authentication.TokenAuthentication().authenticate_credentials(token.key)
+    with django_assert_num_queries(1):
+        user, found = TokenAuthentication().authenticate_credentials(token.key)
+
+    assert (user.pk, found.pk, found.user_id) == (drf_user.pk, drf_token.pk, drf_token.user_id)
+    assert [getattr(user, field.attname) for field in user._meta.concrete_fields] == [
+        getattr(drf_user, field.attname) for field in drf_user._meta.concrete_fields
+    ]
+    assert found.created == drf_token.created and found.user is user
+
+
+@pytest.mark.parametrize("case", ["unknown token", "inactive user"])
+def test_the_refusals_are_drfs(token, user, case):
+    key = "0" * 40 if case == "unknown token" else token.key
+    if case == "inactive user":
+        user.is_active = False
+        user.save()
+    with pytest.raises(exceptions.AuthenticationFailed) as drf_refusal:
+        authentication.TokenAuthentication().authenticate_credentials(key)
+    with pytest.raises(exceptions.AuthenticationFailed) as refusal:
+        TokenAuthentication().authenticate_credentials(key)
+    assert refusal.value.detail == drf_refusal.value.detail
