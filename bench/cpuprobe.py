@@ -23,8 +23,8 @@ WRITE_EVERY = 25
 PROBES = [
     ("rest_framework.views", "APIView.dispatch", "DRF dispatch"),
     ("rest_framework.authentication", "TokenAuthentication.authenticate", "token authentication (1 query)"),
-    ("vectorstores.api.views", "VectorStoreViewSet._usable_credential", "credential lookup (1 query)"),
-    ("vectorstores.gateway.client", "request", "OpenAI call through the SDK"),
+    ("vectorstores.ownership", "usable_credential", "access check (1 query)"),
+    ("vectorstores.gateway.client", "request", "OpenAI call"),
     ("rest_framework.views", "APIView.check_throttles", "throttles"),
 ]
 # Work an API call leaves for after its response (run by response.close(), outside the middleware).
