@@ -112,6 +112,13 @@ def proxy_overhead(bench):
             "≤ 1.15",
             check(ratio <= 1.15),
         ),
+        Row(
+            "1. Proxy overhead: worker CPU per GET /{id}",
+            f"{ms(worker_cpu):.2f} ms",
+            "≤ 4 ms",
+            check(worker_cpu <= 0.004),
+            "the app's workers (server, Django, the API, the audit INSERT after the response), per call",
+        ),
         Row("1. Proxy overhead: added CPU per call", f"{ms(added_cpu):.2f} ms", "(report)", INFO),
         Row(
             "1. Floor: same GET, no database work (server + Django + DRF + SDK)",
@@ -544,11 +551,16 @@ def throughput(bench):
         Row(
             "6. Throughput, 32 clients, 50 ms upstream",
             f"{rate:.0f} req/s = {rate / ideal:.0%} of ideal {ideal:.0f}",
-            "(report)",
-            INFO,
+            "≥ 80%",
+            check(rate >= 0.8 * ideal),
             detail,
         ),
-        Row("6. Throughput: latency p50 / p99", f"{ms(p50):.0f} / {ms(p99):.0f} ms", "(report)", INFO),
+        Row(
+            "6. Throughput: latency p50 / p99",
+            f"{ms(p50):.0f} / {ms(p99):.0f} ms",
+            "p99 ≤ 3 × p50",
+            check(0 < p99 <= 3 * p50),
+        ),
         Row("6. Throughput: errors", f"{errors} of {requests}", "0", check(errors == 0 and requests > 0)),
     ]
 
