@@ -146,9 +146,7 @@ def remove_files_from_store(
             if delete_files and removal.deleted and file_id in keep_files:
                 removal.file_kept = FILE_KEPT
             elif delete_files and removal.deleted:
-                removal.file_deleted = bool(
-                    call(client.files.with_raw_response.delete, file_id, expect="file")["deleted"]
-                )
+                removal.file_deleted = bool(delete_file(credential, file_id)["deleted"])
         except GatewayError as error:
             removal.error = error
         return removal
@@ -184,11 +182,10 @@ def retrieve_files(credential: Credential, file_ids: Iterable[str]) -> dict[str,
     order of `file_ids` (duplicates once): a file that is gone (404) or could not be read
     does not hide the others. At most DELETE_CONCURRENCY calls at once.
     """
-    client = clients.get(credential)
 
     def retrieve(file_id):
         try:
-            return call(client.files.with_raw_response.retrieve, file_id, expect="file")
+            return get_file(credential, file_id)
         except GatewayError as error:
             return error
 

@@ -19,7 +19,7 @@ from ..conf import app_settings
 from .client import OpenAIObject, Retry, call, clients, only_given
 from .exceptions import BatchEnded, BatchTimeout, GatewayError, OpenAINotFound
 from .file_batches import batch_file_states, batch_succeeded, create_file_batch, wait_for_batch
-from .operations import get_vector_store, run_concurrently
+from .operations import delete_file, get_vector_store, run_concurrently
 
 if TYPE_CHECKING:
     from django.core.files.uploadedfile import TemporaryUploadedFile
@@ -278,11 +278,10 @@ def _settle_unfinished_batch(credential, store_id, batch, outcomes):
 
 def _delete_files(credential, outcomes):
     """Delete the OpenAI Files of `outcomes`, concurrently; deleting a File also detaches it from every store."""
-    client = clients.get(credential)
 
     def delete(outcome):
         try:
-            call(client.files.with_raw_response.delete, outcome.file_id, expect="file")
+            delete_file(credential, outcome.file_id)
             outcome.file_deleted = True
         except OpenAINotFound:
             outcome.file_deleted = True  # already gone
