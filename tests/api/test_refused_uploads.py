@@ -14,7 +14,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from tests.api.multipart_bodies import CONTENT_TYPE, closing, file_part
-from tests.conftest import admin_url, logged_in, token_header
+from tests.conftest import admin_url, logged_in, token_header, token_of
 from vectorstores.models import AuditEntry
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.subprocess]  # a live server
@@ -201,11 +201,12 @@ def test_the_openai_compatible_upload_of_a_refused_caller_stores_nothing(
     live_server, credential, other_user, upload_dir, token, refused
 ):
     """The same for `POST /files` of the OpenAI-compatible routes (Bearer tokens, the credential in the path)."""
-    key = token_header(other_user)["Authorization"].split()[1] if token == "other user's" else token
+    key = token_of(other_user) if token == "other user's" else token
     path = f"/api/openai/{credential.pk}/v1/files"
-    status, _, most_files = stream_upload(
+    status, body, most_files = stream_upload(
         live_server.url, path, {"Authorization": f"Bearer {key}"}, upload_dir, audited=refused != "401"
     )
 
     assert status.split()[1] == refused
+    assert (b"authentication_failed" if refused == "401" else b"credential_not_found") in body
     assert most_files == 0

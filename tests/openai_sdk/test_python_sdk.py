@@ -2,20 +2,15 @@
 stores, their files, file batches, search and Files, its helpers (auto-paging, upload_and_poll) and its
 error classes. What reached the fake OpenAI is checked too."""
 
-import io
-
 import openai
 import pytest
 
 from tests.conftest import TEST_API_KEY
+from tests.openai_sdk.conftest import text
 from vectorstores.models import AuditEntry, FileRecord, StoreRecord
 from vectorstores.testing import create_credential
 
 pytestmark = pytest.mark.subprocess
-
-
-def text(name, content=b"Vector stores keep chunks of text for file search."):
-    return (name, io.BytesIO(content), "text/plain")
 
 
 def test_vector_store_round_trip(sdk, fake_openai):
@@ -89,6 +84,7 @@ def test_file_batch_upload_and_poll_with_several_files(sdk, fake_openai):
     assert sdk.vector_stores.file_batches.retrieve(batch.id, vector_store_id=store.id).id == batch.id
     cancelled = sdk.vector_stores.file_batches.cancel(batch.id, vector_store_id=store.id)
     assert cancelled.id == batch.id
+    assert len(fake_openai.requests_to("POST", f"/vector_stores/{store.id}/file_batches/{batch.id}/cancel")) == 1
 
 
 def test_files_are_the_callers_own(sdk, sdk_for, other_user, credential, fake_openai):

@@ -6,6 +6,7 @@ lost answer, OpenAI's poll hint passed on, and the routes' own tag in the OpenAP
 import io
 import json
 import uuid
+from types import SimpleNamespace
 
 import httpx2
 import openai
@@ -14,17 +15,12 @@ from django.contrib.auth import get_user_model
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 
-from tests.conftest import token_of
-from tests.openai_sdk.conftest import WIRE_ROOT, wire_base_url
+from tests.openai_sdk.conftest import WIRE_ROOT, text, wire_base_url
 from vectorstores.models import FileRecord, StoreRecord
 from vectorstores.openai_api.authentication import BearerTokenAuthentication
 from vectorstores.testing.fake_openai import state
 
 pytestmark = pytest.mark.subprocess
-
-
-def text(name, content=b"Some text about vector stores."):
-    return (name, io.BytesIO(content), "text/plain")
 
 
 def raw_get(url, **headers):
@@ -60,31 +56,26 @@ class HostToken(BaseAuthentication):
         return "Bearer"
 
 
-def test_a_host_site_plugs_in_its_own_tokens(settings, live_server, credential, user, store):
+def test_a_host_site_plugs_in_its_own_tokens(settings, sdk, sdk_for, user, store):
     settings.OPENAI_VECTOR_STORES = {"OPENAI_API_AUTHENTICATION_CLASSES": [f"{__name__}.HostToken"]}
-    base_url = wire_base_url(live_server.url, credential.pk)
 
-    with openai.OpenAI(base_url=base_url, api_key=f"host-{user.username}", max_retries=0) as host_sdk:
-        assert host_sdk.vector_stores.retrieve(store["id"]).id == store["id"]
-    with openai.OpenAI(base_url=base_url, api_key=token_of(user), max_retries=0) as drf_token_sdk:
-        with pytest.raises(openai.AuthenticationError):  # DRF's tokens no longer count here
-            drf_token_sdk.vector_stores.retrieve(store["id"])
+    assert sdk_for(user, api_key=f"host-{user.username}").vector_stores.retrieve(store["id"]).id == store["id"]
+    with pytest.raises(openai.AuthenticationError):  # DRF's tokens no longer count here
+        sdk.vector_stores.retrieve(store["id"])
 
 
-def test_other_paths_answer_openais_404(live_server, credential, sdk):
+def test_other_paths_answer_openais_404(live_server, credential):
     answer = raw_get(wire_base_url(live_server.url, credential.pk) + "/assistants")
-    assert answer.status_code == 404 and answer.json()["error"]["type"] == "not_found_error"
-
-    with pytest.raises(openai.NotFoundError) as not_a_uuid:
-        openai.OpenAI(base_url=f"{live_server.url}{WIRE_ROOT}/not-a-uuid/v1", api_key=sdk.api_key).models.list()
-    assert not_a_uuid.value.status_code == 404
+    assert answer.status_code == 404
+    assert answer.json()["error"]["type"] == "not_found_error" and answer.json()["error"]["code"] == "not_found"
 
 
-def test_an_unknown_credential_is_not_found(sdk_for, user, credential):
-    credential.pk = uuid.uuid4()  # an id that names no credential
+@pytest.mark.parametrize("credential_id", [uuid.uuid4(), "not-a-uuid"], ids=["unknown", "not a uuid"])
+def test_a_credential_that_is_none_of_the_users_is_not_found(sdk_for, user, fake_openai, credential_id):
     with pytest.raises(openai.NotFoundError) as unknown:
-        sdk_for(user, credential).vector_stores.list()
+        sdk_for(user, SimpleNamespace(pk=credential_id)).vector_stores.list()
     assert unknown.value.body["code"] == "credential_not_found"
+    assert fake_openai.requests == []
 
 
 # --- validation before upstream ---
@@ -157,6 +148,9 @@ def test_the_file_of_another_user_is_not_found(sdk_for, bob, owned_credential, a
 
     assert [file.id for file in bobs.files.list()] == []
     assert fake_openai.requests_to("POST", f"/vector_stores/{bobs_store.id}/files") == []
+    assert fake_openai.requests_to("POST", f"/vector_stores/{bobs_store.id}/file_batches") == []
+    assert fake_openai.requests_to("GET", f"/files/{alices_file.id}") == []
+    assert fake_openai.requests_to("DELETE", f"/files/{alices_file.id}") == []
     assert alices_file.id in fake_openai.files
 
 
@@ -182,7 +176,9 @@ def test_a_file_deleted_at_openai_is_forgotten_when_retrieved(sdk, fake_openai):
     assert not FileRecord.objects.filter(file_id=file.id).exists()
 
 
-def test_an_answer_naming_a_file_the_site_knows_is_not_believed(sdk_for, alice, bob, owned_credential, monkeypatch):
+def test_an_answer_naming_a_file_the_site_knows_is_not_believed(
+    sdk_for, alice, bob, owned_credential, monkeypatch, fake_openai
+):
     monkeypatch.setattr(state, "new_id", lambda prefix, length: f"{prefix}always-the-same")  # a hostile upstream
     alices = sdk_for(alice, owned_credential).files.create(file=text("alice.txt"), purpose="assistants")
 
@@ -191,6 +187,7 @@ def test_an_answer_naming_a_file_the_site_knows_is_not_believed(sdk_for, alice, 
 
     assert (refused.value.status_code, refused.value.body["code"]) == (502, "openai_bad_response")
     assert FileRecord.objects.get(file_id=alices.id).owner == alice  # still hers, and not bob's to reach
+    assert fake_openai.requests_to("DELETE", "/files") == []  # and not deleted as a leftover of bob's
 
 
 def test_an_unknown_cursor_is_a_bad_request(sdk):

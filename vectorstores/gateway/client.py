@@ -120,9 +120,12 @@ class PlainReads:
 
     def __init__(self, client: openai.OpenAI, http: httpx2.Client):
         self._base_url = str(client.base_url).rstrip("/")
-        # What the SDK sends on every call (its Omit placeholders left out) and on every vector store call.
+        # What the SDK sends on every call (its Omit placeholders left out) and on every vector store call;
+        # not its Content-Type, as a GET has no body (the SDK's own GETs send none).
         headers = {**client.auth_headers, **client.default_headers, "OpenAI-Beta": "assistants=v2"}
-        self._headers = {name: value for name, value in headers.items() if isinstance(value, str)}
+        self._headers = {
+            name: value for name, value in headers.items() if isinstance(value, str) and name != "Content-Type"
+        }
         self._http = http
 
     def get(self, *segments: str, timeout: float) -> RawAnswer:
