@@ -58,3 +58,13 @@ def test_an_id_is_one_path_segment(team_credential, fake_openai):
     with pytest.raises(gateway.OpenAINotFound):
         gateway.get_file(team_credential, "../vector_stores")
     assert [request.path for request in fake_openai.requests_to("GET", "/files")] == ["/files/..%2Fvector_stores"]
+
+
+def test_an_undecodable_answer_is_a_connection_fault_as_with_the_sdk(team_credential, fake_openai, store):
+    """httpx2 raises DecodingError for a body its Content-Encoding cannot undo: the SDK calls that a connection
+    error, and so does a plain read (never an exception the gateway does not know, a 500)."""
+    fake_openai.fail(
+        "GET", rf"/vector_stores/{store['id']}$", 200, body="not gzip", headers={"content-encoding": "gzip"}, times=3
+    )
+    with pytest.raises(gateway.OpenAIUnreachable):
+        gateway.get_vector_store(team_credential, store["id"])

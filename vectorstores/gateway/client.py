@@ -13,6 +13,7 @@ import itertools
 import logging
 import math
 import random
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -76,7 +77,7 @@ class ClientCache:
         with self._lock:
             cached = self._clients.get(credential.pk)
             if cached is None or cached[0] != fingerprint:
-                http = openai.DefaultHttpxClient()  # the SDK's own default, held here for PlainReads too
+                http = PooledHttpClient()  # the SDK's own default, held here for PlainReads too
                 client = openai.OpenAI(
                     api_key=credential.api_key,
                     # Never None, which would let the SDK take OPENAI_BASE_URL from the environment.
@@ -99,6 +100,16 @@ class ClientCache:
         parts = (credential.api_key, credential.base_url, credential.organization, credential.project)
         # A digest, so the cache's keys never hold the API key in clear text.
         return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+class PooledHttpClient(openai.DefaultHttpxClient):
+    """The SDK's default HTTP client, whose pool closes when a replaced client is collected (as the SDK's own
+    wrapper does; given as `http_client`, the SDK leaves closing it to us)."""
+
+    def __del__(self):
+        with contextlib.suppress(Exception):
+            if not self.is_closed:
+                self.close()
 
 
 @dataclass
@@ -134,12 +145,20 @@ class PlainReads:
             response = self._http.get(url, headers=self._headers, timeout=timeout)
         except httpx2.TimeoutException as exc:
             raise openai.APITimeoutError(request=exc.request) from exc
-        except httpx2.TransportError as exc:  # refused, reset, cut off: the SDK's connection error
-            raise openai.APIConnectionError(request=exc.request) from exc
+        except (httpx2.RequestError, ssl.SSLError) as exc:  # refused, reset, cut off, undecodable: as the SDK says
+            raise openai.APIConnectionError(request=_request_of(exc, url)) from exc
         if response.status_code >= 400:
             body = _json_or_none(response)
             raise openai.APIStatusError(f"Error code: {response.status_code}", response=response, body=body)
         return RawAnswer(response)
+
+
+def _request_of(exc, url):
+    """The request an httpx2 error was raised for (an SSL error, or a decoding one, may not carry it)."""
+    try:
+        return exc.request
+    except (AttributeError, RuntimeError):
+        return httpx2.Request("GET", url)
 
 
 clients = ClientCache()
