@@ -1,5 +1,7 @@
 """The API's token authentication (one SQL statement) answers exactly as DRF's TokenAuthentication does."""
 
+from unittest.mock import Mock
+
 import pytest
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
@@ -37,3 +39,18 @@ def test_the_refusals_are_drfs(token, user, case):
     with pytest.raises(exceptions.AuthenticationFailed) as refusal:
         TokenAuthentication().authenticate_credentials(key)
     assert refusal.value.detail == drf_refusal.value.detail
+
+
+def test_another_token_model_is_looked_up_as_drf_does(user):
+    """A host's own token model may have its own manager (say, one that leaves out expired tokens): DRF's
+    lookup, through it, is used."""
+
+    class HostTokenAuthentication(TokenAuthentication):
+        model = Mock(_meta=Mock(label="hosts.Token"))
+
+    HostTokenAuthentication.model.objects.select_related.return_value.get.return_value = Mock(user=user)
+
+    authenticated, _token = HostTokenAuthentication().authenticate_credentials("a key")
+
+    assert authenticated == user
+    HostTokenAuthentication.model.objects.select_related.return_value.get.assert_called_once_with(key="a key")

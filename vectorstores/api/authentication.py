@@ -14,14 +14,20 @@ from django.db import connections, router
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
+DRF_TOKEN = "authtoken.Token"  # by label: importing the model needs rest_framework.authtoken installed
+
 
 class TokenAuthentication(authentication.TokenAuthentication):
-    """`Authorization: Token <key>`, as DRF's, for any token model with DRF's `key` and `user` fields."""
+    """`Authorization: Token <key>`, as DRF's. The one statement serves DRF's own token model and a user model
+    of one table; any other token model (its own manager, key type or fields) or a user model with parent
+    tables is looked up by DRF's code, as DRF would."""
 
     def authenticate_credentials(self, key):
         model = self.get_model()
-        alias = router.db_for_read(model)
         User = get_user_model()
+        if model._meta.label != DRF_TOKEN or User._meta.parents:
+            return super().authenticate_credentials(key)
+        alias = router.db_for_read(model)
         user = next(iter(User._default_manager.db_manager(alias).raw(_token_user_sql(model, alias), [key])), None)
         if user is None:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
