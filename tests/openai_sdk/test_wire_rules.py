@@ -167,6 +167,19 @@ def test_a_file_in_a_store_of_another_user_is_not_deleted(sdk_for, alice, bob, o
     assert sdk_for(bob, owned_credential).vector_stores.files.retrieve(alices_file.id, vector_store_id=store.id)
 
 
+def test_a_file_for_other_uses_is_neither_shown_nor_deleted(sdk, fake_openai):
+    """The shared credential lets its users reach every store, not every File of the key: fine-tuning data is
+    not a vector store's."""
+    training = fake_openai.create_file("training.jsonl", b'{"messages": []}', purpose="fine-tune")
+
+    for attempt in (lambda: sdk.files.retrieve(training["id"]), lambda: sdk.files.delete(training["id"])):
+        with pytest.raises(openai.NotFoundError) as refused:
+            attempt()
+        assert refused.value.body["code"] == "file_not_found"
+    assert training["id"] in fake_openai.files
+    assert fake_openai.requests_to("DELETE", "/files") == []
+
+
 def test_a_file_deleted_at_openai_is_forgotten_when_retrieved(sdk, fake_openai):
     file = sdk.files.create(file=text("gone.txt"), purpose="assistants")
     fake_openai.delete_file(file.id)

@@ -269,7 +269,8 @@ OPERATIONS = {
         "Retrieve a File",
         OpenAIFileSerializer,
         parameters=[FILE_ID],
-        description="A File of the caller's, or one in a vector store they reach.",
+        description="A File of the caller's, or one in a vector store they reach; only Files for vector stores "
+        "(purpose assistants): the key's others answer 404.",
     ),
     "delete_uploaded_file": _operation(
         "deleteFile",
@@ -277,7 +278,7 @@ OPERATIONS = {
         FileDeletionSerializer,
         parameters=[FILE_ID],
         description="Deletes the File, which also takes it out of every vector store; 409 if a vector store of "
-        "another user holds it.",
+        "another user holds it. Only Files for vector stores (purpose assistants): the key's others answer 404.",
     ),
 }
 

@@ -25,8 +25,8 @@ from ..api.views import VectorStoreViewSet, validated
 from ..conf import app_settings
 from .errors import openai_exception_handler
 from .schema import wire_documented
+from .serializers import PURPOSE, FileUploadSerializer
 from .serializers import FileListQuerySerializer as UploadedFileListQuerySerializer
-from .serializers import FileUploadSerializer
 
 # OpenAI's hint of how long a poll should wait: passed on, so the SDK's polling helpers wait as OpenAI says.
 POLL_HEADER = "openai-poll-after-ms"
@@ -120,8 +120,7 @@ class OpenAICompatibleViewSet(VectorStoreViewSet):
 
     def retrieve_uploaded_file(self, request, file_id, **url_kwargs):
         self._reachable_file(file_id)
-        with ownership.forgetting_vanished_file(self.access, file_id):
-            file = gateway.get_file(self.credential, file_id)
+        file = self._file_for_vector_stores(file_id)
         ownership.remember_file(self.access, file)
         return Response(file)
 
@@ -129,10 +128,20 @@ class OpenAICompatibleViewSet(VectorStoreViewSet):
         self._reachable_file(file_id)
         if ownership.files_of_others(self.access, [file_id]):
             raise FileInUse()
+        self._file_for_vector_stores(file_id)  # one GET first: never a File the key holds for other uses
         with ownership.forgetting_vanished_file(self.access, file_id):
             deleted = gateway.delete_file(self.credential, file_id)
         ownership.forget_files(self.credential, [file_id])
         return Response(deleted)
+
+    def _file_for_vector_stores(self, file_id):
+        """The File, if it is one for vector stores (purpose `assistants`): the key's other Files (fine-tuning
+        data, batch inputs...) are not this site's to show or delete, even to those who reach every store."""
+        with ownership.forgetting_vanished_file(self.access, file_id):
+            file = gateway.get_file(self.credential, file_id)
+        if file.get("purpose") != PURPOSE:
+            raise FileNotFound()
+        return file
 
     def _reachable_file(self, file_id):
         if not ownership.file_reachable(self.access, file_id):
