@@ -11,7 +11,7 @@ Plain Django: no DRF here. The API and the console turn `StoreNotReachable` into
 from __future__ import annotations
 
 import functools
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -406,13 +406,19 @@ def files_of_others(access, file_ids, *, besides_store=None):
 
 def record_uploaded_file(access, file):
     """Remember the File (OpenAI's File object) just uploaded for the request's user: one INSERT, no transaction
-    (uploads run side by side). An id the site already knows is no new File: OpenAI's answer is not believed."""
+    (uploads run side by side). An id the site already knows is no new File: OpenAI's answer is not believed.
+    If recording fails otherwise, the File is deleted at OpenAI again, so that nobody is left with a File
+    nobody owns (which anyone could then attach)."""
     try:
         FileRecord.objects.create(
             credential=access.credential, file_id=file["id"], owner=access.user, **_file_snapshot(file)
         )
     except IntegrityError:
         raise gateway.OpenAIBadResponse("OpenAI answered with the id of a File this site already knows.") from None
+    except Exception:
+        with suppress(gateway.GatewayError):  # the error that matters is the one recording raised
+            gateway.delete_file(access.credential, file["id"])
+        raise
 
 
 def remember_file(access, file):

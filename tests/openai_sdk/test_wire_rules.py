@@ -12,6 +12,7 @@ import httpx2
 import openai
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import DatabaseError
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 
@@ -165,6 +166,18 @@ def test_a_file_in_a_store_of_another_user_is_not_deleted(sdk_for, alice, bob, o
 
     assert in_use.value.body["code"] == "file_in_use"
     assert sdk_for(bob, owned_credential).vector_stores.files.retrieve(alices_file.id, vector_store_id=store.id)
+
+
+def test_a_file_that_cannot_be_recorded_is_deleted_again(sdk, fake_openai, monkeypatch):
+    def failing_insert(*args, **kwargs):
+        raise DatabaseError("disk full")
+
+    monkeypatch.setattr(FileRecord.objects, "create", failing_insert)
+    with pytest.raises(openai.InternalServerError):
+        sdk.files.create(file=text("unrecorded.txt"), purpose="assistants")
+
+    assert len(fake_openai.requests_to("POST", "/files")) == 1  # it was made at OpenAI...
+    assert len(fake_openai.requests_to("DELETE", "/files/")) == 1 and fake_openai.files == {}  # ...and deleted
 
 
 def test_a_file_for_other_uses_is_neither_shown_nor_deleted(sdk, fake_openai):
