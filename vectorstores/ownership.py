@@ -377,8 +377,11 @@ def remove_store_files(access, store_id, file_ids, *, delete_files):
         reports = error.report.get("files") or []
         raise
     finally:
-        forget_store_files(access, [report["id"] for report in reports if report.get("deleted")])
+        # A deleted File's records go with it (in every store); a detached one's, in this store only.
         forget_files(access.credential, [report["id"] for report in reports if report.get("file_deleted")])
+        forget_store_files(
+            access, [report["id"] for report in reports if report.get("deleted") and not report.get("file_deleted")]
+        )
 
 
 def files_of_others(access, file_ids, *, besides_store=None):
