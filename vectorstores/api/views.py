@@ -104,6 +104,17 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
         """The id of the credential the call names: `?credential=<uuid>`, validated."""
         return validated(CredentialQuerySerializer, request.query_params)["credential"]
 
+    def paged(self, list_query):
+        """Whether a list answers one page (or every object): as its query asks (ListQuerySerializer.paged)."""
+        return list_query.paged
+
+    def page_response(self, request, page):
+        """The page's objects as a JSON array; a Link header names the next page when there is one."""
+        response = Response(page.items)
+        if page.has_more and page.last_id:
+            response["Link"] = f'<{_this_url_with(request, before=None, after=page.last_id)}>; rel="next"'
+        return response
+
     def _audit_access(self, access):
         self.credential = access.credential
         self.audit_store_owner = access.credential.store_owner or ""
@@ -113,10 +124,10 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
         query = ListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         try:
-            page = ownership.list_stores(self.access, paged=query.paged, **query.validated_data)
+            page = ownership.list_stores(self.access, paged=self.paged(query), **query.validated_data)
         except ownership.UnknownCursor as unknown:
             raise serializers.ValidationError({unknown.name: ["No vector store of this list has this id."]}) from None
-        return _page_response(request, page)
+        return self.page_response(request, page)
 
     @document.create_vector_store
     def create(self, request, **host_url_kwargs):
@@ -255,8 +266,10 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
     def list_batch_files(self, request, store_id, batch_id, **host_url_kwargs):
         query = FileListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        page = gateway.list_batch_files(self.credential, store_id, batch_id, paged=query.paged, **query.validated_data)
-        return _page_response(request, page)
+        page = gateway.list_batch_files(
+            self.credential, store_id, batch_id, paged=self.paged(query), **query.validated_data
+        )
+        return self.page_response(request, page)
 
     @document.remove_files
     def remove_files(self, request, store_id, **host_url_kwargs):
@@ -270,8 +283,8 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
         query = FileListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         with ownership.forgetting_vanished_store(self.access, store_id):
-            page = gateway.list_store_files(self.credential, store_id, paged=query.paged, **query.validated_data)
-        return _page_response(request, page)
+            page = gateway.list_store_files(self.credential, store_id, paged=self.paged(query), **query.validated_data)
+        return self.page_response(request, page)
 
     @document.search
     def search(self, request, store_id, **host_url_kwargs):
@@ -284,14 +297,6 @@ def validated(serializer_class, data):
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
-
-
-def _page_response(request, page):
-    """The page's objects as a JSON array; a Link header names the next page when there is one."""
-    response = Response(page.items)
-    if page.has_more and page.last_id:
-        response["Link"] = f'<{_this_url_with(request, before=None, after=page.last_id)}>; rel="next"'
-    return response
 
 
 def _this_url_with(request, **changes):
