@@ -339,9 +339,10 @@ def forgetting_vanished_store(access, store_id, *, retrieving=False):
         raise
 
 
-def _snapshot_fields(store):
-    created_at = store.get("created_at")
-    return {"snapshot": store, "store_created_at": created_at if isinstance(created_at, int) else 0}
+def _snapshot_fields(obj, created_at_field="store_created_at"):
+    """A record's copy of an object as OpenAI returned it, and its created_at (the lists' order)."""
+    created_at = obj.get("created_at")
+    return {"snapshot": obj, created_at_field: created_at if isinstance(created_at, int) else 0}
 
 
 # --- files ---
@@ -414,7 +415,10 @@ def record_uploaded_file(access, file):
     nobody owns (which anyone could then attach)."""
     try:
         FileRecord.objects.create(
-            credential=access.credential, file_id=file["id"], owner=access.user, **_file_snapshot(file)
+            credential=access.credential,
+            file_id=file["id"],
+            owner=access.user,
+            **_snapshot_fields(file, "file_created_at"),
         )
     except IntegrityError:
         raise gateway.OpenAIBadResponse("OpenAI answered with the id of a File this site already knows.") from None
@@ -426,7 +430,9 @@ def record_uploaded_file(access, file):
 
 def remember_file(access, file):
     """Keep the snapshot of an uploaded File current (as OpenAI just returned it)."""
-    FileRecord.objects.filter(credential=access.credential, file_id=file["id"]).update(**_file_snapshot(file))
+    FileRecord.objects.filter(credential=access.credential, file_id=file["id"]).update(
+        **_snapshot_fields(file, "file_created_at")
+    )
 
 
 def forget_files(credential, file_ids):
@@ -481,11 +487,6 @@ def uploaded_files(access, *, limit, order=None, after=None, purpose=None):
     page = list(records.order_by(*order_by).values_list("snapshot", flat=True)[: limit + 1])
     items = page[:limit]
     return gateway.Page(items, len(page) > limit, items[0]["id"] if items else None, items[-1]["id"] if items else None)
-
-
-def _file_snapshot(file):
-    created_at = file.get("created_at")
-    return {"snapshot": file, "file_created_at": created_at if isinstance(created_at, int) else 0}
 
 
 # --- owned lists ---
