@@ -6,8 +6,9 @@ Each passphrase becomes a Fernet key by PBKDF2-HMAC-SHA256 (`FERNET_KEY_ITERATIO
 
 - New values are Fernet tokens (AES-128-CBC and HMAC-SHA256, `cryptography.fernet`) under the first key;
   the plaintext is the key's UTF-8 text.
-- Reading tries every key (`MultiFernet`), so a deploy can carry the new key and the old one while
-  `manage.py rotate_credentials_key` moves every row to the first.
+- Reading tries every key, newest first (as `MultiFernet` does), so a deploy can carry the new key and the
+  old one while `manage.py rotate_credentials_key` moves every row to the first. A keyring remembers what
+  each token decrypted to: every API call reads its credential's key.
 - Values written by version 0.1 of this project are still read (see `read_legacy`): django_cryptography's
   byte format, a pickled string under AES-256-CBC with the key django_cryptography derives from the
   passphrase, signed with HMAC-SHA256 keyed either with a key derived from that AES key (0.1's own format)
@@ -42,6 +43,8 @@ DECRYPTION = "decryption"
 
 FERNET_KEY_SALT = b"credentials.api_key fernet"
 FERNET_KEY_ITERATIONS = 100_000
+# Decrypted tokens a keyring remembers (one per credential in use; the clients hold the same keys).
+MAX_REMEMBERED_READINGS = 1024
 
 # Version 0.1's format (django_cryptography's FernetBytes and FernetSigner, with its defaults).
 LEGACY_VERSION = b"\x80"
@@ -124,6 +127,7 @@ class Keyring:
         self.keys = tuple(keys)
         self._fernets = [Fernet(fernet_key(key)) for key in self.keys]
         self._multi = MultiFernet(self._fernets)
+        self._fernet_readings = {}  # token -> Reading, see _read_fernet
         self._legacy_aes_keys = [legacy_aes_key(key, legacy_salt) for key in self.keys]
 
     def encrypt(self, text):
@@ -134,15 +138,31 @@ class Keyring:
         stored = bytes(stored)
         if stored[:1] == LEGACY_VERSION:
             return Reading(self.read_legacy(stored), stale=True)
+        return self._read_fernet(stored)
+
+    def _read_fernet(self, stored):
+        # Every API call reads its credential's key: the same token decrypts to the same text, so each
+        # is decrypted once per keyring. A token is new bytes on every save, and new keys a new keyring.
         try:
-            plaintext = self._multi.decrypt(stored)
-        except InvalidToken:
-            raise Undecryptable(SIGNATURE) from None
-        try:
-            text = plaintext.decode("utf-8")
-        except UnicodeDecodeError:
-            raise Undecryptable(DECRYPTION) from None
-        return Reading(text, stale=not _decrypts(self._fernets[0], stored))
+            return self._fernet_readings[stored]
+        except KeyError:
+            pass
+        for index, fernet in enumerate(self._fernets):  # newest first, as MultiFernet tries them
+            try:
+                plaintext = fernet.decrypt(stored)
+            except InvalidToken:
+                continue
+            try:
+                reading = Reading(plaintext.decode("utf-8"), stale=index > 0)
+            except UnicodeDecodeError:
+                raise Undecryptable(DECRYPTION) from None
+            break
+        else:
+            raise Undecryptable(SIGNATURE)
+        if len(self._fernet_readings) >= MAX_REMEMBERED_READINGS:
+            self._fernet_readings.clear()
+        self._fernet_readings[stored] = reading
+        return reading
 
     def read_legacy(self, stored):
         """A value in version 0.1's format, under any key, signed either way; raises Undecryptable."""
@@ -156,14 +176,6 @@ class Keyring:
                     if error.reason == DECRYPTION:
                         reason = DECRYPTION
         raise Undecryptable(reason)
-
-
-def _decrypts(fernet, token):
-    try:
-        fernet.decrypt(token)
-    except InvalidToken:
-        return False
-    return True
 
 
 def _legacy_decrypt(stored, aes_key, mac_key):

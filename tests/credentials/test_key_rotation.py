@@ -12,6 +12,7 @@ import base64
 import json
 
 import pytest
+from cryptography.fernet import Fernet
 from django.core import checks, serializers
 from django.core.management import CommandError, call_command
 from django.core.serializers.base import DeserializationError
@@ -167,6 +168,42 @@ def test_rows_under_every_key_of_the_list_read(rotating_to_new_key):
         assert Credential.objects.get(pk=pk).api_key == api_key
     assert Credential.objects.get(pk=current).api_key == CURRENT_API_KEY
     assert all_raw_columns() == before  # reading rewrites nothing
+
+
+@pytest.fixture
+def decryptions(monkeypatch):
+    """The tokens Fernet is asked to decrypt, one entry per key tried."""
+    tokens, real_decrypt = [], Fernet.decrypt
+
+    def recording_decrypt(fernet, token, *args):
+        tokens.append(token)
+        return real_decrypt(fernet, token, *args)
+
+    monkeypatch.setattr(Fernet, "decrypt", recording_decrypt)
+    return tokens
+
+
+def test_a_stored_key_is_decrypted_once_until_it_changes(credential, decryptions):
+    """Every API call loads its credential: the same stored token is not decrypted again."""
+    for _ in range(3):
+        assert Credential.objects.get(pk=credential.pk).api_key == TEST_API_KEY
+    assert decryptions == [raw_column(credential.pk)]
+
+    credential.api_key = "sk-changed-" + "e" * 24
+    credential.save()
+    decryptions.clear()
+    for _ in range(2):
+        assert Credential.objects.get(pk=credential.pk).api_key == "sk-changed-" + "e" * 24
+    assert decryptions == [raw_column(credential.pk)]  # a new token: decrypted once more
+
+
+def test_keys_are_tried_newest_first_once_per_token(rotating_to_new_key, decryptions):
+    old, current = rotating_to_new_key  # under OLD_KEY (second) and SITE_KEY (third)
+
+    for _ in range(2):
+        assert Credential.objects.get(pk=old[0]).api_key == API_KEYS[0]
+        assert Credential.objects.get(pk=current).api_key == CURRENT_API_KEY
+    assert decryptions == [raw_column(old[0])] * 2 + [raw_column(current)] * 3
 
 
 def test_new_values_are_written_under_the_first_key_only(settings):
