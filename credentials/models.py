@@ -14,6 +14,7 @@ from django.utils import timezone
 from .encryption import SIGNATURE
 from .endpoints import base_url_problem, endpoint_url, validate_base_url
 from .fields import TolerantEncryptedCharField, UnreadableSecret
+from .rows import fetch_instance
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,8 @@ class CredentialManager(models.Manager.from_queryset(CredentialQuerySet)):
         extra_columns = "".join(f", ({_with_credential(sql, self.db)}) AS {name}" for name, sql, _ in also)
         params = [param for _, _, extra_params in also for param in extra_params]
         params += [self.model._meta.pk.get_db_prep_value(pk, connection), user_pk, user_pk]
-        return next(iter(self.raw(select + extra_columns + where, params)), None)
+        extra_names = [name for name, _, _ in also]
+        return fetch_instance(self.model, self.db, select + extra_columns + where, params, extra_names)
 
 
 def _with_credential(sql, alias):

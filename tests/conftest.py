@@ -359,6 +359,11 @@ def api(user):
     return client_for(user)
 
 
+def typed_fields(instance):
+    """Every concrete field's value of a model instance, with its type (1 == True, a str == a UUID's text...)."""
+    return [(type(value), value) for value in (getattr(instance, f.attname) for f in instance._meta.concrete_fields)]
+
+
 def api_path(credential_id, path="", **query):
     """The path of an API URL naming the credential `credential_id`: API_ROOT + path + ?credential=...&query."""
     return f"{API_ROOT}{path}?{urlencode({'credential': credential_id, **query})}"

@@ -6,6 +6,7 @@ import pytest
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
 
+from tests.conftest import typed_fields
 from vectorstores.api.authentication import TokenAuthentication
 
 pytestmark = pytest.mark.django_db
@@ -22,9 +23,7 @@ def test_a_valid_token_gives_the_same_user_and_token_as_drfs(token, django_asser
         user, found = TokenAuthentication().authenticate_credentials(token.key)
 
     assert (user.pk, found.pk, found.user_id) == (drf_user.pk, drf_token.pk, drf_token.user_id)
-    assert [getattr(user, field.attname) for field in user._meta.concrete_fields] == [
-        getattr(drf_user, field.attname) for field in drf_user._meta.concrete_fields
-    ]
+    assert typed_fields(user) == typed_fields(drf_user)  # values as the ORM converts them, types too
     assert found.created == drf_token.created and found.user is user
 
 

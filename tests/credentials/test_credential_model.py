@@ -8,7 +8,7 @@ from django.contrib.auth.models import AnonymousUser, Group
 from django.utils import timezone
 
 from credentials.models import Credential
-from tests.conftest import TEST_API_KEY
+from tests.conftest import TEST_API_KEY, typed_fields
 from tests.credentials.credentials_crypto import raw_column
 
 pytestmark = pytest.mark.django_db
@@ -91,13 +91,9 @@ def may_use(user, credential):
     listed = credential in Credential.objects.usable_by(user)
     fetched = Credential.objects.get_usable(user, credential.pk)
     assert listed == (fetched is not None)
-    if fetched is not None:  # the whole row, decrypted key included
-        assert (fetched.pk, fetched.name, fetched.api_key, fetched.base_url) == (
-            credential.pk,
-            credential.name,
-            credential.api_key,
-            credential.base_url,
-        )
+    if fetched is not None:  # the whole row as the ORM loads it (types too), decrypted key included
+        assert typed_fields(fetched) == typed_fields(Credential.objects.get(pk=credential.pk))
+        assert fetched.api_key == credential.api_key
     return listed
 
 

@@ -14,6 +14,8 @@ from django.db import connections, router
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
+from credentials.rows import fetch_instance
+
 DRF_TOKEN = "authtoken.Token"  # by label: importing the model needs rest_framework.authtoken installed
 
 
@@ -28,7 +30,7 @@ class TokenAuthentication(authentication.TokenAuthentication):
         if model._meta.label != DRF_TOKEN or User._meta.parents:
             return super().authenticate_credentials(key)
         alias = router.db_for_read(model)
-        user = next(iter(User._default_manager.db_manager(alias).raw(_token_user_sql(model, alias), [key])), None)
+        user = fetch_instance(User, alias, _token_user_sql(model, alias), [key])
         if user is None:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         if not user.is_active:
