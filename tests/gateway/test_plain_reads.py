@@ -1,10 +1,25 @@
-"""Single-object GETs go to OpenAI as plain requests on the SDK client's own pool (gateway.client.PlainReads):
-what OpenAI receives is what the SDK sends, on the same connections, without the SDK's request machinery."""
+"""Single-object GETs go to OpenAI as plain HTTP requests (gateway.plain_reads): what OpenAI receives is what
+the SDK sends, on keep-alive connections, with certificates verified as the SDK verifies them."""
+
+import contextlib
+import datetime
+import http.client
+import http.server
+import ipaddress
+import json
+import ssl
+import threading
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
+from credentials.models import Credential
 from tests.conftest import TEST_API_KEY
 from vectorstores import gateway
+from vectorstores.gateway.client import PooledHttpClient
 from vectorstores.testing import create_credential
 
 pytestmark = pytest.mark.django_db
@@ -36,21 +51,55 @@ def test_a_plain_read_sends_what_the_sdk_sends(team_credential, fake_openai, sto
     assert "content-type" not in by_sdk.headers and "content-type" not in plain.headers
 
 
-def test_a_plain_read_uses_the_sdk_clients_pool(team_credential, store, monkeypatch):
-    sdk = gateway.clients.get(team_credential)
-    used = []
-    real_send = sdk._client.send  # the SDK's own httpx2 client (its pool)
+@pytest.fixture
+def connects(monkeypatch):
+    """The TCP connections plain reads open (http.client's connect), and the requests the SDK's pool sends."""
+    opened, through_sdk_pool = [], []
+    real_connect, real_send = http.client.HTTPConnection.connect, PooledHttpClient.send
 
-    def recording_send(request, **kwargs):
-        used.append(request)
-        return real_send(request, **kwargs)
+    def recording_connect(connection):
+        opened.append((connection.host, connection.port))
+        return real_connect(connection)
 
-    monkeypatch.setattr(sdk._client, "send", recording_send)
+    def recording_send(client, request, **kwargs):
+        through_sdk_pool.append(request)
+        return real_send(client, request, **kwargs)
 
-    gateway.get_vector_store(team_credential, store["id"])
+    monkeypatch.setattr(http.client.HTTPConnection, "connect", recording_connect)
+    monkeypatch.setattr(PooledHttpClient, "send", recording_send)
+    return opened, through_sdk_pool
 
-    [request] = used
-    assert request.url.path == f"/v1/vector_stores/{store['id']}"
+
+def test_plain_reads_keep_their_connection_alive(team_credential, store, connects):
+    opened, through_sdk_pool = connects
+    for _ in range(3):
+        assert gateway.get_vector_store(team_credential, store["id"])["id"] == store["id"]
+    assert len(opened) == 1 and not through_sdk_pool
+
+
+def test_a_connection_closed_while_idle_is_replaced_at_once(user, connects, caplog):
+    """OpenAI may close a kept-alive connection between two reads: the read goes out again on a new connection,
+    without the gateway's retry and its wait."""
+    opened, _ = connects
+    with upstream(close_after_answer=True) as (base_url, asked):
+        credential = credential_for(base_url, user)
+        for _ in range(3):
+            assert gateway.get_vector_store(credential, "vs_abc")["id"] == "vs_abc"
+
+    assert len(asked) == 3 and len(opened) == 3
+    assert "Retrying" not in caplog.text
+
+
+def test_behind_a_proxy_reads_go_through_the_sdk_clients_pool(team_credential, store, connects, monkeypatch):
+    """http.client knows nothing of proxies; httpx2, the SDK's client, honours the environment's."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # so that the fake, on 127.0.0.1, is reached directly
+    opened, through_sdk_pool = connects
+
+    assert gateway.get_vector_store(team_credential, store["id"])["id"] == store["id"]
+
+    [request] = through_sdk_pool
+    assert request.url.path == f"/v1/vector_stores/{store['id']}" and not opened
     assert not SDK_MACHINERY & set(request.headers)  # sent by PlainReads, not by the SDK
 
 
@@ -68,3 +117,103 @@ def test_an_undecodable_answer_is_a_connection_fault_as_with_the_sdk(team_creden
     )
     with pytest.raises(gateway.OpenAIUnreachable):
         gateway.get_vector_store(team_credential, store["id"])
+
+
+# --- TLS ------------------------------------------------------------------------------------------------------
+
+
+def credential_for(base_url, user):
+    credential = Credential.objects.create(name="Another upstream", api_key=TEST_API_KEY, base_url=base_url)
+    credential.users.add(user)
+    return credential
+
+
+@contextlib.contextmanager
+def upstream(*, tls_files=None, close_after_answer=False):
+    """An upstream on 127.0.0.1 answering every GET with a vector store: (its base URL, the paths it was asked).
+
+    `tls_files`: (certificate, key) to serve HTTPS with. `close_after_answer`: close each connection once it is
+    answered, although the answer says nothing of it (as a server does to a connection idle too long)."""
+    asked = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            asked.append(self.path)
+            body = json.dumps({"id": self.path.rsplit("/", 1)[-1], "object": "vector_store"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            self.close_connection = close_after_answer
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if tls_files:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*tls_files)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"{'https' if tls_files else 'http'}://127.0.0.1:{server.server_port}/v1", asked
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+# --- TLS ------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tls_upstream(tmp_path):
+    """An HTTPS upstream with a self-signed certificate for 127.0.0.1: (its base URL, the certificate's file,
+    the paths it was asked for)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    with upstream(tls_files=(cert_file, key_file)) as (base_url, asked):
+        yield base_url, cert_file, asked
+
+
+def test_a_certificate_the_site_does_not_trust_gets_no_request(tls_upstream, user, monkeypatch):
+    base_url, _, asked = tls_upstream
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    credential = credential_for(base_url, user)
+
+    with pytest.raises(gateway.OpenAIUnreachable):
+        gateway.get_vector_store(credential, "vs_abc")
+    assert asked == []  # the handshake failed: no request, no key, was sent
+
+
+def test_a_certificate_trusted_as_the_sdk_trusts_it_is_read_from(tls_upstream, user, monkeypatch):
+    """SSL_CERT_FILE, which the SDK's httpx2 client honours, is honoured by plain reads too."""
+    base_url, cert_file, asked = tls_upstream
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))
+    credential = credential_for(base_url, user)
+
+    assert gateway.get_vector_store(credential, "vs_abc")["id"] == "vs_abc"
+    assert asked == ["/v1/vector_stores/vs_abc"]

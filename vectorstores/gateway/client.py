@@ -13,12 +13,10 @@ import itertools
 import logging
 import math
 import random
-import ssl
 import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 import httpx2
 import openai
@@ -34,6 +32,7 @@ from .exceptions import (
     OpenAITimeout,
     OpenAIUnreachable,
 )
+from .plain_reads import PlainReads, json_or_none
 
 if TYPE_CHECKING:
     from credentials.models import Credential
@@ -55,7 +54,7 @@ UNNAMED_KINDS = ("list", "vector_store.search_results.page", FILE_CONTENT_PAGE)
 
 class ClientCache:
     """One SDK client per credential, shared by all requests so connections are pooled, and its
-    `PlainReads` on the same pool.
+    `PlainReads` (keep-alive connections of their own, or the SDK client's pool behind a proxy).
 
     A client is rebuilt when the credential's key, base URL, organization or project
     changes. Timeouts and retries are applied per call by `request`, not by the SDK.
@@ -77,7 +76,7 @@ class ClientCache:
         with self._lock:
             cached = self._clients.get(credential.pk)
             if cached is None or cached[0] != fingerprint:
-                http = PooledHttpClient()  # the SDK's own default, held here for PlainReads too
+                http = PooledHttpClient()  # the SDK's own default, held here for PlainReads behind a proxy
                 client = openai.OpenAI(
                     api_key=credential.api_key,
                     # Never None, which would let the SDK take OPENAI_BASE_URL from the environment.
@@ -112,55 +111,6 @@ class PooledHttpClient(openai.DefaultHttpxClient):
                 self.close()
 
 
-@dataclass
-class RawAnswer:
-    """An answer as the gateway reads it: the HTTP response (as the SDK's raw responses carry it)."""
-
-    http_response: httpx2.Response
-
-    @property
-    def headers(self):
-        return self.http_response.headers
-
-
-class PlainReads:
-    """GETs of one OpenAI object with a plain request on the SDK client's own connection pool, with its URL
-    and headers: the SDK's request machinery (options, retries wrapper, response objects) costs more CPU than
-    the rest of a proxied GET (bench figure 1). Faults are raised as the SDK's exceptions, so that `request`
-    retries and maps them exactly as it does the SDK's."""
-
-    def __init__(self, client: openai.OpenAI, http: httpx2.Client):
-        self._base_url = str(client.base_url).rstrip("/")
-        # What the SDK sends on every call (its Omit placeholders left out) and on every vector store call;
-        # not its Content-Type, as a GET has no body (the SDK's own GETs send none).
-        headers = {**client.auth_headers, **client.default_headers, "OpenAI-Beta": "assistants=v2"}
-        self._headers = {
-            name: value for name, value in headers.items() if isinstance(value, str) and name != "Content-Type"
-        }
-        self._http = http
-
-    def get(self, *segments: str, timeout: float) -> RawAnswer:
-        url = "/".join([self._base_url, *(quote(segment, safe="") for segment in segments)])
-        try:
-            response = self._http.get(url, headers=self._headers, timeout=timeout)
-        except httpx2.TimeoutException as exc:
-            raise openai.APITimeoutError(request=exc.request) from exc
-        except (httpx2.RequestError, ssl.SSLError) as exc:  # refused, reset, cut off, undecodable: as the SDK says
-            raise openai.APIConnectionError(request=_request_of(exc, url)) from exc
-        if response.status_code >= 400:
-            body = _json_or_none(response)
-            raise openai.APIStatusError(f"Error code: {response.status_code}", response=response, body=body)
-        return RawAnswer(response)
-
-
-def _request_of(exc, url):
-    """The request an httpx2 error was raised for (an SSL error, or a decoding one, may not carry it)."""
-    try:
-        return exc.request
-    except (AttributeError, RuntimeError):
-        return httpx2.Request("GET", url)
-
-
 clients = ClientCache()
 
 
@@ -181,7 +131,7 @@ def map_openai_error(exc):
     if isinstance(exc, openai.APIConnectionError):
         return OpenAIUnreachable()
     if isinstance(exc, openai.APIStatusError):
-        body = _json_or_none(exc.response)
+        body = json_or_none(exc.response)
         if exc.status_code < 500 and isinstance(body, dict) and _upstream_message(body) is _MALFORMED:
             return OpenAIBadResponse("OpenAI sent an error this server cannot read.", response=exc.response)
         message = _upstream_message(body)
@@ -221,13 +171,6 @@ def _upstream_message(body):
     if not isinstance(error, dict) or not isinstance(error.get("message"), str):
         return _MALFORMED
     return error["message"]
-
-
-def _json_or_none(response):
-    try:
-        return response.json()
-    except ValueError:
-        return None
 
 
 def _suggested_wait(headers):

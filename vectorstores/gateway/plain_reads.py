@@ -1,0 +1,188 @@
+"""GETs of one OpenAI object (a store, a store's file, a batch, a File) as plain HTTP/1.1 requests.
+
+Every API call that proxies one object makes one such GET, and the HTTP client's own work was the largest
+share of a proxied GET's CPU (bench figure 1). Measured per GET in one thread against the fake, on keep-alive
+connections (docs/performance.md, "The hot path, issue 14"): a plain request on the SDK client's httpx2 pool
+0.42–0.54 ms, httpx2's transport alone 0.31 ms, urllib3 0.20–0.25 ms, the standard library's `http.client`
+0.11 ms. So these reads use `http.client`, on keep-alive connections of their own (`KeepAliveConnections`,
+one pool per SDK client, replaced with it), with the SDK client's base URL and headers and httpx2's TLS
+context (certificates verified, `SSL_CERT_FILE`/`SSL_CERT_DIR` honoured, as the SDK's client does).
+
+Faults are raised as the SDK's exceptions, carrying httpx2 requests and responses, so that `client.request`
+retries and maps them exactly as it does the SDK's. When the environment names a proxy (`HTTP_PROXY`,
+`HTTPS_PROXY`, `ALL_PROXY`), which httpx2 honours and `http.client` does not, the reads go through the SDK
+client's httpx2 pool instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import ssl
+import threading
+import urllib.request
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import httpx2
+import openai
+
+# Idle connections a pool keeps for the next reads; more at once are opened, used once and closed.
+MAX_IDLE_CONNECTIONS = 32
+# Exceptions of a request on a kept-alive connection that the server closed while it was idle.
+_CLOSED_WHILE_IDLE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+
+
+@dataclass
+class RawAnswer:
+    """An answer as the gateway reads it: the HTTP response (as the SDK's raw responses carry it)."""
+
+    http_response: httpx2.Response
+
+    @property
+    def headers(self):
+        return self.http_response.headers
+
+
+class PlainReads:
+    """GETs of one object under an SDK client's base URL, with its headers, outside its request machinery."""
+
+    def __init__(self, client: openai.OpenAI, http: httpx2.Client):
+        base = httpx2.URL(str(client.base_url))
+        self._base_url = str(base).rstrip("/")
+        self._base_path = base.raw_path.decode("ascii").rstrip("/")
+        # What the SDK sends on every call (its Omit placeholders left out) and on every vector store call;
+        # not its Content-Type, as a GET has no body (the SDK's own GETs send none).
+        headers = {**client.auth_headers, **client.default_headers, "OpenAI-Beta": "assistants=v2"}
+        self._headers = {
+            name: value for name, value in headers.items() if isinstance(value, str) and name != "Content-Type"
+        }
+        self._http = http
+        self._connections = None if _proxy_configured() else KeepAliveConnections(base.scheme, base.host, base.port)
+
+    def get(self, *segments: str, timeout: float) -> RawAnswer:
+        suffix = "/".join(quote(segment, safe="") for segment in segments)
+        url = f"{self._base_url}/{suffix}"
+        if self._connections is None:
+            return self._get_through_httpx(url, timeout)
+        try:
+            status, headers, body = self._connections.get(f"{self._base_path}/{suffix}", self._headers, timeout)
+            # The request object only for an error, which carries it (an answer does not need it).
+            response = _response(status, headers, body, self._request(url) if status >= 400 else None)
+        except TimeoutError as exc:
+            raise openai.APITimeoutError(request=self._request(url)) from exc
+        except (OSError, http.client.HTTPException, httpx2.DecodingError) as exc:  # refused, reset, TLS, garbled
+            raise openai.APIConnectionError(request=self._request(url)) from exc
+        return _answer(response)
+
+    def _request(self, url):
+        return httpx2.Request("GET", url, headers=self._headers)
+
+    def _get_through_httpx(self, url, timeout):
+        try:
+            response = self._http.get(url, headers=self._headers, timeout=timeout)
+        except httpx2.TimeoutException as exc:
+            raise openai.APITimeoutError(request=exc.request) from exc
+        except (httpx2.RequestError, ssl.SSLError) as exc:  # refused, reset, cut off, undecodable: as the SDK says
+            raise openai.APIConnectionError(request=_request_of(exc, url)) from exc
+        return _answer(response)
+
+
+class KeepAliveConnections:
+    """`http.client` connections to one origin, kept alive between requests for any thread to take, one
+    request at a time each."""
+
+    def __init__(self, scheme: str, host: str, port: int | None):
+        if scheme == "https":
+            context = httpx2.create_ssl_context()  # what the SDK's default httpx2 client verifies with
+            self._new_connection = lambda timeout: http.client.HTTPSConnection(
+                host, port, timeout=timeout, context=context
+            )
+        elif scheme == "http":
+            self._new_connection = lambda timeout: http.client.HTTPConnection(host, port, timeout=timeout)
+        else:
+            raise ValueError(f"Not an HTTP URL scheme: {scheme!r}")
+        self._idle = []
+        self._lock = threading.Lock()
+
+    def get(self, path: str, headers: dict[str, str], timeout: float) -> tuple[int, list, bytes]:
+        """The status, headers and body of `GET path`; raises OSError or http.client.HTTPException."""
+        with self._lock:
+            connection = self._idle.pop() if self._idle else None
+        if connection is not None:
+            try:
+                return self._exchange(connection, path, headers, timeout)
+            except _CLOSED_WHILE_IDLE:
+                pass  # the server let it go while it sat idle: once more, on a new connection (a GET is safe)
+        return self._exchange(self._new_connection(timeout), path, headers, timeout)
+
+    def _exchange(self, connection, path, headers, timeout):
+        try:
+            connection.timeout = timeout  # for connecting (and the TLS handshake)
+            if connection.sock is not None:
+                connection.sock.settimeout(timeout)  # each read and write of a kept-alive connection
+            connection.request("GET", path, headers=headers)
+            response = connection.getresponse()
+            body = response.read()
+        except BaseException:
+            connection.close()
+            raise
+        if response.will_close:
+            connection.close()
+        else:
+            self._keep(connection)
+        return response.status, response.getheaders(), body
+
+    def _keep(self, connection):
+        with self._lock:
+            if len(self._idle) < MAX_IDLE_CONNECTIONS:
+                self._idle.append(connection)
+                return
+        connection.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
+
+    def __del__(self):
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+def _response(status, headers, body, request):
+    """The answer as an httpx2 response; a body in a Content-Encoding (never asked for) is decoded as httpx2
+    decodes it, raising httpx2.DecodingError when it cannot be."""
+    if any(name.lower() == "content-encoding" and value.lower() != "identity" for name, value in headers):
+        response = httpx2.Response(status, headers=headers, stream=httpx2.ByteStream(body), request=request)
+        response.read()
+        return response
+    return httpx2.Response(status, headers=headers, content=body, request=request)
+
+
+def _answer(response):
+    if response.status_code >= 400:
+        body = json_or_none(response)
+        raise openai.APIStatusError(f"Error code: {response.status_code}", response=response, body=body)
+    return RawAnswer(response)
+
+
+def json_or_none(response):
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _proxy_configured():
+    """Whether the environment names a proxy for any scheme (httpx2 reads the same variables)."""
+    return any(scheme != "no" for scheme in urllib.request.getproxies_environment())
+
+
+def _request_of(exc, url):
+    """The request an httpx2 error was raised for (an SSL error, or a decoding one, may not carry it)."""
+    try:
+        return exc.request
+    except (AttributeError, RuntimeError):
+        return httpx2.Request("GET", url)
