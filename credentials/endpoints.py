@@ -5,6 +5,7 @@ goes only to the URL it was saved with). Anything else must use HTTPS, or plain 
 address, and name a host in OPENAI_CREDENTIALS["ALLOWED_BASE_URL_HOSTS"].
 """
 
+import functools
 import ipaddress
 from urllib.parse import urlsplit
 
@@ -24,6 +25,11 @@ def base_url_problem(base_url):
     """Why a key may not be sent to `base_url` (blank: OpenAI), or None."""
     if not base_url:
         return None
+    return _base_url_problem(base_url, tuple(credential_settings.ALLOWED_BASE_URL_HOSTS))
+
+
+@functools.lru_cache(maxsize=256)  # every API call asks, twice, about the same few URLs
+def _base_url_problem(base_url, allowed_hosts):
     try:
         parts = urlsplit(base_url)
         host = parts.hostname
@@ -34,10 +40,10 @@ def base_url_problem(base_url):
         return "Enter an http(s) URL with a host and no user name or password."
     if parts.scheme == "http" and not is_loopback(host):
         return "Plain HTTP would send the API key unencrypted: use https:// (plain http only to a loopback address)."
-    if not host_allowed(host):
+    if not host_allowed(host, allowed_hosts):
         return (
             f"This site does not send API keys to {host}. Hosts allowed: "
-            f"{', '.join(credential_settings.ALLOWED_BASE_URL_HOSTS) or 'none'} "
+            f"{', '.join(allowed_hosts) or 'none'} "
             "(the OPENAI_CREDENTIALS['ALLOWED_BASE_URL_HOSTS'] setting)."
         )
     return None
@@ -48,9 +54,9 @@ def validate_base_url(base_url):
         raise ValidationError(problem, code="base_url_not_allowed")
 
 
-def host_allowed(host):
+def host_allowed(host, allowed_hosts):
     host = host.lower().rstrip(".")
-    for pattern in credential_settings.ALLOWED_BASE_URL_HOSTS:
+    for pattern in allowed_hosts:
         pattern = pattern.lower().strip("[]")
         if pattern == "*" or host == pattern.lstrip(".") or (pattern.startswith(".") and host.endswith(pattern)):
             return True

@@ -69,6 +69,7 @@ class CredentialManager(models.Manager.from_queryset(CredentialQuerySet)):
         return fetch_instance(self.model, self.db, select + extra_columns + where, params, extra_names)
 
 
+@functools.lru_cache(maxsize=64)  # the same few SQL snippets on every API call
 def _with_credential(sql, alias):
     quote = connections[alias].ops.quote_name
     return sql.format(credential=f"{quote(Credential._meta.db_table)}.{quote(Credential._meta.pk.column)}")
