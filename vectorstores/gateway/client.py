@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import itertools
+import json
 import logging
 import math
 import random
@@ -232,8 +233,8 @@ def request(method, *args, expect, retry=Retry.IDEMPOTENT, **kwargs):
 def _answer_json(raw, expect):
     """The answer's JSON object, checked to be the kind of object `expect` names."""
     try:
-        data = raw.http_response.json()
-    except ValueError:
+        data = json.loads(raw.content)
+    except ValueError:  # not JSON, or not text
         data = None
     kinds = (expect,) if isinstance(expect, str) else expect
     if (

@@ -17,6 +17,7 @@ client's httpx2 pool instead.
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
 import ssl
 import threading
@@ -35,13 +36,37 @@ _CLOSED_WHILE_IDLE = (http.client.RemoteDisconnected, ConnectionResetError, Brok
 
 @dataclass
 class RawAnswer:
-    """An answer as the gateway reads it: the HTTP response (as the SDK's raw responses carry it)."""
+    """An answer as the gateway reads it: its status, headers and content, and the httpx2 response (which
+    errors carry), as the SDK's raw responses have them."""
 
     http_response: httpx2.Response
 
     @property
+    def status_code(self):
+        return self.http_response.status_code
+
+    @property
     def headers(self):
         return self.http_response.headers
+
+    @property
+    def content(self):
+        return self.http_response.content
+
+
+class PlainAnswer:
+    """A plain read's answer, read as a RawAnswer is; its httpx2 response is built only when something asks
+    for it (an error), since building one costs more than the rest of reading the answer."""
+
+    def __init__(self, status_code, headers, content, request):
+        self.status_code = status_code
+        self.headers = httpx2.Headers(headers)
+        self.content = content
+        self._request = request  # () -> the httpx2 request
+
+    @functools.cached_property
+    def http_response(self):
+        return httpx2.Response(self.status_code, headers=self.headers, content=self.content, request=self._request())
 
 
 class PlainReads:
@@ -65,18 +90,15 @@ class PlainReads:
         url = f"{self._base_url}/{suffix}"
         if self._connections is None:
             return self._get_through_httpx(url, timeout)
+        request = functools.partial(httpx2.Request, "GET", url, headers=self._headers)
         try:
             status, headers, body = self._connections.get(f"{self._base_path}/{suffix}", self._headers, timeout)
-            # The request object only for an error, which carries it (an answer does not need it).
-            response = _response(status, headers, body, self._request(url) if status >= 400 else None)
+            answer = _plain_answer(status, headers, body, request)
         except TimeoutError as exc:
-            raise openai.APITimeoutError(request=self._request(url)) from exc
+            raise openai.APITimeoutError(request=request()) from exc
         except (OSError, http.client.HTTPException, httpx2.DecodingError) as exc:  # refused, reset, TLS, garbled
-            raise openai.APIConnectionError(request=self._request(url)) from exc
-        return _answer(response)
-
-    def _request(self, url):
-        return httpx2.Request("GET", url, headers=self._headers)
+            raise openai.APIConnectionError(request=request()) from exc
+        return _checked(answer)
 
     def _get_through_httpx(self, url, timeout):
         try:
@@ -85,7 +107,7 @@ class PlainReads:
             raise openai.APITimeoutError(request=exc.request) from exc
         except (httpx2.RequestError, ssl.SSLError) as exc:  # refused, reset, cut off, undecodable: as the SDK says
             raise openai.APIConnectionError(request=_request_of(exc, url)) from exc
-        return _answer(response)
+        return _checked(RawAnswer(response))
 
 
 class KeepAliveConnections:
@@ -151,21 +173,22 @@ class KeepAliveConnections:
             self.close()
 
 
-def _response(status, headers, body, request):
-    """The answer as an httpx2 response; a body in a Content-Encoding (never asked for) is decoded as httpx2
-    decodes it, raising httpx2.DecodingError when it cannot be."""
+def _plain_answer(status, headers, body, request):
+    """The answer; a body in a Content-Encoding (never asked for) is decoded as httpx2 decodes it, raising
+    httpx2.DecodingError when it cannot be."""
     if any(name.lower() == "content-encoding" and value.lower() != "identity" for name, value in headers):
-        response = httpx2.Response(status, headers=headers, stream=httpx2.ByteStream(body), request=request)
+        response = httpx2.Response(status, headers=headers, stream=httpx2.ByteStream(body), request=request())
         response.read()
-        return response
-    return httpx2.Response(status, headers=headers, content=body, request=request)
+        return RawAnswer(response)
+    return PlainAnswer(status, headers, body, request)
 
 
-def _answer(response):
-    if response.status_code >= 400:
-        body = json_or_none(response)
-        raise openai.APIStatusError(f"Error code: {response.status_code}", response=response, body=body)
-    return RawAnswer(response)
+def _checked(answer):
+    """The answer, or the SDK's exception for an error status."""
+    if answer.status_code >= 400:
+        response = answer.http_response
+        raise openai.APIStatusError(f"Error code: {answer.status_code}", response=response, body=json_or_none(response))
+    return answer
 
 
 def json_or_none(response):
