@@ -19,6 +19,7 @@ from cryptography.x509.oid import NameOID
 from credentials.models import Credential
 from tests.conftest import TEST_API_KEY
 from vectorstores import gateway
+from vectorstores.gateway import plain_reads
 from vectorstores.gateway.client import PooledHttpClient
 from vectorstores.testing import create_credential
 
@@ -88,6 +89,14 @@ def test_a_connection_closed_while_idle_is_replaced_at_once(user, connects, capl
 
     assert len(asked) == 3 and len(opened) == 3
     assert "Retrying" not in caplog.text
+
+
+def test_an_answer_too_long_for_one_object_is_refused_unread(team_credential, fake_openai, store, monkeypatch):
+    monkeypatch.setattr(plain_reads, "MAX_ANSWER_BYTES", 100)  # a vector store's JSON is longer
+
+    with pytest.raises(gateway.OpenAIBadResponse):
+        gateway.get_vector_store(team_credential, store["id"])
+    assert len(fake_openai.requests_to("GET", f"/vector_stores/{store['id']}")) == 1  # not retried
 
 
 def test_behind_a_proxy_reads_go_through_the_sdk_clients_pool(team_credential, store, connects, monkeypatch):

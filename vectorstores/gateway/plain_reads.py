@@ -28,8 +28,13 @@ from urllib.parse import quote
 import httpx2
 import openai
 
+from .exceptions import OpenAIBadResponse
+
 # Idle connections a pool keeps for the next reads; more at once are opened, used once and closed.
 MAX_IDLE_CONNECTIONS = 32
+# One object's JSON is a few KiB: a longer answer is refused unread (a hostile or broken upstream
+# cannot make a worker hold gigabytes).
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
 # Exceptions of a request on a kept-alive connection that the server closed while it was idle.
 _CLOSED_WHILE_IDLE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
@@ -145,10 +150,13 @@ class KeepAliveConnections:
                 connection.sock.settimeout(timeout)  # each read and write of a kept-alive connection
             connection.request("GET", path, headers=headers)
             response = connection.getresponse()
-            body = response.read()
+            body = response.read(MAX_ANSWER_BYTES + 1)
         except BaseException:
             connection.close()
             raise
+        if len(body) > MAX_ANSWER_BYTES:
+            connection.close()
+            raise OpenAIBadResponse(f"OpenAI's answer was longer than {MAX_ANSWER_BYTES} bytes.")
         if response.will_close:
             connection.close()
         else:
