@@ -7,6 +7,7 @@ import http.client
 import http.server
 import ipaddress
 import json
+import socket
 import ssl
 import threading
 
@@ -118,17 +119,80 @@ def test_an_id_is_one_path_segment(team_credential, fake_openai):
     assert [request.path for request in fake_openai.requests_to("GET", "/files")] == ["/files/..%2Fvector_stores"]
 
 
-def test_an_undecodable_answer_is_a_connection_fault_as_with_the_sdk(team_credential, fake_openai, store):
-    """httpx2 raises DecodingError for a body its Content-Encoding cannot undo: the SDK calls that a connection
-    error, and so does a plain read (never an exception the gateway does not know, a 500)."""
-    fake_openai.fail(
-        "GET", rf"/vector_stores/{store['id']}$", 200, body="not gzip", headers={"content-encoding": "gzip"}, times=3
-    )
-    with pytest.raises(gateway.OpenAIUnreachable):
+def test_an_answer_in_an_encoding_never_asked_for_is_refused(team_credential, fake_openai, store):
+    """A plain read asks for no Content-Encoding: a compressed answer is not decompressed (its size could be a
+    thousand times its length), but refused, and not asked again."""
+    fake_openai.fail("GET", rf"/vector_stores/{store['id']}$", 200, body="gzip?", headers={"content-encoding": "gzip"})
+
+    with pytest.raises(gateway.OpenAIBadResponse):
         gateway.get_vector_store(team_credential, store["id"])
+    assert len(fake_openai.requests_to("GET", f"/vector_stores/{store['id']}")) == 1
 
 
-# --- TLS ------------------------------------------------------------------------------------------------------
+def test_a_dot_segment_stays_a_segment(team_credential, fake_openai):
+    with pytest.raises(gateway.OpenAINotFound):
+        gateway.get_file(team_credential, "..")
+    assert [request.path for request in fake_openai.requests_to("GET", "/files")] == ["/files/%2E%2E"]
+
+
+@pytest.fixture
+def no_retries(settings):
+    settings.OPENAI_VECTOR_STORES = {**settings.OPENAI_VECTOR_STORES, "MAX_RETRIES": 0}
+
+
+def test_an_informational_answer_is_never_taken_for_the_answer(user, no_retries):
+    """http.client skips only 100 Continue; any other 1xx is a fault, not an empty answer (whose real answer
+    would then be read as the next request's)."""
+    with upstream(informational=True) as (base_url, asked):
+        credential = credential_for(base_url, user)
+        with pytest.raises(gateway.OpenAIUnreachable):
+            gateway.get_vector_store(credential, "vs_a")
+        with pytest.raises(gateway.OpenAIUnreachable):
+            gateway.get_vector_store(credential, "vs_b")
+    assert asked == ["/v1/vector_stores/vs_a", "/v1/vector_stores/vs_b"]
+
+
+def test_headers_beyond_ascii_are_read(user):
+    with upstream(extra_headers={"X-Note": "café"}) as (base_url, _):
+        assert gateway.get_vector_store(credential_for(base_url, user), "vs_a")["id"] == "vs_a"
+
+
+def test_an_idle_connection_is_dropped_after_the_keepalive_expiry(user, connects, monkeypatch):
+    monkeypatch.setattr(plain_reads, "KEEPALIVE_EXPIRY", 0.0)
+    opened, _ = connects
+    with upstream() as (base_url, asked):
+        credential = credential_for(base_url, user)
+        for _ in range(2):
+            assert gateway.get_vector_store(credential, "vs_a")["id"] == "vs_a"
+    assert len(asked) == 2 and len(opened) == 2
+
+
+@pytest.mark.parametrize(
+    ("base_url", "connected_to"),
+    [
+        ("https://straße.example/v1", ("xn--strae-oqa.example", 443)),  # IDNA 2008, as httpx2 sends it
+        ("http://[::1]/v1", ("::1", 80)),  # not host ":" and port 1
+    ],
+)
+def test_the_host_connected_to_is_the_base_urls(user, settings, monkeypatch, no_retries, base_url, connected_to):
+    settings.OPENAI_CREDENTIALS = {"ALLOWED_BASE_URL_HOSTS": ["straße.example", "[::1]"]}
+    addresses = []
+
+    def refuse(address, *args, **kwargs):
+        addresses.append(address)
+        raise ConnectionRefusedError
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+    with pytest.raises(gateway.OpenAIUnreachable):
+        gateway.get_vector_store(credential_for(base_url, user), "vs_a")
+    assert addresses == [connected_to]
+
+
+def test_an_ipv6_base_url_is_read_from(user):
+    with upstream(host="::1") as (base_url, asked):
+        assert gateway.get_vector_store(credential_for(base_url, user), "vs_a")["id"] == "vs_a"
+    assert asked == ["/v1/vector_stores/vs_a"]
 
 
 def credential_for(base_url, user):
@@ -138,11 +202,12 @@ def credential_for(base_url, user):
 
 
 @contextlib.contextmanager
-def upstream(*, tls_files=None, close_after_answer=False):
-    """An upstream on 127.0.0.1 answering every GET with a vector store: (its base URL, the paths it was asked).
+def upstream(*, host="127.0.0.1", tls_files=None, close_after_answer=False, informational=False, extra_headers=None):
+    """An upstream answering every GET with a vector store: (its base URL, the paths it was asked).
 
     `tls_files`: (certificate, key) to serve HTTPS with. `close_after_answer`: close each connection once it is
-    answered, although the answer says nothing of it (as a server does to a connection idle too long)."""
+    answered, although the answer says nothing of it (as a server does to a connection idle too long).
+    `informational`: send `103 Early Hints` first. `extra_headers`: more headers for each answer."""
     asked = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -150,10 +215,14 @@ def upstream(*, tls_files=None, close_after_answer=False):
 
         def do_GET(self):
             asked.append(self.path)
+            if informational:
+                self.wfile.write(b"HTTP/1.1 103 Early Hints\r\nLink: </x>; rel=preload\r\n\r\n")
             body = json.dumps({"id": self.path.rsplit("/", 1)[-1], "object": "vector_store"}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
+            for name, value in (extra_headers or {}).items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(body)
             self.close_connection = close_after_answer
@@ -161,7 +230,8 @@ def upstream(*, tls_files=None, close_after_answer=False):
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    server = type("Server", (http.server.ThreadingHTTPServer,), {"address_family": family})((host, 0), Handler)
     if tls_files:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(*tls_files)
@@ -169,7 +239,8 @@ def upstream(*, tls_files=None, close_after_answer=False):
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
-        yield f"{'https' if tls_files else 'http'}://127.0.0.1:{server.server_port}/v1", asked
+        netloc = f"[{host}]" if ":" in host else host
+        yield f"{'https' if tls_files else 'http'}://{netloc}:{server.server_port}/v1", asked
     finally:
         server.shutdown()
         server.server_close()
@@ -226,3 +297,14 @@ def test_a_certificate_trusted_as_the_sdk_trusts_it_is_read_from(tls_upstream, u
 
     assert gateway.get_vector_store(credential, "vs_abc")["id"] == "vs_abc"
     assert asked == ["/v1/vector_stores/vs_abc"]
+
+
+def test_a_trusted_certificate_for_another_host_gets_no_request(tls_upstream, user, monkeypatch):
+    """The certificate names 127.0.0.1 only: trusted, it still does not vouch for localhost."""
+    base_url, cert_file, asked = tls_upstream
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))
+    credential = credential_for(base_url.replace("127.0.0.1", "localhost"), user)
+
+    with pytest.raises(gateway.OpenAIUnreachable):
+        gateway.get_vector_store(credential, "vs_abc")
+    assert asked == []

@@ -9,9 +9,11 @@ one pool per SDK client, replaced with it), with the SDK client's base URL and h
 context (certificates verified, `SSL_CERT_FILE`/`SSL_CERT_DIR` honoured, as the SDK's client does).
 
 Faults are raised as the SDK's exceptions, carrying httpx2 requests and responses, so that `client.request`
-retries and maps them exactly as it does the SDK's. When the environment names a proxy (`HTTP_PROXY`,
-`HTTPS_PROXY`, `ALL_PROXY`), which httpx2 honours and `http.client` does not, the reads go through the SDK
-client's httpx2 pool instead.
+retries and maps them exactly as it does the SDK's: a body cut short, an informational answer or a connection
+that fails is a connection error. What an answer may not be is refused as OpenAIBadResponse, never retried:
+longer than MAX_ANSWER_BYTES, or in a Content-Encoding (http.client asks for none). When a proxy is
+configured (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, or the system's on macOS and Windows), which httpx2
+honours and `http.client` does not, the reads go through the SDK client's httpx2 pool instead.
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.client
+import os
+import select
 import ssl
 import threading
+import time
 import urllib.request
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -32,8 +37,11 @@ from .exceptions import OpenAIBadResponse
 
 # Idle connections a pool keeps for the next reads; more at once are opened, used once and closed.
 MAX_IDLE_CONNECTIONS = 32
-# One object's JSON is a few KiB: a longer answer is refused unread (a hostile or broken upstream
-# cannot make a worker hold gigabytes).
+# Seconds an idle connection is kept (httpcore's default, the SDK client's too).
+KEEPALIVE_EXPIRY = 5.0
+DEFAULT_PORTS = {"http": 80, "https": 443}
+# One object's JSON is a few KiB: a longer answer is refused, unread when its length says so (a hostile
+# or broken upstream cannot make a worker hold gigabytes).
 MAX_ANSWER_BYTES = 8 * 1024 * 1024
 # Exceptions of a request on a kept-alive connection that the server closed while it was idle.
 _CLOSED_WHILE_IDLE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
@@ -65,7 +73,8 @@ class PlainAnswer:
 
     def __init__(self, status_code, headers, content, request):
         self.status_code = status_code
-        self.headers = httpx2.Headers(headers)
+        # http.client decodes header bytes as Latin-1; httpx2 takes them back as the bytes they were.
+        self.headers = httpx2.Headers([(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers])
         self.content = content
         self._request = request  # () -> the httpx2 request
 
@@ -88,22 +97,21 @@ class PlainReads:
             name: value for name, value in headers.items() if isinstance(value, str) and name != "Content-Type"
         }
         self._http = http
-        self._connections = None if _proxy_configured() else KeepAliveConnections(base.scheme, base.host, base.port)
+        self._connections = None if _proxy_configured() else KeepAliveConnections(base)
 
-    def get(self, *segments: str, timeout: float) -> RawAnswer:
-        suffix = "/".join(quote(segment, safe="") for segment in segments)
+    def get(self, *segments: str, timeout: float) -> RawAnswer | PlainAnswer:
+        suffix = "/".join(_path_segment(segment) for segment in segments)
         url = f"{self._base_url}/{suffix}"
         if self._connections is None:
             return self._get_through_httpx(url, timeout)
         request = functools.partial(httpx2.Request, "GET", url, headers=self._headers)
         try:
             status, headers, body = self._connections.get(f"{self._base_path}/{suffix}", self._headers, timeout)
-            answer = _plain_answer(status, headers, body, request)
         except TimeoutError as exc:
             raise openai.APITimeoutError(request=request()) from exc
-        except (OSError, http.client.HTTPException, httpx2.DecodingError) as exc:  # refused, reset, TLS, garbled
+        except (OSError, http.client.HTTPException) as exc:  # refused, reset, cut off, TLS refused, garbled
             raise openai.APIConnectionError(request=request()) from exc
-        return _checked(answer)
+        return _checked(PlainAnswer(status, headers, body, request))
 
     def _get_through_httpx(self, url, timeout):
         try:
@@ -117,31 +125,46 @@ class PlainReads:
 
 class KeepAliveConnections:
     """`http.client` connections to one origin, kept alive between requests for any thread to take, one
-    request at a time each."""
+    request at a time each. An idle connection is dropped after KEEPALIVE_EXPIRY seconds, or as soon as the
+    server is found to have closed it (or sent something unasked) while it sat idle."""
 
-    def __init__(self, scheme: str, host: str, port: int | None):
-        if scheme == "https":
-            context = httpx2.create_ssl_context()  # what the SDK's default httpx2 client verifies with
+    def __init__(self, base: httpx2.URL):
+        # The host as httpx2 sends it (IDNA 2008, an IPv6 address without its brackets) and always a port,
+        # so that http.client never reads one out of an IPv6 address.
+        host, port = base.raw_host.decode("ascii"), base.port or DEFAULT_PORTS.get(base.scheme)
+        if base.scheme == "https":
+            context = _tls_context()
             self._new_connection = lambda timeout: http.client.HTTPSConnection(
                 host, port, timeout=timeout, context=context
             )
-        elif scheme == "http":
+        elif base.scheme == "http":
             self._new_connection = lambda timeout: http.client.HTTPConnection(host, port, timeout=timeout)
         else:
-            raise ValueError(f"Not an HTTP URL scheme: {scheme!r}")
-        self._idle = []
+            raise ValueError(f"Not an HTTP URL scheme: {base.scheme!r}")
+        self._idle = []  # (connection, idle since), oldest first
         self._lock = threading.Lock()
 
     def get(self, path: str, headers: dict[str, str], timeout: float) -> tuple[int, list, bytes]:
-        """The status, headers and body of `GET path`; raises OSError or http.client.HTTPException."""
-        with self._lock:
-            connection = self._idle.pop() if self._idle else None
+        """The status, headers and body of `GET path`; raises OSError or http.client.HTTPException, or
+        OpenAIBadResponse for an answer that is no object's (too long, or in an encoding never asked for)."""
+        connection = self._take_idle()
         if connection is not None:
             try:
                 return self._exchange(connection, path, headers, timeout)
             except _CLOSED_WHILE_IDLE:
                 pass  # the server let it go while it sat idle: once more, on a new connection (a GET is safe)
         return self._exchange(self._new_connection(timeout), path, headers, timeout)
+
+    def _take_idle(self):
+        now = time.monotonic()
+        while True:
+            with self._lock:
+                if not self._idle:
+                    return None
+                connection, idle_since = self._idle.pop()
+            if now - idle_since < KEEPALIVE_EXPIRY and not _readable(connection.sock):
+                return connection
+            connection.close()
 
     def _exchange(self, connection, path, headers, timeout):
         try:
@@ -150,13 +173,10 @@ class KeepAliveConnections:
                 connection.sock.settimeout(timeout)  # each read and write of a kept-alive connection
             connection.request("GET", path, headers=headers)
             response = connection.getresponse()
-            body = response.read(MAX_ANSWER_BYTES + 1)
+            body = _read_answer(response)
         except BaseException:
             connection.close()
             raise
-        if len(body) > MAX_ANSWER_BYTES:
-            connection.close()
-            raise OpenAIBadResponse(f"OpenAI's answer was longer than {MAX_ANSWER_BYTES} bytes.")
         if response.will_close:
             connection.close()
         else:
@@ -164,16 +184,19 @@ class KeepAliveConnections:
         return response.status, response.getheaders(), body
 
     def _keep(self, connection):
+        now = time.monotonic()
         with self._lock:
+            while self._idle and now - self._idle[0][1] >= KEEPALIVE_EXPIRY:
+                self._idle.pop(0)[0].close()
             if len(self._idle) < MAX_IDLE_CONNECTIONS:
-                self._idle.append(connection)
+                self._idle.append((connection, now))
                 return
         connection.close()
 
     def close(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []
-        for connection in idle:
+        for connection, _ in idle:
             connection.close()
 
     def __del__(self):
@@ -181,14 +204,22 @@ class KeepAliveConnections:
             self.close()
 
 
-def _plain_answer(status, headers, body, request):
-    """The answer; a body in a Content-Encoding (never asked for) is decoded as httpx2 decodes it, raising
-    httpx2.DecodingError when it cannot be."""
-    if any(name.lower() == "content-encoding" and value.lower() != "identity" for name, value in headers):
-        response = httpx2.Response(status, headers=headers, stream=httpx2.ByteStream(body), request=request())
-        response.read()
-        return RawAnswer(response)
-    return PlainAnswer(status, headers, body, request)
+def _read_answer(response):
+    """The whole body of an answer to a GET of one object; raises http.client.IncompleteRead when the
+    connection ends before the body does, and OpenAIBadResponse for a body no object has."""
+    if response.status < 200:  # an informational answer (http.client skips only 100): OpenAI sends none
+        raise http.client.HTTPException(f"An informational answer ({response.status}) where an answer was due")
+    encoding = (response.getheader("Content-Encoding") or "identity").strip().lower()
+    if encoding != "identity":  # http.client asks for identity: nothing else is decoded here
+        raise OpenAIBadResponse(f"OpenAI's answer came in an encoding this server did not ask for ({encoding}).")
+    if response.length is not None and response.length > MAX_ANSWER_BYTES:
+        raise OpenAIBadResponse(f"OpenAI's answer was longer than {MAX_ANSWER_BYTES} bytes.")
+    body = response.read(MAX_ANSWER_BYTES + 1)  # unsized answers (chunked, or up to the close) too
+    if len(body) > MAX_ANSWER_BYTES:
+        raise OpenAIBadResponse(f"OpenAI's answer was longer than {MAX_ANSWER_BYTES} bytes.")
+    if not response.isclosed():  # read(amt) returns what came before the connection ended, without a word
+        raise http.client.IncompleteRead(body)
+    return body
 
 
 def _checked(answer):
@@ -206,9 +237,32 @@ def json_or_none(response):
         return None
 
 
+def _path_segment(segment):
+    """One segment of the path, whatever it holds: "/" encoded, and "." or ".." too, which a server would
+    otherwise resolve to another path."""
+    quoted = quote(segment, safe="")
+    return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
+
+
+def _readable(sock):
+    """Whether a socket has something to read (or its end of file): an idle connection never should."""
+    return sock is None or bool(select.select([sock], [], [], 0)[0])
+
+
 def _proxy_configured():
-    """Whether the environment names a proxy for any scheme (httpx2 reads the same variables)."""
-    return any(scheme != "no" for scheme in urllib.request.getproxies_environment())
+    """Whether a proxy is configured (the environment's, or the system's on macOS and Windows), as httpx2
+    finds it."""
+    return any(scheme != "no" for scheme in urllib.request.getproxies())
+
+
+def _tls_context():
+    return _tls_context_for(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
+@functools.lru_cache(maxsize=4)
+def _tls_context_for(cert_file, cert_dir):
+    """httpx2's context, as the SDK's client verifies with; it reads these two variables itself, so they key it."""
+    return httpx2.create_ssl_context()
 
 
 def _request_of(exc, url):
