@@ -2,16 +2,15 @@
 
 `raw()` works out on each call which column is which field and how each value converts from the
 database; for the two statements every API call runs (its token, its credential) that took more CPU
-than running them. `fetch_instance` works it out once per model and connection.
+than running them. `fetch_instance` works it out once per model and connection, and keeps it in the
+thread that uses the connection (Django's connections are per thread), so that nothing outlives either.
 """
 
 import threading
-import weakref
 
 from django.db import connections
 
-_plans = weakref.WeakKeyDictionary()  # connection -> {model: _Plan}
-_plans_lock = threading.Lock()
+_plans = threading.local()  # .by_model: {(alias, model): _Plan}
 
 
 def fetch_instance(model, alias, sql, params, extra_names=()):
@@ -39,6 +38,7 @@ def fetch_instance(model, alias, sql, params, extra_names=()):
 
 class _Plan:
     def __init__(self, connection, model):
+        self.operations = connection.ops  # the connection it was made for (its converters are bound to it)
         fields = model._meta.concrete_fields
         self.field_names = [field.attname for field in fields]
         self.field_count = len(fields)
@@ -52,11 +52,10 @@ class _Plan:
 
 
 def _plan(connection, model):
-    plans = _plans.get(connection)
+    plans = getattr(_plans, "by_model", None)
     if plans is None:
-        with _plans_lock:
-            plans = _plans.setdefault(connection, {})
-    plan = plans.get(model)
-    if plan is None:
-        plan = plans[model] = _Plan(connection, model)
+        plans = _plans.by_model = {}
+    plan = plans.get((connection.alias, model))
+    if plan is None or plan.operations is not connection.ops:
+        plan = plans[connection.alias, model] = _Plan(connection, model)
     return plan

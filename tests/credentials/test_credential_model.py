@@ -1,10 +1,15 @@
 """The Credential model: the key encrypted at rest and kept out of text, who may use it, use tracking."""
 
+import contextlib
+import gc
+import threading
 import uuid
+import weakref
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import AnonymousUser, Group
+from django.db import DatabaseError, connections
 from django.utils import timezone
 
 from credentials.models import Credential
@@ -180,6 +185,28 @@ def test_get_usable_costs_one_query(credential, user, group, django_assert_num_q
 
     with django_assert_num_queries(1):
         assert Credential.objects.get_usable(user, credential.pk) == credential
+
+
+def test_get_usable_keeps_no_connection_of_a_thread_that_ended(credential, user):
+    """Its row plan is per connection (its converters are bound to it): a server's short-lived threads must
+    not leave their connections behind."""
+    left = []
+
+    def in_a_thread():
+        connection = connections["default"]
+        left.append(weakref.ref(connection))
+        with contextlib.suppress(DatabaseError):  # the plan is made before the query runs
+            Credential.objects.get_usable(user, credential.pk)
+        connection.close()
+
+    thread = threading.Thread(target=in_a_thread)
+    thread.start()
+    thread.join()
+    del thread
+    gc.collect()
+
+    [connection] = left
+    assert connection() is None
 
 
 def test_usable_by_is_chainable(credential, user, make_credential):
