@@ -247,6 +247,76 @@ def upstream(*, host="127.0.0.1", tls_files=None, close_after_answer=False, info
         thread.join()
 
 
+# --- how an answer's body ends ----------------------------------------------------------------------------
+
+STORE_JSON = b'{"id": "vs_a", "object": "vector_store"}'
+
+
+@contextlib.contextmanager
+def raw_upstream(answer):
+    """An upstream that answers every request with the bytes `answer`, then closes the connection: its base URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    stopping = threading.Event()
+
+    def serve():
+        while not stopping.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    request += connection.recv(4096)
+                connection.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    finally:
+        stopping.set()
+        thread.join()
+        listener.close()
+
+
+def chunked(body):
+    return f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n"
+
+
+HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        HEAD + b"Connection: close\r\n\r\n" + STORE_JSON,  # no length: the body ends with the connection
+        HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + chunked(STORE_JSON),
+        HEAD + b"Content-Length: %d\r\n\r\n" % len(STORE_JSON) + STORE_JSON,
+    ],
+    ids=["to the close", "chunked", "sized"],
+)
+def test_a_whole_body_is_read_however_it_ends(user, answer):
+    with raw_upstream(answer) as base_url:
+        assert gateway.get_vector_store(credential_for(base_url, user), "vs_a")["id"] == "vs_a"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        HEAD + b"Content-Length: 50\r\n\r\n",  # nothing of it
+        HEAD + b"Content-Length: 50\r\n\r\n" + STORE_JSON[:10],
+        HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + chunked(STORE_JSON)[:20],
+    ],
+    ids=["sized, no byte", "sized, part", "chunked, part"],
+)
+def test_a_body_cut_short_is_a_connection_fault(user, no_retries, answer):
+    """Not an answer this server cannot read (a 502 never retried): the connection failed, and a read is retried."""
+    with raw_upstream(answer) as base_url, pytest.raises(gateway.OpenAIUnreachable):
+        gateway.get_vector_store(credential_for(base_url, user), "vs_a")
+
+
 # --- TLS ------------------------------------------------------------------------------------------------------
 
 

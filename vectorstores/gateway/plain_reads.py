@@ -44,7 +44,7 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 # or broken upstream cannot make a worker hold gigabytes).
 MAX_ANSWER_BYTES = 8 * 1024 * 1024
 # Exceptions of a request on a kept-alive connection that the server closed while it was idle.
-_CLOSED_WHILE_IDLE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+_CLOSED_WHILE_IDLE = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)  # RemoteDisconnected too
 
 
 @dataclass
@@ -147,12 +147,14 @@ class KeepAliveConnections:
     def get(self, path: str, headers: dict[str, str], timeout: float) -> tuple[int, list, bytes]:
         """The status, headers and body of `GET path`; raises OSError or http.client.HTTPException, or
         OpenAIBadResponse for an answer that is no object's (too long, or in an encoding never asked for)."""
+        deadline = time.monotonic() + timeout
         connection = self._take_idle()
         if connection is not None:
             try:
                 return self._exchange(connection, path, headers, timeout)
             except _CLOSED_WHILE_IDLE:
                 pass  # the server let it go while it sat idle: once more, on a new connection (a GET is safe)
+        timeout = max(deadline - time.monotonic(), 0.001)
         return self._exchange(self._new_connection(timeout), path, headers, timeout)
 
     def _take_idle(self):
@@ -217,8 +219,11 @@ def _read_answer(response):
     body = response.read(MAX_ANSWER_BYTES + 1)  # unsized answers (chunked, or up to the close) too
     if len(body) > MAX_ANSWER_BYTES:
         raise OpenAIBadResponse(f"OpenAI's answer was longer than {MAX_ANSWER_BYTES} bytes.")
-    if not response.isclosed():  # read(amt) returns what came before the connection ended, without a word
+    # read(amt) returns what came before the connection ended, without a word: bytes still owed by the length
+    # or the chunks mean it ended early. (A body without either ends with the connection, read whole above.)
+    if response.length or (response.chunked and not response.isclosed()):
         raise http.client.IncompleteRead(body)
+    response.close()
     return body
 
 
@@ -246,7 +251,13 @@ def _path_segment(segment):
 
 def _readable(sock):
     """Whether a socket has something to read (or its end of file): an idle connection never should."""
-    return sock is None or bool(select.select([sock], [], [], 0)[0])
+    if sock is None:
+        return True
+    if hasattr(select, "poll"):  # select() refuses file descriptors above 1023
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([sock], [], [], 0)[0])
 
 
 def _proxy_configured():
