@@ -17,8 +17,19 @@ def token(user):
     return Token.objects.create(user=user)
 
 
-def test_a_valid_token_gives_the_same_user_and_token_as_drfs(token, django_assert_num_queries):
+@pytest.fixture
+def no_drf_lookup(monkeypatch):
+    """After it: DRF's own lookup fails the test, so that an answer can only come from the one statement."""
+
+    def refuse(*args):
+        raise AssertionError("DRF's lookup was used")
+
+    return lambda: monkeypatch.setattr(authentication.TokenAuthentication, "authenticate_credentials", refuse)
+
+
+def test_a_valid_token_gives_the_same_user_and_token_as_drfs(token, django_assert_num_queries, no_drf_lookup):
     drf_user, drf_token = authentication.TokenAuthentication().authenticate_credentials(token.key)
+    no_drf_lookup()
     with django_assert_num_queries(1):
         user, found = TokenAuthentication().authenticate_credentials(token.key)
 
@@ -28,13 +39,14 @@ def test_a_valid_token_gives_the_same_user_and_token_as_drfs(token, django_asser
 
 
 @pytest.mark.parametrize("case", ["unknown token", "inactive user"])
-def test_the_refusals_are_drfs(token, user, case):
+def test_the_refusals_are_drfs(token, user, case, no_drf_lookup):
     key = "0" * 40 if case == "unknown token" else token.key
     if case == "inactive user":
         user.is_active = False
         user.save()
     with pytest.raises(exceptions.AuthenticationFailed) as drf_refusal:
         authentication.TokenAuthentication().authenticate_credentials(key)
+    no_drf_lookup()
     with pytest.raises(exceptions.AuthenticationFailed) as refusal:
         TokenAuthentication().authenticate_credentials(key)
     assert refusal.value.detail == drf_refusal.value.detail

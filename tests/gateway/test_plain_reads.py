@@ -79,9 +79,20 @@ def test_plain_reads_keep_their_connection_alive(team_credential, store, connect
     assert len(opened) == 1 and not through_sdk_pool
 
 
-def test_a_connection_closed_while_idle_is_replaced_at_once(user, connects, caplog):
+@pytest.fixture
+def with_retries(settings):
+    """The default retries (the test settings have none), so that "not retried" can fail."""
+    settings.OPENAI_VECTOR_STORES = {**settings.OPENAI_VECTOR_STORES, "MAX_RETRIES": 2}
+
+
+@pytest.mark.parametrize("seen_before_reuse", [True, False], ids=["seen idle", "found on reuse"])
+def test_a_connection_closed_while_idle_is_replaced_at_once(
+    user, connects, caplog, with_retries, monkeypatch, seen_before_reuse
+):
     """OpenAI may close a kept-alive connection between two reads: the read goes out again on a new connection,
-    without the gateway's retry and its wait."""
+    without the gateway's retry and its wait, whether the close shows before the reuse or only in it."""
+    if not seen_before_reuse:
+        monkeypatch.setattr(plain_reads, "_readable", lambda sock: False)
     opened, _ = connects
     with upstream(close_after_answer=True) as (base_url, asked):
         credential = credential_for(base_url, user)
@@ -92,12 +103,19 @@ def test_a_connection_closed_while_idle_is_replaced_at_once(user, connects, capl
     assert "Retrying" not in caplog.text
 
 
-def test_an_answer_too_long_for_one_object_is_refused_unread(team_credential, fake_openai, store, monkeypatch):
+def test_an_answer_too_long_for_one_object_is_refused(team_credential, fake_openai, store, monkeypatch, with_retries):
     monkeypatch.setattr(plain_reads, "MAX_ANSWER_BYTES", 100)  # a vector store's JSON is longer
 
     with pytest.raises(gateway.OpenAIBadResponse):
         gateway.get_vector_store(team_credential, store["id"])
     assert len(fake_openai.requests_to("GET", f"/vector_stores/{store['id']}")) == 1  # not retried
+
+
+def test_an_answer_whose_length_is_too_long_is_refused_unread(user):
+    """Its Content-Length says so: nothing of it is read (the body never comes; reading it would fail)."""
+    with raw_upstream(HEAD + b"Content-Length: 1000000000\r\n\r\n" + STORE_JSON) as base_url:
+        with pytest.raises(gateway.OpenAIBadResponse):
+            gateway.get_vector_store(credential_for(base_url, user), "vs_a")
 
 
 def test_behind_a_proxy_reads_go_through_the_sdk_clients_pool(team_credential, store, connects, monkeypatch):
@@ -119,7 +137,7 @@ def test_an_id_is_one_path_segment(team_credential, fake_openai):
     assert [request.path for request in fake_openai.requests_to("GET", "/files")] == ["/files/..%2Fvector_stores"]
 
 
-def test_an_answer_in_an_encoding_never_asked_for_is_refused(team_credential, fake_openai, store):
+def test_an_answer_in_an_encoding_never_asked_for_is_refused(team_credential, fake_openai, store, with_retries):
     """A plain read asks for no Content-Encoding: a compressed answer is not decompressed (its size could be a
     thousand times its length), but refused, and not asked again."""
     fake_openai.fail("GET", rf"/vector_stores/{store['id']}$", 200, body="gzip?", headers={"content-encoding": "gzip"})
@@ -135,12 +153,7 @@ def test_a_dot_segment_stays_a_segment(team_credential, fake_openai):
     assert [request.path for request in fake_openai.requests_to("GET", "/files")] == ["/files/%2E%2E"]
 
 
-@pytest.fixture
-def no_retries(settings):
-    settings.OPENAI_VECTOR_STORES = {**settings.OPENAI_VECTOR_STORES, "MAX_RETRIES": 0}
-
-
-def test_an_informational_answer_is_never_taken_for_the_answer(user, no_retries):
+def test_an_informational_answer_is_never_taken_for_the_answer(user):
     """http.client skips only 100 Continue; any other 1xx is a fault, not an empty answer (whose real answer
     would then be read as the next request's)."""
     with upstream(informational=True) as (base_url, asked):
@@ -174,7 +187,7 @@ def test_an_idle_connection_is_dropped_after_the_keepalive_expiry(user, connects
         ("http://[::1]/v1", ("::1", 80)),  # not host ":" and port 1
     ],
 )
-def test_the_host_connected_to_is_the_base_urls(user, settings, monkeypatch, no_retries, base_url, connected_to):
+def test_the_host_connected_to_is_the_base_urls(user, settings, monkeypatch, base_url, connected_to):
     settings.OPENAI_CREDENTIALS = {"ALLOWED_BASE_URL_HOSTS": ["straße.example", "[::1]"]}
     addresses = []
 
@@ -311,7 +324,7 @@ def test_a_whole_body_is_read_however_it_ends(user, answer):
     ],
     ids=["sized, no byte", "sized, part", "chunked, part"],
 )
-def test_a_body_cut_short_is_a_connection_fault(user, no_retries, answer):
+def test_a_body_cut_short_is_a_connection_fault(user, answer):
     """Not an answer this server cannot read (a 502 never retried): the connection failed, and a read is retried."""
     with raw_upstream(answer) as base_url, pytest.raises(gateway.OpenAIUnreachable):
         gateway.get_vector_store(credential_for(base_url, user), "vs_a")
