@@ -27,7 +27,7 @@ import pickle
 import struct
 from dataclasses import dataclass
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes, padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
@@ -126,12 +126,11 @@ class Keyring:
     def __init__(self, keys, legacy_salt=LEGACY_DEFAULT_SALT):
         self.keys = tuple(keys)
         self._fernets = [Fernet(fernet_key(key)) for key in self.keys]
-        self._multi = MultiFernet(self._fernets)
         self._fernet_readings = {}  # token -> Reading, see _read_fernet
         self._legacy_aes_keys = [legacy_aes_key(key, legacy_salt) for key in self.keys]
 
     def encrypt(self, text):
-        return self._multi.encrypt(text.encode("utf-8"))
+        return self._fernets[0].encrypt(text.encode("utf-8"))  # the newest key, as MultiFernet encrypts
 
     def read(self, stored):
         """The text `stored` holds, and whether it needs rewriting; raises Undecryptable."""

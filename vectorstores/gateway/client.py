@@ -118,7 +118,7 @@ clients = ClientCache()
 def check_usable(credential: Credential) -> None:
     """Refuse a credential whose key must not be sent: undecryptable (it loads as ""), or bound for a
     host the allow-list no longer admits. Callers ask first (the API before it reads a body, the console
-    before it shows a page); `ClientCache.get` asks again, so no call can skip it."""
+    before it shows a page); `ClientCache` asks again before it hands out a client, so no call can skip it."""
     if not credential.api_key_readable:
         raise KeyUnreadable()
     if not credential.endpoint_allowed:
