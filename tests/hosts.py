@@ -9,12 +9,16 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import time
 import urllib.request
 
-from tests.conftest import PROJECT_ROOT
+import pytest
+import redis
+
+from tests.conftest import PROJECT_ROOT, free_port
 
 
 def environment(*, without=("DJANGO_",), **values):
@@ -129,3 +133,30 @@ def serving(args, env, port):
     finally:
         server.terminate()
         server.wait(timeout=40)
+
+
+@contextlib.contextmanager
+def redis_server(directory):
+    """Debian's redis-server on a free port of 127.0.0.1, without persistence; yields its URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        message = "redis-server is not installed (Debian's redis-server package; .ci/run installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    port = free_port()
+    args = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
+    server = subprocess.Popen([*args, "--dir", str(directory)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url, deadline = f"redis://127.0.0.1:{port}/0", time.monotonic() + 20
+        while True:
+            try:
+                redis.Redis.from_url(url).ping()
+                break
+            except redis.ConnectionError:
+                assert time.monotonic() < deadline and server.poll() is None, "redis-server did not start"
+                time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=20)

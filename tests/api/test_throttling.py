@@ -4,8 +4,12 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import redis
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.redis import RedisCache
 
 from tests.conftest import client_for
+from tests.hosts import redis_server
 from vectorstores.api.throttling import UserRateThrottle
 
 pytestmark = pytest.mark.django_db
@@ -35,25 +39,97 @@ def test_each_user_has_their_own_allowance(api, url, credential, other_user, fak
     assert client_for(other_user).get(url()).status_code == 200
 
 
-@pytest.mark.usefixtures("throttle_rates")  # which empties the cache afterwards
-def test_requests_that_arrive_together_never_pass_the_rate(user, rf):
-    """Each request is one atomic increment: 40 threads at once, 10 pass (DRF's read-then-write throttle
-    lets requests that read the same history all pass)."""
+class TenPerHour(UserRateThrottle):
+    rate = "10/hour"
+
+
+def ten_per_hour(cache):
+    throttle = TenPerHour()
+    throttle.cache = cache
+    return throttle
+
+
+@pytest.fixture
+def user_request(user, rf):
     request = rf.get("/")
     request.user = user
+    return request
 
-    class TenPerHour(UserRateThrottle):
-        rate = "10/hour"
 
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture
+def redis_cache(redis_url):
+    cache = RedisCache(redis_url, {})
+    yield cache
+    cache.clear()
+    cache.close()
+
+
+@pytest.fixture(params=["local memory", pytest.param("Redis", marks=pytest.mark.subprocess)])
+def throttle_cache(request):
+    """What the throttles count in: Django's local-memory cache (one process) or a real Redis (several)."""
+    if request.param == "Redis":
+        yield request.getfixturevalue("redis_cache")
+        return
+    cache = LocMemCache("throttle-tests", {})
+    yield cache
+    cache.clear()
+
+
+def test_requests_that_arrive_together_never_pass_the_rate(user_request, throttle_cache):
+    """Each request is one atomic increment: 40 threads at once, 10 pass (DRF's read-then-write throttle
+    lets requests that read the same history all pass)."""
     start = threading.Barrier(40)
 
     def attempt(_):
-        throttle = TenPerHour()
+        throttle = ten_per_hour(throttle_cache)
         start.wait()
-        return throttle.allow_request(request, view=None), throttle
+        return throttle.allow_request(user_request, view=None), throttle
 
     with ThreadPoolExecutor(max_workers=40) as pool:
         results = list(pool.map(attempt, range(40)))
 
     assert sum(allowed for allowed, _ in results) == 10
     assert all(0 < throttle.wait() <= 3600 for allowed, throttle in results if not allowed)
+
+
+@pytest.mark.subprocess
+def test_in_an_open_window_a_request_is_one_increment(user_request, redis_cache, redis_url):
+    """Redis's own count of what it ran: once the window is open, a request only increments its count
+    (Django's RedisCache.incr checks that the key exists first)."""
+    server = redis.Redis.from_url(redis_url)
+    assert ten_per_hour(redis_cache).allow_request(user_request, view=None)  # opens the window
+    server.config_resetstat()
+
+    for _ in range(3):
+        assert ten_per_hour(redis_cache).allow_request(user_request, view=None)
+
+    commands = {name: stats["calls"] for name, stats in server.info("commandstats").items()}
+    assert {name: calls for name, calls in commands.items() if name not in ADMINISTRATION} == {
+        "cmdstat_exists": 3,
+        "cmdstat_incrby": 3,
+    }
+
+
+ADMINISTRATION = {"cmdstat_config|resetstat", "cmdstat_info"}
+
+
+@pytest.mark.subprocess
+def test_a_count_that_lost_its_expiry_gets_the_windows(user_request, redis_cache, redis_url):
+    """Redis's INCR of a count that expired just after Django checked that it exists makes a new count of 1
+    with no expiry, whose window would never end: the request that reads 1 gives it the window's."""
+    throttle = ten_per_hour(redis_cache)
+    key = throttle.get_cache_key(user_request, view=None)
+    redis_cache.set(f"{key}:count", 0, timeout=None)  # such a count, before its increment
+    server = redis.Redis.from_url(redis_url)
+    assert server.ttl(redis_cache.make_and_validate_key(f"{key}:count")) == -1  # no expiry
+
+    assert throttle.allow_request(user_request, view=None)
+
+    assert 3590 < server.ttl(redis_cache.make_and_validate_key(f"{key}:count")) <= 3600
+    assert redis_cache.get(f"{key}:start") == throttle.now  # and the window its start

@@ -4,51 +4,20 @@ real `redis-server` on loopback and the fake OpenAI behind them; all of it stops
 
 import contextlib
 import json
-import os
-import shutil
-import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx2
 import pytest
-import redis
 
 from tests.conftest import API_ROOT, TEST_API_KEY, free_port
-from tests.hosts import manage, production_env, serving
+from tests.hosts import manage, production_env, redis_server, serving
 from vectorstores.testing import FakeOpenAI
 
 pytestmark = [pytest.mark.subprocess, pytest.mark.slow]
 
 THROTTLE_RATE = 10  # per user and day: no window ends during a test
-
-
-@contextlib.contextmanager
-def redis_server(directory):
-    """Debian's redis-server on a free port of 127.0.0.1, without persistence; yields its URL."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        message = "redis-server is not installed (Debian's redis-server package; .ci/run installs it)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    port = free_port()
-    args = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
-    server = subprocess.Popen([*args, "--dir", str(directory)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        url, deadline = f"redis://127.0.0.1:{port}/0", time.monotonic() + 20
-        while True:
-            try:
-                redis.Redis.from_url(url).ping()
-                break
-            except redis.ConnectionError:
-                assert time.monotonic() < deadline and server.poll() is None, "redis-server did not start"
-                time.sleep(0.1)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")

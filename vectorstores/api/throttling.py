@@ -7,6 +7,8 @@ requests through per window, however many processes serve them. Use them like DR
 `"DEFAULT_THROTTLE_CLASSES": ["vectorstores.api.throttling.UserRateThrottle"]` with the same rates.
 """
 
+from contextlib import suppress
+
 from rest_framework import throttling
 
 
@@ -21,18 +23,31 @@ class AtomicWindowMixin:
         if self.key is None:
             return True
         self.now = self.timer()
-        count_key, self.start_key = f"{self.key}:count", f"{self.key}:start"
-        for _attempt in range(2):
+        self.start_key = f"{self.key}:start"
+        count = self._count(f"{self.key}:count")
+        return count is None or count <= self.num_requests
+
+    def _count(self, count_key):
+        """This request's number in its caller's window, or None when the cache will not keep the count (it
+        keeps evicting it): a caller is never refused for that."""
+        try:
+            count = self.cache.incr(count_key)  # in an open window, a request's one cache operation
+        except ValueError:
+            return self._open_window(count_key)
+        if count == 1:
+            # The request that opened the window had not counted itself yet, or the count expired just as
+            # Redis incremented it, which makes a new count without an expiry: give it the window's.
+            self.cache.touch(count_key, self.duration)
+            self.cache.add(self.start_key, self.now, self.duration)
+        return count
+
+    def _open_window(self, count_key):
+        for _attempt in range(2):  # add() lets one of the requests that open a window together set it
             self.cache.add(self.start_key, self.now, self.duration)
             self.cache.add(count_key, 0, self.duration)
-            try:
-                count = self.cache.incr(count_key)
-                break
-            except ValueError:  # the window ended between add and incr: this request opens the next one
-                continue
-        else:
-            return True  # the cache keeps losing the key (evictions): never refuse a caller for that
-        return count <= self.num_requests
+            with suppress(ValueError):  # the window ended between add and incr: this request opens the next one
+                return self.cache.incr(count_key)
+        return None
 
     def wait(self):
         """Seconds until the window ends (Retry-After). The window may have been opened by a request that took
