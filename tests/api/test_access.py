@@ -4,8 +4,10 @@ import uuid
 
 import pytest
 from django.contrib.auth.models import Group
+from django.http import QueryDict
 
 from tests.conftest import API_ROOT, TEST_API_KEY, client_for
+from vectorstores.api.serializers import CredentialQuerySerializer
 
 pytestmark = pytest.mark.django_db
 
@@ -21,14 +23,24 @@ def test_session_authentication_works_too(client, user, url, fake_openai):
     assert client.get(url()).status_code == 200
 
 
-@pytest.mark.parametrize("query", ["", "?credential=", "?credential=not-a-uuid", "?credential=123"])
+@pytest.mark.parametrize(
+    "query",
+    ["", "?credential=", "?credential=not-a-uuid", "?credential=123", f"?credential={uuid.uuid4()}&credential=x"],
+)
 def test_missing_or_malformed_credential_is_400_naming_it(api, credential, query):
     response = api.get(API_ROOT + query)
     assert response.status_code == 400
     body = response.json()
     assert body["code"] == "invalid"
-    assert "credential" in body["errors"]
     assert body["detail"].startswith("credential:")
+    # What the query's serializer says of it, word for word.
+    serializer = CredentialQuerySerializer(data=QueryDict(query.removeprefix("?")))
+    assert not serializer.is_valid()
+    assert body["errors"] == {"credential": [str(message) for message in serializer.errors["credential"]]}
+
+
+def test_of_two_credentials_named_the_last_counts(api, credential, fake_openai):
+    assert api.get(f"{API_ROOT}?credential=not-a-uuid&credential={credential.pk}").status_code == 200
 
 
 def test_someone_elses_credential_looks_exactly_like_a_missing_one(credential, other_user, url, fake_openai):

@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 from django.core.signals import request_finished
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, close_old_connections, connection
 from rest_framework.test import APIRequestFactory, force_authenticate
 
 from tests.conftest import TEST_API_KEY, client_for
@@ -26,6 +26,23 @@ def test_each_call_is_recorded_with_who_what_where_and_the_outcome(api, url, use
     ]
     assert entries[0].credential_name == "Test credential"
     assert entries[0].duration_ms >= 0
+
+
+def test_the_row_holds_what_the_orm_would_store(api, url, credential, fake_openai):
+    """The INSERT is SQL of its own: its row, column by column as the database holds it, is the one the ORM
+    writes for the same entry (a key, a UUID, a time and text each in the database's own form)."""
+    api.get(url("/vs_missing"))
+    written = AuditEntry.objects.get()
+    fields = [field for field in AuditEntry._meta.concrete_fields if not field.primary_key]
+    copy = AuditEntry.objects.create(**{field.name: getattr(written, field.name) for field in fields})
+    AuditEntry.objects.filter(pk=copy.pk).update(created_at=written.created_at)  # create() sets its own
+
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns} FROM {AuditEntry._meta.db_table} ORDER BY id")
+        rows = cursor.fetchall()
+    assert rows[0] == rows[1]
+    assert written.user is not None and written.credential == credential
 
 
 def test_refused_credentials_are_recorded_too(other_user, url, credential, fake_openai):

@@ -5,12 +5,14 @@ import logging
 import time
 
 from django.db import connections, router
+from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.request import Request
 
 from ..models import AuditEntry
 
 logger = logging.getLogger("vectorstores.api.audit")
+METHOD_MAX_LENGTH = AuditEntry._meta.get_field("method").max_length
 
 
 class AuditTrailMixin:
@@ -44,20 +46,21 @@ class AuditTrailMixin:
         return self.request.query_params.get("credential", "")
 
     def _audit_entry(self, user, status_code):
+        """The entry's values by field name (as AuditEntry(**values) would take them)."""
         credential, request = self.credential, self.request
-        return AuditEntry(
-            user=user,
-            username=user.get_username()[:150],
-            credential=credential,
-            credential_name=credential.name if credential else "",
-            credential_ref=_text(self.named_credential(), 64),
-            operation=self.action or "",
-            method=_text(request.method, AuditEntry._meta.get_field("method").max_length),
-            vector_store_id=_text(self.kwargs.get("store_id") or self.audit_store_id, 128),
-            store_owner=self.audit_store_owner,
-            status_code=status_code,
-            duration_ms=round((time.monotonic() - self.audit_started) * 1000),
-        )
+        return {
+            "user": user,
+            "username": user.get_username()[:150],
+            "credential": credential,
+            "credential_name": credential.name if credential else "",
+            "credential_ref": _text(self.named_credential(), 64),
+            "operation": self.action or "",
+            "method": _text(request.method, METHOD_MAX_LENGTH),
+            "vector_store_id": _text(self.kwargs.get("store_id") or self.audit_store_id, 128),
+            "store_owner": self.audit_store_owner,
+            "status_code": status_code,
+            "duration_ms": round((time.monotonic() - self.audit_started) * 1000),
+        }
 
 
 def _save_when_closed(response, entry, request):
@@ -101,15 +104,23 @@ def _text(value, length):
 
 
 def _insert(entry):
-    """INSERT the entry with SQL written once per database, as `entry.save(force_insert=True)` would (its
-    created_at set as auto_now_add sets it): every call writes one, and the ORM spends more CPU building the
-    statement than the database spends running it."""
+    """INSERT the entry with SQL written once per database, the values prepared as `AuditEntry(**entry)
+    .save(force_insert=True)` would prepare them (created_at set as auto_now_add sets it): every call writes
+    one, and the ORM spends more CPU building the model and the statement than the database spends running it."""
     alias = router.db_for_write(AuditEntry)
     connection = connections[alias]
     sql, fields = _insert_sql(alias)
-    params = [field.get_db_prep_save(field.pre_save(entry, True), connection) for field in fields]
+    values = {**entry, "created_at": timezone.now()}
+    params = [field.get_db_prep_save(_stored(field, values[field.name]), connection) for field in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+def _stored(field, value):
+    """What `field` stores of `value`: a foreign key stores its object's key."""
+    if field.is_relation and value is not None:
+        return getattr(value, field.target_field.attname)
+    return value
 
 
 @functools.cache

@@ -102,7 +102,7 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
 
     def requested_credential(self, request, url_kwargs):
         """The id of the credential the call names: `?credential=<uuid>`, validated."""
-        return validated(CredentialQuerySerializer, request.query_params)["credential"]
+        return CredentialQuerySerializer.credential_id(request.query_params)
 
     def paged(self, list_query):
         """Whether a list answers one page (or every object): as its query asks (ListQuerySerializer.paged)."""
