@@ -202,7 +202,11 @@ BACKOFF_BASE, BACKOFF_MAX = 0.5, 8.0
 @dataclass
 class Answer:
     data: dict
-    headers: dict
+    raw: Any  # the answer as read (an SDK raw response, or a plain read's)
+
+    @property
+    def headers(self):
+        return self.raw.headers
 
 
 def request(method, *args, expect, retry=Retry.IDEMPOTENT, **kwargs):
@@ -227,7 +231,7 @@ def request(method, *args, expect, retry=Retry.IDEMPOTENT, **kwargs):
             logger.info("Retrying %s in %.2fs after: %s", _operation_name(method), wait, redact(exc, [sent_key(exc)]))
             time.sleep(wait)
             continue
-        return Answer(_answer_json(raw, expect), raw.headers)
+        return Answer(_answer_json(raw, expect), raw)
 
 
 def _answer_json(raw, expect):

@@ -68,15 +68,19 @@ class RawAnswer:
 
 
 class PlainAnswer:
-    """A plain read's answer, read as a RawAnswer is; its httpx2 response is built only when something asks
-    for it (an error), since building one costs more than the rest of reading the answer."""
+    """A plain read's answer, read as a RawAnswer is; its headers and httpx2 response are built only when
+    something asks for them (an error, a poll), since building them costs more than the rest of reading it."""
 
     def __init__(self, status_code, headers, content, request):
         self.status_code = status_code
-        # http.client decodes header bytes as Latin-1; httpx2 takes them back as the bytes they were.
-        self.headers = httpx2.Headers([(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers])
+        self._headers = headers  # as http.client read them: (name, value) pairs
         self.content = content
         self._request = request  # () -> the httpx2 request
+
+    @functools.cached_property
+    def headers(self):
+        # http.client decodes header bytes as Latin-1; httpx2 takes them back as the bytes they were.
+        return httpx2.Headers([(name.encode("latin-1"), value.encode("latin-1")) for name, value in self._headers])
 
     @functools.cached_property
     def http_response(self):
