@@ -95,8 +95,8 @@ def environment(workdir):
         "API_THROTTLE_USER": "1000000/minute",
         "STATIC_ROOT": str(static_root),
         "BENCH_UPLOAD_DIR": str(upload_dir),
-        "WEB_CONCURRENCY": "4",  # config/serve.py's defaults, whatever the caller's environment says
-        "SERVER_THREADS": "4",
+        "WEB_CONCURRENCY": "2",  # config/serve.py's defaults, whatever the caller's environment says
+        "SERVER_THREADS": "8",
     }
 
 

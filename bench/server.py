@@ -56,7 +56,7 @@ class AppServer:
         self.stop()
 
     def _wait_until_ready(self):
-        expected = int(self.env.get("WEB_CONCURRENCY", "4"))
+        expected = int(self.env.get("WEB_CONCURRENCY", "2"))
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -7,8 +7,8 @@ arrive (an upload is never buffered whole), and a refused upload is answered wit
 
 Set by the environment:
     BIND                 host:port to listen on (default 127.0.0.1:8000)
-    WEB_CONCURRENCY      worker processes (default 4)
-    SERVER_THREADS       threads per worker that run requests (default 4)
+    WEB_CONCURRENCY      worker processes (default 2)
+    SERVER_THREADS       threads per worker that run requests (default 8)
     HEADER_READ_TIMEOUT  seconds a client has to send its request headers (default 10)
     GRACEFUL_TIMEOUT     seconds running requests get to finish on shutdown (default 30)
 """
@@ -27,8 +27,8 @@ def server(environ=os.environ):
         interface=Interfaces.WSGI,
         address=host.strip("[]") or "127.0.0.1",
         port=int(port),
-        workers=int(environ.get("WEB_CONCURRENCY", "4")),
-        blocking_threads=int(environ.get("SERVER_THREADS", "4")),
+        workers=int(environ.get("WEB_CONCURRENCY", "2")),
+        blocking_threads=int(environ.get("SERVER_THREADS", "8")),
         http1_settings=HTTP1Settings(header_read_timeout=int(float(environ.get("HEADER_READ_TIMEOUT", "10")) * 1000)),
         workers_kill_timeout=int(environ.get("GRACEFUL_TIMEOUT", "30")),
         respawn_failed_workers=True,
