@@ -20,7 +20,7 @@ from cryptography.x509.oid import NameOID
 from credentials.models import Credential
 from tests.conftest import TEST_API_KEY
 from vectorstores import gateway
-from vectorstores.gateway import plain_reads
+from vectorstores.gateway import client, plain_reads
 from vectorstores.gateway.client import PooledHttpClient
 from vectorstores.testing import create_credential
 
@@ -166,8 +166,13 @@ def test_an_informational_answer_is_never_taken_for_the_answer(user):
 
 
 def test_headers_beyond_ascii_are_read(user):
+    """http.client reads header bytes as Latin-1; the answer's headers give them back as they came."""
     with upstream(extra_headers={"X-Note": "café"}) as (base_url, _):
-        assert gateway.get_vector_store(credential_for(base_url, user), "vs_a")["id"] == "vs_a"
+        credential = credential_for(base_url, user)
+        answer = client.request(client.clients.plain(credential).get, "vector_stores", "vs_a", expect="vector_store")
+    assert answer.data["id"] == "vs_a"
+    assert answer.headers["x-note"] == "café"
+    assert (b"X-Note", b"caf\xe9") in answer.headers.raw  # the bytes that came, not another encoding of them
 
 
 def test_an_idle_connection_is_dropped_after_the_keepalive_expiry(user, connects, monkeypatch):
@@ -313,6 +318,21 @@ HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
 def test_a_whole_body_is_read_however_it_ends(user, answer):
     with raw_upstream(answer) as base_url:
         assert gateway.get_vector_store(credential_for(base_url, user), "vs_a")["id"] == "vs_a"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        HEAD + b"Connection: close\r\n\r\n" + STORE_JSON,
+        HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + chunked(STORE_JSON),
+    ],
+    ids=["to the close", "chunked"],
+)
+def test_an_unsized_answer_too_long_for_one_object_is_refused(user, monkeypatch, answer):
+    """No length to refuse it by: it is read up to the limit, and refused there."""
+    monkeypatch.setattr(plain_reads, "MAX_ANSWER_BYTES", len(STORE_JSON) - 1)
+    with raw_upstream(answer) as base_url, pytest.raises(gateway.OpenAIBadResponse):
+        gateway.get_vector_store(credential_for(base_url, user), "vs_a")
 
 
 @pytest.mark.parametrize(

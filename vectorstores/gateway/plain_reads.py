@@ -224,8 +224,9 @@ def _read_answer(response):
     if len(body) > MAX_ANSWER_BYTES:
         raise OpenAIBadResponse(f"OpenAI's answer was longer than {MAX_ANSWER_BYTES} bytes.")
     # read(amt) returns what came before the connection ended, without a word: bytes still owed by the length
-    # or the chunks mean it ended early. (A body without either ends with the connection, read whole above.)
-    if response.length or (response.chunked and not response.isclosed()):
+    # mean it ended early. (http.client raises IncompleteRead itself for chunks cut short, and a body with
+    # neither ends with the connection, read whole above.)
+    if response.length:
         raise http.client.IncompleteRead(body)
     response.close()
     return body
