@@ -5,6 +5,7 @@ import uuid
 import pytest
 from django.core.signals import request_finished
 from django.db import DatabaseError, close_old_connections, connection
+from django.utils import timezone
 from rest_framework.test import APIRequestFactory, force_authenticate
 
 from tests.conftest import TEST_API_KEY, client_for
@@ -31,8 +32,10 @@ def test_each_call_is_recorded_with_who_what_where_and_the_outcome(api, url, use
 def test_the_row_holds_what_the_orm_would_store(api, url, credential, fake_openai):
     """The INSERT is SQL of its own: its row, column by column as the database holds it, is the one the ORM
     writes for the same entry (a key, a UUID, a time and text each in the database's own form)."""
+    before = timezone.now()
     api.get(url("/vs_missing"))
     written = AuditEntry.objects.get()
+    assert before <= written.created_at <= timezone.now()
     fields = [field for field in AuditEntry._meta.concrete_fields if not field.primary_key]
     copy = AuditEntry.objects.create(**{field.name: getattr(written, field.name) for field in fields})
     AuditEntry.objects.filter(pk=copy.pk).update(created_at=written.created_at)  # create() sets its own

@@ -46,12 +46,12 @@ class AuditTrailMixin:
         return self.request.query_params.get("credential", "")
 
     def _audit_entry(self, user, status_code):
-        """The entry's values by field name (as AuditEntry(**values) would take them)."""
+        """The entry's values by field attribute (`user_id`, as AuditEntry(**values) would take them)."""
         credential, request = self.credential, self.request
         return {
-            "user": user,
+            "user_id": user.pk,
             "username": user.get_username()[:150],
-            "credential": credential,
+            "credential_id": credential.pk if credential else None,
             "credential_name": credential.name if credential else "",
             "credential_ref": _text(self.named_credential(), 64),
             "operation": self.action or "",
@@ -110,17 +110,10 @@ def _insert(entry):
     alias = router.db_for_write(AuditEntry)
     connection = connections[alias]
     sql, fields = _insert_sql(alias)
-    values = {**entry, "created_at": timezone.now()}
-    params = [field.get_db_prep_save(_stored(field, values[field.name]), connection) for field in fields]
+    entry["created_at"] = timezone.now()
+    params = [field.get_db_prep_save(entry[field.attname], connection) for field in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-
-
-def _stored(field, value):
-    """What `field` stores of `value`: a foreign key stores its object's key."""
-    if field.is_relation and value is not None:
-        return getattr(value, field.target_field.attname)
-    return value
 
 
 @functools.cache
