@@ -5,9 +5,11 @@ import uuid
 import pytest
 from django.contrib.auth.models import Group
 from django.http import QueryDict
+from rest_framework import serializers
 
 from tests.conftest import API_ROOT, TEST_API_KEY, client_for
 from vectorstores.api.serializers import CredentialQuerySerializer
+from vectorstores.api.views import validated_value
 
 pytestmark = pytest.mark.django_db
 
@@ -47,6 +49,17 @@ def test_missing_or_malformed_credential_is_400_naming_it(api, credential, query
 
 def test_of_two_credentials_named_the_last_counts(api, credential, fake_openai):
     assert api.get(f"{API_ROOT}?credential=not-a-uuid&credential={credential.pk}").status_code == 200
+
+
+def test_a_query_serializer_that_validates_more_than_its_fields_is_never_taken_field_by_field():
+    """validated_value() runs a field's own validation only: a serializer with more would lose it, so it refuses."""
+
+    class Checked(CredentialQuerySerializer):
+        def validate_credential(self, value):
+            raise serializers.ValidationError("never this one")
+
+    with pytest.raises(TypeError, match="validates more than its fields"):
+        validated_value(Checked, "credential", QueryDict(f"credential={uuid.uuid4()}"))
 
 
 def test_someone_elses_credential_looks_exactly_like_a_missing_one(credential, other_user, url, fake_openai):

@@ -5,7 +5,6 @@ JSON types are strict: "5" is not an integer, 1 is not a string, "true" is not a
 boolean, and unknown fields are rejected rather than silently dropped.
 """
 
-import functools
 import json
 import re
 
@@ -187,24 +186,6 @@ class FileIdListField(serializers.ListField):
 
 class CredentialQuerySerializer(serializers.Serializer):
     credential = serializers.UUIDField(help_text="The id of the credential whose API key the call uses.")
-
-    @classmethod
-    def credential_id(cls, query_params):
-        """The `credential` of `query_params`, validated as `cls(data=query_params).is_valid()` validates it.
-
-        Every API call asks, and a serializer copies its fields each time it is made; this uses the one field
-        of a serializer made once (a field keeps no state while it validates).
-        """
-        field = _bound_fields(cls)["credential"]
-        try:
-            return field.run_validation(field.get_value(query_params))
-        except serializers.ValidationError as error:
-            raise serializers.ValidationError({"credential": error.detail}) from None
-
-
-@functools.cache
-def _bound_fields(serializer_class):
-    return serializer_class().fields
 
 
 class ListQuerySerializer(serializers.Serializer):

@@ -1,5 +1,6 @@
 """The vector store API: parse, check access, call the gateway, render."""
 
+import functools
 from contextlib import contextmanager
 from urllib.parse import urlencode
 
@@ -102,7 +103,7 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
 
     def requested_credential(self, request, url_kwargs):
         """The id of the credential the call names: `?credential=<uuid>`, validated."""
-        return CredentialQuerySerializer.credential_id(request.query_params)
+        return validated_value(CredentialQuerySerializer, "credential", request.query_params)
 
     def paged(self, list_query):
         """Whether a list answers one page (or every object): as its query asks (ListQuerySerializer.paged)."""
@@ -297,6 +298,30 @@ def validated(serializer_class, data):
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+def validated_value(serializer_class, name, data):
+    """`validated(serializer_class, data)[name]`, without making a serializer, which copies its fields each time:
+    every API call validates its ?credential. Only for a serializer that validates nothing beyond its fields."""
+    field = _fields_alone(serializer_class)[name]
+    try:
+        return field.run_validation(field.get_value(data))
+    except serializers.ValidationError as error:
+        raise serializers.ValidationError({name: error.detail}) from None
+
+
+@functools.cache
+def _fields_alone(serializer_class):
+    """The bound fields of one `serializer_class` (a field keeps no state while it validates), if its fields are
+    all it validates."""
+    serializer = serializer_class()
+    if (
+        serializer_class.validate is not serializers.Serializer.validate
+        or any(hasattr(serializer, f"validate_{name}") for name in serializer.fields)
+        or getattr(getattr(serializer_class, "Meta", None), "validators", None)
+    ):
+        raise TypeError(f"{serializer_class.__name__} validates more than its fields: use validated()")
+    return serializer.fields
 
 
 def _this_url_with(request, **changes):
