@@ -10,6 +10,19 @@ def check_app_settings(app_configs, **kwargs):
 
 
 @checks.register()
+def check_client_cache_size(app_configs, **kwargs):
+    size = app_settings.CLIENT_CACHE_SIZE
+    if isinstance(size, int) and not isinstance(size, bool) and size >= 1:
+        return []
+    return [
+        checks.Error(
+            f"OPENAI_VECTOR_STORES['CLIENT_CACHE_SIZE'] must be a whole number of at least 1, not {size!r}.",
+            id="vectorstores.E003",
+        )
+    ]
+
+
+@checks.register()
 def check_allowed_extensions(app_configs, **kwargs):
     """ALLOWED_EXTENSIONS can only narrow the types OpenAI's file_search takes."""
     from .filetypes import FILE_TYPES

@@ -381,33 +381,43 @@ def tls_upstream(tmp_path):
         yield base_url, cert_file, asked
 
 
-def test_a_certificate_the_site_does_not_trust_gets_no_request(tls_upstream, user, monkeypatch):
+@pytest.fixture(params=["plain read", "SDK call"])
+def read_store(request):
+    """GET a vector store by a plain read, or through the SDK client (which shares the plain reads' TLS context)."""
+    if request.param == "plain read":
+        return gateway.get_vector_store
+    return lambda credential, store_id: client.call(
+        client.clients.get(credential).vector_stores.with_raw_response.retrieve, store_id, expect="vector_store"
+    )
+
+
+def test_a_certificate_the_site_does_not_trust_gets_no_request(tls_upstream, user, monkeypatch, read_store):
     base_url, _, asked = tls_upstream
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
     credential = credential_for(base_url, user)
 
     with pytest.raises(gateway.OpenAIUnreachable):
-        gateway.get_vector_store(credential, "vs_abc")
+        read_store(credential, "vs_abc")
     assert asked == []  # the handshake failed: no request, no key, was sent
 
 
-def test_a_certificate_trusted_as_the_sdk_trusts_it_is_read_from(tls_upstream, user, monkeypatch):
-    """SSL_CERT_FILE, which the SDK's httpx2 client honours, is honoured by plain reads too."""
+def test_a_certificate_trusted_as_the_sdk_trusts_it_is_read_from(tls_upstream, user, monkeypatch, read_store):
+    """SSL_CERT_FILE, which httpx2 honours, is honoured by plain reads and SDK calls alike."""
     base_url, cert_file, asked = tls_upstream
     monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))
     credential = credential_for(base_url, user)
 
-    assert gateway.get_vector_store(credential, "vs_abc")["id"] == "vs_abc"
+    assert read_store(credential, "vs_abc")["id"] == "vs_abc"
     assert asked == ["/v1/vector_stores/vs_abc"]
 
 
-def test_a_trusted_certificate_for_another_host_gets_no_request(tls_upstream, user, monkeypatch):
+def test_a_trusted_certificate_for_another_host_gets_no_request(tls_upstream, user, monkeypatch, read_store):
     """The certificate names 127.0.0.1 only: trusted, it still does not vouch for localhost."""
     base_url, cert_file, asked = tls_upstream
     monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))
     credential = credential_for(base_url.replace("127.0.0.1", "localhost"), user)
 
     with pytest.raises(gateway.OpenAIUnreachable):
-        gateway.get_vector_store(credential, "vs_abc")
+        read_store(credential, "vs_abc")
     assert asked == []

@@ -7,6 +7,7 @@ added on the way.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import itertools
@@ -33,7 +34,7 @@ from .exceptions import (
     OpenAITimeout,
     OpenAIUnreachable,
 )
-from .plain_reads import PlainReads, json_or_none
+from .plain_reads import PlainReads, json_or_none, tls_context
 
 if TYPE_CHECKING:
     from credentials.models import Credential
@@ -59,11 +60,13 @@ class ClientCache:
 
     A client is rebuilt when the credential's key, base URL, organization or project
     changes. Timeouts and retries are applied per call by `request`, not by the SDK.
+    At most CLIENT_CACHE_SIZE clients are kept, the least recently used dropped first, and a deleted
+    credential's at once: a dropped client's connections close when the last call using it ends.
     """
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._clients = {}  # credential pk -> (fingerprint, client, plain reads)
+        self._clients = collections.OrderedDict()  # credential pk -> (fingerprint, client, plain reads)
 
     def get(self, credential: Credential) -> openai.OpenAI:
         return self._cached(credential)[1]
@@ -76,20 +79,30 @@ class ClientCache:
         fingerprint = self._fingerprint(credential)
         with self._lock:
             cached = self._clients.get(credential.pk)
-            if cached is None or cached[0] != fingerprint:
-                http = PooledHttpClient()  # the SDK's own default, held here for PlainReads behind a proxy
-                client = openai.OpenAI(
-                    api_key=credential.api_key,
-                    # Never None, which would let the SDK take OPENAI_BASE_URL from the environment.
-                    base_url=credential.endpoint,
-                    organization=credential.organization or None,
-                    project=credential.project or None,
-                    max_retries=0,
-                    http_client=http,
-                )
-                cached = (fingerprint, client, PlainReads(client, http))
-                self._clients[credential.pk] = cached
+            if cached is not None and cached[0] == fingerprint:
+                self._clients.move_to_end(credential.pk)
+                return cached
+            self._clients.pop(credential.pk, None)
+            while self._clients and len(self._clients) >= app_settings.CLIENT_CACHE_SIZE:
+                self._clients.popitem(last=False)
+            # The SDK's own default client, held here for PlainReads behind a proxy.
+            http = PooledHttpClient(verify=tls_context())
+            client = openai.OpenAI(
+                api_key=credential.api_key,
+                # Never None, which would let the SDK take OPENAI_BASE_URL from the environment.
+                base_url=credential.endpoint,
+                organization=credential.organization or None,
+                project=credential.project or None,
+                max_retries=0,
+                http_client=http,
+            )
+            cached = self._clients[credential.pk] = (fingerprint, client, PlainReads(client, http))
         return cached
+
+    def forget(self, credential_pk) -> None:
+        """Drop the client of a credential that is gone (its key with it)."""
+        with self._lock:
+            self._clients.pop(credential_pk, None)
 
     def clear(self) -> None:
         with self._lock:
@@ -113,6 +126,12 @@ class PooledHttpClient(openai.DefaultHttpxClient):
 
 
 clients = ClientCache()
+
+
+def forget_deleted_credential(sender, instance, **kwargs):
+    """post_delete of a Credential: this process drops its client at once. Other processes keep theirs until
+    it is the least recently used (never using it: every call reads its credential first)."""
+    clients.forget(instance.pk)
 
 
 def check_usable(credential: Credential) -> None:
