@@ -476,13 +476,7 @@ def uploaded_files(access, *, limit, order=None, after=None, purpose=None):
         records = records.filter(snapshot__purpose=purpose)
     descending = (order or "desc") == "desc"
     if after is not None:
-        cursor = records.filter(file_id=after).values_list("file_created_at", "id").first()
-        if cursor is None:
-            raise UnknownCursor("after")
-        op = "lt" if descending else "gt"
-        records = records.filter(
-            Q(**{f"file_created_at__{op}": cursor[0]}) | Q(file_created_at=cursor[0], **{f"id__{op}": cursor[1]})
-        )
+        records, _ = _past_cursor(records, "after", {"file_id": after}, "file_created_at", older=descending)
     order_by = ["-file_created_at", "-id"] if descending else ["file_created_at", "id"]
     page = list(records.order_by(*order_by).values_list("snapshot", flat=True)[: limit + 1])
     items = page[:limit]
@@ -528,22 +522,27 @@ def _owned_page(access, descending, size, after, before):
     for name, cursor_id in (("after", after), ("before", before)):
         if cursor_id is None:
             continue
-        cursor = records.filter(store_id=cursor_id).values_list("store_created_at", "id").first()
-        if cursor is None:
-            raise UnknownCursor(name)
-        onward = (name == "after") == descending  # walking towards older stores
-        op = "lt" if onward else "gt"
-        created_at, pk = cursor
+        older = (name == "after") == descending
+        records, created_at = _past_cursor(records, name, {"store_id": cursor_id}, "store_created_at", older=older)
         if name == "after":
             after_created_at = created_at
-        records = records.filter(
-            Q(**{f"store_created_at__{op}": created_at}) | Q(store_created_at=created_at, **{f"id__{op}": pk})
-        )
     if before is not None and after is None:  # the page just ahead of the cursor: walk back, then turn round
         backwards = ["store_created_at", "id"] if descending else ["-store_created_at", "-id"]
         back = list(records.order_by(*backwards)[: size + 1])
         return back[:size][::-1] + back[size:], after_created_at
     return list(records.order_by(*order_by)[: size + 1]), after_created_at
+
+
+def _past_cursor(records, name, cursor_lookup, created_field, *, older):
+    """The `records` past the one `cursor_lookup` finds, in the order of (`created_field`, id): the older
+    ones, or the newer; and the cursor's `created_field`. Raises UnknownCursor(name) if no record is the cursor."""
+    cursor = records.filter(**cursor_lookup).values_list(created_field, "id").first()
+    if cursor is None:
+        raise UnknownCursor(name)
+    created_at, pk = cursor
+    op = "lt" if older else "gt"
+    past = Q(**{f"{created_field}__{op}": created_at}) | Q(**{created_field: created_at, f"id__{op}": pk})
+    return records.filter(past), created_at
 
 
 def _upstream_page(credential, order, after):
