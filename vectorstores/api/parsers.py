@@ -1,24 +1,22 @@
 """Request body parsers of the API."""
 
-import json
+import codecs
 
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
+from .. import strict_json
+
 
 class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser, also refusing bodies nested too deeply and text that cannot travel on as UTF-8
-    (lone surrogates like "\\ud800")."""
+    """DRF's JSON parser, also refusing what could not be sent on to OpenAI (see `strict_json`): numbers out of
+    a float's range, text that is not valid Unicode (lone surrogates like "\\ud800"), nesting too deep."""
 
     def parse(self, stream, media_type=None, parser_context=None):
+        encoding = parsers.get_encoding(parser_context or {})  # DRF's: text encodings only
         try:
-            data = super().parse(stream, media_type, parser_context)
-        except RecursionError:  # nested deeper than Python's recursion limit
-            raise ParseError("JSON parse error - the body is nested too deeply.") from None
-        try:
-            json.dumps(data, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:
-            raise ParseError("JSON parse error - the body holds text that is not valid Unicode.") from None
-        except RecursionError:
-            raise ParseError("JSON parse error - the body is nested too deeply.") from None
-        return data
+            return strict_json.loads(codecs.getreader(encoding)(stream).read())
+        except strict_json.Unsendable as exc:
+            raise ParseError(f"JSON parse error - the body holds {exc}.") from None
+        except ValueError as exc:
+            raise ParseError(f"JSON parse error - {exc}") from None

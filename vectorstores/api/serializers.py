@@ -5,12 +5,12 @@ JSON types are strict: "5" is not an integer, 1 is not a string, "true" is not a
 boolean, and unknown fields are rejected rather than silently dropped.
 """
 
-import json
 import re
 
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
+from .. import strict_json
 from ..filetypes import file_type_problem
 
 OBJECT_ID = r"[A-Za-z0-9_-]{1,128}"  # a vector store's, file's or batch's id: nothing else reaches OpenAI
@@ -351,7 +351,11 @@ class JSONTextField(serializers.CharField):
     def to_internal_value(self, data):
         text = super().to_internal_value(data)
         try:
-            value = json.loads(text)
+            value = strict_json.loads(text)
+        except strict_json.Unsendable as exc:
+            raise serializers.ValidationError(
+                f"Must be JSON that can be sent on to OpenAI; this holds {exc}."
+            ) from None
         except ValueError:
             raise serializers.ValidationError("Must be JSON text.") from None
         return self.field.run_validation(value)

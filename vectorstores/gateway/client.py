@@ -11,7 +11,6 @@ import collections
 import contextlib
 import hashlib
 import itertools
-import json
 import logging
 import math
 import random
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import httpx2
 import openai
 
+from .. import strict_json
 from ..conf import app_settings
 from ..redaction import redact
 from .exceptions import (
@@ -256,8 +256,8 @@ def request(method, *args, expect, retry=Retry.IDEMPOTENT, **kwargs):
 def _answer_json(raw, expect):
     """The answer's JSON object, checked to be the kind of object `expect` names."""
     try:
-        data = json.loads(raw.content)
-    except ValueError:  # not JSON, or not text
+        data = strict_json.loads(raw.content)
+    except ValueError:  # not JSON, not text, or not to be sent on (NaN, a lone surrogate)
         data = None
     kinds = (expect,) if isinstance(expect, str) else expect
     if (

@@ -176,6 +176,9 @@ def _upload_and_attach(credential, store_id, uploads, outcomes, started, chunkin
         # The batch may exist (its answer lost) or still run: deleting the Files detaches them too.
         _delete_files(credential, outcomes)
         raise _upload_error(error, "The files could not be added to the vector store", outcomes) from error
+    except Exception:
+        _delete_files(credential, outcomes)  # a fault of this server's: no File is left behind for it either
+        raise
 
     if batch_succeeded(batch):
         for outcome in outcomes:

@@ -1,0 +1,89 @@
+"""JSON that Python reads but that could not be sent on: NaN, Infinity, numbers out of a float's range, lone
+surrogates, nesting too deep. From a caller it is a 400 before anything reaches OpenAI, in a JSON body or in
+a multipart upload's JSON fields; from OpenAI it is an answer this server cannot trust (502)."""
+
+import pytest
+
+from tests.conftest import assert_invalid, text_file
+from vectorstores.gateway import store_uploads
+
+pytestmark = pytest.mark.django_db
+
+# What a caller may type that json.loads reads but nothing can write back as JSON (or UTF-8).
+UNSENDABLE = {
+    "NaN": '{"year": NaN}',
+    "Infinity": '{"year": Infinity}',
+    "-Infinity": '{"year": -Infinity}',
+    "1e999": '{"year": 1e999}',
+    "-1e400": '{"year": -1e400}',
+    "lone surrogate": '{"team": "\\ud800"}',
+}
+CASES = [pytest.param(text, id=name) for name, text in UNSENDABLE.items()]
+
+
+@pytest.fixture
+def attached_file(fake_openai, store):
+    file = fake_openai.create_file("notes.txt", b"some text")
+    fake_openai.attach_file(store["id"], file["id"])
+    return file
+
+
+@pytest.mark.parametrize("attributes", CASES)
+@pytest.mark.parametrize("route", ["update a file", "attach a file", "file batch"])
+def test_a_json_body_is_a_400_parse_error_before_openai(api, url, store, attached_file, fake_openai, route, attributes):
+    file_id = attached_file["id"]
+    path, body = {
+        "update a file": (f"/{store['id']}/files/{file_id}", '{"attributes": ATTRIBUTES}'),
+        "attach a file": (f"/{store['id']}/files", f'{{"file_id": "{file_id}", "attributes": ATTRIBUTES}}'),
+        "file batch": (f"/{store['id']}/file_batches", f'{{"file_ids": ["{file_id}"], "attributes": ATTRIBUTES}}'),
+    }[route]
+    fake_openai.requests.clear()
+
+    response = api.post(url(path), body.replace("ATTRIBUTES", attributes).encode(), content_type="application/json")
+    assert (response.status_code, response.json()["code"]) == (400, "parse_error"), response.content
+    assert fake_openai.requests == []
+
+
+UPLOAD_FIELDS = [
+    *(pytest.param("attributes", text, id=name) for name, text in UNSENDABLE.items()),
+    pytest.param("attributes", "[" * 100_000 + "]" * 100_000, id="attributes nested too deep"),
+    pytest.param(
+        "chunking_strategy", '{"type": "static", "static": {"max_chunk_size_tokens": NaN}}', id="chunking NaN"
+    ),
+    pytest.param("chunking_strategy", '{"a":' * 5000 + "1" + "}" * 5000, id="chunking nested too deep"),
+]
+
+
+@pytest.mark.parametrize(("field", "text"), UPLOAD_FIELDS)
+@pytest.mark.parametrize("wait", ["true", "false"])
+def test_an_upload_field_is_a_400_before_any_file_reaches_openai(
+    api, url, store, fake_openai, upload_dir, field, text, wait
+):
+    response = api.post(
+        url(f"/{store['id']}", wait=wait), {"files": [text_file("a.txt")], field: text}, format="multipart"
+    )
+    assert_invalid(response, field)
+    assert fake_openai.requests_to("POST", "/files") == []
+    assert fake_openai.files == {}
+    assert list(upload_dir.iterdir()) == []
+
+
+def test_an_upload_that_fails_in_this_server_leaves_no_file_at_openai(api, url, store, fake_openai, monkeypatch):
+    """Not a fault of OpenAI's (those are reported per file): a bug of ours still cleans up what it uploaded."""
+
+    def broken_batch(*args, **kwargs):
+        raise RuntimeError("a fault of this server")
+
+    monkeypatch.setattr(store_uploads, "create_file_batch", broken_batch)
+    with pytest.raises(RuntimeError):
+        api.post(url(f"/{store['id']}"), {"files": [text_file("a.txt"), text_file("b.txt")]}, format="multipart")
+    assert len(fake_openai.requests_to("POST", "/files")) == 2
+    assert fake_openai.files == {}
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")], ids=["NaN", "Infinity"])
+def test_an_answer_from_openai_holding_one_is_a_502(api, url, store, fake_openai, value):
+    fake_openai.vector_stores[store["id"]]["usage_bytes"] = value  # the fake writes it as NaN / Infinity
+
+    response = api.get(url(f"/{store['id']}"))
+    assert (response.status_code, response.json()["code"]) == (502, "openai_bad_response")

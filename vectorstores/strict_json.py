@@ -1,0 +1,47 @@
+"""JSON as it can travel on: to OpenAI, into the database, out in the API's answers.
+
+Python's `json.loads` takes `NaN` and `Infinity`, reads a number too large for a float (`1e999`) as
+infinity, and keeps `"\\ud800"` escapes as lone surrogates; none of them can be written back as JSON
+or UTF-8, so each would fail later, once something was already sent. Deep nesting fails with a
+RecursionError rather than a ValueError.
+"""
+
+import json
+import math
+
+
+class Unsendable(ValueError):
+    """JSON that Python reads but that could not be sent on."""
+
+
+def loads(text):
+    """`json.loads(text)`; raises ValueError for text that is not JSON, and Unsendable (a ValueError) for
+    JSON that could not be sent on (see the module)."""
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise Unsendable("nesting too deep") from None
+    if _may_hold_surrogates(text):
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise Unsendable("text that is not valid Unicode") from None
+    return data
+
+
+def _refuse_constant(name):
+    raise Unsendable(f"{name}, which is not a JSON number")
+
+
+def _finite_float(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise Unsendable(f"a number out of range ({text[:20]})")
+    return value
+
+
+def _may_hold_surrogates(text):
+    # Only a \u escape can make one: UTF-8 decoding refuses encoded surrogates.
+    if isinstance(text, (bytes, bytearray)):
+        return b"\\ud" in text.lower()
+    return "\\ud" in text.lower()
