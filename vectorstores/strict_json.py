@@ -42,6 +42,5 @@ def _finite_float(text):
 
 def _may_hold_surrogates(text):
     # Only a \u escape can make one: UTF-8 decoding refuses encoded surrogates.
-    if isinstance(text, (bytes, bytearray)):
-        return b"\\ud" in text.lower()
-    return "\\ud" in text.lower()
+    escapes = (b"\\ud", b"\\uD") if isinstance(text, (bytes, bytearray)) else ("\\ud", "\\uD")
+    return any(escape in text for escape in escapes)
