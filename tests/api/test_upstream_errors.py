@@ -88,6 +88,15 @@ def test_a_key_of_any_shape_is_redacted_wherever_a_message_echoes_it(api, url, c
     assert response.json()["detail"].startswith("Key *** ")
 
 
+@pytest.mark.parametrize("request_id", [f"{TEST_API_KEY}", f"req_{TEST_API_KEY}", "sk-proj-anotherkeyofitsown0123"])
+def test_a_request_id_echoing_a_key_is_redacted(api, url, fake_openai, request_id):
+    fake_openai.fail("GET", "/vector_stores/vs_1", 400, headers={"x-request-id": request_id})
+    response = api.get(url("/vs_1"))
+    assert response.status_code == 400
+    assert "***" in response.json()["openai_request_id"]
+    assert TEST_API_KEY not in response.content.decode() and "anotherkeyofitsown" not in response.content.decode()
+
+
 @pytest.mark.parametrize(
     "body",
     [

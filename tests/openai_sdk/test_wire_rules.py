@@ -246,6 +246,17 @@ def test_openais_faults_reach_the_sdk_as_its_error_classes(sdk, fake_openai, sto
     assert (bad_request.value.body["param"], bad_request.value.body["code"]) == ("name", "openai_bad_request")
 
 
+def test_an_upstream_param_or_request_id_echoing_the_key_is_redacted(sdk, store, fake_openai, credential):
+    """An answer may be hostile: what it names is shown without the key the request carried."""
+    key = credential.api_key
+    body = {"error": {"message": "Bad.", "type": "invalid_request_error", "param": f"key {key}", "code": None}}
+    fake_openai.fail("GET", f"/vector_stores/{store['id']}", 400, body=body, headers={"x-request-id": key})
+    with pytest.raises(openai.BadRequestError) as bad_request:
+        sdk.vector_stores.retrieve(store["id"])
+    assert bad_request.value.body["param"] == "key ***"
+    assert key not in bad_request.value.response.text
+
+
 def test_a_lost_upload_answer_leaves_no_file_behind(sdk, fake_openai):
     fake_openai.drop("POST", r"/files$", after_processing=True)
 

@@ -33,6 +33,7 @@ from .exceptions import (
     OpenAIStatusError,
     OpenAITimeout,
     OpenAIUnreachable,
+    key_sent_with,
 )
 from .plain_reads import PlainReads, json_or_none, tls_context
 
@@ -170,8 +171,7 @@ def map_openai_error(exc):
 def sent_key(exc):
     """The API key the failed request carried (whatever its shape), so that an echo of it can be redacted."""
     request = getattr(getattr(exc, "response", None), "request", None) or getattr(exc, "request", None)
-    authorization = request.headers.get("authorization", "") if request is not None else ""
-    return authorization.removeprefix("Bearer ").strip()
+    return key_sent_with(request)
 
 
 def _retry_after_header(headers):

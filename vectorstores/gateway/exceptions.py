@@ -21,6 +21,8 @@ and the raw `response`, when it answered. Which HTTP status the API answers with
         └── BatchTimeout             batch_timeout
 """
 
+from ..redaction import redact
+
 
 class GatewayError(Exception):
     """Something the gateway could not do. `report` holds more fields for the error's body (e.g. "files")."""
@@ -32,7 +34,9 @@ class GatewayError(Exception):
         self.message = message or self.default_message
         self.response = response  # OpenAI's raw (httpx2) response, when it answered
         self.upstream_status = response.status_code if response is not None else None
-        self.request_id = response.headers.get("x-request-id") if response is not None else None
+        self.request_id = None
+        if response is not None:
+            self.request_id = upstream_text(response, response.headers.get("x-request-id"))
         self.retry_after = None  # seconds, as the Retry-After header says them
         self.report = {}
         super().__init__(self.message)
@@ -53,6 +57,24 @@ class GatewayError(Exception):
         if self.request_id:
             body["openai_request_id"] = self.request_id
         return {**body, **self.report}
+
+
+def upstream_text(response, text):
+    """Text of an answer from OpenAI, as this server may show it: with no echo of the key the request carried
+    (an answer may be hostile, and a header or field hold anything)."""
+    if not isinstance(text, str):
+        return text
+    try:
+        request = response.request
+    except RuntimeError:  # httpx2's answer to a response built without its request
+        request = None
+    return redact(text, [key_sent_with(request)])
+
+
+def key_sent_with(request):
+    """The API key `request` carried, whatever its shape ("" for none), so that an echo of it can be redacted."""
+    authorization = request.headers.get("authorization", "") if request is not None else ""
+    return authorization.removeprefix("Bearer ").strip()
 
 
 class CredentialNotUsable(GatewayError):

@@ -13,6 +13,7 @@ from rest_framework import exceptions
 
 from ..api.exceptions import api_exception_handler, flatten_errors
 from ..gateway import GatewayError
+from ..gateway.exceptions import upstream_text
 
 TYPES = {401: "authentication_error", 403: "permission_error", 404: "not_found_error", 429: "rate_limit_error"}
 
@@ -47,7 +48,7 @@ def _upstream_param(upstream_response):
     """The `param` OpenAI's own error named, if it answered with one."""
     try:
         error = upstream_response.json()["error"]
-        return error["param"] if isinstance(error["param"], str) else None
+        return upstream_text(upstream_response, error["param"]) if isinstance(error["param"], str) else None
     except (AttributeError, ValueError, TypeError, KeyError):
         return None
 
