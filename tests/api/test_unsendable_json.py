@@ -1,6 +1,7 @@
 """JSON that Python reads but that could not be sent on: NaN, Infinity, numbers out of a float's range, lone
 surrogates, nesting too deep. From a caller it is a 400 before anything reaches OpenAI, in a JSON body or in
-a multipart upload's JSON fields; from OpenAI it is an answer this server cannot trust (502)."""
+a multipart upload's JSON fields; from OpenAI it is an answer this server cannot trust (502). NUL characters,
+which JSON can carry, are refused in a caller's text wherever it goes on, keys and free-form values included."""
 
 import pytest
 
@@ -87,3 +88,35 @@ def test_an_answer_from_openai_holding_one_is_a_502(api, url, store, fake_openai
 
     response = api.get(url(f"/{store['id']}"))
     assert (response.status_code, response.json()["code"]) == (502, "openai_bad_response")
+
+
+# --- NUL characters ---------------------------------------------------------------------------------
+
+NUL_BODIES = {
+    "search query": ("/{store}/search", {"query": "a\x00b"}),
+    "search query list": ("/{store}/search", {"query": ["a", "a\x00b"]}),
+    "filter value": ("/{store}/search", {"query": "a", "filters": {"type": "eq", "key": "k", "value": "v\x00"}}),
+    "filter value list": ("/{store}/search", {"query": "a", "filters": {"type": "in", "key": "k", "value": ["\x00"]}}),
+    "metadata key": ("", {"name": "x", "metadata": {"k\x00": "v"}}),
+    "attribute key": ("/{store}/files/{file}", {"attributes": {"k\x00": "v"}}),
+    "attribute value": ("/{store}/files/{file}", {"attributes": {"k": "v\x00"}}),
+}
+
+
+@pytest.mark.parametrize("case", list(NUL_BODIES))
+def test_a_nul_character_in_a_json_body_is_a_400_before_openai(api, url, store, attached_file, fake_openai, case):
+    path, body = NUL_BODIES[case]
+    fake_openai.requests.clear()
+    response = api.post(url(path.format(store=store["id"], file=attached_file["id"])), body, format="json")
+    assert_invalid(response)
+    assert "Null characters are not allowed." in str(response.json()["errors"])
+    assert fake_openai.requests == []
+
+
+@pytest.mark.parametrize("attributes", ['{"k\\u0000": "v"}', '{"k": "v\\u0000"}'], ids=["key", "value"])
+def test_a_nul_character_in_upload_attributes_is_a_400_before_openai(api, url, store, fake_openai, attributes):
+    response = api.post(
+        url(f"/{store['id']}"), {"files": [text_file("a.txt")], "attributes": attributes}, format="multipart"
+    )
+    assert_invalid(response, "attributes")
+    assert fake_openai.requests_to("POST", "/files") == []

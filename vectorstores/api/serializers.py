@@ -7,7 +7,7 @@ boolean, and unknown fields are rejected rather than silently dropped.
 
 import re
 
-from django.core.validators import RegexValidator
+from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
 from rest_framework import serializers
 
 from .. import strict_json
@@ -36,6 +36,13 @@ object_id_validator = RegexValidator(
 
 
 # --- strict JSON fields --------------------------------------------------------
+
+
+def refuse_null_characters(*texts):
+    """As DRF's CharField does, for text its fields do not check (keys, free-form values): NUL characters are
+    refused wherever a caller's text goes on (PostgreSQL's text columns cannot even hold them)."""
+    if any("\x00" in text for text in texts if isinstance(text, str)):
+        raise serializers.ValidationError(ProhibitNullCharactersValidator.message)
 
 
 class StrictCharField(serializers.CharField):
@@ -105,6 +112,7 @@ class MetadataField(serializers.DictField):
         if isinstance(data, dict):
             if len(data) > METADATA_MAX_PAIRS:
                 raise serializers.ValidationError(f"At most {METADATA_MAX_PAIRS} key-value pairs.")
+            refuse_null_characters(*data)
             long_keys = [key for key in data if len(key) > METADATA_KEY_MAX_LENGTH]
             if long_keys:
                 raise serializers.ValidationError(
@@ -153,6 +161,7 @@ class AttributesField(serializers.Field):
             self.fail("invalid")
         if len(data) > ATTRIBUTES_MAX_PAIRS:
             raise serializers.ValidationError(f"At most {ATTRIBUTES_MAX_PAIRS} attributes.")
+        refuse_null_characters(*data, *data.values())
         for key, value in data.items():
             if len(key) > ATTRIBUTE_KEY_MAX_LENGTH:
                 raise serializers.ValidationError(
@@ -441,6 +450,7 @@ class ComparisonFilterSerializer(StrictSerializer):
     def validate_value(self, value):
         scalar = (str, int, float, bool)
         if isinstance(value, scalar) or (isinstance(value, list) and all(isinstance(v, scalar) for v in value)):
+            refuse_null_characters(*(value if isinstance(value, list) else [value]))
             return value
         raise serializers.ValidationError("Must be a string, number, boolean, or a list of them.")
 
@@ -479,8 +489,10 @@ class SearchQueryField(serializers.Field):
 
     def to_internal_value(self, data):
         if isinstance(data, str) and data.strip():
+            refuse_null_characters(data)
             return data
         if isinstance(data, list) and data and all(isinstance(q, str) and q.strip() for q in data):
+            refuse_null_characters(*data)
             return data
         self.fail("invalid")
 
