@@ -350,6 +350,18 @@ def test_a_body_cut_short_is_a_connection_fault(user, answer):
         gateway.get_vector_store(credential_for(base_url, user), "vs_a")
 
 
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_not_followed(user, read_store, status):
+    """Not even to the same host: where a request goes is the credential's base URL, nothing else."""
+    with upstream() as (elsewhere, asked_elsewhere):
+        head = f"HTTP/1.1 {status} Moved\r\nLocation: {elsewhere}/vector_stores/vs_abc\r\n".encode()
+        # With a body that would pass for the store: only the status can refuse it.
+        answer = head + b"Content-Length: %d\r\n\r\n" % len(STORE_JSON) + STORE_JSON
+        with raw_upstream(answer) as base_url, pytest.raises(gateway.OpenAIBadResponse):
+            read_store(credential_for(base_url, user), "vs_abc")
+    assert asked_elsewhere == []
+
+
 # --- TLS ------------------------------------------------------------------------------------------------------
 
 

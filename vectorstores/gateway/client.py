@@ -86,8 +86,9 @@ class ClientCache:
             self._clients.pop(credential.pk, None)
             while self._clients and len(self._clients) >= app_settings.CLIENT_CACHE_SIZE:
                 self._clients.popitem(last=False)
-            # The SDK's own default client, held here for PlainReads behind a proxy.
-            http = PooledHttpClient(verify=tls_context())
+            # The SDK's own default client, held here for PlainReads behind a proxy; not following redirects,
+            # which could take a request (its body, if not its key) to a host the allow-list never admitted.
+            http = PooledHttpClient(verify=tls_context(), follow_redirects=False)
             client = openai.OpenAI(
                 api_key=credential.api_key,
                 # Never None, which would let the SDK take OPENAI_BASE_URL from the environment.
@@ -152,6 +153,10 @@ def map_openai_error(exc):
     if isinstance(exc, openai.APIConnectionError):
         return OpenAIUnreachable()
     if isinstance(exc, openai.APIStatusError):
+        if exc.status_code < 400:  # a redirect, which is not followed, or a status no call expects
+            return OpenAIBadResponse(
+                f"OpenAI answered {exc.status_code}, which this server does not follow.", response=exc.response
+            )
         body = json_or_none(exc.response)
         if exc.status_code < 500 and isinstance(body, dict) and _upstream_message(body) is _MALFORMED:
             return OpenAIBadResponse("OpenAI sent an error this server cannot read.", response=exc.response)

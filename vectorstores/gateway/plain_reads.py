@@ -233,8 +233,8 @@ def _read_answer(response):
 
 
 def _checked(answer):
-    """The answer, or the SDK's exception for an error status."""
-    if answer.status_code >= 400:
+    """The answer, or the SDK's exception for any other status than a success (a redirect is not followed)."""
+    if not 200 <= answer.status_code < 300:
         response = answer.http_response
         raise openai.APIStatusError(f"Error code: {answer.status_code}", response=response, body=json_or_none(response))
     return answer
