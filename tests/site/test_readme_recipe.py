@@ -85,6 +85,16 @@ def test_the_recipe_passes_djangos_checks_and_migrates(host_site):
     assert migrate.returncode == 0, migrate.stdout + migrate.stderr
 
 
+def test_the_recipe_passes_the_deployment_checks_of_its_apps(host_site):
+    """`check --deploy` also runs drf-spectacular's check, which builds a document of every view of the site:
+    the apps' views must fit it whatever the host's DEFAULT_SCHEMA_CLASS. (startproject's own settings warn,
+    and so may drf-spectacular about enum names in that document: warnings, see the README.)"""
+    env = site_env(host_site, CRYPTOGRAPHY_KEYS="recipe-key-new")
+    check = manage("check", "--deploy", cwd=host_site, env=env)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "drf_spectacular.E" not in check.stdout + check.stderr
+
+
 def test_the_recipes_site_passes_its_tests(host_site, monkeypatch):
     monkeypatch.setenv("CRYPTOGRAPHY_KEYS", "recipe-key-new")
     result = run_host_pytest(host_site, settings="hostsite.settings", pythonpath=[host_site])

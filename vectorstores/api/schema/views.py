@@ -23,7 +23,6 @@ from django.template.backends.django import DjangoTemplates
 from django.templatetags.static import static
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.settings import SPECTACULAR_DEFAULTS
-from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.renderers import TemplateHTMLRenderer
 
@@ -53,8 +52,8 @@ class SchemaView(SpectacularAPIView):
     custom_settings = DOCUMENT_SETTINGS
     generator_class = SchemaGenerator
     urlconf = None  # the site's whole URLconf, wherever the host mounts the API (not its SERVE_URLCONF)
+    schema = None  # in no document; DRF's way, which any schema generator honours (extend_schema needs the host's)
 
-    @extend_schema(exclude=True)
     def get(self, request, *args, **kwargs):
         with _one_document_at_a_time:
             return super().get(request, *args, **kwargs)
@@ -74,8 +73,8 @@ def _script_value(value):
 class SwaggerView(SpectacularSwaggerView):
     url_name = f"{APP_NAME}:schema"
     title = SCHEMA_SETTINGS["TITLE"]
+    schema = None  # in no document (see SchemaView)
 
-    @extend_schema(exclude=True)
     def get(self, request, *args, **kwargs):
         response = super().get(request, *args, **kwargs)
         favicon = DOCUMENT_SETTINGS["SWAGGER_UI_FAVICON_HREF"]
@@ -118,9 +117,9 @@ class OfflineRedocRenderer(TemplateHTMLRenderer):
 class RedocView(SpectacularRedocView):
     url_name = f"{APP_NAME}:schema"
     title = SCHEMA_SETTINGS["TITLE"]
+    schema = None  # in no document (see SchemaView)
     renderer_classes = [OfflineRedocRenderer]
 
-    @extend_schema(exclude=True)
     def get(self, request, *args, **kwargs):
         response = super().get(request, *args, **kwargs)
         redoc_settings = DOCUMENT_SETTINGS["REDOC_UI_SETTINGS"]
