@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+from django.db import router, transaction
 
 from credentials.fields import validate_typed_api_key
 from credentials.models import AccessMode, Credential
@@ -86,7 +86,7 @@ class Command(BaseCommand):
                 if hasattr(exc, "error_dict")
                 else f"api_key: {' '.join(exc.messages)}"
             ) from None
-        with transaction.atomic():
+        with transaction.atomic(using=router.db_for_write(Credential)):  # where the site's routers put it
             credential.save()
             credential.users.set(found_users)
             credential.groups.set(found_groups)

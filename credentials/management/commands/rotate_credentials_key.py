@@ -3,7 +3,7 @@ import re
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DEFAULT_DB_ALIAS, models, transaction
+from django.db import models, router, transaction
 from django.db.models import ExpressionWrapper, F
 
 from credentials.encryption import Undecryptable, current_keyring, newest_keyring
@@ -32,9 +32,12 @@ class Command(BaseCommand):
             "Its name, not the key.",
         )
         parser.add_argument("--dry-run", action="store_true", help="Do everything, then roll back: nothing changes.")
-        parser.add_argument("--database", default=DEFAULT_DB_ALIAS, help="The database to work on (default: default).")
+        parser.add_argument(
+            "--database", help="The database to work on (default: the one the site's routers write credentials to)."
+        )
 
     def handle(self, *args, old_key_env, dry_run, database, **options):
+        database = database or router.db_for_write(Credential)
         old_key = self._old_key(old_key_env)
         # Every key a stored value may be under: the site's own, then the old one named outside the list.
         readers = current_keyring(also=[old_key] if old_key is not None else [])
