@@ -34,9 +34,10 @@ def check_credential_settings(app_configs, **kwargs):
 
 @checks.register(checks.Tags.database)
 def check_stored_base_urls(app_configs, databases=None, **kwargs):
-    """Credentials whose base URL the allow-list no longer admits (their keys are not sent: the API answers 503).
+    """Credentials whose base URL the allow-list no longer admits. A warning, not an error: their keys are
+    not sent (the API answers 503), and narrowing the allow-list must not stop the next `migrate`.
 
-    A database check: run by `migrate` and by `check --database default`.
+    A database check: run by `migrate` and by `check --database <the alias that holds credentials>`.
     """
     from .endpoints import base_url_problem
     from .models import Credential
@@ -48,11 +49,11 @@ def check_stored_base_urls(app_configs, databases=None, **kwargs):
         except DatabaseError:  # not migrated yet: nothing stored to check
             continue
         errors += [
-            checks.Error(
+            checks.Warning(
                 f"Credential {name!r} ({pk}) has a base URL this site does not send keys to: {problem}",
                 hint="Change its base URL (typing its key again), or allow the host in "
                 "OPENAI_CREDENTIALS['ALLOWED_BASE_URL_HOSTS'].",
-                id="credentials.E003",
+                id="credentials.W003",
             )
             for pk, name, base_url in rows
             if (problem := base_url_problem(base_url))
