@@ -217,11 +217,23 @@ OPENAI_CREDENTIALS = {"CREDENTIAL_ADMIN_CLASS": "vectorstores.console.admin.Cred
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_api_keys": {"()": "vectorstores.redaction.RedactAPIKeysFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_api_keys"]}},
+    "filters": {
+        "redact_api_keys": {"()": "vectorstores.redaction.RedactAPIKeysFilter"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["redact_api_keys"]},
+        "mail_admins": {
+            "class": "vectorstores.redaction.RedactingAdminEmailHandler",
+            "level": "ERROR",
+            "filters": ["require_debug_false"],
+        },
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
-        # The SDK and its HTTP client log request details at DEBUG; keep them quiet.
+        # In place of the handlers Django gives its own loggers (a console and error mails, neither redacted).
+        "django": {"handlers": ["mail_admins"], "level": "INFO"},
+        # The SDK and its HTTP client log each request (and more at DEBUG); keep them quiet.
         "openai": {"level": "WARNING"},
         "httpx2": {"level": "WARNING"},
     },

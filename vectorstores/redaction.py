@@ -3,6 +3,8 @@
 import logging
 import re
 
+from django.utils.log import AdminEmailHandler
+
 # OpenAI keys start with "sk-" (sk-proj-..., sk-svcacct-...); masked echoes like "sk-ab***cd" count too.
 API_KEY_PATTERN = re.compile(r"\bsk-[A-Za-z0-9_*.\-]{3,}")
 
@@ -32,3 +34,13 @@ class RedactAPIKeysFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
         return True
+
+
+class RedactingAdminEmailHandler(AdminEmailHandler):
+    """Django's error mails to ADMINS (its `mail_admins` handler), with anything shaped like an OpenAI key
+    redacted from the subject and from the text and HTML reports, whose tracebacks show local variables."""
+
+    def send_mail(self, subject, message, *args, **kwargs):
+        if kwargs.get("html_message"):
+            kwargs["html_message"] = redact(kwargs["html_message"])
+        super().send_mail(redact(subject), redact(message), *args, **kwargs)

@@ -9,6 +9,7 @@ import time
 import uuid
 
 import pytest
+from django.utils.log import configure_logging
 
 from tests.conftest import TEST_API_KEY, client_for, text_file
 from vectorstores.redaction import RedactAPIKeysFilter, redact
@@ -51,6 +52,38 @@ def test_a_key_in_a_traceback_is_redacted(site_log):
     output = site_log.getvalue()
     assert "RuntimeError: bad key sk-***" in output
     assert TEST_API_KEY not in output
+
+
+@pytest.fixture
+def site_logging(settings):
+    """configure_logging(): Django's logging set up again as at start (its defaults, then the site's LOGGING), now
+    with the test's settings and output captured; as it was afterwards."""
+    yield lambda: configure_logging(settings.LOGGING_CONFIG, settings.LOGGING)
+    configure_logging(settings.LOGGING_CONFIG, settings.LOGGING)
+
+
+def test_djangos_own_loggers_write_no_key_and_each_line_once(site_logging, settings, capfd):
+    """Django gives its loggers a console handler of its own (DEBUG on): the site's LOGGING replaces it."""
+    settings.DEBUG = True
+    site_logging()
+    logging.getLogger("django.request").warning("calling with %s now", TEST_API_KEY)
+    err = capfd.readouterr().err
+    assert TEST_API_KEY not in err
+    assert err.count("calling with sk-*** now") == 1
+
+
+def test_djangos_error_mails_hold_no_key(site_logging, settings, mailoutbox):
+    """Its mails to ADMINS (DEBUG off) show the traceback with each frame's local variables."""
+    settings.DEBUG, settings.ADMINS = False, [("Admin", "admin@example.com")]
+    site_logging()
+    api_key = TEST_API_KEY  # a local variable of the failing frame
+    try:
+        raise RuntimeError(f"bad key {api_key}")
+    except RuntimeError:
+        logging.getLogger("django.request").error("failed with %s", api_key, exc_info=True)
+    [mail] = mailoutbox
+    assert "sk-***" in mail.body
+    assert TEST_API_KEY not in mail.subject + mail.body + "".join(content for content, _ in mail.alternatives)
 
 
 def test_the_sdk_debug_logs_of_a_full_scenario_hold_no_key(site_log, api, url, upload, fake_openai):
