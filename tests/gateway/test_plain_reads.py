@@ -3,6 +3,7 @@ the SDK sends, on keep-alive connections, with certificates verified as the SDK 
 
 import contextlib
 import datetime
+import gzip
 import http.client
 import http.server
 import ipaddress
@@ -360,6 +361,51 @@ def test_a_redirect_is_not_followed(user, read_store, status):
         with raw_upstream(answer) as base_url, pytest.raises(gateway.OpenAIBadResponse):
             read_store(credential_for(base_url, user), "vs_abc")
     assert asked_elsewhere == []
+
+
+# --- answers through the SDK --------------------------------------------------------------------------------
+
+
+def sdk_list(credential):
+    return client.call(client.clients.get(credential).vector_stores.with_raw_response.list, expect="list")
+
+
+LIST_JSON = b'{"object": "list", "data": [' + b", ".join([STORE_JSON] * 40) + b'], "has_more": false}'
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        HEAD + b"Content-Length: %d\r\n\r\n" % len(LIST_JSON) + LIST_JSON,
+        HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + chunked(LIST_JSON),
+        HEAD + b"Connection: close\r\n\r\n" + LIST_JSON,
+        HEAD
+        + b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(gzip.compress(b"{}"))
+        + gzip.compress(b"{}"),
+    ],
+    ids=["sized", "chunked", "to the close", "gzip, unasked"],
+)
+def test_an_sdk_answer_longer_than_the_cap_or_encoded_is_refused(user, monkeypatch, answer):
+    monkeypatch.setattr(plain_reads, "MAX_SDK_ANSWER_BYTES", len(LIST_JSON) - 1)
+    with raw_upstream(answer) as base_url, pytest.raises(gateway.OpenAIBadResponse):
+        sdk_list(credential_for(base_url, user))
+
+
+def test_an_sdk_answer_up_to_the_cap_is_read(user, monkeypatch):
+    monkeypatch.setattr(plain_reads, "MAX_SDK_ANSWER_BYTES", len(LIST_JSON))
+    answer = HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + chunked(LIST_JSON)
+    with raw_upstream(answer) as base_url:
+        assert len(sdk_list(credential_for(base_url, user))["data"]) == 40
+
+
+def test_a_long_list_is_a_502_asked_once(api, url, fake_openai, monkeypatch):
+    """Not retried: it would come the same way again."""
+    for n in range(30):
+        fake_openai.create_vector_store(name=f"store {n}")
+    monkeypatch.setattr(plain_reads, "MAX_SDK_ANSWER_BYTES", 2000)
+    response = api.get(url(limit=30))
+    assert (response.status_code, response.json()["code"]) == (502, "openai_bad_response")
+    assert len(fake_openai.requests_to("GET", "/vector_stores")) == 1
 
 
 # --- TLS ------------------------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from .exceptions import (
     OpenAIUnreachable,
     key_sent_with,
 )
-from .plain_reads import PlainReads, json_or_none, tls_context
+from .plain_reads import AnswerTooLong, PlainReads, json_or_none, refuse_long_answers, tls_context
 
 if TYPE_CHECKING:
     from credentials.models import Credential
@@ -86,9 +86,7 @@ class ClientCache:
             self._clients.pop(credential.pk, None)
             while self._clients and len(self._clients) >= app_settings.CLIENT_CACHE_SIZE:
                 self._clients.popitem(last=False)
-            # The SDK's own default client, held here for PlainReads behind a proxy; not following redirects,
-            # which could take a request (its body, if not its key) to a host the allow-list never admitted.
-            http = PooledHttpClient(verify=tls_context(), follow_redirects=False)
+            http = PooledHttpClient()  # held here for PlainReads behind a proxy
             client = openai.OpenAI(
                 api_key=credential.api_key,
                 # Never None, which would let the SDK take OPENAI_BASE_URL from the environment.
@@ -118,8 +116,24 @@ class ClientCache:
 
 
 class PooledHttpClient(openai.DefaultHttpxClient):
-    """The SDK's default HTTP client, whose pool closes when a replaced client is collected (as the SDK's own
-    wrapper does; given as `http_client`, the SDK leaves closing it to us)."""
+    """The SDK's default HTTP client, set for answers that may be hostile:
+
+    - verified with the one TLS context of every call to OpenAI (`tls_context`);
+    - following no redirect, which could take a request (its body, if not its key) to a host the allow-list
+      never admitted;
+    - asking for answers as they are, and refusing one that is encoded anyway or longer than
+      MAX_SDK_ANSWER_BYTES (plain_reads), so that no answer can make a worker hold gigabytes.
+
+    Its pool closes when a replaced client is collected (as the SDK's own wrapper does; given as `http_client`,
+    the SDK leaves closing it to us)."""
+
+    def __init__(self):
+        super().__init__(
+            verify=tls_context(),
+            follow_redirects=False,
+            headers={"Accept-Encoding": "identity"},
+            event_hooks={"response": [refuse_long_answers]},
+        )
 
     def __del__(self):
         with contextlib.suppress(Exception):
@@ -152,6 +166,8 @@ def map_openai_error(exc):
         return OpenAITimeout()
     if isinstance(exc, openai.APIConnectionError):
         return OpenAIUnreachable()
+    if isinstance(exc, AnswerTooLong):
+        return OpenAIBadResponse(str(exc))
     if isinstance(exc, openai.APIStatusError):
         if exc.status_code < 400:  # a redirect, which is not followed, or a status no call expects
             return OpenAIBadResponse(

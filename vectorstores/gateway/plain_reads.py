@@ -43,6 +43,9 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 # One object's JSON is a few KiB: a longer answer is refused, unread when its length says so (a hostile
 # or broken upstream cannot make a worker hold gigabytes).
 MAX_ANSWER_BYTES = 8 * 1024 * 1024
+# The longest answer read through the SDK: a list page of 100 objects, search results or a page of a file's
+# content take a few MiB at most.
+MAX_SDK_ANSWER_BYTES = 64 * 1024 * 1024
 # Exceptions of a request on a kept-alive connection that the server closed while it was idle.
 _CLOSED_WHILE_IDLE = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)  # RemoteDisconnected too
 
@@ -230,6 +233,39 @@ def _read_answer(response):
         raise http.client.IncompleteRead(body)
     response.close()
     return body
+
+
+class AnswerTooLong(openai.OpenAIError):
+    """An answer from OpenAI longer than this server reads, or encoded when none was asked for. An OpenAIError,
+    so that the SDK passes it on as it is (any other exception it would call a connection error, and retry)."""
+
+
+class _CappedStream(httpx2.SyncByteStream):
+    def __init__(self, stream, limit):
+        self._stream, self._limit = stream, limit
+
+    def __iter__(self):
+        read = 0
+        for chunk in self._stream:
+            read += len(chunk)
+            if read > self._limit:
+                raise AnswerTooLong(f"OpenAI's answer was longer than {self._limit} bytes.")
+            yield chunk
+
+    def close(self):
+        self._stream.close()
+
+
+def refuse_long_answers(response):
+    """An httpx2 response hook (the SDK clients'): before the body is read, refuse what its headers already show,
+    and read the rest no further than MAX_SDK_ANSWER_BYTES."""
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding != "identity":
+        raise AnswerTooLong(f"OpenAI's answer came in an encoding this server did not ask for ({encoding}).")
+    length = response.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_SDK_ANSWER_BYTES:
+        raise AnswerTooLong(f"OpenAI's answer was longer than {MAX_SDK_ANSWER_BYTES} bytes.")
+    response.stream = _CappedStream(response.stream, MAX_SDK_ANSWER_BYTES)
 
 
 def _checked(answer):
