@@ -108,10 +108,10 @@ class StoreFileRecord(models.Model):
 
 
 class FileRecord(models.Model):
-    """An OpenAI File a user uploaded through the OpenAI-compatible `POST /files`: whose it is, and the File as
-    the site last saw it. `GET /files` lists a caller's own from these rows, and in owned mode nobody else
-    attaches, reads or deletes the File (unless it is in a store they reach). (Files uploaded into a store
-    by the API or the console are known by their store: StoreFileRecord.)"""
+    """An OpenAI File a user uploaded through the site (the OpenAI-compatible `POST /files`, or an upload into a
+    store by the API or the console): whose it is, and the File as the site last saw it. `GET /files` lists a
+    caller's own from these rows, and in owned mode nobody else attaches, reads or deletes the File (unless it
+    is in a store they reach), also once no store holds it."""
 
     credential = models.ForeignKey("credentials.Credential", on_delete=models.CASCADE, related_name="file_records")
     file_id = models.CharField(max_length=128)

@@ -36,6 +36,7 @@ from vectorstores.api.serializers import (
     METADATA_MAX_PAIRS,
 )
 from vectorstores.console.views import Console
+from vectorstores.models import FileRecord
 
 pytestmark = pytest.mark.django_db
 
@@ -957,6 +958,9 @@ def test_uploading_from_the_console(csrf_client, credential, store, fake_openai,
     page = csrf_client.get(console_url("vector_store", credential, store["id"]))
     assert (constants.SUCCESS, message) in messages_of(page)
     assert "résumé 日本.txt" in page.content.decode()
+    # The Files are the uploader's, as those of an upload through the API (see tests/ownership).
+    records = FileRecord.objects.filter(credential=credential).values_list("file_id", "owner__username")
+    assert sorted(records) == sorted((file["id"], "admin") for file in uploaded)
 
 
 def test_an_upload_passes_the_chunking_strategy_on(csrf_client, credential, store, fake_openai, upload_dir):

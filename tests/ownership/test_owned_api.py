@@ -313,6 +313,22 @@ def test_a_file_in_another_users_store_cannot_be_attached(owned, alice, bob, ali
     assert upstream_calls(fake_openai) == before
 
 
+@pytest.mark.parametrize("how", ["detached", "its store deleted"])
+def test_a_file_uploaded_into_a_store_stays_its_uploaders_once_no_store_holds_it(
+    owned, alice, bob, alices_file, fake_openai, how
+):
+    store, file_id = alices_file
+    path = f"/{store['id']}/files/{file_id}" if how == "detached" else f"/{store['id']}"
+    assert call(alice, owned, "delete", path).status_code == 200
+    assert file_id in fake_openai.files
+
+    bobs = create(bob, owned, "bob's")
+    response = call(bob, owned, "post", f"/{bobs['id']}/files", {"file_id": file_id})
+    assert (response.status_code, response.json()["code"]) == (404, "file_not_found")
+    alices_other = create(alice, owned, "alice's other")
+    assert call(alice, owned, "post", f"/{alices_other['id']}/files", {"file_id": file_id}).status_code == 200
+
+
 def test_files_a_new_store_is_created_with_are_recorded_as_its_creators(owned, alice, fake_openai):
     file = fake_openai.create_file("start.txt", b"first words")
     store = call(alice, owned, "post", "", {"name": "with a file", "file_ids": [file["id"]]}).json()

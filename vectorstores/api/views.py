@@ -180,6 +180,7 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
             wait=wait,
         )
         ownership.record_store_files(self.access, [file["id"] for file in uploaded.files])
+        ownership.record_files_uploaded_to_store(self.access, uploaded.files)
         return Response(uploaded.files) if wait else self._batch_accepted(request, store_id, uploaded.batch)
 
     @document.attach_files

@@ -54,6 +54,7 @@ class ConsoleUploadView(StreamedUploadMixin, APIView):
             credential, store_id, body["files"], chunking_strategy=body.get("chunking_strategy")
         ).files
         ownership.record_store_files(self.access, [file["id"] for file in uploaded])
+        ownership.record_files_uploaded_to_store(self.access, uploaded)
         # The admin's messages and history take Django's request: DRF documents `_request` as the way to it.
         self.console.uploaded(request._request, credential, store_id, uploaded)
         return Response(uploaded)
