@@ -3,6 +3,7 @@
 import logging
 import re
 
+from django.conf import settings
 from django.utils.log import AdminEmailHandler
 
 # OpenAI keys start with "sk-" (sk-proj-..., sk-svcacct-...); masked echoes like "sk-ab***cd" count too.
@@ -39,6 +40,11 @@ class RedactAPIKeysFilter(logging.Filter):
 class RedactingAdminEmailHandler(AdminEmailHandler):
     """Django's error mails to ADMINS (its `mail_admins` handler), with anything shaped like an OpenAI key
     redacted from the subject and from the text and HTML reports, whose tracebacks show local variables."""
+
+    def emit(self, record):
+        # As Django's own handler does (its check skips a handler that overrides send_mail): no ADMINS, no report.
+        if settings.ADMINS:
+            super().emit(record)
 
     def send_mail(self, subject, message, *args, **kwargs):
         if kwargs.get("html_message"):
