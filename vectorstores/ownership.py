@@ -431,19 +431,16 @@ def record_uploaded_file(access, file):
 def record_files_uploaded_to_store(access, files):
     """Remember the Files (OpenAI's File objects) an upload into a store just made, as the request's user's, as
     record_uploaded_file does for POST /files: they stay theirs once no store holds them, so nobody else can
-    attach them then. A File the site already knows keeps the owner it has (OpenAI's answer is not believed)."""
-    FileRecord.objects.bulk_create(
-        [
-            FileRecord(
+    attach them then. A File the site already knows keeps the owner it has (OpenAI's answer is not believed).
+    One INSERT each, no transaction (uploads run side by side)."""
+    for file in files:
+        with suppress(IntegrityError):
+            FileRecord.objects.create(
                 credential=access.credential,
                 file_id=file["id"],
                 owner=access.user,
                 **_snapshot_fields(file, "file_created_at"),
             )
-            for file in files
-        ],
-        ignore_conflicts=True,
-    )
 
 
 def remember_file(access, file):

@@ -5,6 +5,7 @@ settings.py and urls.py, and its testing example becomes the site's own tests; t
 Django's checks, migrates, and its tests use the API, the docs pages and the console.
 """
 
+import re
 import subprocess
 import sys
 
@@ -87,12 +88,15 @@ def test_the_recipe_passes_djangos_checks_and_migrates(host_site):
 
 def test_the_recipe_passes_the_deployment_checks_of_its_apps(host_site):
     """`check --deploy` also runs drf-spectacular's check, which builds a document of every view of the site:
-    the apps' views must fit it whatever the host's DEFAULT_SCHEMA_CLASS. (startproject's own settings warn,
-    and so may drf-spectacular about enum names in that document: warnings, see the README.)"""
+    the apps' views must fit it whatever the host's DEFAULT_SCHEMA_CLASS. (startproject's own settings warn, and
+    may fail; drf-spectacular may warn about enum names in that document, see the README.)"""
     env = site_env(host_site, CRYPTOGRAPHY_KEYS="recipe-key-new")
     check = manage("check", "--deploy", cwd=host_site, env=env)
-    assert check.returncode == 0, check.stdout + check.stderr
-    assert "drf_spectacular.E" not in check.stdout + check.stderr
+    output = check.stdout + check.stderr
+    assert "System check identified" in output or check.returncode == 0, output  # it ran
+    # Errors of startproject's own settings may stand (Django 6.1's console mailer is mail.E001); none of ours.
+    errors = set(re.findall(r"\(([\w.]+\.E\d+)\)", output))
+    assert {error for error in errors if not error.startswith(("mail.", "security."))} == set(), output
 
 
 def test_the_recipes_site_passes_its_tests(host_site, monkeypatch):
