@@ -414,12 +414,7 @@ def record_uploaded_file(access, file):
     If recording fails otherwise, the File is deleted at OpenAI again, so that nobody is left with a File
     nobody owns (which anyone could then attach)."""
     try:
-        FileRecord.objects.create(
-            credential=access.credential,
-            file_id=file["id"],
-            owner=access.user,
-            **_snapshot_fields(file, "file_created_at"),
-        )
+        _create_file_record(access, file)
     except IntegrityError:
         raise gateway.OpenAIBadResponse("OpenAI answered with the id of a File this site already knows.") from None
     except Exception:
@@ -435,12 +430,14 @@ def record_files_uploaded_to_store(access, files):
     One INSERT each, no transaction (uploads run side by side)."""
     for file in files:
         with suppress(IntegrityError):
-            FileRecord.objects.create(
-                credential=access.credential,
-                file_id=file["id"],
-                owner=access.user,
-                **_snapshot_fields(file, "file_created_at"),
-            )
+            _create_file_record(access, file)
+
+
+def _create_file_record(access, file):
+    """One INSERT: the File (OpenAI's File object) is the request's user's."""
+    return FileRecord.objects.create(
+        credential=access.credential, file_id=file["id"], owner=access.user, **_snapshot_fields(file, "file_created_at")
+    )
 
 
 def remember_file(access, file):
