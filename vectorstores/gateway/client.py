@@ -34,6 +34,7 @@ from .exceptions import (
     OpenAITimeout,
     OpenAIUnreachable,
     key_sent_with,
+    upstream_text,
 )
 from .plain_reads import AnswerTooLong, PlainReads, json_or_none, refuse_long_answers, tls_context
 
@@ -177,7 +178,7 @@ def map_openai_error(exc):
         if exc.status_code < 500 and isinstance(body, dict) and _upstream_message(body) is _MALFORMED:
             return OpenAIBadResponse("OpenAI sent an error this server cannot read.", response=exc.response)
         message = _upstream_message(body)
-        message = redact(message, [sent_key(exc)]) if isinstance(message, str) else ""
+        message = upstream_text(exc.response, message) if isinstance(message, str) else ""
         if exc.status_code == 401:
             message = "OpenAI rejected the credential's API key."  # its message echoes part of the key
         elif exc.status_code >= 500:
