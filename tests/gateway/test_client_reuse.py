@@ -89,7 +89,10 @@ def test_past_the_cache_size_the_least_recently_used_client_is_dropped(three_cre
 def test_a_dropped_client_is_rebuilt_and_works(api, url, credential, fake_openai, settings, three_credentials):
     settings.OPENAI_VECTOR_STORES = {"CLIENT_CACHE_SIZE": 1}
     assert api.get(url()).status_code == 200
+    first = weakref.ref(gateway.clients.get(credential))
     gateway.clients.get(three_credentials[0])  # takes the only place
+    gc.collect()
+    assert first() is None  # dropped
 
     assert api.get(url()).status_code == 200
     assert fake_openai.requests[-1].headers["authorization"] == f"Bearer {credential.api_key}"
