@@ -39,6 +39,30 @@ def test_each_user_has_their_own_allowance(api, url, credential, other_user, fak
     assert client_for(other_user).get(url()).status_code == 200
 
 
+@pytest.fixture(params=["no token", "a wrong token", "OpenAI-compatible, no token"])
+def refused_call(request, url, credential, store):
+    """A call the API refuses with 401, in one of the ways a caller can fail to sign in, and how to read
+    the error code of its answer."""
+    client = client_for(None)
+    if request.param == "a wrong token":
+        client.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
+    if request.param.startswith("OpenAI-compatible"):
+        path = f"/api/openai/{credential.pk}/v1/vector_stores/{store}"
+        return lambda: client.get(path), lambda body: body["error"]["code"]
+    return lambda: client.get(url()), lambda body: body["code"]
+
+
+@pytest.mark.usefixtures("three_per_minute")
+def test_refused_callers_are_throttled_per_ip(refused_call, api, url, fake_openai):
+    call, error_code = refused_call
+    assert [call().status_code for _ in range(3)] == [401, 401, 401]
+    response = call()
+    assert response.status_code == 429
+    assert error_code(response.json()) == "throttled"
+    assert 0 < int(response["Retry-After"]) <= 60
+    assert api.get(url()).status_code == 200  # a signed-in user at the same IP keeps their own allowance
+
+
 class TenPerHour(UserRateThrottle):
     rate = "10/hour"
 

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
 from django.utils.module_loading import import_string
 from drf_spectacular.openapi import AutoSchema
-from rest_framework import serializers, status, viewsets
+from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -65,6 +65,20 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
         configured = app_settings.PERMISSION_CLASSES
         classes = api_settings.DEFAULT_PERMISSION_CLASSES if configured is None else map(import_string, configured)
         return [IsAuthenticated(), *(permission() for permission in classes)]
+
+    def perform_authentication(self, request):
+        try:
+            super().perform_authentication(request)
+        except exceptions.AuthenticationFailed:
+            self.check_throttles(request)  # guessing tokens counts against the caller's anonymous rate
+            raise
+
+    def permission_denied(self, request, message=None, code=None):
+        # DRF checks throttles after permissions, so without this an anonymous caller is answered 401
+        # forever and never counted: its rate (per IP) applies to refused calls too.
+        if request.authenticators and not request.successful_authenticator:
+            self.check_throttles(request)
+        super().permission_denied(request, message, code)
 
     def get_exception_handler(self):
         # Our error shape without asking the host site to change EXCEPTION_HANDLER.
