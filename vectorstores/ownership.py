@@ -423,11 +423,24 @@ def record_uploaded_file(access, file):
         raise
 
 
-def record_files_uploaded_to_store(access, files):
-    """Remember the Files (OpenAI's File objects) an upload into a store just made, as the request's user's, as
+def upload_files_to_store(access, store_id, uploads, **options):
+    """gateway.upload_files_to_store into the request's store, recording what the upload leaves at OpenAI as the
+    request's user's, when it fails too (some Files may be in the store, or their cleanup may have failed)."""
+    try:
+        uploaded = gateway.upload_files_to_store(access.credential, store_id, uploads, **options)
+    except gateway.GatewayError as failed:
+        _record_files_uploaded_to_store(access, failed.files_left, failed.files_in_store)
+        raise
+    _record_files_uploaded_to_store(access, uploaded.files, [file["id"] for file in uploaded.files])
+    return uploaded
+
+
+def _record_files_uploaded_to_store(access, files, attached_ids):
+    """Remember the Files (OpenAI's File objects) an upload into a store made, as the request's user's, as
     record_uploaded_file does for POST /files: they stay theirs once no store holds them, so nobody else can
     attach them then. A File the site already knows keeps the owner it has (OpenAI's answer is not believed).
-    One INSERT each, no transaction (uploads run side by side)."""
+    One INSERT each, no transaction (uploads run side by side). `attached_ids`: those now in the store."""
+    record_store_files(access, attached_ids)
     for file in files:
         with suppress(IntegrityError):
             _create_file_record(access, file)

@@ -11,7 +11,7 @@ from django.contrib.auth.models import Permission
 
 from tests.conftest import API_ROOT, assert_invalid, client_for, text_file
 from vectorstores import gateway, ownership
-from vectorstores.models import AuditEntry, StoreFileRecord, StoreRecord
+from vectorstores.models import AuditEntry, FileRecord, StoreFileRecord, StoreRecord
 from vectorstores.testing.fake_openai import state
 
 pytestmark = pytest.mark.django_db
@@ -327,6 +327,28 @@ def test_a_file_uploaded_into_a_store_stays_its_uploaders_once_no_store_holds_it
     assert (response.status_code, response.json()["code"]) == (404, "file_not_found")
     alices_other = create(alice, owned, "alice's other")
     assert call(alice, owned, "post", f"/{alices_other['id']}/files", {"file_id": file_id}).status_code == 200
+
+
+@pytest.mark.parametrize("how", ["in the store, its batch partly failed", "left behind, its cleanup failed"])
+def test_files_a_failed_upload_leaves_at_openai_are_the_uploaders(owned, alice, bob, fake_openai, upload_dir, how):
+    store = create(alice, owned, "alice's notes")
+    fake_openai.failing_filenames = {"bad.txt"}
+    if how.startswith("left behind"):
+        fake_openai.fail("DELETE", "/files/.*", 500, times=100)
+    files = [text_file("good.txt"), text_file("bad.txt")]
+    response = call(alice, owned, "post", f"/{store['id']}", {"files": files}, "multipart")
+    assert response.status_code == 500, response.content
+    report = response.json()["files"]
+    left = {file["id"] for file in report if not file["file_deleted"]}
+    assert len(left) == (2 if how.startswith("left behind") else 1) and left <= set(fake_openai.files)
+    assert set(FileRecord.objects.filter(owner=alice).values_list("file_id", flat=True)) == left
+    in_store = {file["id"] for file in report if file["status"] == "completed"}
+    assert set(StoreFileRecord.objects.values_list("file_id", flat=True)) == in_store
+
+    bobs = create(bob, owned, "bob's")
+    for file_id in left:
+        response = call(bob, owned, "post", f"/{bobs['id']}/files", {"file_id": file_id})
+        assert (response.status_code, response.json()["code"]) == (404, "file_not_found")
 
 
 def test_files_a_new_store_is_created_with_are_recorded_as_its_creators(owned, alice, fake_openai):

@@ -185,16 +185,14 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
     def upload_files(self, request, store_id, **host_url_kwargs):
         wait = validated(WaitQuerySerializer, request.query_params)["wait"]
         body = self.validated_upload(request)
-        uploaded = gateway.upload_files_to_store(
-            self.credential,
+        uploaded = ownership.upload_files_to_store(
+            self.access,
             store_id,
             body["files"],
             chunking_strategy=body.get("chunking_strategy"),
             attributes=body.get("attributes"),
             wait=wait,
         )
-        ownership.record_store_files(self.access, [file["id"] for file in uploaded.files])
-        ownership.record_files_uploaded_to_store(self.access, uploaded.files)
         return Response(uploaded.files) if wait else self._batch_accepted(request, store_id, uploaded.batch)
 
     @document.attach_files

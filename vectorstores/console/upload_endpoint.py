@@ -3,7 +3,7 @@
 The page's script posts the files here (an XHR, so it can show the transfer's progress). The body
 goes through exactly what the API's upload does (`StreamedUploadMixin`): `LimitedTemporaryFileUploadHandler`
 streams it to disk under the same limits, `UploadParser` checks the raw file names, `UploadSerializer`
-the file types, and `gateway.upload_files_to_store` uploads and attaches them. Answers are JSON: the
+the file types, and `ownership.upload_files_to_store` uploads and attaches them. Answers are JSON: the
 uploaded File objects, or an error in the API's shape (`api_exception_handler`).
 
 It is mounted with the console under the admin site, not the API's URLs, so it works however a
@@ -20,7 +20,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import gateway, ownership
+from .. import ownership
 from ..api.exceptions import CredentialNotFound, api_exception_handler
 from ..api.multipart import StreamedUploadMixin, UploadParser
 from .views import UnusableCredential
@@ -50,11 +50,9 @@ class ConsoleUploadView(StreamedUploadMixin, APIView):
     def post(self, request, object_id, store_id):
         body = self.validated_upload(request)
         credential = self.access.credential
-        uploaded = gateway.upload_files_to_store(
-            credential, store_id, body["files"], chunking_strategy=body.get("chunking_strategy")
+        uploaded = ownership.upload_files_to_store(
+            self.access, store_id, body["files"], chunking_strategy=body.get("chunking_strategy")
         ).files
-        ownership.record_store_files(self.access, [file["id"] for file in uploaded])
-        ownership.record_files_uploaded_to_store(self.access, uploaded)
         # The admin's messages and history take Django's request: DRF documents `_request` as the way to it.
         self.console.uploaded(request._request, credential, store_id, uploaded)
         return Response(uploaded)

@@ -29,6 +29,10 @@ class GatewayError(Exception):
 
     code = "gateway_error"
     default_message = "The request to OpenAI failed."
+    # A failed upload's OpenAI Files that remain (their cleanup failed, or they were already in the store),
+    # and the ids of those in the store: whoever owns them is recorded all the same.
+    files_left = ()
+    files_in_store = ()
 
     def __init__(self, message=None, *, response=None):
         self.message = message or self.default_message

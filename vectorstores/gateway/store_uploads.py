@@ -196,7 +196,10 @@ def _upload_error(error, summary, outcomes):
     message = f"{summary}: {error}"
     if leftovers:
         message += f" Cleanup failed; these OpenAI files may remain: {', '.join(leftovers)}."
-    return error.with_report(message, files=[outcome.report() for outcome in outcomes])
+    failed = error.with_report(message, files=[outcome.report() for outcome in outcomes])
+    failed.files_left = [outcome.file for outcome in outcomes if outcome.file and not outcome.file_deleted]
+    failed.files_in_store = [outcome.file_id for outcome in outcomes if outcome.status == "completed"]
+    return failed
 
 
 def _upload_files(client, uploads, outcomes):
