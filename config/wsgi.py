@@ -45,38 +45,51 @@ class DropProcessEnvironment:
         return self.app(environ, start_response)
 
 
-class RejectNonTextCharsets:
-    """Answers 415 to a request whose Content-Type names a codec that is not a text encoding.
+class RejectUnreadableContentTypes:
+    """Answers 415 to a request whose Content-Type Django cannot build a request from.
 
-    Django decodes the query string with the declared charset while it builds the request,
-    before any middleware runs; "charset=rot13" or "charset=bz2_codec" make that raise (a 500).
+    Django parses the header and decodes the query string with its charset while it builds the request,
+    before any middleware runs: a parameter in an unknown RFC 2231 encoding (`x*=bogus''a`), or a charset
+    that is no ASCII-compatible text encoding ("rot13", "bz2_codec", "undefined", "idna"), makes that raise
+    (a 500 with no body).
     """
 
     def __init__(self, app):
         self.app = app
 
     def __call__(self, environ, start_response):
-        _, params = parse_header_parameters(environ.get("CONTENT_TYPE", ""))
+        try:
+            _, params = parse_header_parameters(environ.get("CONTENT_TYPE", ""))
+        except ValueError:
+            return _unsupported(start_response, "The Content-Type header cannot be read.")
         charset = params.get("charset")
-        if charset and not _is_text_encoding(charset):
-            from vectorstores.api.exceptions import error_body  # once Django is set up: DRF reads its settings
-
-            body = json.dumps(error_body(f"Unsupported charset {charset!r}.", "unsupported_media_type"))
-            start_response("415 Unsupported Media Type", [("Content-Type", "application/json")])
-            return [body.encode()]
+        if charset and not _reads_ascii_as_ascii(charset):
+            return _unsupported(start_response, f"Unsupported charset {charset!r}.")
         return self.app(environ, start_response)
 
 
-def _is_text_encoding(name):
+# Every printable ASCII character, and an escape that some codecs (raw_unicode_escape) turn into a lone surrogate.
+ASCII_PROBE = bytes(range(0x20, 0x7F)) + b"\\ud800"
+
+
+def _reads_ascii_as_ascii(name):
     try:
         codecs.lookup(name)
     except LookupError:
         return True  # unknown charsets Django ignores by itself
     try:
-        "".encode(name)  # str.encode() takes text encodings only
-    except LookupError:
+        # str.encode() takes text encodings only; "undefined" and "idna" raise, "utf-16" and "utf-7" differ.
+        text = ASCII_PROBE.decode("ascii")
+        return ASCII_PROBE.decode(name) == text and text.encode(name) == ASCII_PROBE
+    except (LookupError, ValueError):
         return False
-    return True
 
 
-application = DropProcessEnvironment(RejectNonTextCharsets(get_wsgi_application()))
+def _unsupported(start_response, message):
+    from vectorstores.api.exceptions import error_body  # once Django is set up: DRF reads its settings
+
+    start_response("415 Unsupported Media Type", [("Content-Type", "application/json")])
+    return [json.dumps(error_body(message, "unsupported_media_type")).encode()]
+
+
+application = DropProcessEnvironment(RejectUnreadableContentTypes(get_wsgi_application()))

@@ -15,13 +15,23 @@ class Unsendable(ValueError):
 
 
 def loads(text):
-    """`json.loads(text)`; raises ValueError for text that is not JSON, and Unsendable (a ValueError) for
-    JSON that could not be sent on (see the module)."""
+    """`json.loads(text)` of text, or of bytes in UTF-8; raises ValueError for what is not JSON, and Unsendable (a
+    ValueError) for JSON that could not be sent on (see the module)."""
+    if isinstance(text, (bytes, bytearray)):
+        try:
+            # Decoded here, strictly: json.loads would decode UTF-8's encoded surrogates (b"\xed\xa0\x80") too.
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Unsendable("bytes that are not UTF-8") from None
+        may_hold_surrogates = "\\ud" in text or "\\uD" in text  # only an escape makes one in UTF-8
+    else:
+        # Text decoded from another charset (a multipart field's, say) may hold one itself: then it is not ASCII.
+        may_hold_surrogates = "\\ud" in text or "\\uD" in text or not text.isascii()
     try:
         data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except RecursionError:
         raise Unsendable("nesting too deep") from None
-    if _may_hold_surrogates(text):
+    if may_hold_surrogates:
         try:
             json.dumps(data, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
@@ -38,9 +48,3 @@ def _finite_float(text):
     if not math.isfinite(value):
         raise Unsendable(f"a number out of range ({text[:20]})")
     return value
-
-
-def _may_hold_surrogates(text):
-    # Only a \u escape can make one: UTF-8 decoding refuses encoded surrogates.
-    escapes = (b"\\ud", b"\\uD") if isinstance(text, (bytes, bytearray)) else ("\\ud", "\\uD")
-    return any(escape in text for escape in escapes)

@@ -5,6 +5,7 @@ which JSON can carry, are refused in a caller's text wherever it goes on, keys a
 
 import pytest
 
+from tests.api.multipart_bodies import CONTENT_TYPE, body, file_part, part
 from tests.conftest import assert_invalid, text_file
 from vectorstores.gateway import store_uploads
 
@@ -45,6 +46,31 @@ def test_a_json_body_is_a_400_parse_error_before_openai(api, url, store, attache
     assert fake_openai.requests == []
 
 
+@pytest.mark.parametrize(
+    ("charset", "body"),
+    [
+        ("utf-7", b'{"metadata": {"+2AA-": "v"}}'),  # "+2AA-" is a lone surrogate in UTF-7
+        ("raw_unicode_escape", b'{"metadata": {"\\ud800": "v"}}'),
+        ("latin-1", '{"metadata": {"k": "caf\u00e9"}}'.encode("latin-1")),
+        ("no-such-charset", b'{"metadata": {"k": "v"}}'),
+    ],
+)
+def test_a_json_body_in_another_charset_than_utf8_is_a_400_before_openai(api, url, store, fake_openai, charset, body):
+    fake_openai.requests.clear()
+    response = api.put(url(f"/{store['id']}"), body, content_type=f"application/json; charset={charset}")
+    assert (response.status_code, response.json()["code"]) == (400, "parse_error"), response.content
+    assert fake_openai.requests == []
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "UTF8", None])
+def test_a_json_body_in_utf8_is_read(api, url, store, fake_openai, charset):
+    content_type = "application/json" + (f"; charset={charset}" if charset else "")
+    body = '{"metadata": {"k": "caf\u00e9 ☕"}}'.encode()
+    response = api.put(url(f"/{store['id']}"), body, content_type=content_type)
+    assert response.status_code == 200, response.content
+    assert fake_openai.vector_stores[store["id"]]["metadata"] == {"k": "café ☕"}
+
+
 UPLOAD_FIELDS = [
     *(pytest.param("attributes", text, id=name) for name, text in UNSENDABLE.items()),
     pytest.param("attributes", "[" * 100_000 + "]" * 100_000, id="attributes nested too deep"),
@@ -69,6 +95,16 @@ def test_an_upload_field_is_a_400_before_any_file_reaches_openai(
     assert list(upload_dir.iterdir()) == []
 
 
+def test_an_upload_field_in_a_charset_that_makes_a_lone_surrogate_is_a_400(api, url, store, fake_openai, upload_dir):
+    payload = body(file_part(b"a.txt"), part(b'name="attributes"', b'{"k": "+2AA-"}', content_type=None))
+    response = api.generic(
+        "POST", url(f"/{store['id']}"), payload, content_type=f"{CONTENT_TYPE}; charset=utf-7"
+    )  # "+2AA-" is U+D800 in UTF-7
+    assert_invalid(response, "attributes")
+    assert fake_openai.requests_to("POST", "/files") == []
+    assert list(upload_dir.iterdir()) == []
+
+
 def test_an_upload_that_fails_in_this_server_leaves_no_file_at_openai(api, url, store, fake_openai, monkeypatch):
     """Not a fault of OpenAI's (those are reported per file): a bug of ours still cleans up what it uploaded."""
 
@@ -85,6 +121,17 @@ def test_an_upload_that_fails_in_this_server_leaves_no_file_at_openai(api, url, 
 @pytest.mark.parametrize("value", [float("nan"), float("inf")], ids=["NaN", "Infinity"])
 def test_an_answer_from_openai_holding_one_is_a_502(api, url, store, fake_openai, value):
     fake_openai.vector_stores[store["id"]]["usage_bytes"] = value  # the fake writes it as NaN / Infinity
+
+    response = api.get(url(f"/{store['id']}"))
+    assert (response.status_code, response.json()["code"]) == (502, "openai_bad_response")
+
+
+@pytest.mark.parametrize(
+    "name", [b"\xed\xa0\x80", b"\xff"], ids=["a surrogate encoded in UTF-8", "bytes that are not UTF-8"]
+)
+def test_an_answer_from_openai_with_bytes_that_are_no_utf8_text_is_a_502(api, url, store, fake_openai, name):
+    answer = b'{"object": "vector_store", "id": "%s", "name": "%s"}' % (store["id"].encode(), name)
+    fake_openai.fail("GET", f"/vector_stores/{store['id']}$", 200, body=answer)
 
     response = api.get(url(f"/{store['id']}"))
     assert (response.status_code, response.json()["code"]) == (502, "openai_bad_response")

@@ -223,6 +223,10 @@ def test_allowed_extensions_beyond_file_search_are_a_system_check_error(settings
         (body(file_part(b"a.txt"), closed=False), CONTENT_TYPE),  # cut short
         (b"\xff\xfe garbage \x00", CONTENT_TYPE),
         (body(file_part(b"a.txt")), f"Multipart/Form-Data; boundary={BOUNDARY}"),  # Django's parser refuses the case
+        # RFC 2231 parameters in an encoding Python does not know, in the part headers Django's parser reads
+        (body(part(b"name=\"files\"; filename*=bogus''%41.txt")), CONTENT_TYPE),
+        (body(part(b"name*=bogus''%41", content_type=None)), CONTENT_TYPE),
+        (body(file_part(b"a.txt", content_type=b"text/plain; charset*=bogus''%41")), CONTENT_TYPE),
     ],
 )
 def test_malformed_multipart_is_400(post_raw, payload, content_type):

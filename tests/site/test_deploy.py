@@ -201,9 +201,8 @@ def test_make_runs_server_serves_static_files_with_debug_off(tmp_path):
             assert urllib.request.urlopen(f"{url}{path}", timeout=10).status == 200, path
 
 
-@pytest.mark.parametrize("charset", ["rot13", "bz2_codec", "hex_codec"])
-def test_the_site_answers_a_charset_that_is_no_text_encoding_with_415(charset):
-    """Django itself would raise building such a request (a 500); the site's WSGI application answers first."""
+def call_site(content_type):
+    """The standalone site's WSGI application, called with a request of this Content-Type: (status, body)."""
     from wsgiref.util import setup_testing_defaults
 
     from config.wsgi import application
@@ -211,10 +210,32 @@ def test_the_site_answers_a_charset_that_is_no_text_encoding_with_415(charset):
     environ = {
         "PATH_INFO": "/api/v1/openai-assistants-vector-store",
         "QUERY_STRING": "credential=x",
-        "CONTENT_TYPE": f"application/json; charset={charset}",
+        "CONTENT_TYPE": content_type,
+        "HTTP_HOST": "testserver",
     }
     setup_testing_defaults(environ)
     statuses = []
     body = b"".join(application(environ, lambda status, headers: statuses.append(status)))
-    assert statuses == ["415 Unsupported Media Type"]
+    return statuses[0], body
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        # codecs that are no text encoding, or that read ASCII as something else: Django would raise (a 500)
+        *(f"application/json; charset={charset}" for charset in ["rot13", "bz2_codec", "hex_codec", "undefined"]),
+        *(f"application/json; charset={charset}" for charset in ["idna", "punycode", "utf-7", "raw_unicode_escape"]),
+        "application/json; x*=bogus''%41",  # an RFC 2231 parameter in an unknown encoding
+    ],
+)
+def test_the_site_answers_a_content_type_django_cannot_read_with_415(content_type):
+    """Django itself would raise building such a request (a 500); the site's WSGI application answers first."""
+    status, body = call_site(content_type)
+    assert status == "415 Unsupported Media Type"
     assert json.loads(body)["code"] == "unsupported_media_type"
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "UTF8", "latin-1", "us-ascii", "shift_jis", "no-such-charset"])
+def test_charsets_django_can_read_reach_the_api(charset):
+    status, body = call_site(f"application/json; charset={charset}")
+    assert (status, json.loads(body)["code"]) == ("401 Unauthorized", "not_authenticated")

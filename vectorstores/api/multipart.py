@@ -233,7 +233,10 @@ class PartHeaderScanner:
                         f"The headers of part {self._part_number} are not valid UTF-8.", self._file_field
                     ) from None
                 continue  # a header Django skips, and so does this check
-            main_value, params = parse_header_parameters(text)
+            try:
+                main_value, params = parse_header_parameters(text)
+            except ValueError:  # an RFC 2231 parameter in an unknown encoding: Django's parser would raise too
+                raise InvalidUpload(f"A header of part {self._part_number} cannot be read.", self._file_field) from None
             if main_value.partition(":")[0] == "content-disposition":
                 dispositions.append(params)
         if len(dispositions) > 1:

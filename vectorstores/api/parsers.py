@@ -2,6 +2,7 @@
 
 import codecs
 
+from django.utils.http import parse_header_parameters
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
@@ -13,10 +14,21 @@ class JSONParser(parsers.JSONParser):
     a float's range, text that is not valid Unicode (lone surrogates like "\\ud800"), nesting too deep."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        encoding = parsers.get_encoding(parser_context or {})  # DRF's: text encodings only
+        # JSON is UTF-8 (RFC 8259): another charset would read some bytes as what no JSON text holds
+        # (utf-7 and raw_unicode_escape make lone surrogates of plain ASCII).
+        charset = parse_header_parameters(media_type or "")[1].get("charset", "utf-8")
+        if _codec_name(charset) != "utf-8":
+            raise ParseError(f"JSON parse error - a JSON body is UTF-8, not {charset!r}.")
         try:
-            return strict_json.loads(codecs.getreader(encoding)(stream).read())
+            return strict_json.loads(stream.read())
         except strict_json.Unsendable as exc:
             raise ParseError(f"JSON parse error - the body holds {exc}.") from None
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
+
+
+def _codec_name(charset):
+    try:
+        return codecs.lookup(charset).name
+    except LookupError:
+        return None
