@@ -288,3 +288,20 @@ def test_a_body_with_too_many_fields_is_a_json_400(post_raw, settings):
     response = post_raw(body(file_part(b"a.txt"), *fields))
     assert response.status_code == 400
     assert response.json()["code"] == "parse_error"
+
+
+# --- bodies without a length ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("route", ["create a store", "upload"])
+def test_a_body_sent_in_chunks_is_a_411_before_anything_reaches_openai(api, url, store, fake_openai, upload_dir, route):
+    """Django reads a body by its Content-Length: sent in chunks, it would be read as empty and the call made."""
+    path, payload, content_type = {
+        "create a store": ("", b'{"name": "chunked"}', "application/json"),
+        "upload": (f"/{store['id']}", body(file_part(b"a.txt")), CONTENT_TYPE),
+    }[route]
+    fake_openai.requests.clear()
+    response = api.generic("POST", url(path), payload, content_type=content_type, HTTP_TRANSFER_ENCODING="chunked")
+    assert (response.status_code, response.json()["code"]) == (411, "length_required")
+    assert fake_openai.requests == []
+    assert list(upload_dir.iterdir()) == []

@@ -46,6 +46,13 @@ class FileInUse(exceptions.APIException):
     default_code = "file_in_use"
 
 
+class LengthRequired(exceptions.APIException):
+    # Django reads a body by its Content-Length: one sent in chunks would be read as empty.
+    status_code = status.HTTP_411_LENGTH_REQUIRED
+    default_detail = "Send the request body with a Content-Length (not Transfer-Encoding: chunked)."
+    default_code = "length_required"
+
+
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The upload is larger than this server accepts."

@@ -27,7 +27,7 @@ from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.request import Request
 
 from ..conf import app_settings
-from .exceptions import PayloadTooLarge
+from .exceptions import LengthRequired, PayloadTooLarge
 from .serializers import UploadSerializer
 
 FILES_FIELD = "files"
@@ -331,6 +331,8 @@ class StreamedUploadMixin:
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)  # authentication (CSRF from the header), permissions, throttles
         self.check_access(request, *args, **kwargs)
+        if "HTTP_TRANSFER_ENCODING" in request.META:
+            raise LengthRequired()  # rather than a call made as if its body were empty
         request.allow_body()
 
     def check_access(self, request, *args, **kwargs):
