@@ -69,12 +69,24 @@ class CredentialForm(forms.ModelForm):
             # Blank keeps the stored key: the instance's is left as loaded (an unreadable one is written
             # back byte for byte), and the model knows it was not given again.
             cleaned_data.pop("api_key", None)
-            if not adding and set(ENDPOINT_FIELDS) & set(self.changed_data):
+            if not adding and self._changes_endpoint():
                 self.add_error("api_key", EndpointChangeNeedsKey.MESSAGE)
-        if self._grants_access() and not (self.user.is_superuser or adding or self._user_may_use_it()):
-            # Whoever shares a key must be able to use it: nobody can grant themselves someone else's key.
-            self.add_error(None, "You may add users or groups only to a credential you may use yourself.")
+        if adding or self.user.is_superuser:
+            return cleaned_data
+        # Whoever shares a key must be able to use it: nobody can grant themselves someone else's key. Nor
+        # send its users' calls to another account: a new key or endpoint is theirs to decide too.
+        grants, redirects = self._grants_access(), "api_key" in cleaned_data or self._changes_endpoint()
+        if (grants or redirects) and not self._user_may_use_it():
+            if grants:
+                self.add_error(None, "You may add users or groups only to a credential you may use yourself.")
+            if redirects:
+                self.add_error(
+                    None, "You may replace the key or change the endpoint only of a credential you may use yourself."
+                )
         return cleaned_data
+
+    def _changes_endpoint(self):
+        return bool(set(ENDPOINT_FIELDS) & set(self.changed_data))
 
     def _grants_access(self):
         for name in ("users", "groups"):

@@ -245,6 +245,33 @@ def test_whoever_adds_a_credential_may_share_it(staff_client, other_user):
     assert list(Credential.objects.get(name="New").users.all()) == [other_user]
 
 
+OTHER_KEY = "sk-proj-" + "b" * 40
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"api_key": OTHER_KEY}, {"api_key": OTHER_KEY, "organization": "org-theirs"}],
+    ids=["a new key", "a new key and organization"],
+)
+def test_nobody_replaces_the_key_of_a_credential_they_may_not_use(staff_client, credential, changes):
+    """Its users' uploads and searches would go to the account of the key's new owner."""
+    stored = (credential.api_key, credential.organization)
+    response = post_change(staff_client, credential, **changes)
+
+    assert response.status_code == 200
+    errors = str(response.context["adminform"].form.non_field_errors())
+    assert "replace the key or change the endpoint only of a credential you may use yourself" in errors
+    credential.refresh_from_db()
+    assert (credential.api_key, credential.organization) == stored
+
+
+def test_a_user_of_the_credential_may_replace_its_key(staff_client, staff, credential):
+    credential.users.add(staff)
+    assert post_change(staff_client, credential, api_key=OTHER_KEY, organization="org-new").status_code == 302
+    credential.refresh_from_db()
+    assert (credential.api_key, credential.organization) == (OTHER_KEY, "org-new")
+
+
 def test_the_console_link_is_not_shown_for_a_credential_the_user_may_not_use(staff_client, staff, credential):
     page = staff_client.get(admin_url("changelist")).content.decode()
     assert admin_url("vector_stores", credential.pk) not in page
