@@ -10,6 +10,7 @@ import ipaddress
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 
 from .conf import credential_settings
 
@@ -70,3 +71,12 @@ def is_loopback(host):
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+# OpenAI-Organization and OpenAI-Project go out as HTTP headers: a line break would add a header of its own,
+# and a character outside ASCII fails every call (httpx2 and http.client encode headers as ASCII).
+validate_header_value = RegexValidator(
+    r"\A[\x21-\x7e]*\Z",
+    "Visible ASCII characters only, no spaces: it is sent as an HTTP header.",
+    code="invalid_header_value",
+)

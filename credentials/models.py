@@ -12,7 +12,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from .encryption import SIGNATURE
-from .endpoints import base_url_problem, endpoint_url, validate_base_url
+from .endpoints import base_url_problem, endpoint_url, validate_base_url, validate_header_value
 from .fields import TolerantEncryptedCharField, UnreadableSecret
 from .rows import fetch_instance
 
@@ -117,8 +117,12 @@ class Credential(models.Model):
         help_text="Leave blank for OpenAI's API (https://api.openai.com/v1). Set it for Azure OpenAI or any "
         "OpenAI-compatible server whose host the site allows (OPENAI_CREDENTIALS['ALLOWED_BASE_URL_HOSTS']).",
     )
-    organization = models.CharField(max_length=200, blank=True, help_text="Optional OpenAI-Organization header.")
-    project = models.CharField(max_length=200, blank=True, help_text="Optional OpenAI-Project header.")
+    organization = models.CharField(
+        max_length=200, blank=True, validators=[validate_header_value], help_text="Optional OpenAI-Organization header."
+    )
+    project = models.CharField(
+        max_length=200, blank=True, validators=[validate_header_value], help_text="Optional OpenAI-Project header."
+    )
     users = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         blank=True,

@@ -161,6 +161,13 @@ def test_terminal_without_openai_api_key_is_refused(run, stdin):
     assert not Credential.objects.exists()
 
 
+@pytest.mark.parametrize("option", ["--organization", "--project"])
+def test_a_header_value_that_is_not_visible_ascii_is_refused(run, option):
+    with pytest.raises(CommandError, match="Visible ASCII characters only"):
+        run("--name", "Bad header", option, "org\r\nX-Evil: 1")
+    assert not Credential.objects.exists()
+
+
 def test_unknown_user_is_refused_and_nothing_created(run, user):
     with pytest.raises(CommandError, match="No such user: nobody"):
         run("--name", "Unknown user", "--user", "alice", "--user", "nobody")

@@ -3,6 +3,7 @@
 import re
 from datetime import UTC, datetime
 
+import pytest
 from django.contrib.messages import constants
 
 from credentials.models import Credential
@@ -111,6 +112,19 @@ def test_typing_a_new_key_replaces_the_stored_key(admin_client, credential):
     credential.refresh_from_db()
     assert credential.api_key == NEW_API_KEY
     assert NEW_API_KEY.encode() not in raw_column(credential.pk)
+
+
+@pytest.mark.parametrize("value", ["org\r\nX-Evil: 1", "orgé", "org x"])
+@pytest.mark.parametrize("field", ["organization", "project"])
+def test_organization_and_project_are_visible_ascii_as_http_headers_are(admin_client, credential, field, value):
+    """Each goes out as an HTTP header: a line break would add a header, other characters fail every call."""
+    changes = {field: value, "api_key": NEW_API_KEY}
+    response = admin_client.post(admin_url("change", credential.pk), form_data(credential, **changes))
+
+    assert response.status_code == 200
+    assert "Visible ASCII characters only" in str(response.context["adminform"].form.errors[field])
+    credential.refresh_from_db()
+    assert getattr(credential, field) == ""
 
 
 def test_adding_without_a_key_is_a_form_error(admin_client):

@@ -235,6 +235,7 @@ def test_the_site_answers_a_content_type_django_cannot_read_with_415(content_typ
     assert json.loads(body)["code"] == "unsupported_media_type"
 
 
+@pytest.mark.django_db
 @pytest.mark.parametrize("charset", ["utf-8", "UTF8", "latin-1", "us-ascii", "shift_jis", "no-such-charset"])
 def test_charsets_django_can_read_reach_the_api(charset):
     status, body = call_site(f"application/json; charset={charset}")
