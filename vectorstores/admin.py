@@ -1,5 +1,3 @@
-from datetime import UTC, datetime
-
 from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -8,6 +6,7 @@ from django.db.models import Q
 from credentials.models import AccessMode, Credential
 
 from . import ownership
+from .console.display import timestamp
 from .models import AuditEntry, StoreFileRecord, StoreRecord
 
 DELETING_LEAVES_THE_STORE = (
@@ -141,4 +140,4 @@ class StoreRecordAdmin(admin.ModelAdmin):
 
     @admin.display(description="created at OpenAI", ordering="store_created_at")
     def store_created(self, record):
-        return datetime.fromtimestamp(record.store_created_at, UTC) if record.store_created_at else "unknown"
+        return (record.store_created_at and timestamp(record.store_created_at)) or "unknown"

@@ -256,7 +256,7 @@ def import_stores(credential, stores, *, owner=None, group=None, created_by=None
     # Oldest first (lists come newest first), so that records of one second keep OpenAI's order (see
     # StoreRecord.Meta.ordering).
     unique = list({store["id"]: store for store in stores}.values())[::-1]
-    stores = sorted(unique, key=lambda store: store.get("created_at") or 0)
+    stores = sorted(unique, key=lambda store: _snapshot_fields(store)["store_created_at"])
     recorded = set(records_of(credential, [store["id"] for store in stores]))
     new = [store for store in stores if store["id"] not in recorded]
     held = {
@@ -339,10 +339,16 @@ def forgetting_vanished_store(access, store_id, *, retrieving=False):
         raise
 
 
+# The last second of year 9999: a created_at past it is no time (nor fits every database's integer).
+LATEST_TIMESTAMP = 253_402_300_799
+
+
 def _snapshot_fields(obj, created_at_field="store_created_at"):
-    """A record's copy of an object as OpenAI returned it, and its created_at (the lists' order)."""
+    """A record's copy of an object as OpenAI returned it, and its created_at (the lists' order; 0 when OpenAI
+    sent no time a clock can show)."""
     created_at = obj.get("created_at")
-    return {"snapshot": obj, created_at_field: created_at if isinstance(created_at, int) else 0}
+    valid = isinstance(created_at, int) and not isinstance(created_at, bool) and 0 <= created_at <= LATEST_TIMESTAMP
+    return {"snapshot": obj, created_at_field: created_at if valid else 0}
 
 
 # --- files ---

@@ -275,6 +275,30 @@ def test_a_store_deleted_at_openai_answers_404_and_its_record_goes(owned, alice,
     assert call(alice, owned, "get", f"/{vanished['id']}").json()["code"] == "vector_store_not_found"
 
 
+@pytest.mark.parametrize("created_at", [10**20, -5, "yesterday", True, 1.5])
+def test_a_created_at_that_is_no_time_is_recorded_as_unknown(owned, alice, fake_openai, admin_client, created_at):
+    """OpenAI's answers are not trusted: a time no clock shows (or no database integer holds) is recorded as 0."""
+    store = create(alice, owned, "odd time")
+    fake_openai.vector_stores[store["id"]]["created_at"] = created_at
+
+    assert call(alice, owned, "get", f"/{store['id']}").status_code == 200  # refreshes the record's snapshot
+    assert ids(call(alice, owned, "get", "")) == [store["id"]]
+    record = StoreRecord.objects.get(store_id=store["id"])
+    assert (record.store_created_at, record.snapshot["created_at"]) == (0, created_at)
+    page = admin_client.get(f"/admin/vectorstores/storerecord/{record.pk}/change/")
+    assert page.status_code == 200 and "unknown" in page.content.decode()
+
+    fake_openai.fail("POST", "/vector_stores$", 200, body={**fake_openai.vector_stores[store["id"]], "id": "vs_new"})
+    assert create(alice, owned, "created at an odd time")["id"] == "vs_new"
+    assert StoreRecord.objects.get(store_id="vs_new").store_created_at == 0
+
+
+def test_importing_stores_whose_created_at_is_no_time_sorts_them_as_unknown(owned, fake_openai):
+    stores = [fake_openai.create_vector_store(name=f"s{n}") for n in range(3)]
+    stores[0]["created_at"], stores[1]["created_at"] = "yesterday", 10**20
+    assert set(ownership.import_stores(owned, stores)) == {store["id"] for store in stores}
+
+
 # --- files ----------------------------------------------------------------------------------------
 
 
