@@ -142,6 +142,21 @@ def test_an_unreadable_answer_is_502(api, url, fake_openai, body):
     assert response.json()["code"] == "openai_bad_response"
 
 
+@pytest.mark.parametrize("bad_id", ["vs bad/../x", "vs_1?x=1", "", "v" * 129, 5])
+@pytest.mark.parametrize("route", ["get a store (plain read)", "create a store (SDK)", "list stores"])
+def test_an_answer_with_an_id_that_is_no_object_id_is_502(api, url, fake_openai, route, bad_id):
+    """Ids from OpenAI go into URLs (Location, Link, the console's links): only OpenAI's id shape is believed."""
+    store = {"object": "vector_store", "id": bad_id, "name": "x", "created_at": 1}
+    method, path, path_regex, body = {
+        "get a store (plain read)": ("get", "/vs_1", "/vector_stores/vs_1", store),
+        "create a store (SDK)": ("post", "", "/vector_stores$", store),
+        "list stores": ("get", "", "/vector_stores$", {"object": "list", "data": [store], "has_more": False}),
+    }[route]
+    fake_openai.fail(method.upper(), path_regex, 200, body=body)
+    response = getattr(api, method)(url(path), {"name": "x"} if method == "post" else None, format="json")
+    assert (response.status_code, response.json()["code"]) == (502, "openai_bad_response")
+
+
 def test_idempotent_calls_are_retried_as_configured(api, url, fake_openai, settings):
     settings.OPENAI_VECTOR_STORES = {**settings.OPENAI_VECTOR_STORES, "MAX_RETRIES": 2}
     store = fake_openai.create_vector_store(name="retry me")

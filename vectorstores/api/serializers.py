@@ -12,8 +12,8 @@ from rest_framework import serializers
 
 from .. import strict_json
 from ..filetypes import file_type_problem
+from ..gateway import OBJECT_ID
 
-OBJECT_ID = r"[A-Za-z0-9_-]{1,128}"  # a vector store's, file's or batch's id: nothing else reaches OpenAI
 OBJECT_ID_PATTERN = re.compile(rf"^{OBJECT_ID}$")  # as written in the OpenAPI document
 METADATA_MAX_PAIRS = 16
 METADATA_KEY_MAX_LENGTH = 64

@@ -12,7 +12,7 @@ Plain Python: it knows nothing of the API (nor of Django REST Framework) that ca
 - `file_batches`: batches of files attached to a store, waited for or not.
 """
 
-from .client import check_usable, clients
+from .client import OBJECT_ID, check_usable, clients
 from .exceptions import (
     BatchEnded,
     BatchError,
@@ -62,6 +62,7 @@ from .store_files import (
 from .store_uploads import StoreUpload, upload_file, upload_files_to_store
 
 __all__ = [
+    "OBJECT_ID",
     "BatchEnded",
     "BatchError",
     "BatchTimeout",

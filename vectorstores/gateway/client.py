@@ -14,6 +14,7 @@ import itertools
 import logging
 import math
 import random
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -53,6 +54,9 @@ VECTOR_STORE_FILE_DELETED = "vector_store.file.deleted"
 FILE_CONTENT_PAGE = "vector_store.file_content.page"
 FILE_BATCH = ("vector_store.files_batch", "vector_store.file_batch")  # the spec uses both spellings
 # Kinds of answers that carry no id of their own; every other object must have a string id.
+# A vector store's, file's or batch's id, as OpenAI makes them: what the API takes in paths and believes in answers.
+OBJECT_ID = r"[A-Za-z0-9_-]{1,128}"
+OBJECT_ID_PATTERN = re.compile(OBJECT_ID)
 UNNAMED_KINDS = ("list", "vector_store.search_results.page", FILE_CONTENT_PAGE)
 
 
@@ -286,14 +290,19 @@ def _answer_json(raw, expect):
         not isinstance(data, dict)
         or data.get("object") not in kinds
         or (data.get("object") == "list" and not _is_list_of_objects(data.get("data")))
-        or (data.get("object") not in UNNAMED_KINDS and not isinstance(data.get("id"), str))
+        or (data.get("object") not in UNNAMED_KINDS and not _is_object_id(data.get("id")))
     ):
         raise OpenAIBadResponse(response=raw.http_response)
     return data
 
 
 def _is_list_of_objects(items):
-    return isinstance(items, list) and all(isinstance(item, dict) and isinstance(item.get("id"), str) for item in items)
+    return isinstance(items, list) and all(isinstance(item, dict) and _is_object_id(item.get("id")) for item in items)
+
+
+def _is_object_id(value):
+    # An id goes into URLs (the API's Location and Link headers, the console's links, OpenAI's own paths).
+    return isinstance(value, str) and OBJECT_ID_PATTERN.fullmatch(value) is not None
 
 
 def _retry_wait(exc, attempt, retry):
