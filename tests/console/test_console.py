@@ -47,6 +47,46 @@ def page_url(name, credential, store):
     return console_url(name, credential, store["id"] if name not in {"vector_stores", "vector_store_add"} else None)
 
 
+# --- what a hostile OpenAI sends ----------------------------------------------------------------------------
+
+# Values of the wrong type or beyond any count: the pages show them as unknown, never a 500.
+ODD_STORE_VALUES = {
+    "name": 5,
+    "usage_bytes": 10**400,
+    "file_counts": {"completed": 10**400, "failed": "many"},
+    "expires_after": "soon",
+    "metadata": ["not", "a", "dict"],
+    "created_at": 10**20,
+}
+
+
+@pytest.mark.parametrize(("field", "value"), list(ODD_STORE_VALUES.items()))
+def test_odd_store_values_from_openai_never_break_a_page(admin_client, credential, store, fake_openai, field, value):
+    file = fake_openai.create_file("notes.txt", b"some text")
+    fake_openai.files[file["id"]]["bytes"] = 10**400
+    fake_openai.attach_file(store["id"], file["id"])
+    fake_openai.vector_stores[store["id"]][field] = value
+    fake_openai.vector_store_files[(store["id"], file["id"])]["usage_bytes"] = 10**400
+    for name in ["vector_stores", "vector_store", "vector_store_change", "vector_store_delete"]:
+        assert admin_client.get(page_url(name, credential, store)).status_code == 200, name
+    for query in [{"o": "name"}, {"q": "no"}, {"o": "size"}, {"o": "files"}]:
+        assert admin_client.get(page_url("vector_stores", credential, store), query).status_code == 200, query
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        {"data": 5},
+        {"data": [{"file_id": ["a", "list"], "filename": 7, "score": "high", "content": 3, "attributes": "x"}]},
+    ],
+    ids=["data not a list", "a result of odd types"],
+)
+def test_odd_search_results_from_openai_never_break_the_store_page(admin_client, credential, store, fake_openai, page):
+    results = {"object": "vector_store.search_results.page", "search_query": ["q"], "has_more": False, **page}
+    fake_openai.fail("POST", f"/vector_stores/{store['id']}/search", 200, body=results)
+    assert admin_client.get(page_url("vector_store", credential, store), {"q": "password"}).status_code == 200
+
+
 # --- access -------------------------------------------------------------------------------------------------
 
 

@@ -29,9 +29,28 @@ def _number(value, default, kinds=int):
     return value if isinstance(value, kinds) and not isinstance(value, bool) else default
 
 
+# The most bytes (or files) a count of OpenAI's can mean: beyond it, the number is no count (and Django's
+# filesizeformat, which takes a float, would overflow).
+MAX_COUNT = 2**63 - 1
+
+
+def _byte_count(value, default=0):
+    """`value` if OpenAI sent a count (a whole number from 0 to MAX_COUNT), else `default`."""
+    value = _number(value, None)
+    return value if value is not None and 0 <= value <= MAX_COUNT else default
+
+
+def _text(value):
+    """`value` if OpenAI sent text, else "" (a name or id of another type is shown as none)."""
+    return value if isinstance(value, str) else ""
+
+
+def _list(value):
+    return value if isinstance(value, list) else []
+
+
 def _count(counts, name):
-    value = _number(counts.get(name) if isinstance(counts, dict) else None, 0)
-    return value if value > 0 else 0
+    return _byte_count(counts.get(name) if isinstance(counts, dict) else None)
 
 
 @dataclass
@@ -79,14 +98,14 @@ class StoreRow:
         metadata = store.get("metadata")
         return cls(
             id=store["id"],
-            name=store.get("name") or "",
+            name=_text(store.get("name")),
             status=str(store.get("status") or ""),
             files=FileCounts.of(store.get("file_counts")),
-            usage_bytes=_number(store.get("usage_bytes"), 0),
+            usage_bytes=_byte_count(store.get("usage_bytes")),
             created_at=timestamp(store.get("created_at")),
             last_active_at=timestamp(store.get("last_active_at")),
             expires_at=timestamp(store.get("expires_at")),
-            expiry_days=expires_after.get("days"),
+            expiry_days=_number(expires_after.get("days"), None),
             metadata=metadata if isinstance(metadata, dict) else {},
         )
 
@@ -169,7 +188,7 @@ class FileRow:
         return cls(
             id=vs_file["id"],
             status=str(vs_file.get("status") or ""),
-            usage_bytes=_number(vs_file.get("usage_bytes"), 0),
+            usage_bytes=_byte_count(vs_file.get("usage_bytes")),
             created_at=timestamp(vs_file.get("created_at")),
             last_error=last_error,
             file=file,
@@ -182,8 +201,7 @@ class FileRow:
 
     @property
     def size(self):
-        size = self.file.get("bytes") if self.file else None
-        return _number(size, None)
+        return _byte_count(self.file.get("bytes"), None) if self.file else None
 
 
 # A file batch's statuses once OpenAI is done with it (in_progress is the only other).
@@ -305,12 +323,12 @@ class FileContent:
 def search_results(page, names):
     """OpenAI's search results page as rows: rank, file, score and the text snippets."""
     rows = []
-    for rank, result in enumerate(page.get("data") or [], start=1):
+    for rank, result in enumerate(_list(page.get("data")), start=1):
         if not isinstance(result, dict):
             continue
         texts = [
             part.get("text")
-            for part in result.get("content") or []
+            for part in _list(result.get("content"))
             if isinstance(part, dict) and isinstance(part.get("text"), str)
         ]
         score = result.get("score")
@@ -318,8 +336,8 @@ def search_results(page, names):
         rows.append(
             {
                 "rank": rank,
-                "file_id": result.get("file_id") or "",
-                "filename": result.get("filename") or names.get(result.get("file_id"), ""),
+                "file_id": _text(result.get("file_id")),
+                "filename": _text(result.get("filename")) or names.get(_text(result.get("file_id")), ""),
                 "score": _number(score, None, (int, float)),
                 "snippets": texts,
                 "attributes": [Attribute(key, value) for key, value in attributes.items()],

@@ -32,6 +32,7 @@ from ..api.serializers import (
     VectorStoreUpdateSerializer,
     object_id_validator,
 )
+from .display import StoreRow
 
 EXPIRES_AFTER_ANCHOR = "last_active_at"  # the only anchor OpenAI offers
 DEFAULT_SEARCH_RESULTS = 10  # OpenAI's default max_num_results
@@ -522,9 +523,10 @@ class StoreChangeForm(StoreFormMixin, forms.Form):
 
     def __init__(self, data=None, *, store, **kwargs):
         self.store = store
-        days = (store.get("expires_after") or {}).get("days")
-        initial = {"name": store.get("name") or "", "expiry_days": days}
-        super().__init__(data, metadata=store.get("metadata") or {}, initial=initial, **kwargs)
+        row = StoreRow.of(store)  # what OpenAI sent, of the types the form shows (hostile answers included)
+        super().__init__(
+            data, metadata=row.metadata, initial={"name": row.name, "expiry_days": row.expiry_days}, **kwargs
+        )
 
     def clean(self):
         cleaned = super().clean()
