@@ -1210,6 +1210,15 @@ def test_the_credentials_history_shows_the_consoles_changes(admin_client, creden
     assert "Created vector store vs_" in history.content.decode()
 
 
+def test_the_credentials_history_is_only_for_those_who_may_use_it(django_user_model, credential, fake_openai):
+    """It names the stores the console changed and the files it uploaded: the console's own rule applies."""
+    history = admin_url("history", credential.pk)
+    outsider = staff(django_user_model, "outsider", "view_credential")
+    assert logged_in(outsider).get(history).status_code == 403
+    credential.users.add(outsider)
+    assert logged_in(outsider).get(history).status_code == 200
+
+
 def test_the_api_key_is_on_no_console_page(admin_client, credential, store, files):
     urls = [page_url(name, credential, store) for name in PAGES]
     urls.append(console_url("vector_store", credential, store["id"]) + "?q=password")

@@ -234,9 +234,11 @@ class Console:
         return wrapped
 
     def may_read_history(self, request, credential):
-        """The credential's history names every store the console changed: under an owned credential, only
-        those who reach every store read it."""
-        return credential.access_mode != AccessMode.OWNED or ownership.may_manage_stores(request.user)
+        """The credential's history names every store the console changed (and the files it uploaded): only
+        those who may use the credential read it, and under an owned credential only those who reach every store."""
+        if credential.access_mode == AccessMode.OWNED and not ownership.may_manage_stores(request.user):
+            return False
+        return credential.may_be_used_by(request.user)
 
     def log(self, request, credential, message):
         """Record a change in the credential's admin history."""
