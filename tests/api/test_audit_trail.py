@@ -8,7 +8,7 @@ from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 from rest_framework.test import APIRequestFactory, force_authenticate
 
-from tests.conftest import TEST_API_KEY, client_for
+from tests.conftest import TEST_API_KEY, client_for, token_of
 from vectorstores.api import audit
 from vectorstores.api.views import VectorStoreViewSet
 from vectorstores.models import AuditEntry
@@ -168,3 +168,18 @@ def test_a_host_whose_anonymous_user_is_none_gets_answers_not_500s(url, fake_ope
     response = client_for(None).get(url())
     assert response.status_code in (401, 403)
     assert not AuditEntry.objects.exists()
+
+
+@pytest.mark.parametrize("route", ["API", "OpenAI-compatible"])
+def test_a_query_string_with_too_many_fields_is_a_json_400_and_audited(api, url, user, credential, fake_openai, route):
+    """Django refuses to read it (DATA_UPLOAD_MAX_NUMBER_FIELDS): the answer still is the API's, and recorded."""
+    many = "&".join(f"x{n}=1" for n in range(1100))
+    if route == "API":
+        response = api.get(f"{url()}&{many}")
+        assert (response.status_code, response.json()["code"]) == (400, "parse_error")
+    else:
+        api.credentials(HTTP_AUTHORIZATION=f"Bearer {token_of(user)}")
+        response = api.get(f"/api/openai/{credential.pk}/v1/vector_stores?{many}")
+        assert (response.status_code, response.json()["error"]["code"]) == (400, "parse_error")
+    assert list(AuditEntry.objects.values_list("status_code", flat=True)) == [400]
+    assert fake_openai.requests == []

@@ -7,6 +7,7 @@ own body, with "openai_request_id" when OpenAI sent one and "files" for upload a
 here they get the API's status (`answer_status`) and OpenAI's Retry-After.
 """
 
+from django.core.exceptions import TooManyFieldsSent
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -108,6 +109,8 @@ def api_exception_handler(exc, context):
     """DRF's handler, with every body rewritten into the API's one error shape."""
     if isinstance(exc, GatewayError):
         exc = GatewayFailure(exc)  # DRF's handler answers only its own exceptions
+    elif isinstance(exc, TooManyFieldsSent):  # a query string over DATA_UPLOAD_MAX_NUMBER_FIELDS
+        exc = exceptions.ParseError(f"The query string cannot be read: {exc}")
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # not an API error: Django's own 500 handling applies
