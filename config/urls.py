@@ -12,3 +12,7 @@ urlpatterns = [
     # The OpenAPI document and its pages: api/schema/, api/docs/ (Swagger UI) and api/redoc/ (ReDoc).
     path("api/", include("vectorstores.api.schema.urls")),
 ]
+
+# Errors no view answers (a 500, a request Django refuses to read): JSON under the API's routes.
+handler400 = "vectorstores.error_pages.bad_request"
+handler500 = "vectorstores.error_pages.server_error"

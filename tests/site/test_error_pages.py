@@ -1,0 +1,57 @@
+"""Errors no view answers (a fault of this server's): JSON under the API's routes, Django's pages elsewhere."""
+
+import pytest
+
+from tests.conftest import client_for
+from vectorstores import ownership
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def broken_access_check(monkeypatch):
+    """A fault of this server's in every API call (here, in the access check)."""
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("a bug of ours")
+
+    monkeypatch.setattr(ownership, "usable_credential", fail)
+
+
+@pytest.fixture
+def caller(user):
+    client = client_for(user)
+    client.raise_request_exception = False  # answer as the server would: through handler500
+    return client
+
+
+@pytest.mark.usefixtures("broken_access_check")
+def test_a_fault_of_ours_in_the_api_is_its_json_500(caller, url, caplog):
+    response = caller.get(url())
+    assert (response.status_code, response["Content-Type"]) == (500, "application/json")
+    assert response.json() == {
+        "detail": "The server failed to answer this call.",
+        "message": "The server failed to answer this call.",
+        "code": "server_error",
+    }
+    assert any(record.exc_info and "a bug of ours" in str(record.exc_info[1]) for record in caplog.records)
+
+
+@pytest.mark.usefixtures("broken_access_check")
+def test_a_fault_of_ours_on_the_openai_compatible_routes_is_in_openais_envelope(caller, user, credential):
+    caller.credentials(HTTP_AUTHORIZATION=f"Bearer {caller._credentials['HTTP_AUTHORIZATION'].split()[1]}")
+    response = caller.get(f"/api/openai/{credential.pk}/v1/vector_stores")
+    assert response.status_code == 500
+    assert response.json()["error"] == {
+        "message": "The server failed to answer this call.",
+        "type": "server_error",
+        "param": None,
+        "code": "server_error",
+    }
+
+
+def test_elsewhere_a_fault_is_djangos_own_page(client, monkeypatch):
+    monkeypatch.setattr("config.views.connection", None)  # the health check's database: a fault of ours
+    client.raise_request_exception = False
+    response = client.get("/api/v1/health")
+    assert response.status_code == 500 and response["Content-Type"].startswith("text/html")
