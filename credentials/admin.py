@@ -216,6 +216,7 @@ def _shown(value):
     return f"“{value}”" if value else "blank"
 
 
-if credential_settings.CREDENTIAL_ADMIN_CLASS:
-    # A site may swap the credential admin (e.g. for one with the vector store console): see conf.py.
+if credential_settings.CREDENTIAL_ADMIN_CLASS and credential_settings.is_valid("CREDENTIAL_ADMIN_CLASS"):
+    # A site may swap the credential admin (e.g. for one with the vector store console): see conf.py. A path
+    # that cannot be imported registers none, and the system check credentials.E004 says so.
     admin.site.register(Credential, import_string(credential_settings.CREDENTIAL_ADMIN_CLASS))

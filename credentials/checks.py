@@ -29,7 +29,9 @@ def check_cryptography_keys(app_configs, **kwargs):
 
 @checks.register()
 def check_credential_settings(app_configs, **kwargs):
-    return credential_settings.unknown_keys_check("credentials.E002")
+    return credential_settings.unknown_keys_check("credentials.E002") + credential_settings.invalid_values_check(
+        "credentials.E004"
+    )
 
 
 @checks.register(checks.Tags.database)
@@ -42,6 +44,8 @@ def check_stored_base_urls(app_configs, databases=None, **kwargs):
     from .endpoints import base_url_problem
     from .models import Credential
 
+    if not credential_settings.is_valid("ALLOWED_BASE_URL_HOSTS"):
+        return []  # credentials.E004 says so
     errors = []
     for alias in databases or ():
         try:

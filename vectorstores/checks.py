@@ -10,16 +10,8 @@ def check_app_settings(app_configs, **kwargs):
 
 
 @checks.register()
-def check_client_cache_size(app_configs, **kwargs):
-    size = app_settings.CLIENT_CACHE_SIZE
-    if isinstance(size, int) and not isinstance(size, bool) and size >= 1:
-        return []
-    return [
-        checks.Error(
-            f"OPENAI_VECTOR_STORES['CLIENT_CACHE_SIZE'] must be a whole number of at least 1, not {size!r}.",
-            id="vectorstores.E003",
-        )
-    ]
+def check_setting_values(app_configs, **kwargs):
+    return app_settings.invalid_values_check("vectorstores.E003")
 
 
 @checks.register()
@@ -27,6 +19,8 @@ def check_allowed_extensions(app_configs, **kwargs):
     """ALLOWED_EXTENSIONS can only narrow the types OpenAI's file_search takes."""
     from .filetypes import FILE_TYPES
 
+    if not app_settings.is_valid("ALLOWED_EXTENSIONS"):
+        return []  # vectorstores.E003 says so
     unknown = sorted(set(app_settings.ALLOWED_EXTENSIONS or ()) - set(FILE_TYPES))
     if not unknown:
         return []
@@ -44,7 +38,9 @@ def check_allowed_extensions(app_configs, **kwargs):
 def check_django_file_limit(app_configs, **kwargs):
     """Django's own DATA_UPLOAD_MAX_NUMBER_FILES caps an upload before MAX_FILES_PER_UPLOAD can."""
     django_limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
-    if django_limit is None or django_limit >= app_settings.MAX_FILES_PER_UPLOAD:
+    if django_limit is None or not app_settings.is_valid("MAX_FILES_PER_UPLOAD"):
+        return []
+    if django_limit >= app_settings.MAX_FILES_PER_UPLOAD:
         return []
     return [
         checks.Warning(

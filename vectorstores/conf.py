@@ -4,7 +4,7 @@ A host site sets only the keys it wants to change. Values are read on every
 access, so `override_settings(OPENAI_VECTOR_STORES={...})` works in tests.
 """
 
-from credentials.conf import AppSettings
+from credentials.conf import AppSettings, dotted_paths, list_of_text, or_none, positive_number, whole_number
 
 MB = 1024 * 1024
 
@@ -50,4 +50,22 @@ DEFAULTS = {
 }
 
 
-app_settings = AppSettings("OPENAI_VECTOR_STORES", DEFAULTS)
+KINDS = {
+    "TIMEOUT": positive_number,
+    "MAX_RETRIES": whole_number(0),
+    "CREATE_MAX_RETRIES": whole_number(0),
+    "CLIENT_CACHE_SIZE": whole_number(1),
+    "UPLOAD_CONCURRENCY": whole_number(1),
+    "DELETE_CONCURRENCY": whole_number(1),
+    "POLL_INTERVAL": positive_number,
+    "POLL_TIMEOUT": positive_number,
+    "LIST_MAX_ITEMS": whole_number(1),
+    "MAX_FILES_PER_UPLOAD": whole_number(1),
+    "MAX_FILE_SIZE": whole_number(1),
+    "MAX_UPLOAD_SIZE": whole_number(1),
+    "ALLOWED_EXTENSIONS": or_none(list_of_text),
+    "PERMISSION_CLASSES": or_none(dotted_paths),
+    "OPENAI_API_AUTHENTICATION_CLASSES": dotted_paths,
+}
+
+app_settings = AppSettings("OPENAI_VECTOR_STORES", DEFAULTS, KINDS)

@@ -9,7 +9,7 @@ import openai
 import pytest
 
 from vectorstores import gateway
-from vectorstores.checks import check_client_cache_size
+from vectorstores.checks import check_setting_values
 from vectorstores.testing import create_credential
 
 pytestmark = pytest.mark.django_db
@@ -108,8 +108,8 @@ def test_a_deleted_credentials_client_is_dropped_at_once(credential):
 @pytest.mark.parametrize("size", [0, -1, "100", 2.5, True, None])
 def test_a_cache_size_that_is_not_a_positive_whole_number_is_a_system_check_error(settings, size):
     settings.OPENAI_VECTOR_STORES = {"CLIENT_CACHE_SIZE": size}
-    assert [error.id for error in check_client_cache_size(None)] == ["vectorstores.E003"]
+    assert [error.id for error in check_setting_values(None)] == ["vectorstores.E003"]
 
 
 def test_the_default_cache_size_passes_the_system_check():
-    assert check_client_cache_size(None) == []
+    assert check_setting_values(None) == []
