@@ -12,10 +12,13 @@ import httpx2
 import openai
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import DatabaseError
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
+from rest_framework.test import APIClient
 
+from tests.conftest import text_file, token_of
 from tests.openai_sdk.conftest import WIRE_ROOT, text, wire_base_url
 from vectorstores.models import FileRecord, StoreRecord
 from vectorstores.openai_api.authentication import BearerTokenAuthentication
@@ -123,6 +126,27 @@ def test_an_upload_passes_its_expiry_on(sdk, fake_openai):
     [sent] = fake_openai.requests_to("POST", "/files")
     assert sent.form["expires_after[seconds]"] == "3600"
     assert file.expires_at == file.created_at + 3600
+
+
+@pytest.mark.parametrize(
+    ("part", "value"),
+    [
+        ("expires_after[seconds]", SimpleUploadedFile("3600.txt", b"3600")),
+        ("purpose", SimpleUploadedFile("assistants", b"x")),
+        ("expires_after[seconds]", " 36_00 "),
+    ],
+    ids=["seconds as a file", "purpose as a file", "seconds not digits"],
+)
+def test_an_upload_part_of_the_wrong_form_is_a_400(user, credential, fake_openai, upload_dir, part, value):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_of(user)}")
+    form = {"file": text_file("notes.txt"), "purpose": "assistants", "expires_after[anchor]": "created_at"}
+    form[part] = value
+    response = client.post(f"/api/openai/{credential.pk}/v1/files", form, format="multipart")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["param"] == part
+    assert fake_openai.requests_to("POST", "/files") == []
+    assert list(upload_dir.iterdir()) == []
 
 
 # --- whose File it is ---

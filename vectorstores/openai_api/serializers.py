@@ -1,5 +1,7 @@
 """What the OpenAI-compatible `files` routes take; the vector store routes take the API's own serializers."""
 
+import re
+
 from rest_framework import serializers
 
 from ..api.serializers import check_uploaded_file, object_id_validator
@@ -32,6 +34,9 @@ class FileUploadSerializer(serializers.Serializer):
         repeated = [name for name in known if len(data.getlist(name)) > 1]
         if repeated:
             raise serializers.ValidationError({name: ["Give this part once."] for name in sorted(repeated)})
+        not_text = [name for name in sorted(known - {"file"}) if name in data and not isinstance(data[name], str)]
+        if not_text:  # a part with a filename: its content is a file's, not the field's value
+            raise serializers.ValidationError({name: ["Must be a text part, not a file."] for name in not_text})
         values = {name: data[name] for name in ("file", "purpose") if name in data}
         expiry = {key: data[part] for part, key in self.EXPIRY_PARTS.items() if part in data}
         if expiry:
@@ -47,10 +52,10 @@ def _checked_expiry(expiry):
     if expiry.get("anchor") != "created_at":
         raise serializers.ValidationError({"expires_after[anchor]": ["Must be 'created_at'."]})
     low, high = FILE_EXPIRY_SECONDS
-    try:
-        seconds = int(expiry.get("seconds", ""))
-    except ValueError:
-        raise serializers.ValidationError({"expires_after[seconds]": ["Must be an integer."]}) from None
+    seconds = expiry.get("seconds", "")
+    if not re.fullmatch(r"[0-9]{1,10}", seconds):  # digits only: int() also takes " 36_00 "
+        raise serializers.ValidationError({"expires_after[seconds]": ["Must be an integer."]})
+    seconds = int(seconds)
     if not low <= seconds <= high:
         raise serializers.ValidationError({"expires_after[seconds]": [f"Must be from {low} to {high}."]})
     return {"anchor": "created_at", "seconds": seconds}
