@@ -290,6 +290,24 @@ def test_a_body_with_too_many_fields_is_a_json_400(post_raw, settings):
     assert response.json()["code"] == "parse_error"
 
 
+@pytest.mark.usefixtures("nothing_reached_openai_and_nothing_left")
+def test_a_text_part_that_is_not_utf8_is_a_400_not_replaced(post_raw):
+    """Django's parser reads such bytes as U+FFFD: what the caller sent would be changed without a word."""
+    attributes = part(b'name="attributes"', '{"team": "café"}'.encode("latin-1"), None)
+    response = post_raw(body(file_part(b"a.txt"), attributes))
+    assert (response.status_code, response.json()["code"]) == (400, "parse_error")
+    assert "not valid UTF-8" in response.json()["detail"]
+
+
+def test_a_text_part_in_utf8_is_read_as_sent(post_raw, fake_openai):
+    attributes = part(b'name="attributes"', '{"team": "café ☕"}'.encode(), None)
+    response = post_raw(body(file_part("résumé.txt".encode()), attributes))
+    assert response.status_code == 200, response.content
+    [stored] = fake_openai.vector_store_files.values()
+    assert stored["attributes"] == {"team": "café ☕"}
+    assert [file["filename"] for file in fake_openai.files.values()] == ["résumé.txt"]
+
+
 # --- bodies without a length ---------------------------------------------------------------------
 
 

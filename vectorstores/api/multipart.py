@@ -12,6 +12,7 @@ closing boundary, a body cut short); if the two ever count a different number of
 request is refused (400) rather than guessed at.
 """
 
+import codecs
 import re
 import unicodedata
 
@@ -36,6 +37,24 @@ MAX_FILE_NAME_LENGTH = 255  # what file systems, and Django's UploadedFile, allo
 BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
 # What Django's temporary file is named after, instead of the caller's name (whose extension it would take).
 TEMPORARY_NAME = "upload"
+
+
+# UTF-8 that refuses invalid bytes whatever error handling it is asked for: Django's multipart parser decodes
+# each text part with errors="replace", which would lose what a caller sent without a word.
+STRICT_UTF8 = "vectorstores-strict-utf-8"
+
+
+def _find_strict_utf8(name):
+    if name.replace("_", "-") == STRICT_UTF8:
+        return codecs.CodecInfo(
+            name=STRICT_UTF8,
+            encode=codecs.utf_8_encode,
+            decode=lambda data, errors="strict": codecs.utf_8_decode(data, "strict", True),
+        )
+    return None
+
+
+codecs.register(_find_strict_utf8)
 
 
 class InvalidUpload(serializers.ValidationError):
@@ -123,13 +142,18 @@ class UploadParser(parsers.MultiPartParser):
     def _parse(self, request, stream, media_type, parser_context):
         scanner = PartHeaderScanner(stream, _boundary_of(media_type), self.file_field)
         meta = {**request.META, "CONTENT_TYPE": media_type}
+        encoding = parsers.get_encoding(parser_context)
+        if codecs.lookup(encoding).name == "utf-8":
+            encoding = STRICT_UTF8  # Django's parser would put U+FFFD for each byte that is not UTF-8
         try:
             django_parser = FileNamePolicyParser(
-                meta, scanner, request.upload_handlers, parsers.get_encoding(parser_context), file_field=self.file_field
+                meta, scanner, request.upload_handlers, encoding, file_field=self.file_field
             )
             data, files = django_parser.parse()
         except MultiPartParserError as exc:
             raise ParseError(f"Multipart form parse error - {exc}") from exc
+        except UnicodeDecodeError:
+            raise ParseError("Multipart form parse error - a text part is not valid UTF-8.") from None
         received = sum(
             field == self.file_field
             for handler in request.upload_handlers
