@@ -289,6 +289,7 @@ def test_options_describes_nothing(api, url, stores):
     response = api.options(url(f"/{stores[0]['id']}"))
     assert response.status_code == 405
     assert "host_url_kwargs" not in response.content.decode()
+    assert "OPTIONS" not in response["Allow"]  # nor is it offered
 
 
 def test_text_reaches_openai_exactly_as_sent(api, url, fake_openai):

@@ -55,7 +55,9 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
     # Documented by drf-spectacular (schema/), whatever the host's DEFAULT_SCHEMA_CLASS.
     schema = AutoSchema()
     # No OPTIONS answer: DRF's would describe the view from its docstring; the OpenAPI document describes it.
+    # (Left out of the methods too, so that a 405's Allow header does not offer it.)
     metadata_class = None
+    http_method_names = [name for name in viewsets.ViewSet.http_method_names if name != "options"]
     # Set per request by check_access(): the credential this call uses, and what it lets the caller reach.
     credential = None
     access = None
