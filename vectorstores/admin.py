@@ -28,10 +28,21 @@ class AuditEntryAdmin(admin.ModelAdmin):
         "status_code",
         "duration_ms",
     ]
-    list_filter = ["operation", "status_code", "credential"]
+    list_filter = ["operation", "status_code", ("credential", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["username", "credential_name", "credential_ref", "vector_store_id"]
     date_hierarchy = "created_at"
     list_select_related = ["credential"]
+
+    def get_queryset(self, request):
+        # Entries name stores and their owners: staff see those of the credentials they may use, as the
+        # store records (under an owned credential, unless they manage stores, their own calls only).
+        entries = super().get_queryset(request)
+        if request.user.is_superuser:
+            return entries  # those of deleted credentials included
+        entries = entries.filter(credential__in=Credential.objects.usable_by(request.user))
+        if ownership.may_manage_stores(request.user):
+            return entries
+        return entries.filter(Q(credential__access_mode=AccessMode.SHARED) | Q(user=request.user))
 
     def has_add_permission(self, request):
         return False

@@ -5,7 +5,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from tests.conftest import TEST_API_KEY, logged_in
-from vectorstores.models import StoreFileRecord, StoreRecord
+from vectorstores.models import AuditEntry, StoreFileRecord, StoreRecord
 from vectorstores.testing import create_credential
 
 pytestmark = pytest.mark.django_db
@@ -218,3 +218,71 @@ def test_only_superusers_delete_records_and_the_store_stays_at_openai(
     assert deleted.status_code == 302
     assert not StoreRecord.objects.exists()
     assert fake_openai.get_store(store["id"])["name"] == "Kept"
+
+
+# --- the audit trail's admin, scoped the same way -------------------------------------------------------
+
+
+def audit_entry(user, credential, store_id):
+    return AuditEntry.objects.create(
+        user=user,
+        username=user.get_username(),
+        credential=credential,
+        credential_name=credential.name,
+        operation="retrieve",
+        method="GET",
+        vector_store_id=store_id,
+        store_owner=user.get_username(),
+        status_code=200,
+        duration_ms=1,
+    )
+
+
+@pytest.fixture
+def entries(owned_credential, other_credential, alice, bob, other_user):
+    """One call each: alice's and bob's under the owned credential, mallory's under hers."""
+    return [
+        audit_entry(alice, owned_credential, "vs_alice"),
+        audit_entry(bob, owned_credential, "vs_bob"),
+        audit_entry(other_user, other_credential, "vs_mallory"),
+    ]
+
+
+def audited_stores(user):
+    response = logged_in(user).get(reverse("admin:vectorstores_auditentry_changelist"))
+    assert response.status_code == 200
+    return sorted(entry.vector_store_id for entry in response.context["cl"].result_list), response.content.decode()
+
+
+@pytest.mark.usefixtures("entries")
+def test_staff_see_their_own_calls_under_an_owned_credential(django_user_model, owned_credential, bob):
+    bob.is_staff = True
+    bob.save()
+    bob.user_permissions.add(Permission.objects.get(codename="view_auditentry"))
+    stores, page = audited_stores(bob)
+    assert stores == ["vs_bob"]
+    assert "Mallory" not in page  # nor another credential in the filter
+    owned_credential.access_mode = "shared"  # where everyone who may use it reaches every store
+    owned_credential.save()
+    assert audited_stores(bob)[0] == ["vs_alice", "vs_bob"]
+
+
+@pytest.mark.usefixtures("entries")
+def test_managers_see_the_calls_of_the_credentials_they_may_use(django_user_model, owned_credential):
+    manager = staff(django_user_model, "audrey", "view_auditentry", "manage_all_stores", credential=owned_credential)
+    assert audited_stores(manager)[0] == ["vs_alice", "vs_bob"]
+
+
+@pytest.mark.usefixtures("entries")
+def test_staff_who_may_use_no_credential_see_no_call(django_user_model):
+    assert audited_stores(staff(django_user_model, "eve", "view_auditentry"))[0] == []
+
+
+@pytest.mark.usefixtures("entries")
+def test_superusers_see_every_call(admin_client):
+    response = admin_client.get(reverse("admin:vectorstores_auditentry_changelist"))
+    assert sorted(entry.vector_store_id for entry in response.context["cl"].result_list) == [
+        "vs_alice",
+        "vs_bob",
+        "vs_mallory",
+    ]
