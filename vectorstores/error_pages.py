@@ -5,7 +5,10 @@ as its other answers are; any other request gets Django's own page. Django has l
 ADMINS) before it calls these.
 """
 
+from contextlib import suppress
+
 from django.http import JsonResponse
+from django.urls import Resolver404, resolve
 from django.views import defaults
 
 from .api.exceptions import error_body
@@ -25,7 +28,10 @@ def server_error(request, *args, **kwargs):
 
 
 def _json_error(request, status, code, message):
-    match = request.resolver_match  # None when the error came before the URL was resolved
+    match = request.resolver_match
+    if match is None:  # the error came before the URL was resolved (a Host the site does not serve, say)
+        with suppress(Resolver404):
+            match = resolve(request.path_info, getattr(request, "urlconf", None))
     app_names = set(match.app_names) if match is not None else set()
     if OPENAI_APP_NAME in app_names:
         return JsonResponse(envelope(message, code, status), status=status)

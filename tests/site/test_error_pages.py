@@ -55,3 +55,17 @@ def test_elsewhere_a_fault_is_djangos_own_page(client, monkeypatch):
     client.raise_request_exception = False
     response = client.get("/api/v1/health")
     assert response.status_code == 500 and response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    ("path", "read_code"),
+    [
+        ("/api/v1/openai-assistants-vector-store", lambda body: body["code"]),
+        ("/api/openai/00000000-0000-0000-0000-000000000000/v1/vector_stores", lambda body: body["error"]["code"]),
+    ],
+)
+def test_a_host_the_site_does_not_serve_is_a_json_400_under_the_apis_routes(client, path, read_code):
+    response = client.get(path, HTTP_HOST="evil.example")
+    assert (response.status_code, response["Content-Type"]) == (400, "application/json")
+    assert read_code(response.json()) == "bad_request"
+    assert client.get("/admin/", HTTP_HOST="evil.example")["Content-Type"].startswith("text/html")
