@@ -391,13 +391,22 @@ def remove_store_files(access, store_id, file_ids, *, delete_files):
         )
 
 
-def files_of_others(access, file_ids, *, besides_store=None):
+def files_of_others(access, file_ids, *, besides_store=None, attaching=False):
     """The ids among `file_ids` that are not the user's to delete or to attach elsewhere (owned mode only; in
     shared mode, and for those who reach all, none): Files a store the user cannot reach holds, and Files
-    uploaded here for somebody else that no store the user reaches holds."""
-    if access.reaches_all or not file_ids:
-        return set()
+    uploaded here for somebody else that no store the user reaches holds. `attaching` (to the request's store,
+    or a new one when it has none): also Files uploaded here for somebody else who would not reach that store,
+    who could then neither see nor delete the copy (a group's member could keep it after leaving the group)."""
     ids = list(file_ids)
+    if access.reaches_all or not ids:
+        return set()
+    refused = _held_out_of_reach(access, ids, besides_store)
+    if attaching:
+        refused |= _out_of_uploaders_reach(access, ids)
+    return refused
+
+
+def _held_out_of_reach(access, ids, besides_store):
     records = StoreFileRecord.objects.filter(store__credential=access.credential, file_id__in=ids)
     in_reach = records.filter(store__in=_reachable(access)).values("file_id")
     held = records.exclude(store__store_id=besides_store) if besides_store is not None else records
@@ -409,6 +418,21 @@ def files_of_others(access, file_ids, *, besides_store=None):
     return set(held.exclude(store__in=_reachable(access)).values_list("file_id", flat=True)) | set(
         uploaded_for_others.values_list("file_id", flat=True)
     )
+
+
+def _out_of_uploaders_reach(access, ids):
+    uploaded_by_others = FileRecord.objects.filter(credential=access.credential, file_id__in=ids).exclude(
+        owner=access.user
+    )
+    target = None
+    if access.record_id is not None:
+        target = StoreRecord.objects.filter(pk=access.record_id).values("owner_id", "group_id").first()
+    if target is not None:  # the uploader reaches it as its owner, or through its group
+        reach = Q(owner_id=target["owner_id"])
+        if target["group_id"] is not None:
+            reach |= Q(owner__groups=target["group_id"])
+        uploaded_by_others = uploaded_by_others.exclude(reach)
+    return set(uploaded_by_others.values_list("file_id", flat=True))
 
 
 # --- Files uploaded here ---

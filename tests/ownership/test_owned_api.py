@@ -375,6 +375,45 @@ def test_files_a_failed_upload_leaves_at_openai_are_the_uploaders(owned, alice, 
         assert (response.status_code, response.json()["code"]) == (404, "file_not_found")
 
 
+@pytest.fixture
+def teammates_file(owned, alice, bob, group, fake_openai, upload_dir):
+    """alice's File in a store she shares with a group she and bob are in: (the store, the file id)."""
+    alice.groups.add(group)
+    bob.groups.add(group)
+    team_store = create(alice, owned, "team notes", group=group.name)
+    response = call(alice, owned, "post", f"/{team_store['id']}", {"files": [text_file("plan.txt")]}, "multipart")
+    assert response.status_code == 200, response.content
+    return team_store, response.json()[0]["id"]
+
+
+def test_a_teammates_file_cannot_be_copied_into_a_store_its_uploader_does_not_reach(
+    owned, alice, bob, group, teammates_file, fake_openai
+):
+    """bob could keep it after leaving the group, and alice could neither see nor delete that copy."""
+    _, file_id = teammates_file
+    bobs = create(bob, owned, "bob's own")
+    before = upstream_calls(fake_openai)
+    for body, path in [
+        ({"file_id": file_id}, f"/{bobs['id']}/files"),
+        ({"file_ids": [file_id]}, f"/{bobs['id']}/file_batches"),
+        ({"name": "a copy", "file_ids": [file_id]}, ""),  # nor into a new store
+    ]:
+        response = call(bob, owned, "post", path, body)
+        assert (response.status_code, response.json()["code"]) == (404, "file_not_found"), path
+    assert upstream_calls(fake_openai) == before
+
+    bob.groups.remove(group)  # so, once he leaves the group, nothing of alice's stays within his reach
+    assert call(bob, owned, "get", f"/{bobs['id']}/files/{file_id}").status_code == 404
+
+
+def test_a_teammates_file_can_go_into_another_store_of_the_group(owned, alice, bob, group, teammates_file):
+    _, file_id = teammates_file
+    other_team_store = create(bob, owned, "team archive", group=group.name)
+    response = call(bob, owned, "post", f"/{other_team_store['id']}/files", {"file_id": file_id})
+    assert response.status_code == 200, response.content
+    assert call(alice, owned, "delete", f"/{other_team_store['id']}/files/{file_id}").status_code == 200
+
+
 def test_files_a_new_store_is_created_with_are_recorded_as_its_creators(owned, alice, fake_openai):
     file = fake_openai.create_file("start.txt", b"first words")
     store = call(alice, owned, "post", "", {"name": "with a file", "file_ids": [file["id"]]}).json()

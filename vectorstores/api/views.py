@@ -213,7 +213,7 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
 
     def _attachable(self, files):
         """`files`, unless one is a File in a store the caller cannot reach: then, for them, no such File."""
-        if ownership.files_of_others(self.access, [file["file_id"] for file in files]):
+        if ownership.files_of_others(self.access, [file["file_id"] for file in files], attaching=True):
             raise FileNotFound()
         return files
 

@@ -75,7 +75,7 @@ def split_ids(text):
 
 def refuse_files_of_others(form, access, file_ids):
     """A File that a store the user cannot reach holds is, for them, no such File (as the API answers)."""
-    others = ownership.files_of_others(access, file_ids)
+    others = ownership.files_of_others(access, file_ids, attaching=True)
     if others:
         form.add_error("file_ids", f"No such file: {', '.join(sorted(others))}.")
 
