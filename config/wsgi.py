@@ -60,7 +60,7 @@ class RejectUnreadableContentTypes:
     def __call__(self, environ, start_response):
         try:
             _, params = parse_header_parameters(environ.get("CONTENT_TYPE", ""))
-        except ValueError:
+        except (ValueError, LookupError):  # LookupError: early Django 5.2 releases
             return _unsupported(start_response, "The Content-Type header cannot be read.")
         charset = params.get("charset")
         if charset and not _reads_ascii_as_ascii(charset):

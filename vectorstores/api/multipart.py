@@ -259,7 +259,8 @@ class PartHeaderScanner:
                 continue  # a header Django skips, and so does this check
             try:
                 main_value, params = parse_header_parameters(text)
-            except ValueError:  # an RFC 2231 parameter in an unknown encoding: Django's parser would raise too
+            except (ValueError, LookupError):  # an RFC 2231 parameter in an unknown encoding (a LookupError in
+                # early Django 5.2 releases): Django's parser would raise too
                 raise InvalidUpload(f"A header of part {self._part_number} cannot be read.", self._file_field) from None
             if main_value.partition(":")[0] == "content-disposition":
                 dispositions.append(params)
