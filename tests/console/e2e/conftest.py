@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from tests.conftest import PROJECT_ROOT, TEST_API_KEY, leaked_keys
 from vectorstores.testing import create_credential
@@ -62,6 +63,10 @@ def browser():
                 yield browser
             finally:
                 browser.close()
+                # Meanwhile this thread ran in Playwright's greenlet, whose context is its own, and Django keeps a
+                # connection per context: close that one, or its PostgreSQL session outlives the run (and the test
+                # database cannot be dropped).
+                connections.close_all()
     finally:
         if previous is None:
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
