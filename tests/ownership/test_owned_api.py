@@ -323,18 +323,23 @@ def test_uploaded_and_attached_files_are_recorded_and_detaching_forgets_them(own
     assert not StoreFileRecord.objects.exists()
 
 
-def test_a_file_in_another_users_store_cannot_be_attached(owned, alice, bob, alices_file, fake_openai):
-    _, file_id = alices_file
-    bobs = create(bob, owned, "bob's")
+def assert_not_attachable(user, credential, file_id, store, fake_openai):
+    """`user` attaching the File to `store` (alone, in a batch) or to a new store: each 404 file_not_found, before
+    anything reaches OpenAI."""
     before = upstream_calls(fake_openai)
     for body, path in [
-        ({"file_id": file_id}, f"/{bobs['id']}/files"),
-        ({"file_ids": [file_id]}, f"/{bobs['id']}/file_batches"),
-        ({"name": "new", "file_ids": [file_id]}, ""),  # nor be put in a new store
+        ({"file_id": file_id}, f"/{store['id']}/files"),
+        ({"file_ids": [file_id]}, f"/{store['id']}/file_batches"),
+        ({"name": "new", "file_ids": [file_id]}, ""),
     ]:
-        response = call(bob, owned, "post", path, body)
-        assert response.status_code == 404 and response.json()["code"] == "file_not_found"
+        response = call(user, credential, "post", path, body)
+        assert (response.status_code, response.json()["code"]) == (404, "file_not_found"), path
     assert upstream_calls(fake_openai) == before
+
+
+def test_a_file_in_another_users_store_cannot_be_attached(owned, alice, bob, alices_file, fake_openai):
+    _, file_id = alices_file
+    assert_not_attachable(bob, owned, file_id, create(bob, owned, "bob's"), fake_openai)
 
 
 @pytest.mark.parametrize("how", ["detached", "its store deleted"])
@@ -392,15 +397,7 @@ def test_a_teammates_file_cannot_be_copied_into_a_store_its_uploader_does_not_re
     """bob could keep it after leaving the group, and alice could neither see nor delete that copy."""
     _, file_id = teammates_file
     bobs = create(bob, owned, "bob's own")
-    before = upstream_calls(fake_openai)
-    for body, path in [
-        ({"file_id": file_id}, f"/{bobs['id']}/files"),
-        ({"file_ids": [file_id]}, f"/{bobs['id']}/file_batches"),
-        ({"name": "a copy", "file_ids": [file_id]}, ""),  # nor into a new store
-    ]:
-        response = call(bob, owned, "post", path, body)
-        assert (response.status_code, response.json()["code"]) == (404, "file_not_found"), path
-    assert upstream_calls(fake_openai) == before
+    assert_not_attachable(bob, owned, file_id, bobs, fake_openai)
 
     bob.groups.remove(group)  # so, once he leaves the group, nothing of alice's stays within his reach
     assert call(bob, owned, "get", f"/{bobs['id']}/files/{file_id}").status_code == 404
