@@ -128,7 +128,7 @@ def proxy_overhead(bench):
             floor_detail,
         ),
         Row(
-            "1. Floor: GET /api/v1/health (server + Django + SELECT 1)",
+            "1. Floor: GET /api/v1/health (server + Django + SELECT 1 + a cache read)",
             f"{ms(health):.2f} ms",
             "(report)",
             INFO,

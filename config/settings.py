@@ -145,6 +145,9 @@ if os.environ.get("REDIS_URL"):
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": os.environ["REDIS_URL"],
             "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "vectorstores"),
+            # Every API call counts its throttle there: a Redis that hangs holds a call 2 s at most, then
+            # 503 (redis-py 5.0 waits for ever by default).
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
 

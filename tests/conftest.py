@@ -23,7 +23,7 @@ from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models.signals import pre_save
-from django.test import Client
+from django.test import Client, override_settings
 from django.test.client import ClientHandler
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
@@ -274,6 +274,17 @@ def throttle_rates(monkeypatch):
 
     yield set_rate
     cache.clear()
+
+
+@pytest.fixture
+def cache_down():
+    """Redis is down: the default cache is Django's Redis backend, at a port of 127.0.0.1 nothing listens on.
+    Restored when this fixture ends, so that fixtures set up before it (throttle_rates) clear the real one."""
+    location = f"redis://127.0.0.1:{free_port()}/0"
+    with override_settings(
+        CACHES={"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": location}}
+    ):
+        yield
 
 
 @pytest.fixture

@@ -256,7 +256,7 @@ def test_a_lost_upload_answer_never_takes_a_file_another_request_owns(api, url, 
     owned_elsewhere = InFlightFiles()
     monkeypatch.setattr("vectorstores.gateway.store_uploads.in_flight", owned_elsewhere)
     others = seeded.fake.create_file("twin.txt", b"same bytes")["id"]
-    owned_elsewhere.claim(others)
+    owned_elsewhere.claim_created(others)
     seeded.fake.drop("POST", "/files")  # this request's upload never reaches OpenAI; its answer is lost
     upload = text_file("twin.txt", b"same bytes")
 
@@ -265,3 +265,33 @@ def test_a_lost_upload_answer_never_takes_a_file_another_request_owns(api, url, 
     assert response.status_code == 502
     assert response.json()["files"][0]["id"] is None
     assert others in seeded.fake.files
+
+
+@pytest.fixture
+def no_throttles(throttle_rates):
+    """A host site without throttles, so that only the uploads' claims meet the cache."""
+    throttle_rates(None)
+
+
+@pytest.mark.usefixtures("production_retries", "no_throttles", "cache_down")
+def test_an_upload_does_not_need_the_cache(api, url, seeded, upload_dir, caplog):
+    """The claims on an upload's Files are kept in the cache: with Redis down the upload still succeeds."""
+    files = [text_file(f"doc{n}.txt", b"text %d" % n) for n in range(2)]
+    response = api.post(url(f"/{seeded.store}"), {"files": files}, format="multipart")
+    assert response.status_code == 200, response.content
+    assert {f["filename"] for f in seeded.fake.files.values()} == {"doc.txt", "doc0.txt", "doc1.txt"}
+    assert seeded.unattached_files() == set()
+    assert list(upload_dir.iterdir()) == []
+    assert "Could not claim OpenAI file" in caplog.text
+
+
+@pytest.mark.usefixtures("production_retries", "no_throttles", "cache_down")
+def test_with_the_cache_down_a_lost_upload_answer_takes_no_file_on_a_guess(api, url, seeded, caplog):
+    """Without the claims, a File found by name and size may be another request's: it is not taken (nor
+    deleted by this request's cleanup), and the log says so."""
+    seeded.fake.drop("POST", "/files", after_processing=True)
+    response = api.post(url(f"/{seeded.store}"), {"files": [text_file("lost.txt", b"lost")]}, format="multipart")
+    assert response.status_code == 502
+    assert response.json()["files"][0]["id"] is None
+    assert {f["filename"] for f in seeded.fake.files.values()} == {"doc.txt", "lost.txt"}
+    assert "so it is not taken" in caplog.text

@@ -47,7 +47,7 @@ def refused_call(request, url, credential, store):
     if request.param == "a wrong token":
         client.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
     if request.param.startswith("OpenAI-compatible"):
-        path = f"/api/openai/{credential.pk}/v1/vector_stores/{store}"
+        path = f"/api/openai/{credential.pk}/v1/vector_stores/{store['id']}"
         return lambda: client.get(path), lambda body: body["error"]["code"]
     return lambda: client.get(url()), lambda body: body["code"]
 
@@ -61,6 +61,21 @@ def test_refused_callers_are_throttled_per_ip(refused_call, api, url, fake_opena
     assert error_code(response.json()) == "throttled"
     assert 0 < int(response["Retry-After"]) <= 60
     assert api.get(url()).status_code == 200  # a signed-in user at the same IP keeps their own allowance
+
+
+@pytest.mark.usefixtures("three_per_minute", "cache_down")
+def test_when_the_cache_is_down_no_call_goes_uncounted(api, url, refused_call, fake_openai, caplog):
+    """The throttles count in the cache: without it every call is refused with 503 (never let through
+    unmetered), signed in or not, in the API's error shape on either surface."""
+    response = api.get(url())
+    assert response.status_code == 503
+    assert response.json()["code"] == "throttle_unavailable"
+    call, error_code = refused_call
+    response = call()
+    assert response.status_code == 503
+    assert error_code(response.json()) == "throttle_unavailable"
+    assert fake_openai.requests == []
+    assert "the cache failed" in caplog.text
 
 
 class TenPerHour(UserRateThrottle):

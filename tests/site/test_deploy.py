@@ -98,6 +98,33 @@ def test_health_is_503_when_the_database_is_down(client):
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("cache_down")
+def test_health_is_503_when_the_cache_is_down(client):
+    """The API's throttles count in the cache (Redis with REDIS_URL): without it every call is a 503."""
+    response = client.get("/api/v1/health")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "detail": "The cache cannot be reached."}
+
+
+def test_a_redis_that_never_answers_holds_a_call_two_seconds_at_most(tmp_path):
+    """REDIS_URL names a server that takes connections and never answers: the site gives up on it after its
+    Redis timeout (2 s) and answers 503, rather than holding the call for as long as Redis hangs."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        env = production_env(tmp_path, REDIS_URL=f"redis://127.0.0.1:{silent.getsockname()[1]}/0")
+        script = (
+            "import time; from django.test import Client; started = time.monotonic(); "
+            "answer = Client().get('/api/v1/health', HTTP_HOST='127.0.0.1'); "
+            "print(answer.status_code, time.monotonic() - started)"
+        )
+        result = manage("shell", "-c", script, env=env, timeout=60)
+    status, seconds = result.stdout.split()[-2:]
+    assert status == "503", result.stderr
+    assert 1.9 < float(seconds) < 4
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("path", "status"),
     [

@@ -7,14 +7,29 @@ requests through per window, however many processes serve them. Use them like DR
 `"DEFAULT_THROTTLE_CLASSES": ["vectorstores.api.throttling.UserRateThrottle"]` with the same rates.
 """
 
+import logging
 from contextlib import suppress
 
-from rest_framework import throttling
+from rest_framework import exceptions, status, throttling
+
+logger = logging.getLogger("vectorstores.api.throttling")
+
+
+class ThrottleUnavailable(exceptions.APIException):
+    # The throttles count in the shared cache (Redis): without it no call can be counted, so none is let
+    # through rather than all of them unmetered.
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "Requests cannot be counted against the rate limit right now: try again shortly."
+    default_code = "throttle_unavailable"
 
 
 class AtomicWindowMixin:
     """A window opens at a caller's first request and lasts the rate's period; each request in it adds one
-    to the window's count, and those past the rate are refused until the window ends."""
+    to the window's count, and those past the rate are refused until the window ends.
+
+    When the cache fails (Redis down), a request is refused with 503 `throttle_unavailable`, never let
+    through uncounted. Django's cache backends share no error class, so any error of the cache counts.
+    """
 
     def allow_request(self, request, view):
         if self.rate is None:
@@ -24,7 +39,11 @@ class AtomicWindowMixin:
             return True
         self.now = self.timer()
         self.start_key = f"{self.key}:start"
-        count = self._count(f"{self.key}:count")
+        try:
+            count = self._count(f"{self.key}:count")
+        except Exception as error:
+            logger.error("The throttle cannot count request %s: the cache failed: %r", self.key, error)
+            raise ThrottleUnavailable from error
         return count is None or count <= self.num_requests
 
     def _count(self, count_key):
@@ -53,7 +72,10 @@ class AtomicWindowMixin:
         """Seconds until the window ends (Retry-After). The window may have been opened by a request that took
         its time a moment after this one, on another thread or instance: never more than a whole window.
         Read only for a refused request (DRF asks no other), so allowed ones cost no extra cache call."""
-        window_start = self.cache.get(self.start_key, self.now)
+        try:
+            window_start = self.cache.get(self.start_key, self.now)
+        except Exception:  # the cache failed since it counted this request: the longest wait there can be
+            return self.duration
         return min(self.duration, max(0.0, window_start + self.duration - self.now))
 
 

@@ -68,16 +68,35 @@ class InFlightFiles:
     Finding the File of an upload whose answer was lost means looking at recent Files by name and size;
     a claim keeps another request's identical file from being taken. A claim is one atomic `cache.add`;
     CLAIM_SECONDS bounds one left behind by a process that died.
+
+    A cache that fails (Redis down; Django's backends share no error class, so any error of the cache
+    counts) never fails an upload: a File this request created stays its own, unclaimed, and a File found
+    by name and size is not taken.
     """
 
     CLAIM_SECONDS = 6 * 3600
     PREFIX = "vectorstores:upload-claim:"
 
-    def claim(self, file_id):
-        return cache.add(self.PREFIX + file_id, True, self.CLAIM_SECONDS)
+    def claim_created(self, file_id):
+        """Claim a File this request created."""
+        try:
+            cache.add(self.PREFIX + file_id, True, self.CLAIM_SECONDS)
+        except Exception as error:
+            logger.warning("Could not claim OpenAI file %s in the cache: %r", file_id, error)
+
+    def claim_found(self, file_id):
+        """Claim a File found by name and size: False when another request holds it, or the cache fails."""
+        try:
+            return cache.add(self.PREFIX + file_id, True, self.CLAIM_SECONDS)
+        except Exception as error:
+            logger.warning("Could not claim OpenAI file %s in the cache, so it is not taken: %r", file_id, error)
+            return False
 
     def release(self, file_ids):
-        cache.delete_many([self.PREFIX + file_id for file_id in file_ids])
+        try:
+            cache.delete_many([self.PREFIX + file_id for file_id in file_ids])
+        except Exception as error:  # they expire after CLAIM_SECONDS
+            logger.warning("Could not release the claims on OpenAI files %s: %r", ", ".join(file_ids), error)
 
 
 in_flight = InFlightFiles()
@@ -228,7 +247,7 @@ def _upload_one(client, upload, outcome, **fields):
     try:
         with open(upload.temporary_file_path(), "rb") as stream:
             file = call(create_file, retry=Retry.CREATE, expect="file")
-        in_flight.claim(file["id"])
+        in_flight.claim_created(file["id"])
         outcome.file, outcome.status = file, "uploaded"
     except GatewayError as error:
         outcome.status, outcome.error = "upload_failed", error
@@ -263,7 +282,7 @@ def _find_lost_uploads(credential, outcomes, started):
                 file.get("filename") == outcome.filename
                 and file.get("bytes") == outcome.size
                 and (file.get("created_at") or 0) >= started - LOST_UPLOAD_CLOCK_SLACK
-                and in_flight.claim(file["id"])
+                and in_flight.claim_found(file["id"])
             ):
                 outcome.file = file
                 break
