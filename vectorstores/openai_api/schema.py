@@ -116,7 +116,8 @@ ERRORS = {
     415: "The body is not of the media type this operation takes.",
     429: "Too many requests: the site's throttle or OpenAI's rate limit (see Retry-After).",
     502: "OpenAI failed, answered 5xx or could not be read.",
-    503: "The credential cannot be used (its key unreadable, or its endpoint no longer allowed).",
+    503: "The credential cannot be used (its key unreadable, or its endpoint no longer allowed), or the "
+    "site's throttle cannot count the call (try again shortly).",
     504: "OpenAI did not answer in time.",
 }
 

@@ -128,7 +128,8 @@ ERROR_DESCRIPTIONS = {
     "`openai_bad_response`: OpenAI's answer was not the JSON expected.",
     503: "`credential_unreadable`: the credential's stored key cannot be decrypted with the server's keys "
     "(the server's encryption key changed); `credential_endpoint_refused`: the credential's base URL names "
-    "a host this site no longer sends keys to.",
+    "a host this site no longer sends keys to; `throttle_unavailable`: the cache the throttles count in does "
+    "not answer (try again shortly).",
     504: "`openai_timeout`: OpenAI did not answer in time.",
 }
 ERRORS = (400, 401, 403, 404, 406, 409, 429, "4XX", 502, 503, 504)
