@@ -8,7 +8,7 @@ import redis
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
 
-from tests.conftest import client_for
+from tests.conftest import client_for, text_file
 from tests.hosts import redis_server
 from vectorstores.api.throttling import UserRateThrottle
 
@@ -37,6 +37,45 @@ def test_each_user_has_their_own_allowance(api, url, credential, other_user, fak
         api.get(url())
     assert api.get(url()).status_code == 429
     assert client_for(other_user).get(url()).status_code == 200
+
+
+def upload(api, url, fake, store, files):
+    body = {"files": [text_file(f"f{n}.txt") for n in range(files)]}
+    return api.post(url(f"/{store}"), body, format="multipart")
+
+
+def removal(api, url, fake, store, files):
+    file_ids = [fake.create_file(f"f{n}.txt", b"text")["id"] for n in range(files)]
+    for file_id in file_ids:
+        fake.attach_file(store, file_id)
+    return api.patch(url(f"/{store}"), {"file_ids": file_ids}, format="json")
+
+
+# A call that makes one OpenAI call per file, and that call (method, path prefix).
+FAN_OUT = {"upload": (upload, ("POST", "/files")), "removal": (removal, ("DELETE", "/vector_stores/"))}
+
+
+@pytest.mark.usefixtures("three_per_minute", "upload_dir")
+@pytest.mark.parametrize("fan_out", FAN_OUT.values(), ids=FAN_OUT.keys())
+def test_a_call_that_makes_an_openai_call_per_file_counts_once_per_file(api, url, store, fan_out, fake_openai):
+    call, upstream = fan_out
+    assert call(api, url, fake_openai, store["id"], 2).status_code == 200
+    assert len(fake_openai.requests_to(*upstream)) == 2
+    assert api.get(url()).status_code == 200  # 2 + 1: the rate is spent
+    assert api.get(url()).status_code == 429
+
+
+@pytest.mark.usefixtures("three_per_minute")
+@pytest.mark.parametrize("fan_out", FAN_OUT.values(), ids=FAN_OUT.keys())
+def test_a_call_for_more_files_than_the_rate_is_refused_before_it_goes_upstream(
+    api, url, store, fan_out, fake_openai, upload_dir
+):
+    call, upstream = fan_out
+    response = call(api, url, fake_openai, store["id"], 4)
+    assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= 60
+    assert fake_openai.requests_to(*upstream) == []
+    assert list(upload_dir.iterdir()) == []
 
 
 @pytest.fixture(params=["no token", "a wrong token", "OpenAI-compatible, no token"])
@@ -135,6 +174,15 @@ def test_requests_that_arrive_together_never_pass_the_rate(user_request, throttl
 
     assert sum(allowed for allowed, _ in results) == 10
     assert all(0 < throttle.wait() <= 3600 for allowed, throttle in results if not allowed)
+
+
+def test_a_charge_adds_to_the_count_of_the_request_it_follows(user_request, throttle_cache):
+    throttle = ten_per_hour(throttle_cache)
+    assert throttle.allow_request(user_request, view=None)
+    assert throttle.charge(5)  # 6 of 10
+    assert not throttle.charge(5)  # 11
+    assert 0 < throttle.wait() <= 3600
+    assert not ten_per_hour(throttle_cache).allow_request(user_request, view=None)
 
 
 @pytest.mark.subprocess

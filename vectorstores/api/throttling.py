@@ -25,11 +25,14 @@ class ThrottleUnavailable(exceptions.APIException):
 
 class AtomicWindowMixin:
     """A window opens at a caller's first request and lasts the rate's period; each request in it adds one
-    to the window's count, and those past the rate are refused until the window ends.
+    to the window's count, and those past the rate are refused until the window ends. A request that makes
+    one OpenAI call per file adds one per file (`charge`).
 
     When the cache fails (Redis down), a request is refused with 503 `throttle_unavailable`, never let
     through uncounted. Django's cache backends share no error class, so any error of the cache counts.
     """
+
+    key = None
 
     def allow_request(self, request, view):
         if self.rate is None:
@@ -37,35 +40,46 @@ class AtomicWindowMixin:
         self.key = self.get_cache_key(request, view)
         if self.key is None:
             return True
-        self.now = self.timer()
         self.start_key = f"{self.key}:start"
+        return self._counted(1)
+
+    def charge(self, units):
+        """Add `units` to the count of the request this throttle let through (allow_request): False when that
+        takes the caller past the rate."""
+        if self.key is None or units < 1:
+            return True
+        return self._counted(units)
+
+    def _counted(self, units):
+        """Add `units` to the caller's count: whether it is still within the rate."""
+        self.now = self.timer()
         try:
-            count = self._count(f"{self.key}:count")
+            count = self._count(f"{self.key}:count", units)
         except Exception as error:
             logger.error("The throttle cannot count request %s: the cache failed: %r", self.key, error)
             raise ThrottleUnavailable from error
         return count is None or count <= self.num_requests
 
-    def _count(self, count_key):
-        """This request's number in its caller's window, or None when the cache will not keep the count (it
-        keeps evicting it): a caller is never refused for that."""
+    def _count(self, count_key, units):
+        """The caller's count once `units` are added, or None when the cache will not keep the count (it keeps
+        evicting it): a caller is never refused for that."""
         try:
-            count = self.cache.incr(count_key)  # in an open window, a request's one cache operation
+            count = self.cache.incr(count_key, units)  # in an open window, a request's one cache operation
         except ValueError:
-            return self._open_window(count_key)
-        if count == 1:
+            return self._open_window(count_key, units)
+        if count == units:
             # The request that opened the window had not counted itself yet, or the count expired just as
             # Redis incremented it, which makes a new count without an expiry: give it the window's.
             self.cache.touch(count_key, self.duration)
             self.cache.add(self.start_key, self.now, self.duration)
         return count
 
-    def _open_window(self, count_key):
+    def _open_window(self, count_key, units):
         for _attempt in range(2):  # add() lets one of the requests that open a window together set it
             self.cache.add(self.start_key, self.now, self.duration)
             self.cache.add(count_key, 0, self.duration)
             with suppress(ValueError):  # the window ended between add and incr: this request opens the next one
-                return self.cache.incr(count_key)
+                return self.cache.incr(count_key, units)
         return None
 
     def wait(self):

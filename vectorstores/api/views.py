@@ -61,6 +61,7 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
     # Set per request by check_access(): the credential this call uses, and what it lets the caller reach.
     credential = None
     access = None
+    counted_by = ()  # the throttles that counted this call
 
     def get_permissions(self):
         """Signed-in callers only, always; and then the host's own rules (see the PERMISSION_CLASSES setting)."""
@@ -81,6 +82,22 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
         if request.authenticators and not request.successful_authenticator:
             self.check_throttles(request)
         super().permission_denied(request, message, code)
+
+    def get_throttles(self):
+        self.counted_by = super().get_throttles()
+        return self.counted_by
+
+    def charge_throttles(self, files):
+        """A call that makes one OpenAI call per file counts once per file against the caller's rate: refused
+        with 429 (before anything goes upstream) when that passes it. Throttles without `charge` (DRF's own)
+        count it once."""
+        waits = [
+            throttle.wait()
+            for throttle in self.counted_by
+            if hasattr(throttle, "charge") and not throttle.charge(files - 1)
+        ]
+        if waits:
+            self.throttled(self.request, max(waits))
 
     def get_exception_handler(self):
         # Our error shape without asking the host site to change EXCEPTION_HANDLER.
@@ -187,6 +204,7 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
     def upload_files(self, request, store_id, **host_url_kwargs):
         wait = validated(WaitQuerySerializer, request.query_params)["wait"]
         body = self.validated_upload(request)
+        self.charge_throttles(len(body["files"]))
         uploaded = ownership.upload_files_to_store(
             self.access,
             store_id,
@@ -290,6 +308,7 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
     @document.remove_files
     def remove_files(self, request, store_id, **host_url_kwargs):
         body = validated(RemoveFilesSerializer, request.data)
+        self.charge_throttles(len(body["file_ids"]))
         return Response(
             ownership.remove_store_files(self.access, store_id, body["file_ids"], delete_files=body["delete_files"])
         )
