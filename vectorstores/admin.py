@@ -29,7 +29,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
         "duration_ms",
     ]
     list_filter = ["operation", "status_code", ("credential", admin.RelatedOnlyFieldListFilter)]
-    search_fields = ["username", "credential_name", "credential_ref", "vector_store_id"]
+    search_fields = ["username", "credential_name", "credential_ref", "vector_store_id", "object_ids"]
     date_hierarchy = "created_at"
     list_select_related = ["credential"]
 

@@ -25,6 +25,8 @@ class AuditEntry(models.Model):
     vector_store_id = models.CharField(max_length=128, blank=True, db_index=True)
     # The store's owner when the call was made (copied, like the names above).
     store_owner = models.CharField(max_length=150, blank=True)
+    # The Files and file batches the call named (in its path or body) or made, space-separated.
+    object_ids = models.TextField("files and batches", blank=True)
     status_code = models.PositiveSmallIntegerField()
     duration_ms = models.PositiveIntegerField()
 

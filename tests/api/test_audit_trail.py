@@ -8,7 +8,7 @@ from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 from rest_framework.test import APIRequestFactory, force_authenticate
 
-from tests.conftest import TEST_API_KEY, client_for, token_of
+from tests.conftest import TEST_API_KEY, client_for, text_file, token_of
 from vectorstores.api import audit
 from vectorstores.api.views import VectorStoreViewSet
 from vectorstores.models import AuditEntry
@@ -183,3 +183,49 @@ def test_a_query_string_with_too_many_fields_is_a_json_400_and_audited(api, url,
         assert (response.status_code, response.json()["error"]["code"]) == (400, "parse_error")
     assert list(AuditEntry.objects.values_list("status_code", flat=True)) == [400]
     assert fake_openai.requests == []
+
+
+# --- the Files and file batches a call named or made ---------------------------------------------
+
+
+def object_ids():
+    return [entry.object_ids.split() for entry in AuditEntry.objects.order_by("id")]
+
+
+def test_an_upload_records_the_files_and_the_batch_it_made(upload, fake_openai):
+    files = upload(text_file("a.txt"), text_file("b.txt")).json()
+    [batch_id] = fake_openai.file_batches
+    assert object_ids() == [[files[0]["id"], files[1]["id"], batch_id]]
+
+
+def test_a_failed_upload_records_the_files_it_left_at_openai(upload, fake_openai):
+    fake_openai.fail("DELETE", "/files/.*", 500, times=99)  # its cleanup cannot delete them
+    fake_openai.batch_outcome = "failed"
+    assert upload(text_file("a.txt"), text_file("b.txt")).status_code == 500
+    assert sorted(object_ids()[0]) == sorted(fake_openai.files)
+
+
+def test_calls_record_the_files_and_batches_they_name(api, url, store, fake_openai):
+    named = [fake_openai.create_file(f"f{n}.txt", b"text")["id"] for n in range(3)]
+    attached = api.post(url(f"/{store['id']}/files"), {"file_ids": named[:2]}, format="json").json()
+    api.get(url(f"/{store['id']}/files/{named[0]}"))
+    api.patch(url(f"/{store['id']}"), {"file_ids": named[:2]}, format="json")
+    api.get(url(f"/{store['id']}/files/{'x' * 500}"))  # refused: recorded as far as an id can be long
+    assert object_ids() == [[*named[:2], attached["id"]], [named[0]], named[:2], ["x" * 128]]
+
+
+def test_admins_find_the_calls_about_a_file(admin_client, api, url, store, fake_openai):
+    file_id = fake_openai.create_file("f.txt", b"text")["id"]
+    api.post(url(f"/{store['id']}/files"), {"file_id": file_id}, format="json")
+    api.get(url())
+    found = admin_client.get("/admin/vectorstores/auditentry/", {"q": file_id}).context["cl"].result_list
+    assert [entry.operation for entry in found] == ["attach_files"]
+
+
+def test_the_openai_compatible_files_routes_record_the_file(user, credential, fake_openai):
+    client = client_for(None)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_of(user)}")
+    files = f"/api/openai/{credential.pk}/v1/files"
+    created = client.post(files, {"file": text_file("a.txt"), "purpose": "assistants"}, format="multipart").json()
+    client.delete(f"{files}/{created['id']}")
+    assert object_ids() == [[created["id"]], [created["id"]]]

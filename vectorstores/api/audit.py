@@ -14,6 +14,7 @@ from ..models import AuditEntry
 
 logger = logging.getLogger("vectorstores.api.audit")
 METHOD_MAX_LENGTH = AuditEntry._meta.get_field("method").max_length
+PATH_OBJECTS = ("file_id", "batch_id")  # the URL parameters that name a File or a file batch
 
 
 class AuditTrailMixin:
@@ -26,6 +27,8 @@ class AuditTrailMixin:
     # The store a call made (its id is not in the path), and the owner of the call's store, when known.
     audit_store_id = ""
     audit_store_owner = ""
+    # Ids of the Files and file batches a call named in its body or made (those in its path are added).
+    audit_object_ids = ()
 
     def dispatch(self, request, *args, **kwargs):
         self.audit_started = time.monotonic()
@@ -41,6 +44,10 @@ class AuditTrailMixin:
                     _save(entry, self.request)
                 else:
                     _save_when_closed(response, entry, self.request)
+
+    def audit_objects(self, *object_ids):
+        """Record, in this call's entry, Files or file batches it named in its body or made."""
+        self.audit_object_ids = (*self.audit_object_ids, *object_ids)
 
     def named_credential(self):
         """The credential the caller asked for, as sent (a view that takes it from elsewhere says so)."""
@@ -62,9 +69,13 @@ class AuditTrailMixin:
             "method": _text(request.method, METHOD_MAX_LENGTH),
             "vector_store_id": _text(self.kwargs.get("store_id") or self.audit_store_id, 128),
             "store_owner": self.audit_store_owner,
+            "object_ids": " ".join(dict.fromkeys([*self._path_object_ids(), *self.audit_object_ids])),
             "status_code": status_code,
             "duration_ms": round((time.monotonic() - self.audit_started) * 1000),
         }
+
+    def _path_object_ids(self):
+        return [_text(self.kwargs[name], 128) for name in PATH_OBJECTS if name in self.kwargs]
 
 
 def _save_when_closed(response, entry, request):

@@ -205,14 +205,19 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
         wait = validated(WaitQuerySerializer, request.query_params)["wait"]
         body = self.validated_upload(request)
         self.charge_throttles(len(body["files"]))
-        uploaded = ownership.upload_files_to_store(
-            self.access,
-            store_id,
-            body["files"],
-            chunking_strategy=body.get("chunking_strategy"),
-            attributes=body.get("attributes"),
-            wait=wait,
-        )
+        try:
+            uploaded = ownership.upload_files_to_store(
+                self.access,
+                store_id,
+                body["files"],
+                chunking_strategy=body.get("chunking_strategy"),
+                attributes=body.get("attributes"),
+                wait=wait,
+            )
+        except gateway.GatewayError as failed:
+            self.audit_objects(*(file["id"] for file in failed.files_left))
+            raise
+        self.audit_objects(*(file["id"] for file in uploaded.files), uploaded.batch["id"])
         return Response(uploaded.files) if wait else self._batch_accepted(request, store_id, uploaded.batch)
 
     @document.attach_files
@@ -223,6 +228,7 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
         files = self._attachable(body.attached_files())
         with self._recording_attached(files):
             batch = gateway.attach_files_to_store(self.credential, store_id, files, wait=wait)
+        self.audit_objects(batch["id"])
         if not wait:
             return self._batch_accepted(request, store_id, batch)
         if "file_id" in body.validated_data:  # one file: its vector store file, processed
@@ -231,6 +237,7 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
 
     def _attachable(self, files):
         """`files`, unless one is a File in a store the caller cannot reach: then, for them, no such File."""
+        self.audit_objects(*(file["file_id"] for file in files))
         if ownership.files_of_others(self.access, [file["file_id"] for file in files], attaching=True):
             raise FileNotFound()
         return files
@@ -285,6 +292,7 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
         body = validated(FileBatchSerializer, request.data)
         files = self._attachable(body.get("files") or [{"file_id": file_id} for file_id in body["file_ids"]])
         batch = gateway.create_file_batch(self.credential, store_id, **body).data
+        self.audit_objects(batch["id"])
         ownership.record_store_files(self.access, [file["file_id"] for file in files])
         return Response(batch)
 
@@ -308,6 +316,7 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
     @document.remove_files
     def remove_files(self, request, store_id, **host_url_kwargs):
         body = validated(RemoveFilesSerializer, request.data)
+        self.audit_objects(*body["file_ids"])
         self.charge_throttles(len(body["file_ids"]))
         return Response(
             ownership.remove_store_files(self.access, store_id, body["file_ids"], delete_files=body["delete_files"])
