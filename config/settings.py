@@ -150,6 +150,12 @@ if os.environ.get("REDIS_URL"):
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
+else:
+    # Django's default keeps 300 keys, then drops a third of them: throttle counts and upload claims (kept
+    # 6 hours) would go with them.
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 100_000}}
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -349,11 +349,12 @@ def token_header(user):
     return {"Authorization": f"Token {token_of(user)}"}
 
 
-def client_for(user):
-    """An API client authenticated as `user` with a DRF token (anonymous for None)."""
+def client_for(user, scheme="Token"):
+    """An API client authenticated as `user` with a DRF token (anonymous for None); `scheme="Bearer"` for the
+    OpenAI-compatible routes."""
     client = APIClient()
     if user is not None:
-        client.credentials(HTTP_AUTHORIZATION=token_header(user)["Authorization"])
+        client.credentials(HTTP_AUTHORIZATION=f"{scheme} {token_of(user)}")
     return client
 
 

@@ -438,6 +438,19 @@ def _out_of_uploaders_reach(access, ids):
 # --- Files uploaded here ---
 
 
+def upload_file(access, upload, **options):
+    """gateway.upload_file (OpenAI's POST /files), the File recorded as the request's user's."""
+    file = gateway.upload_file(access.credential, upload, known_file=_recorded_file(access), **options)
+    record_uploaded_file(access, file)
+    return file
+
+
+def _recorded_file(access):
+    """Whether a File is one the site recorded under the request's credential (someone's upload): an upload
+    whose answer was lost never takes it for its own, whoever's request made it and wherever it ran."""
+    return lambda file_id: FileRecord.objects.filter(credential=access.credential, file_id=file_id).exists()
+
+
 def record_uploaded_file(access, file):
     """Remember the File (OpenAI's File object) just uploaded for the request's user: one INSERT, no transaction
     (uploads run side by side). An id the site already knows is no new File: OpenAI's answer is not believed.
@@ -457,7 +470,9 @@ def upload_files_to_store(access, store_id, uploads, **options):
     """gateway.upload_files_to_store into the request's store, recording what the upload leaves at OpenAI as the
     request's user's, when it fails too (some Files may be in the store, or their cleanup may have failed)."""
     try:
-        uploaded = gateway.upload_files_to_store(access.credential, store_id, uploads, **options)
+        uploaded = gateway.upload_files_to_store(
+            access.credential, store_id, uploads, known_file=_recorded_file(access), **options
+        )
     except gateway.GatewayError as failed:
         _record_files_uploaded_to_store(access, failed.files_left, failed.files_in_store)
         raise

@@ -223,8 +223,7 @@ def test_admins_find_the_calls_about_a_file(admin_client, api, url, store, fake_
 
 
 def test_the_openai_compatible_files_routes_record_the_file(user, credential, fake_openai):
-    client = client_for(None)
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_of(user)}")
+    client = client_for(user, "Bearer")
     files = f"/api/openai/{credential.pk}/v1/files"
     created = client.post(files, {"file": text_file("a.txt"), "purpose": "assistants"}, format="multipart").json()
     client.delete(f"{files}/{created['id']}")

@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import text_file
 from vectorstores.gateway.store_uploads import InFlightFiles
+from vectorstores.models import FileRecord
 
 pytestmark = pytest.mark.django_db
 
@@ -265,6 +266,21 @@ def test_a_lost_upload_answer_never_takes_a_file_another_request_owns(api, url, 
     assert response.status_code == 502
     assert response.json()["files"][0]["id"] is None
     assert others in seeded.fake.files
+
+
+@pytest.mark.usefixtures("production_retries", "upload_dir")
+def test_a_lost_upload_answer_never_takes_the_file_of_an_upload_that_has_ended(api, url, seeded):
+    """A claim outlasts its request: an upload that began before another one's File was made may still be
+    looking for its own after that other upload has ended. (Its records deleted: the claim alone decides.)"""
+    done = api.post(url(f"/{seeded.store}"), {"files": [text_file("twin.txt", b"same bytes")]}, format="multipart")
+    assert done.status_code == 200
+    FileRecord.objects.all().delete()
+    seeded.fake.fail("POST", "/files", 500, times=99)
+
+    response = api.post(url(f"/{seeded.store}"), {"files": [text_file("twin.txt", b"same bytes")]}, format="multipart")
+
+    assert response.status_code == 502
+    assert done.json()[0]["id"] in seeded.fake.files
 
 
 @pytest.fixture

@@ -16,9 +16,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import DatabaseError
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
-from rest_framework.test import APIClient
 
-from tests.conftest import text_file, token_of
+from tests.conftest import client_for, text_file
 from tests.openai_sdk.conftest import WIRE_ROOT, text, wire_base_url
 from vectorstores.models import FileRecord, StoreRecord
 from vectorstores.openai_api.authentication import BearerTokenAuthentication
@@ -138,8 +137,7 @@ def test_an_upload_passes_its_expiry_on(sdk, fake_openai):
     ids=["seconds as a file", "purpose as a file", "seconds not digits"],
 )
 def test_an_upload_part_of_the_wrong_form_is_a_400(user, credential, fake_openai, upload_dir, part, value):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_of(user)}")
+    client = client_for(user, "Bearer")
     form = {"file": text_file("notes.txt"), "purpose": "assistants", "expires_after[anchor]": "created_at"}
     form[part] = value
     response = client.post(f"/api/openai/{credential.pk}/v1/files", form, format="multipart")

@@ -8,6 +8,7 @@ anything reaches OpenAI. Lists hold only the caller's stores, in full pages. Hol
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.core.cache import cache
 
 from tests.conftest import API_ROOT, assert_invalid, client_for, text_file
 from vectorstores import gateway, ownership
@@ -378,6 +379,32 @@ def test_files_a_failed_upload_leaves_at_openai_are_the_uploaders(owned, alice, 
     for file_id in left:
         response = call(bob, owned, "post", f"/{bobs['id']}/files", {"file_id": file_id})
         assert (response.status_code, response.json()["code"]) == (404, "file_not_found")
+
+
+ANSWER_LOST = {
+    "an upload into a store": lambda user, credential, store: call(
+        user, credential, "post", f"/{store['id']}", {"files": [text_file("notes.txt")]}, "multipart"
+    ),
+    "OpenAI-compatible POST /files": lambda user, credential, store: client_for(user, "Bearer").post(
+        f"/api/openai/{credential.pk}/v1/files", {"file": text_file("notes.txt"), "purpose": "assistants"}
+    ),
+}
+
+
+@pytest.mark.parametrize("upload", ANSWER_LOST.values(), ids=ANSWER_LOST.keys())
+def test_an_upload_whose_answer_was_lost_never_takes_another_users_file(
+    owned, alice, bob, alices_file, fake_openai, upload
+):
+    """Bob's upload of a file of the same name and size fails as OpenAI may have stored it (a 500): the
+    cleanup looks for it among recent Files, and alice's is not it. Her upload's claim is gone (the cache
+    cleared, as when it ran in another process of a site without Redis): her File's record decides."""
+    _, file_id = alices_file
+    cache.clear()
+    fake_openai.fail("POST", "/files", 500, times=99)
+    response = upload(bob, owned, create(bob, owned, "bob's"))
+    assert response.status_code == 502, response.content
+    assert file_id in fake_openai.files
+    assert not fake_openai.requests_to("DELETE", f"/files/{file_id}")
 
 
 @pytest.fixture

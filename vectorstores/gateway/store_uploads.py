@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -62,12 +62,13 @@ class FileOutcome:
 
 
 class InFlightFiles:
-    """File ids that upload requests have created and still own, across every process that shares the
-    default cache (Redis, for a site of several instances; this process alone with Django's local cache).
+    """File ids that upload requests have created, across every process that shares the default cache (Redis,
+    for a site of several instances; this process alone with Django's local cache).
 
     Finding the File of an upload whose answer was lost means looking at recent Files by name and size;
-    a claim keeps another request's identical file from being taken. A claim is one atomic `cache.add`;
-    CLAIM_SECONDS bounds one left behind by a process that died.
+    a claim keeps another request's identical file from being taken. A claim is one atomic `cache.add`,
+    kept for CLAIM_SECONDS, past the end of its request: a request that began before another one's File
+    was made may still be looking for its own until it ends.
 
     A cache that fails (Redis down; Django's backends share no error class, so any error of the cache
     counts) never fails an upload: a File this request created stays its own, unclaimed, and a File found
@@ -92,14 +93,17 @@ class InFlightFiles:
             logger.warning("Could not claim OpenAI file %s in the cache, so it is not taken: %r", file_id, error)
             return False
 
-    def release(self, file_ids):
-        try:
-            cache.delete_many([self.PREFIX + file_id for file_id in file_ids])
-        except Exception as error:  # they expire after CLAIM_SECONDS
-            logger.warning("Could not release the claims on OpenAI files %s: %r", ", ".join(file_ids), error)
-
 
 in_flight = InFlightFiles()
+
+
+@dataclass
+class LostUploadSearch:
+    """How the File of an upload whose answer was lost is looked for: made since `started` (a time.time()), and
+    not one that `known_file(file_id)` says is someone's already."""
+
+    started: float
+    known_file: Callable[[str], bool]
 
 
 @dataclass
@@ -118,51 +122,52 @@ def upload_files_to_store(
     chunking_strategy: dict[str, Any] | None = None,
     attributes: Sequence[dict[str, Any] | None] | None = None,
     wait: bool = True,
+    known_file: Callable[[str], bool] = lambda file_id: False,
 ) -> StoreUpload:
     """Upload `uploads` (Django TemporaryUploadedFiles, on disk) concurrently and attach them in one file
     batch, each with its `attributes` (in the order of `uploads`), then (with `wait`) wait for it.
 
     On any failure raises a GatewayError whose body reports every file, after deleting the File
     objects this request created that did not end up in the store. Without `wait`, what happens once
-    the batch exists is OpenAI's: the caller follows the batch.
+    the batch exists is OpenAI's: the caller follows the batch. `known_file(file_id)`: whether a File is
+    someone's already (the caller's records), so that it is never taken for an upload whose answer was lost.
     """
     get_vector_store(credential, store_id)  # a missing store is a 404 before anything is uploaded
     started = time.time()
     outcomes = [FileOutcome(upload.name, upload.size) for upload in uploads]
-    try:
-        return _upload_and_attach(
-            credential,
-            store_id,
-            uploads,
-            outcomes,
-            started,
-            chunking_strategy,
-            attributes or [None] * len(uploads),
-            wait,
-        )
-    finally:
-        in_flight.release([outcome.file_id for outcome in outcomes if outcome.file])
+    return _upload_and_attach(
+        credential,
+        store_id,
+        uploads,
+        outcomes,
+        LostUploadSearch(started, known_file),
+        chunking_strategy,
+        attributes or [None] * len(uploads),
+        wait,
+    )
 
 
 def upload_file(
-    credential: Credential, upload: TemporaryUploadedFile, *, expires_after: dict[str, Any] | None = None
+    credential: Credential,
+    upload: TemporaryUploadedFile,
+    *,
+    expires_after: dict[str, Any] | None = None,
+    known_file: Callable[[str], bool] = lambda file_id: False,
 ) -> OpenAIObject:
     """Upload one file as an OpenAI File (purpose `assistants`), as OpenAI's `POST /files` does.
 
     When the upload fails after OpenAI may have stored the file (its answer lost), that File is looked for
-    and deleted before the GatewayError is raised: a failed upload leaves nothing behind.
+    and deleted before the GatewayError is raised: a failed upload leaves nothing behind. `known_file`: as
+    for upload_files_to_store.
     """
-    started = time.time()
+    search = LostUploadSearch(time.time(), known_file)
     outcome = FileOutcome(upload.name, upload.size)
-    try:
-        _upload_one(clients.get(credential), upload, outcome, **only_given(expires_after=expires_after))
-        if outcome.status == "upload_failed":
-            _find_lost_uploads(credential, [outcome], started)
-            _delete_files(credential, [outcome])
-            raise outcome.error
-        return outcome.file
-    finally:
-        in_flight.release([outcome.file_id] if outcome.file else [])
+    _upload_one(clients.get(credential), upload, outcome, **only_given(expires_after=expires_after))
+    if outcome.status == "upload_failed":
+        _find_lost_uploads(credential, [outcome], search)
+        _delete_files(credential, [outcome])
+        raise outcome.error
+    return outcome.file
 
 
 def _batch_fields(outcomes, chunking_strategy, attributes):
@@ -178,11 +183,11 @@ def _batch_fields(outcomes, chunking_strategy, attributes):
     }
 
 
-def _upload_and_attach(credential, store_id, uploads, outcomes, started, chunking_strategy, attributes, wait):
+def _upload_and_attach(credential, store_id, uploads, outcomes, search, chunking_strategy, attributes, wait):
     _upload_files(clients.get(credential), uploads, outcomes)
     failed = [outcome for outcome in outcomes if outcome.status == "upload_failed"]
     if failed:
-        _find_lost_uploads(credential, outcomes, started)
+        _find_lost_uploads(credential, outcomes, search)
         _delete_files(credential, outcomes)
         raise _upload_error(failed[0].error, f"{len(failed)} of {len(outcomes)} files could not be uploaded", outcomes)
 
@@ -254,11 +259,11 @@ def _upload_one(client, upload, outcome, **fields):
     return outcome
 
 
-def _find_lost_uploads(credential, outcomes, started):
+def _find_lost_uploads(credential, outcomes, search):
     """Find the Files of uploads whose answer was lost, so that the cleanup deletes them too.
 
-    A match is a File created since the request began, with the same name, size and
-    purpose, that no request of this process owns.
+    A match is a File created since the request began, with the same name, size and purpose, that is
+    neither known (`search.known_file`) nor claimed by another request.
     """
     lost = [o for o in outcomes if o.status == "upload_failed" and o.error.code in ANSWER_MAY_BE_LOST]
     if not lost:
@@ -281,7 +286,8 @@ def _find_lost_uploads(credential, outcomes, started):
             if (
                 file.get("filename") == outcome.filename
                 and file.get("bytes") == outcome.size
-                and (file.get("created_at") or 0) >= started - LOST_UPLOAD_CLOCK_SLACK
+                and (file.get("created_at") or 0) >= search.started - LOST_UPLOAD_CLOCK_SLACK
+                and not search.known_file(file["id"])
                 and in_flight.claim_found(file["id"])
             ):
                 outcome.file = file

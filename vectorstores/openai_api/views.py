@@ -103,9 +103,8 @@ class OpenAICompatibleViewSet(VectorStoreViewSet):
 
     def create_file(self, request, **url_kwargs):
         body = self.validated_upload(request, FileUploadSerializer)
-        file = gateway.upload_file(self.credential, body["file"], expires_after=body.get("expires_after"))
+        file = ownership.upload_file(self.access, body["file"], expires_after=body.get("expires_after"))
         self.audit_objects(file["id"])
-        ownership.record_uploaded_file(self.access, file)
         return Response(file)
 
     def list_uploaded_files(self, request, **url_kwargs):
