@@ -211,6 +211,10 @@ REST_FRAMEWORK = {
         "user": os.environ.get("API_THROTTLE_USER", "600/minute"),
         "anon": os.environ.get("API_THROTTLE_ANON", "60/minute"),
     },
+    # Anonymous callers are counted per IP: the connection's, or with NUM_PROXIES=N behind N proxies that
+    # append to X-Forwarded-For, the one they saw. (DRF's default trusts the whole header, which any
+    # caller can vary to be counted afresh.)
+    "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 

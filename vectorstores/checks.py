@@ -1,5 +1,8 @@
 from django.conf import settings
 from django.core import checks
+from django.core.cache import caches
+from django.core.cache.backends.dummy import DummyCache
+from django.core.cache.backends.locmem import LocMemCache
 
 from .conf import app_settings
 
@@ -48,5 +51,29 @@ def check_django_file_limit(app_configs, **kwargs):
             f"({app_settings.MAX_FILES_PER_UPLOAD}): uploads of more than {django_limit} files are refused.",
             hint="Raise DATA_UPLOAD_MAX_NUMBER_FILES to at least MAX_FILES_PER_UPLOAD.",
             id="vectorstores.W001",
+        )
+    ]
+
+
+@checks.register(deploy=True)
+def check_shared_cache(app_configs, **kwargs):
+    """The throttles and the uploads' claims on their Files count in the default cache: in production, where
+    a server runs several processes, it must be one they share."""
+    cache = caches["default"]
+    if isinstance(cache, DummyCache):
+        problem = "keeps nothing: the API's throttles never refuse a call, and uploads' claims protect no File"
+    elif isinstance(cache, LocMemCache):
+        problem = (
+            "is this process's memory: each process of the server counts the API's throttles alone (with two, "
+            "a user gets twice the rate), and uploads' claims on their Files hold in their own process only"
+        )
+    else:
+        return []
+    return [
+        checks.Warning(
+            f"The default cache ({type(cache).__name__}) {problem}.",
+            hint="Give every process one cache, e.g. Django's RedisCache (the standalone site: REDIS_URL). "
+            "A server of one process alone may silence this warning.",
+            id="vectorstores.W002",
         )
     ]

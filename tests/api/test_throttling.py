@@ -102,6 +102,22 @@ def test_refused_callers_are_throttled_per_ip(refused_call, api, url, fake_opena
     assert api.get(url()).status_code == 200  # a signed-in user at the same IP keeps their own allowance
 
 
+@pytest.mark.usefixtures("three_per_minute")
+def test_a_forged_x_forwarded_for_does_not_make_a_new_anonymous_caller(url, fake_openai):
+    client = client_for(None)
+    statuses = [client.get(url(), HTTP_X_FORWARDED_FOR=f"10.0.0.{n}").status_code for n in range(4)]
+    assert statuses == [401, 401, 401, 429]
+
+
+@pytest.mark.usefixtures("three_per_minute")
+def test_behind_a_proxy_callers_are_counted_by_the_address_it_saw(url, settings, fake_openai):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    client = client_for(None)
+    forged = [client.get(url(), HTTP_X_FORWARDED_FOR=f"10.0.0.{n}, 192.0.2.1").status_code for n in range(4)]
+    assert forged == [401, 401, 401, 429]
+    assert client.get(url(), HTTP_X_FORWARDED_FOR="192.0.2.2").status_code == 401  # another caller
+
+
 @pytest.mark.usefixtures("three_per_minute", "cache_down")
 def test_when_the_cache_is_down_no_call_goes_uncounted(api, url, refused_call, fake_openai, caplog):
     """The throttles count in the cache: without it every call is refused with 503 (never let through

@@ -23,9 +23,17 @@ HEADER_READ_TIMEOUT = 5  # seconds the production server gives a client to finis
 @pytest.mark.subprocess
 @pytest.mark.slow
 def test_check_deploy_reports_no_warnings_with_production_settings(tmp_path):
-    result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env(tmp_path))
+    env = production_env(tmp_path, REDIS_URL="redis://127.0.0.1:6379/0")  # not reached: the check reads settings
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.subprocess
+@pytest.mark.slow
+def test_check_deploy_warns_that_without_redis_each_process_counts_alone(tmp_path):
+    result = manage("check", "--deploy", env=production_env(tmp_path))
+    assert "vectorstores.W002" in result.stdout + result.stderr
 
 
 @pytest.mark.subprocess

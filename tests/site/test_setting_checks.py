@@ -5,7 +5,12 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from credentials.checks import check_credential_settings, check_stored_base_urls
-from vectorstores.checks import check_allowed_extensions, check_django_file_limit, check_setting_values
+from vectorstores.checks import (
+    check_allowed_extensions,
+    check_django_file_limit,
+    check_setting_values,
+    check_shared_cache,
+)
 
 WRONG_VALUES = [
     ("TIMEOUT", "abc"),
@@ -83,3 +88,17 @@ def test_a_wrong_allow_list_stops_check_with_its_error_not_a_traceback(settings)
     assert check_stored_base_urls(None, databases=["default"]) == []
     with pytest.raises(SystemCheckError, match=r"credentials\.E004"):
         call_command("check", databases=["default"])
+
+
+SHARED_CACHES = {
+    "Redis": ("django.core.cache.backends.redis.RedisCache", []),
+    "local memory": ("django.core.cache.backends.locmem.LocMemCache", ["vectorstores.W002"]),
+    "dummy": ("django.core.cache.backends.dummy.DummyCache", ["vectorstores.W002"]),
+}
+
+
+@pytest.mark.parametrize(("backend", "expected"), SHARED_CACHES.values(), ids=SHARED_CACHES.keys())
+def test_check_deploy_warns_when_the_default_cache_is_not_shared(settings, backend, expected):
+    """The throttles and upload claims count there: a server's processes must share it."""
+    settings.CACHES = {"default": {"BACKEND": backend, "LOCATION": "redis://127.0.0.1:1/0"}}
+    assert [warning.id for warning in check_shared_cache(None)] == expected
