@@ -59,3 +59,13 @@ SCHEMA_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
 }
+
+# For a host site's SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]: names for the enums the API's objects share
+# (drf-spectacular's enum hook, which a host's own document runs, warns drf_spectacular.W001 about the fields
+# named "object" and "status" that hold different values in different objects).
+ENUM_NAME_OVERRIDES = {
+    "FileObjectEnum": ["file"],
+    "ListObjectEnum": ["list"],
+    "VectorStoreFileDeletedObjectEnum": ["vector_store.file.deleted"],
+    "ProcessingStatusEnum": ["in_progress", "completed", "cancelled", "failed"],
+}
