@@ -2,13 +2,19 @@ from django.core.cache import cache
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
+
+from vectorstores.api.exceptions import error_body
 
 
 @never_cache
-@require_GET
+@csrf_exempt  # a POST gets the 405 below, not Django's CSRF page
 def health(request):
     """For load balancers: unauthenticated and cheap; checks the database and the cache, never OpenAI."""
+    if request.method not in ("GET", "HEAD"):
+        answer = JsonResponse(error_body("Method not allowed: GET only.", "method_not_allowed"), status=405)
+        answer["Allow"] = "GET, HEAD"
+        return answer
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")

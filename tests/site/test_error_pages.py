@@ -38,8 +38,9 @@ def test_a_fault_of_ours_in_the_api_is_its_json_500(caller, url, caplog):
 
 
 @pytest.mark.usefixtures("broken_access_check")
-def test_a_fault_of_ours_on_the_openai_compatible_routes_is_in_openais_envelope(caller, user, credential):
-    caller.credentials(HTTP_AUTHORIZATION=f"Bearer {caller._credentials['HTTP_AUTHORIZATION'].split()[1]}")
+def test_a_fault_of_ours_on_the_openai_compatible_routes_is_in_openais_envelope(user, credential):
+    caller = client_for(user, "Bearer")
+    caller.raise_request_exception = False
     response = caller.get(f"/api/openai/{credential.pk}/v1/vector_stores")
     assert response.status_code == 500
     assert response.json()["error"] == {
@@ -69,3 +70,28 @@ def test_a_host_the_site_does_not_serve_is_a_json_400_under_the_apis_routes(clie
     assert (response.status_code, response["Content-Type"]) == (400, "application/json")
     assert read_code(response.json()) == "bad_request"
     assert client.get("/admin/", HTTP_HOST="evil.example")["Content-Type"].startswith("text/html")
+
+
+UNKNOWN_API_PATHS = ["/api/", "/api/v1/", "/api/v1/xyz", "/api/v2/", "/api/v1/health/x", "/api/openai", "/api/schemas"]
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+@pytest.mark.parametrize("path", UNKNOWN_API_PATHS)
+def test_the_standalone_site_answers_unknown_api_paths_with_the_apis_json_404(path, method):
+    client = client_for(None)
+    client.handler.enforce_csrf_checks = True  # a POST is answered 404, not with Django's CSRF page
+    response = getattr(client, method)(path)
+    assert (response.status_code, response["Content-Type"]) == (404, "application/json")
+    assert response.json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize("path", ["/api/schema", "/api/docs", "/api/redoc"])
+def test_the_docs_pages_answer_without_their_trailing_slash(client, path):
+    assert client.get(path).status_code == 200
+
+
+def test_the_health_check_answers_other_methods_with_a_json_405(client):
+    client.handler.enforce_csrf_checks = True
+    response = client.post("/api/v1/health")
+    assert (response.status_code, response["Allow"]) == (405, "GET, HEAD")
+    assert response.json()["code"] == "method_not_allowed"

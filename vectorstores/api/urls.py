@@ -18,6 +18,13 @@ STORE = r"/(?P<store_id>[^/]+)"
 FILE = r"/files/(?P<file_id>[^/]+)"
 BATCH = r"/file_batches/(?P<batch_id>[^/]+)"
 
+
+@csrf_exempt
+def not_found(request, *args, **kwargs):
+    """Anything else under the prefix: the API's JSON 404, not the site's HTML page (nor its CSRF page)."""
+    return JsonResponse(error_body("Not found.", "not_found"), status=404)
+
+
 urlpatterns = [
     re_path(rf"{PREFIX}/?$", VectorStoreViewSet.as_view({"get": "list", "post": "create"}), name="vector-store-list"),
     re_path(
@@ -75,9 +82,5 @@ urlpatterns = [
         name="vector-store-file-batch-files",
     ),
     re_path(rf"{PREFIX}{STORE}/search/?$", VectorStoreViewSet.as_view({"post": "search"}), name="vector-store-search"),
-    # Anything else under the prefix: the API's JSON 404, not the site's HTML page (nor its CSRF page).
-    re_path(
-        rf"{PREFIX}/",
-        csrf_exempt(lambda request, *args, **kwargs: JsonResponse(error_body("Not found.", "not_found"), status=404)),
-    ),
+    re_path(rf"{PREFIX}/", not_found),
 ]

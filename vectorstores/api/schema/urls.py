@@ -13,8 +13,10 @@ from .views import APP_NAME, RedocView, SchemaView, SwaggerView
 
 app_name = APP_NAME
 
+PAGES = [("schema", SchemaView, "schema"), ("docs", SwaggerView, "swagger-ui"), ("redoc", RedocView, "redoc")]
+
 urlpatterns = [
-    path("schema/", SchemaView.as_view(), name="schema"),
-    path("docs/", SwaggerView.as_view(), name="swagger-ui"),
-    path("redoc/", RedocView.as_view(), name="redoc"),
+    *(path(f"{route}/", view.as_view(), name=name) for route, view, name in PAGES),
+    # The same without the trailing slash, as the API's routes answer (links name the one with it).
+    *(path(route, view.as_view()) for route, view, _name in PAGES),
 ]
