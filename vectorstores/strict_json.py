@@ -3,7 +3,8 @@
 Python's `json.loads` takes `NaN` and `Infinity`, reads a number too large for a float (`1e999`) as
 infinity, and keeps `"\\ud800"` escapes as lone surrogates; none of them can be written back as JSON
 or UTF-8, so each would fail later, once something was already sent. Deep nesting fails with a
-RecursionError rather than a ValueError.
+RecursionError rather than a ValueError. A caller's JSON (`unique_keys`) may also not give one key twice in an
+object: Python keeps the last value, and the other would be lost without a word.
 """
 
 import json
@@ -14,7 +15,7 @@ class Unsendable(ValueError):
     """JSON that Python reads but that could not be sent on."""
 
 
-def loads(text):
+def loads(text, *, unique_keys=False):
     """`json.loads(text)` of text, or of bytes in UTF-8; raises ValueError for what is not JSON, and Unsendable (a
     ValueError) for JSON that could not be sent on (see the module)."""
     if isinstance(text, (bytes, bytearray)):
@@ -28,7 +29,12 @@ def loads(text):
         # Text decoded from another charset (a multipart field's, say) may hold one itself: then it is not ASCII.
         may_hold_surrogates = "\\ud" in text or "\\uD" in text or not text.isascii()
     try:
-        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        data = json.loads(
+            text,
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+            object_pairs_hook=_object_of_unique_keys if unique_keys else None,
+        )
     except RecursionError:
         raise Unsendable("nesting too deep") from None
     if may_hold_surrogates:
@@ -48,3 +54,12 @@ def _finite_float(text):
     if not math.isfinite(value):
         raise Unsendable(f"a number out of range ({text[:20]})")
     return value
+
+
+def _object_of_unique_keys(pairs):
+    data = dict(pairs)
+    if len(data) < len(pairs):
+        keys = [key for key, _ in pairs]
+        twice = next(key for position, key in enumerate(keys) if key in keys[:position])
+        raise Unsendable(f"the key {twice[:64]!r} twice in one object")
+    return data

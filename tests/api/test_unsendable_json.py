@@ -1,7 +1,8 @@
 """JSON that Python reads but that could not be sent on: NaN, Infinity, numbers out of a float's range, lone
-surrogates, nesting too deep. From a caller it is a 400 before anything reaches OpenAI, in a JSON body or in
-a multipart upload's JSON fields; from OpenAI it is an answer this server cannot trust (502). NUL characters,
-which JSON can carry, are refused in a caller's text wherever it goes on, keys and free-form values included."""
+surrogates, nesting too deep, and (from a caller) a key given twice in one object. From a caller it is a 400
+before anything reaches OpenAI, in a JSON body or in a multipart upload's JSON fields; from OpenAI it is an
+answer this server cannot trust (502). NUL characters, which JSON can carry, are refused in a caller's text
+wherever it goes on, keys and free-form values included. Bodies in another charset than UTF-8 are a 400."""
 
 import pytest
 
@@ -19,6 +20,7 @@ UNSENDABLE = {
     "1e999": '{"year": 1e999}',
     "-1e400": '{"year": -1e400}',
     "lone surrogate": '{"team": "\\ud800"}',
+    "a key twice": '{"team": "support", "team": "sales"}',  # Python keeps one: the other is lost
 }
 CASES = [pytest.param(text, id=name) for name, text in UNSENDABLE.items()]
 
@@ -95,14 +97,26 @@ def test_an_upload_field_is_a_400_before_any_file_reaches_openai(
     assert list(upload_dir.iterdir()) == []
 
 
-def test_an_upload_field_in_a_charset_that_makes_a_lone_surrogate_is_a_400(api, url, store, fake_openai, upload_dir):
-    payload = body(file_part(b"a.txt"), part(b'name="attributes"', b'{"k": "+2AA-"}', content_type=None))
-    response = api.generic(
-        "POST", url(f"/{store['id']}"), payload, content_type=f"{CONTENT_TYPE}; charset=utf-7"
-    )  # "+2AA-" is U+D800 in UTF-7
-    assert_invalid(response, "attributes")
+@pytest.mark.parametrize(
+    ("charset", "attributes"),
+    [("utf-7", b'{"k": "+2AA-"}'), ("latin-1", '{"k": "r\u00e9sum\u00e9"}'.encode())],  # "+2AA-" is U+D800 in UTF-7
+)
+def test_an_upload_in_another_charset_than_utf8_is_a_400_before_anything_is_stored(
+    api, url, store, fake_openai, upload_dir, charset, attributes
+):
+    """Read in another charset, names and text would change (UTF-8's "é" read as latin-1 is "Ã©")."""
+    payload = body(file_part(b"r\xc3\xa9sum\xc3\xa9.txt"), part(b'name="attributes"', attributes, content_type=None))
+    response = api.generic("POST", url(f"/{store['id']}"), payload, content_type=f"{CONTENT_TYPE}; charset={charset}")
+    assert (response.status_code, response.json()["code"]) == (400, "parse_error"), response.content
     assert fake_openai.requests_to("POST", "/files") == []
     assert list(upload_dir.iterdir()) == []
+
+
+def test_an_upload_declaring_utf8_is_read(api, url, store, fake_openai, upload_dir):
+    payload = body(file_part(b"r\xc3\xa9sum\xc3\xa9.txt"))
+    response = api.generic("POST", url(f"/{store['id']}"), payload, content_type=f"{CONTENT_TYPE}; charset=UTF8")
+    assert response.status_code == 200, response.content
+    assert [file["filename"] for file in fake_openai.files.values()] == ["r\u00e9sum\u00e9.txt"]
 
 
 def test_an_upload_that_fails_in_this_server_leaves_no_file_at_openai(api, url, store, fake_openai, monkeypatch):

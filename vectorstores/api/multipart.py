@@ -29,6 +29,7 @@ from rest_framework.request import Request
 
 from ..conf import app_settings
 from .exceptions import LengthRequired, PayloadTooLarge
+from .parsers import charset_other_than_utf8
 from .serializers import UploadSerializer
 
 FILES_FIELD = "files"
@@ -142,12 +143,12 @@ class UploadParser(parsers.MultiPartParser):
     def _parse(self, request, stream, media_type, parser_context):
         scanner = PartHeaderScanner(stream, _boundary_of(media_type), self.file_field)
         meta = {**request.META, "CONTENT_TYPE": media_type}
-        encoding = parsers.get_encoding(parser_context)
-        if codecs.lookup(encoding).name == "utf-8":
-            encoding = STRICT_UTF8  # Django's parser would put U+FFFD for each byte that is not UTF-8
+        if charset := charset_other_than_utf8(media_type):  # names and text in another would change meaning
+            raise ParseError(f"Multipart form parse error - a multipart body is UTF-8, not {charset!r}.")
         try:
+            # Strictly: Django's parser would put U+FFFD for each byte that is not UTF-8.
             django_parser = FileNamePolicyParser(
-                meta, scanner, request.upload_handlers, encoding, file_field=self.file_field
+                meta, scanner, request.upload_handlers, STRICT_UTF8, file_field=self.file_field
             )
             data, files = django_parser.parse()
         except MultiPartParserError as exc:

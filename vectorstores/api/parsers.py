@@ -11,24 +11,28 @@ from .. import strict_json
 
 class JSONParser(parsers.JSONParser):
     """DRF's JSON parser, also refusing what could not be sent on to OpenAI (see `strict_json`): numbers out of
-    a float's range, text that is not valid Unicode (lone surrogates like "\\ud800"), nesting too deep."""
+    a float's range, text that is not valid Unicode (lone surrogates like "\\ud800"), nesting too deep, a key
+    given twice in one object."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         # JSON is UTF-8 (RFC 8259): another charset would read some bytes as what no JSON text holds
         # (utf-7 and raw_unicode_escape make lone surrogates of plain ASCII).
-        charset = parse_header_parameters(media_type or "")[1].get("charset", "utf-8")
-        if _codec_name(charset) != "utf-8":
+        if charset := charset_other_than_utf8(media_type):
             raise ParseError(f"JSON parse error - a JSON body is UTF-8, not {charset!r}.")
         try:
-            return strict_json.loads(stream.read())
+            return strict_json.loads(stream.read(), unique_keys=True)
         except strict_json.Unsendable as exc:
             raise ParseError(f"JSON parse error - the body holds {exc}.") from None
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
 
 
-def _codec_name(charset):
+def charset_other_than_utf8(media_type):
+    """The charset `media_type` declares, when it is not UTF-8 (under any of its names); else None. The API's
+    bodies are UTF-8 whatever the site's DEFAULT_CHARSET."""
+    charset = parse_header_parameters(media_type or "")[1].get("charset", "utf-8")
     try:
-        return codecs.lookup(charset).name
+        is_utf8 = codecs.lookup(charset).name == "utf-8"
     except LookupError:
-        return None
+        is_utf8 = False
+    return None if is_utf8 else charset

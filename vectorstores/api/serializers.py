@@ -360,7 +360,7 @@ class JSONTextField(serializers.CharField):
     def to_internal_value(self, data):
         text = super().to_internal_value(data)
         try:
-            value = strict_json.loads(text)
+            value = strict_json.loads(text, unique_keys=True)
         except strict_json.Unsendable as exc:
             raise serializers.ValidationError(
                 f"Must be JSON that can be sent on to OpenAI; this holds {exc}."
