@@ -65,7 +65,17 @@ def test_list_paging_parameters_reach_openai(api, url, stores, fake_openai):
     assert fake_openai.requests[-1].query == {"limit": "3", "order": "asc", "after": stores[0]["id"]}
 
 
-@pytest.mark.parametrize("query", [{"limit": 0}, {"limit": 101}, {"limit": "x"}, {"order": "up"}, {"after": "../x"}])
+BAD_LIST_QUERIES = [
+    {"limit": 0},
+    {"limit": 101},
+    {"limit": "x"},
+    *({"limit": loose} for loose in ["1.0", " 1", "+1", "\u0661"]),  # not digits, though int() reads them ("١" is 1)
+    {"order": "up"},
+    {"after": "../x"},
+]
+
+
+@pytest.mark.parametrize("query", BAD_LIST_QUERIES)
 def test_bad_list_parameters_are_400(api, url, query, fake_openai):
     response = api.get(url(**query))
     assert response.status_code == 400

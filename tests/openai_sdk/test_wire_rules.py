@@ -244,6 +244,13 @@ def test_an_unknown_cursor_is_a_bad_request(sdk):
     assert unknown.value.body["param"] == "after"
 
 
+@pytest.mark.parametrize("limit", ["1.0", "\u0661", "0"])
+def test_a_list_limit_that_is_no_count_in_digits_is_a_bad_request(user, credential, fake_openai, limit):
+    response = client_for(user, "Bearer").get(f"/api/openai/{credential.pk}/v1/files", {"limit": limit})
+    assert (response.status_code, response.json()["error"]["param"]) == (400, "limit")
+    assert fake_openai.requests == []
+
+
 # --- OpenAI's faults and answers ---
 
 

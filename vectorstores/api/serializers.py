@@ -67,6 +67,17 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+class QueryIntegerField(serializers.IntegerField):
+    """A whole number in a query string: ASCII digits only (DRF's would take "1.0", " 1" and other scripts' digits)."""
+
+    default_error_messages = {"invalid": "Must be a whole number, in digits."}
+
+    def to_internal_value(self, data):
+        if not (isinstance(data, str) and data.isascii() and data.isdigit()):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class StrictFloatField(serializers.FloatField):
     default_error_messages = {"invalid": "Must be a number."}
 
@@ -198,7 +209,7 @@ class CredentialQuerySerializer(serializers.Serializer):
 
 
 class ListQuerySerializer(serializers.Serializer):
-    limit = serializers.IntegerField(
+    limit = QueryIntegerField(
         required=False,
         min_value=1,
         max_value=100,

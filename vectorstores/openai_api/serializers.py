@@ -4,7 +4,7 @@ import re
 
 from rest_framework import serializers
 
-from ..api.serializers import check_uploaded_file, object_id_validator
+from ..api.serializers import QueryIntegerField, check_uploaded_file, object_id_validator
 
 PURPOSE = "assistants"  # the only purpose of a File a vector store takes
 FILE_EXPIRY_SECONDS = (3600, 2_592_000)  # OpenAI's bounds for expires_after.seconds: 1 hour to 30 days
@@ -65,6 +65,6 @@ class FileListQuerySerializer(serializers.Serializer):
     """OpenAI's `GET /files` query (it has no `before`)."""
 
     purpose = serializers.CharField(required=False, max_length=64)
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_FILES_PAGE, default=MAX_FILES_PAGE)
+    limit = QueryIntegerField(required=False, min_value=1, max_value=MAX_FILES_PAGE, default=MAX_FILES_PAGE)
     order = serializers.ChoiceField(required=False, choices=["asc", "desc"])
     after = serializers.CharField(required=False, validators=[object_id_validator])
