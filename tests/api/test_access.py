@@ -47,8 +47,9 @@ def test_missing_or_malformed_credential_is_400_naming_it(api, credential, query
     assert body["errors"] == {"credential": [str(message) for message in serializer.errors["credential"]]}
 
 
-def test_of_two_credentials_named_the_last_counts(api, credential, fake_openai):
-    assert api.get(f"{API_ROOT}?credential=not-a-uuid&credential={credential.pk}").status_code == 200
+def test_of_two_credentials_named_neither_counts(api, credential, fake_openai):
+    response = api.get(f"{API_ROOT}?credential=not-a-uuid&credential={credential.pk}")
+    assert (response.status_code, list(response.json()["errors"])) == (400, ["credential"])
 
 
 def test_a_query_serializer_that_validates_more_than_its_fields_is_never_taken_field_by_field():

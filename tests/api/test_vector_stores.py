@@ -83,6 +83,15 @@ def test_bad_list_parameters_are_400(api, url, query, fake_openai):
     assert fake_openai.requests == []
 
 
+@pytest.mark.parametrize("name", ["limit", "order", "credential"])
+def test_a_parameter_given_twice_is_400_naming_it(api, url, credential, name, fake_openai):
+    """One of the values would be dropped without a word."""
+    values = {"limit": ("1", "2"), "order": ("asc", "desc"), "credential": (credential.pk, credential.pk)}[name]
+    response = api.get(f"{url()}&" + "&".join(f"{name}={value}" for value in values))
+    assert (response.status_code, response.json()["errors"]) == (400, {name: ["Give this parameter once."]})
+    assert fake_openai.requests == []
+
+
 # --- get, create, update, delete -------------------------------------------------
 
 

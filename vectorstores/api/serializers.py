@@ -204,11 +204,28 @@ class FileIdListField(serializers.ListField):
 # --- query parameters --------------------------------------------------------------
 
 
-class CredentialQuerySerializer(serializers.Serializer):
+def refuse_repeated(query, names):
+    """A ValidationError for the parameters of `names` that `query` (a QueryDict) gives more than once: one
+    value would be dropped without a word."""
+    repeated = {name: ["Give this parameter once."] for name in names if len(query.getlist(name)) > 1}
+    if repeated:
+        raise serializers.ValidationError(repeated)
+
+
+class QuerySerializer(serializers.Serializer):
+    """Query parameters: each of its fields at most once."""
+
+    def to_internal_value(self, data):
+        if hasattr(data, "getlist"):
+            refuse_repeated(data, self.fields)
+        return super().to_internal_value(data)
+
+
+class CredentialQuerySerializer(QuerySerializer):
     credential = serializers.UUIDField(help_text="The id of the credential whose API key the call uses.")
 
 
-class ListQuerySerializer(serializers.Serializer):
+class ListQuerySerializer(QuerySerializer):
     limit = QueryIntegerField(
         required=False,
         min_value=1,
@@ -228,7 +245,7 @@ class FileListQuerySerializer(ListQuerySerializer):
     filter = serializers.ChoiceField(required=False, choices=["in_progress", "completed", "failed", "cancelled"])
 
 
-class CreateQuerySerializer(serializers.Serializer):
+class CreateQuerySerializer(QuerySerializer):
     group = serializers.CharField(
         required=False,
         max_length=150,
@@ -236,7 +253,7 @@ class CreateQuerySerializer(serializers.Serializer):
     )
 
 
-class WaitQuerySerializer(serializers.Serializer):
+class WaitQuerySerializer(QuerySerializer):
     wait = serializers.BooleanField(
         required=False,
         default=True,
@@ -247,13 +264,13 @@ class WaitQuerySerializer(serializers.Serializer):
     )
 
 
-class DetachQuerySerializer(serializers.Serializer):
+class DetachQuerySerializer(QuerySerializer):
     delete_file = serializers.BooleanField(
         required=False, default=False, help_text="Also delete the OpenAI File, not only detach it."
     )
 
 
-class ContentQuerySerializer(serializers.Serializer):
+class ContentQuerySerializer(QuerySerializer):
     page = serializers.RegexField(
         r"^[\x21-\x7e]+\Z",
         required=False,

@@ -37,6 +37,7 @@ from .serializers import (
     VectorStoreUpdateSerializer,
     WaitQuerySerializer,
     object_id_validator,
+    refuse_repeated,
 )
 
 # The path's ids, each checked by the object id rule before anything else (with its name in errors).
@@ -347,6 +348,8 @@ def validated_value(serializer_class, name, data):
     """`validated(serializer_class, data)[name]`, without making a serializer, which copies its fields each time:
     every API call validates its ?credential. Only for a serializer that validates nothing beyond its fields."""
     field = _fields_alone(serializer_class)[name]
+    if hasattr(data, "getlist"):
+        refuse_repeated(data, [name])
     try:
         return field.run_validation(field.get_value(data))
     except serializers.ValidationError as error:

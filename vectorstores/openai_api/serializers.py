@@ -4,7 +4,7 @@ import re
 
 from rest_framework import serializers
 
-from ..api.serializers import QueryIntegerField, check_uploaded_file, object_id_validator
+from ..api.serializers import QueryIntegerField, QuerySerializer, check_uploaded_file, object_id_validator
 
 PURPOSE = "assistants"  # the only purpose of a File a vector store takes
 FILE_EXPIRY_SECONDS = (3600, 2_592_000)  # OpenAI's bounds for expires_after.seconds: 1 hour to 30 days
@@ -61,7 +61,7 @@ def _checked_expiry(expiry):
     return {"anchor": "created_at", "seconds": seconds}
 
 
-class FileListQuerySerializer(serializers.Serializer):
+class FileListQuerySerializer(QuerySerializer):
     """OpenAI's `GET /files` query (it has no `before`)."""
 
     purpose = serializers.CharField(required=False, max_length=64)
