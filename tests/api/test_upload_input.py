@@ -323,3 +323,11 @@ def test_a_body_sent_in_chunks_is_a_411_before_anything_reaches_openai(api, url,
     assert (response.status_code, response.json()["code"]) == (411, "length_required")
     assert fake_openai.requests == []
     assert list(upload_dir.iterdir()) == []
+
+
+def test_the_media_type_is_read_whatever_its_case(api, url, store, fake_openai, upload_dir):
+    """RFC 9110: "MULTIPART/Form-Data" is multipart/form-data (the boundary keeps its case)."""
+    content_type = CONTENT_TYPE.replace("multipart/form-data", "MULTIPART/Form-Data")
+    response = api.generic("POST", url(f"/{store['id']}"), body(file_part(b"a.txt")), content_type=content_type)
+    assert response.status_code == 200, response.content
+    assert [file["filename"] for file in fake_openai.files.values()] == ["a.txt"]

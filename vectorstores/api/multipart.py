@@ -141,6 +141,9 @@ class UploadParser(parsers.MultiPartParser):
                     handler.discard_partial_file()
 
     def _parse(self, request, stream, media_type, parser_context):
+        # A media type's name is case-insensitive (RFC 9110); Django's parser takes "multipart/" in lower case only.
+        name, semicolon, parameters = media_type.partition(";")
+        media_type = name.strip().lower() + semicolon + parameters
         scanner = PartHeaderScanner(stream, _boundary_of(media_type), self.file_field)
         meta = {**request.META, "CONTENT_TYPE": media_type}
         if charset := charset_other_than_utf8(media_type):  # names and text in another would change meaning
