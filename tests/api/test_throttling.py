@@ -76,6 +76,7 @@ def test_a_call_for_more_files_than_the_rate_is_refused_before_it_goes_upstream(
     assert 0 < int(response["Retry-After"]) <= 60
     assert fake_openai.requests_to(*upstream) == []
     assert list(upload_dir.iterdir()) == []
+    assert [api.get(url()).status_code for _ in range(3)] == [200, 200, 429]  # its files were not counted
 
 
 @pytest.fixture(params=["no token", "a wrong token", "OpenAI-compatible, no token"])
@@ -196,8 +197,9 @@ def test_a_charge_adds_to_the_count_of_the_request_it_follows(user_request, thro
     throttle = ten_per_hour(throttle_cache)
     assert throttle.allow_request(user_request, view=None)
     assert throttle.charge(5)  # 6 of 10
-    assert not throttle.charge(5)  # 11
+    assert not throttle.charge(5)  # 11: refused, and taken back
     assert 0 < throttle.wait() <= 3600
+    assert throttle.charge(4)  # 10
     assert not ten_per_hour(throttle_cache).allow_request(user_request, view=None)
 
 

@@ -45,10 +45,14 @@ class AtomicWindowMixin:
 
     def charge(self, units):
         """Add `units` to the count of the request this throttle let through (allow_request): False when that
-        takes the caller past the rate."""
+        takes the caller past the rate. A request refused so is refused whole: its units are taken back."""
         if self.key is None or units < 1:
             return True
-        return self._counted(units)
+        if self._counted(units):
+            return True
+        with suppress(Exception):  # the window has ended, or the cache failed since: nothing to take back
+            self.cache.decr(f"{self.key}:count", units)
+        return False
 
     def _counted(self, units):
         """Add `units` to the caller's count: whether it is still within the rate."""
