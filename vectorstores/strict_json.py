@@ -59,7 +59,10 @@ def _finite_float(text):
 def _object_of_unique_keys(pairs):
     data = dict(pairs)
     if len(data) < len(pairs):
-        keys = [key for key, _ in pairs]
-        twice = next(key for position, key in enumerate(keys) if key in keys[:position])
-        raise Unsendable(f"the key {twice[:64]!r} twice in one object")
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                break
+            seen.add(key)
+        raise Unsendable(f"the key {key[:64]!r} twice in one object")
     return data

@@ -4,6 +4,8 @@ before anything reaches OpenAI, in a JSON body or in a multipart upload's JSON f
 answer this server cannot trust (502). NUL characters, which JSON can carry, are refused in a caller's text
 wherever it goes on, keys and free-form values included. Bodies in another charset than UTF-8 are a 400."""
 
+import time
+
 import pytest
 
 from tests.api.multipart_bodies import CONTENT_TYPE, body, file_part, part
@@ -181,3 +183,13 @@ def test_a_nul_character_in_upload_attributes_is_a_400_before_openai(api, url, s
     )
     assert_invalid(response, "attributes")
     assert fake_openai.requests_to("POST", "/files") == []
+
+
+def test_finding_a_key_given_twice_takes_time_in_proportion_to_the_object(api, url, fake_openai):
+    """40,000 keys and the last one repeated: refused at once (a search that compared each key with those before
+    it took 16 s here, and a body at Django's size limit would hold a worker for minutes)."""
+    metadata = ",".join(f'"{n}": ""' for n in range(40_000))
+    started = time.monotonic()
+    response = api.post(url(), f'{{"metadata": {{{metadata}, "0": ""}}}}', content_type="application/json")
+    assert (response.status_code, response.json()["code"]) == (400, "parse_error")
+    assert time.monotonic() - started < 3
