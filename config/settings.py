@@ -26,6 +26,14 @@ def env_bool(name, default):
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def env_count(name, default):
+    """A whole number ≥ 0 from the environment: another value stops the site with its name, not a traceback."""
+    value = os.environ.get(name, str(default)).strip()
+    if not (value.isascii() and value.isdigit()):
+        raise ImproperlyConfigured(f"{name} must be a whole number of 0 or more, not {value!r}.")
+    return int(value)
+
+
 def env_list(name, default):
     value = os.environ.get(name)
     if value is None:
@@ -119,7 +127,7 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=int(os.environ.get("CONN_MAX_AGE", "60")),
+        conn_max_age=env_count("CONN_MAX_AGE", 60),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -187,7 +195,7 @@ SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not LOCAL_DEV)
 SECURE_REDIRECT_EXEMPT = [r"^api/v1/health/?$"]  # load balancers probe over plain HTTP
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not LOCAL_DEV)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not LOCAL_DEV)
-SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if LOCAL_DEV else "31536000"))
+SECURE_HSTS_SECONDS = env_count("SECURE_HSTS_SECONDS", 0 if LOCAL_DEV else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not LOCAL_DEV)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not LOCAL_DEV)
 if env_bool("SECURE_PROXY_SSL_HEADER", False):
@@ -214,7 +222,7 @@ REST_FRAMEWORK = {
     # Anonymous callers are counted per IP: the connection's, or with NUM_PROXIES=N behind N proxies that
     # append to X-Forwarded-For, the one they saw. (DRF's default trusts the whole header, which any
     # caller can vary to be counted afresh.)
-    "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")),
+    "NUM_PROXIES": env_count("NUM_PROXIES", 0),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 

@@ -14,7 +14,7 @@ urlpatterns = [
     # The OpenAPI document and its pages: api/schema/, api/docs/ (Swagger UI) and api/redoc/ (ReDoc).
     path("api/", include("vectorstores.api.schema.urls")),
     # Anything else under api/: the API's JSON 404 (not Django's HTML page, nor an APPEND_SLASH redirect).
-    re_path(r"^api/", not_found),
+    re_path(r"^api(/|$)", not_found),
 ]
 
 # Errors no view answers (a 500, a request Django refuses to read): JSON under the API's routes.

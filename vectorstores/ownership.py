@@ -11,7 +11,7 @@ Plain Django: no DRF here. The API and the console turn `StoreNotReachable` into
 from __future__ import annotations
 
 import functools
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -438,57 +438,55 @@ def _out_of_uploaders_reach(access, ids):
 # --- Files uploaded here ---
 
 
+class UploadRecords:
+    """The records an upload keeps as it goes (`gateway.FileRecords`): each File it makes is the request's user's
+    from the moment OpenAI answers with it, so that no upload whose answer was lost, in any process, takes it.
+    Uploaded Files stay their uploader's once no store holds them, so nobody else can attach them then.
+
+    One INSERT each, no transaction (uploads run side by side). An id the site already knows is no new File:
+    it keeps its owner, and OpenAI's answer is not believed (`not_believed`).
+    """
+
+    def __init__(self, access):
+        self.access = access
+        self.not_believed = set()
+
+    def knows(self, file_id):
+        return FileRecord.objects.filter(credential=self.access.credential, file_id=file_id).exists()
+
+    def made(self, file):
+        try:
+            with transaction.atomic(using=router.db_for_write(FileRecord)):  # a host's request transaction lives on
+                _create_file_record(self.access, file)
+        except IntegrityError:
+            self.not_believed.add(file["id"])
+
+
 def upload_file(access, upload, **options):
     """gateway.upload_file (OpenAI's POST /files), the File recorded as the request's user's."""
-    file = gateway.upload_file(access.credential, upload, known_file=_recorded_file(access), **options)
-    record_uploaded_file(access, file)
+    records = UploadRecords(access)
+    file = gateway.upload_file(access.credential, upload, records=records, **options)
+    if records.not_believed:
+        raise gateway.OpenAIBadResponse("OpenAI answered with the id of a File this site already knows.")
     return file
 
 
-def _recorded_file(access):
-    """Whether a File is one the site recorded under the request's credential (someone's upload): an upload
-    whose answer was lost never takes it for its own, whoever's request made it and wherever it ran."""
-    return lambda file_id: FileRecord.objects.filter(credential=access.credential, file_id=file_id).exists()
-
-
-def record_uploaded_file(access, file):
-    """Remember the File (OpenAI's File object) just uploaded for the request's user: one INSERT, no transaction
-    (uploads run side by side). An id the site already knows is no new File: OpenAI's answer is not believed.
-    If recording fails otherwise, the File is deleted at OpenAI again, so that nobody is left with a File
-    nobody owns (which anyone could then attach)."""
-    try:
-        _create_file_record(access, file)
-    except IntegrityError:
-        raise gateway.OpenAIBadResponse("OpenAI answered with the id of a File this site already knows.") from None
-    except Exception:
-        with suppress(gateway.GatewayError):  # the error that matters is the one recording raised
-            gateway.delete_file(access.credential, file["id"])
-        raise
-
-
 def upload_files_to_store(access, store_id, uploads, **options):
-    """gateway.upload_files_to_store into the request's store, recording what the upload leaves at OpenAI as the
-    request's user's, when it fails too (some Files may be in the store, or their cleanup may have failed)."""
+    """gateway.upload_files_to_store into the request's store, its Files recorded as the request's user's as they
+    are made, and once they are in the store, as the store's. When it fails, the records of the Files its cleanup
+    deleted go, and the Files it leaves at OpenAI are the user's (a lost upload's File found there included)."""
+    records = UploadRecords(access)
     try:
-        uploaded = gateway.upload_files_to_store(
-            access.credential, store_id, uploads, known_file=_recorded_file(access), **options
-        )
+        uploaded = gateway.upload_files_to_store(access.credential, store_id, uploads, records=records, **options)
     except gateway.GatewayError as failed:
-        _record_files_uploaded_to_store(access, failed.files_left, failed.files_in_store)
+        for file in failed.files_left:
+            records.made(file)
+        kept = {file["id"] for file in failed.files_left} | records.not_believed
+        forget_files(access.credential, [file_id for file_id in failed.files_made if file_id not in kept])
+        record_store_files(access, failed.files_in_store)
         raise
-    _record_files_uploaded_to_store(access, uploaded.files, [file["id"] for file in uploaded.files])
+    record_store_files(access, [file["id"] for file in uploaded.files])
     return uploaded
-
-
-def _record_files_uploaded_to_store(access, files, attached_ids):
-    """Remember the Files (OpenAI's File objects) an upload into a store made, as the request's user's, as
-    record_uploaded_file does for POST /files: they stay theirs once no store holds them, so nobody else can
-    attach them then. A File the site already knows keeps the owner it has (OpenAI's answer is not believed).
-    One INSERT each, no transaction (uploads run side by side). `attached_ids`: those now in the store."""
-    record_store_files(access, attached_ids)
-    for file in files:
-        with suppress(IntegrityError):
-            _create_file_record(access, file)
 
 
 def _create_file_record(access, file):

@@ -198,11 +198,26 @@ def test_an_upload_records_the_files_and_the_batch_it_made(upload, fake_openai):
     assert object_ids() == [[files[0]["id"], files[1]["id"], batch_id]]
 
 
-def test_a_failed_upload_records_the_files_it_left_at_openai(upload, fake_openai):
-    fake_openai.fail("DELETE", "/files/.*", 500, times=99)  # its cleanup cannot delete them
+@pytest.mark.parametrize("cleanup", ["deletes them", "fails"])
+def test_a_failed_upload_records_the_files_it_made(upload, fake_openai, cleanup):
+    if cleanup == "fails":
+        fake_openai.fail("DELETE", "/files/.*", 500, times=99)
     fake_openai.batch_outcome = "failed"
-    assert upload(text_file("a.txt"), text_file("b.txt")).status_code == 500
-    assert sorted(object_ids()[0]) == sorted(fake_openai.files)
+    response = upload(text_file("a.txt"), text_file("b.txt"))
+    assert response.status_code == 500
+    made = [file["id"] for file in response.json()["files"]]
+    assert len(made) == 2 and sorted(object_ids()[0]) == sorted(made)
+    assert set(fake_openai.files) == (set(made) if cleanup == "fails" else set())
+
+
+def test_an_upload_whose_answer_was_lost_records_the_file_it_found_and_deleted(user, credential, fake_openai):
+    fake_openai.drop("POST", "/files", after_processing=True)
+    response = client_for(user, "Bearer").post(
+        f"/api/openai/{credential.pk}/v1/files", {"file": text_file("lost.txt"), "purpose": "assistants"}
+    )
+    assert response.status_code == 502
+    [deleted] = [request.path.rsplit("/", 1)[1] for request in fake_openai.requests_to("DELETE", "/files/")]
+    assert object_ids() == [[deleted]]
 
 
 def test_calls_record_the_files_and_batches_they_name(api, url, store, fake_openai):
@@ -210,8 +225,8 @@ def test_calls_record_the_files_and_batches_they_name(api, url, store, fake_open
     attached = api.post(url(f"/{store['id']}/files"), {"file_ids": named[:2]}, format="json").json()
     api.get(url(f"/{store['id']}/files/{named[0]}"))
     api.patch(url(f"/{store['id']}"), {"file_ids": named[:2]}, format="json")
-    api.get(url(f"/{store['id']}/files/{'x' * 500}"))  # refused: recorded as far as an id can be long
-    assert object_ids() == [[*named[:2], attached["id"]], [named[0]], named[:2], ["x" * 128]]
+    api.delete(url(f"/{store['id']}/files/file-x%20{named[2]}"))  # refused: no id of it is recorded
+    assert object_ids() == [[*named[:2], attached["id"]], [named[0]], named[:2], []]
 
 
 def test_admins_find_the_calls_about_a_file(admin_client, api, url, store, fake_openai):

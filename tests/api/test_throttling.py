@@ -5,12 +5,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis
+from django.core.cache import cache
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
+from rest_framework.throttling import SimpleRateThrottle
 
 from tests.conftest import client_for, text_file
 from tests.hosts import redis_server
 from vectorstores.api.throttling import UserRateThrottle
+from vectorstores.api.views import VectorStoreViewSet
 
 pytestmark = pytest.mark.django_db
 
@@ -77,6 +80,22 @@ def test_a_call_for_more_files_than_the_rate_is_refused_before_it_goes_upstream(
     assert fake_openai.requests_to(*upstream) == []
     assert list(upload_dir.iterdir()) == []
     assert [api.get(url()).status_code for _ in range(3)] == [200, 200, 429]  # its files were not counted
+
+
+class DailyThrottle(UserRateThrottle):
+    scope = "daily"
+
+
+def test_a_call_one_throttle_refuses_for_its_files_is_counted_once_by_the_others(
+    api, url, user, store, fake_openai, upload_dir, monkeypatch
+):
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"user": "3/minute", "daily": "100/day"})
+    monkeypatch.setattr(VectorStoreViewSet, "throttle_classes", [UserRateThrottle, DailyThrottle])
+    cache.clear()
+    assert upload(api, url, fake_openai, store["id"], 4).status_code == 429  # the minute's rate refuses it
+    daily_count = f"throttle_daily_{user.pk}:count"  # DRF's cache key of the daily throttle, and its count
+    assert cache.get(daily_count) == 1
+    cache.clear()
 
 
 @pytest.fixture(params=["no token", "a wrong token", "OpenAI-compatible, no token"])

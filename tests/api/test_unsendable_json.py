@@ -66,7 +66,7 @@ def test_a_json_body_in_another_charset_than_utf8_is_a_400_before_openai(api, ur
     assert fake_openai.requests == []
 
 
-@pytest.mark.parametrize("charset", ["utf-8", "UTF8", None])
+@pytest.mark.parametrize("charset", ["utf-8", "UTF8", "us-ascii", None])
 def test_a_json_body_in_utf8_is_read(api, url, store, fake_openai, charset):
     content_type = "application/json" + (f"; charset={charset}" if charset else "")
     body = '{"metadata": {"k": "caf\u00e9 ☕"}}'.encode()

@@ -124,6 +124,16 @@ def test_the_client_cache_refuses_an_unusable_credential_itself(credential, fake
     assert fake_openai.requests == []
 
 
+class Unrecorded:
+    """`gateway.FileRecords` that know no File and keep none: the gateway on its own."""
+
+    def knows(self, file_id):
+        return False
+
+    def made(self, file):
+        pass
+
+
 def temporary_upload(name, content=b"some text"):
     upload = TemporaryUploadedFile(name, "text/plain", len(content), None)
     upload.write(content)
@@ -136,7 +146,7 @@ def temporary_upload(name, content=b"some text"):
 def test_a_failed_upload_keeps_its_kind_and_adds_the_per_file_report(credential, fake_openai, store):
     fake_openai.fail("POST", f"/vector_stores/{store['id']}/file_batches", 429, headers={"Retry-After": "9"})
     with pytest.raises(gateway.OpenAIStatusError) as raised:
-        gateway.upload_files_to_store(credential, store["id"], [temporary_upload("a.txt")])
+        gateway.upload_files_to_store(credential, store["id"], [temporary_upload("a.txt")], records=Unrecorded())
     error = raised.value
     assert (error.code, error.retry_after) == ("openai_rate_limited", "9")
     assert_answered(error, 429)
@@ -167,7 +177,7 @@ def test_a_batch_that_ends_badly_is_a_batch_error(credential, fake_openai, store
     else:
         fake_openai.batch_outcome = outcome
     with pytest.raises(gateway.BatchError) as raised:
-        gateway.upload_files_to_store(credential, store["id"], [temporary_upload("a.txt")])
+        gateway.upload_files_to_store(credential, store["id"], [temporary_upload("a.txt")], records=Unrecorded())
     assert type(raised.value) is kind and raised.value.code == code
     assert (raised.value.upstream_status, raised.value.request_id) == (None, None)
     assert [f["filename"] for f in raised.value.report["files"]] == ["a.txt"]

@@ -46,6 +46,17 @@ def test_production_defaults_can_be_switched_off_by_the_environment(tmp_path):
 
 
 @pytest.mark.subprocess
+@pytest.mark.parametrize(
+    ("name", "value"), [("NUM_PROXIES", "-1"), ("SECURE_HSTS_SECONDS", "a year"), ("CONN_MAX_AGE", "1.5")]
+)
+def test_a_count_in_the_environment_that_is_none_stops_the_site_naming_it(tmp_path, name, value):
+    """A negative NUM_PROXIES made every anonymous call a 500 (DRF indexes X-Forwarded-For with it)."""
+    result = manage("check", env=production_env(tmp_path, **{name: value}))
+    assert result.returncode != 0
+    assert f"ImproperlyConfigured: {name} must be a whole number of 0 or more" in result.stderr
+
+
+@pytest.mark.subprocess
 @pytest.mark.parametrize("command", [["check", "--deploy"], ["migrate", "--noinput"], ["runserver", "--noreload"]])
 def test_production_without_encryption_keys_refuses_to_start(tmp_path, command):
     env = production_env(tmp_path)

@@ -72,7 +72,16 @@ def test_a_host_the_site_does_not_serve_is_a_json_400_under_the_apis_routes(clie
     assert client.get("/admin/", HTTP_HOST="evil.example")["Content-Type"].startswith("text/html")
 
 
-UNKNOWN_API_PATHS = ["/api/", "/api/v1/", "/api/v1/xyz", "/api/v2/", "/api/v1/health/x", "/api/openai", "/api/schemas"]
+UNKNOWN_API_PATHS = [
+    "/api",
+    "/api/",
+    "/api/v1/",
+    "/api/v1/xyz",
+    "/api/v2/",
+    "/api/v1/health/x",
+    "/api/openai",
+    "/api/schemas",
+]
 
 
 @pytest.mark.parametrize("method", ["get", "post"])

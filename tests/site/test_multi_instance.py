@@ -20,19 +20,19 @@ pytestmark = [pytest.mark.subprocess, pytest.mark.slow]
 THROTTLE_RATE = 10  # per user and day: no window ends during a test
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """Two instances (`urls`), their environment (`env`) and the fake OpenAI (`fake`) they call."""
-    tmp_path = tmp_path_factory.mktemp("two-instances")
-    with redis_server(tmp_path) as redis_url, FakeOpenAI(api_keys={TEST_API_KEY}) as fake:
+@contextlib.contextmanager
+def two_instances(tmp_path, **settings):
+    """Two instances of the site on one database (`urls`), their environment (`env`) and the fake OpenAI
+    (`fake`) they call; `settings`: more of their environment."""
+    with FakeOpenAI(api_keys={TEST_API_KEY}) as fake:
         ports = [free_port(), free_port()]
         env = production_env(
             tmp_path,
-            REDIS_URL=redis_url,
             API_THROTTLE_USER=f"{THROTTLE_RATE}/day",
             SECURE_SSL_REDIRECT="0",
             WEB_CONCURRENCY="1",
             SERVER_THREADS="8",
+            **settings,
         )
         assert manage("migrate", "--noinput", env=env).returncode == 0
         with contextlib.ExitStack() as servers:
@@ -41,6 +41,21 @@ def site(tmp_path_factory):
                 for port in ports
             ]
             yield type("Site", (), {"urls": urls, "env": env, "fake": fake})
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """Two instances that share one Redis, as the README says to run them."""
+    tmp_path = tmp_path_factory.mktemp("two-instances")
+    with redis_server(tmp_path) as redis_url, two_instances(tmp_path, REDIS_URL=redis_url) as instances:
+        yield instances
+
+
+@pytest.fixture(scope="module")
+def site_without_redis(tmp_path_factory):
+    """Two instances without REDIS_URL: each keeps its cache (the uploads' claims) in its own memory."""
+    with two_instances(tmp_path_factory.mktemp("two-instances-alone")) as instances:
+        yield instances
 
 
 def new_caller(site, username):
@@ -84,10 +99,13 @@ def test_a_users_throttle_holds_across_both_instances(site):
     assert {n % 2 for n, answer in enumerate(answers) if answer.status_code == 200} == {0, 1}  # both served
 
 
-def test_an_upload_whose_answer_was_lost_never_takes_the_file_another_instance_owns(site):
+@pytest.mark.parametrize("instances", ["site", "site_without_redis"])
+def test_an_upload_whose_answer_was_lost_never_takes_the_file_another_instance_owns(request, instances):
     """B's upload reaches OpenAI but its answer is lost, so B looks for its File by name and size, to delete
     it. A, on the other instance, has just uploaded an identical file and is still attaching it: B must
-    take its own File, not A's."""
+    take its own File, not A's. With Redis, A's claim on its File says so; without it, A's record of its File
+    (written as soon as OpenAI answered A) does."""
+    site = request.getfixturevalue(instances)
     token, credential = new_caller(site, "twin")
     fake = site.fake
     fake.reset()

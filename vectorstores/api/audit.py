@@ -10,6 +10,7 @@ from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.request import Request
 
+from ..gateway import GatewayError, is_object_id
 from ..models import AuditEntry
 
 logger = logging.getLogger("vectorstores.api.audit")
@@ -45,6 +46,11 @@ class AuditTrailMixin:
                 else:
                     _save_when_closed(response, entry, self.request)
 
+    def handle_exception(self, exc):
+        if isinstance(exc, GatewayError):
+            self.audit_objects(*exc.files_made)  # a failed upload's Files, those its cleanup deleted included
+        return super().handle_exception(exc)
+
     def audit_objects(self, *object_ids):
         """Record, in this call's entry, Files or file batches it named in its body or made."""
         self.audit_object_ids = (*self.audit_object_ids, *object_ids)
@@ -75,7 +81,8 @@ class AuditTrailMixin:
         }
 
     def _path_object_ids(self):
-        return [_text(self.kwargs[name], 128) for name in PATH_OBJECTS if name in self.kwargs]
+        # Only ids of OpenAI's shape: another ("file-a%20file-b") is refused, and would read as other ids here.
+        return [self.kwargs[name] for name in PATH_OBJECTS if is_object_id(self.kwargs.get(name))]
 
 
 def _save_when_closed(response, entry, request):

@@ -28,11 +28,11 @@ class JSONParser(parsers.JSONParser):
 
 
 def charset_other_than_utf8(media_type):
-    """The charset `media_type` declares, when it is not UTF-8 (under any of its names); else None. The API's
-    bodies are UTF-8 whatever the site's DEFAULT_CHARSET."""
+    """The charset `media_type` declares, when it is neither UTF-8 nor ASCII (which UTF-8 reads alike), under any of
+    their names; else None. The API's bodies are UTF-8 whatever the site's DEFAULT_CHARSET."""
     charset = parse_header_parameters(media_type or "")[1].get("charset", "utf-8")
     try:
-        is_utf8 = codecs.lookup(charset).name == "utf-8"
+        read_as_utf8 = codecs.lookup(charset).name in ("utf-8", "ascii")
     except LookupError:
-        is_utf8 = False
-    return None if is_utf8 else charset
+        read_as_utf8 = False
+    return None if read_as_utf8 else charset

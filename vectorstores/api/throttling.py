@@ -50,9 +50,15 @@ class AtomicWindowMixin:
             return True
         if self._counted(units):
             return True
+        self.take_back(units)
+        return False
+
+    def take_back(self, units):
+        """Take `units` a charge added off the caller's count again (a call refused whole)."""
+        if self.key is None or units < 1:
+            return
         with suppress(Exception):  # the window has ended, or the cache failed since: nothing to take back
             self.cache.decr(f"{self.key}:count", units)
-        return False
 
     def _counted(self, units):
         """Add `units` to the caller's count: whether it is still within the rate."""

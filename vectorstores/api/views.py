@@ -90,15 +90,15 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
 
     def charge_throttles(self, files):
         """A call that makes one OpenAI call per file counts once per file against the caller's rate: refused
-        with 429 (before anything goes upstream) when that passes it. Throttles without `charge` (DRF's own)
-        count it once."""
-        waits = [
-            throttle.wait()
-            for throttle in self.counted_by
-            if hasattr(throttle, "charge") and not throttle.charge(files - 1)
-        ]
-        if waits:
-            self.throttled(self.request, max(waits))
+        with 429 (before anything goes upstream) when that passes it, and then counted once by every throttle.
+        Throttles without `charge` (DRF's own) count it once."""
+        chargeable = [throttle for throttle in self.counted_by if hasattr(throttle, "charge")]
+        refused = [throttle for throttle in chargeable if not throttle.charge(files - 1)]
+        if refused:
+            for throttle in chargeable:
+                if throttle not in refused:
+                    throttle.take_back(files - 1)
+            self.throttled(self.request, max(throttle.wait() for throttle in refused))
 
     def get_exception_handler(self):
         # Our error shape without asking the host site to change EXCEPTION_HANDLER.
@@ -206,18 +206,14 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
         wait = validated(WaitQuerySerializer, request.query_params)["wait"]
         body = self.validated_upload(request)
         self.charge_throttles(len(body["files"]))
-        try:
-            uploaded = ownership.upload_files_to_store(
-                self.access,
-                store_id,
-                body["files"],
-                chunking_strategy=body.get("chunking_strategy"),
-                attributes=body.get("attributes"),
-                wait=wait,
-            )
-        except gateway.GatewayError as failed:
-            self.audit_objects(*(file["id"] for file in failed.files_left))
-            raise
+        uploaded = ownership.upload_files_to_store(
+            self.access,
+            store_id,
+            body["files"],
+            chunking_strategy=body.get("chunking_strategy"),
+            attributes=body.get("attributes"),
+            wait=wait,
+        )
         self.audit_objects(*(file["id"] for file in uploaded.files), uploaded.batch["id"])
         return Response(uploaded.files) if wait else self._batch_accepted(request, store_id, uploaded.batch)
 

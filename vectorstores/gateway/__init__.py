@@ -12,7 +12,7 @@ Plain Python: it knows nothing of the API (nor of Django REST Framework) that ca
 - `file_batches`: batches of files attached to a store, waited for or not.
 """
 
-from .client import OBJECT_ID, check_usable, clients
+from .client import OBJECT_ID, check_usable, clients, is_object_id
 from .exceptions import (
     BatchEnded,
     BatchError,
@@ -95,6 +95,7 @@ __all__ = [
     "get_store_file",
     "get_store_file_content",
     "get_vector_store",
+    "is_object_id",
     "list_batch_files",
     "list_store_files",
     "list_vector_stores",

@@ -290,17 +290,17 @@ def _answer_json(raw, expect):
         not isinstance(data, dict)
         or data.get("object") not in kinds
         or (data.get("object") == "list" and not _is_list_of_objects(data.get("data")))
-        or (data.get("object") not in UNNAMED_KINDS and not _is_object_id(data.get("id")))
+        or (data.get("object") not in UNNAMED_KINDS and not is_object_id(data.get("id")))
     ):
         raise OpenAIBadResponse(response=raw.http_response)
     return data
 
 
 def _is_list_of_objects(items):
-    return isinstance(items, list) and all(isinstance(item, dict) and _is_object_id(item.get("id")) for item in items)
+    return isinstance(items, list) and all(isinstance(item, dict) and is_object_id(item.get("id")) for item in items)
 
 
-def _is_object_id(value):
+def is_object_id(value):
     # An id goes into URLs (the API's Location and Link headers, the console's links, OpenAI's own paths).
     return isinstance(value, str) and OBJECT_ID_PATTERN.fullmatch(value) is not None
 

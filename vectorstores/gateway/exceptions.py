@@ -29,8 +29,9 @@ class GatewayError(Exception):
 
     code = "gateway_error"
     default_message = "The request to OpenAI failed."
-    # A failed upload's OpenAI Files that remain (their cleanup failed, or they were already in the store),
-    # and the ids of those in the store: whoever owns them is recorded all the same.
+    # A failed upload's OpenAI Files: the ids of all it made (deleted again or not), those that remain (their
+    # cleanup failed, or they were already in the store), and the ids of those in the store.
+    files_made = ()
     files_left = ()
     files_in_store = ()
 

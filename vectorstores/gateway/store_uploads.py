@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.core.cache import cache
 
@@ -97,13 +97,24 @@ class InFlightFiles:
 in_flight = InFlightFiles()
 
 
+class FileRecords(Protocol):
+    """The caller's records of whose each File is (vectorstores.ownership.UploadRecords), kept as an upload goes."""
+
+    def knows(self, file_id: str) -> bool:
+        """Whether the File is recorded as someone's: never taken for an upload whose answer was lost."""
+
+    def made(self, file: OpenAIObject) -> None:
+        """Record a File this upload made, as soon as OpenAI has answered with it: from then on every process
+        knows it is someone's. Called in the request's thread."""
+
+
 @dataclass
 class LostUploadSearch:
     """How the File of an upload whose answer was lost is looked for: made since `started` (a time.time()), and
-    not one that `known_file(file_id)` says is someone's already."""
+    not one `records` knows."""
 
     started: float
-    known_file: Callable[[str], bool]
+    records: FileRecords
 
 
 @dataclass
@@ -122,15 +133,15 @@ def upload_files_to_store(
     chunking_strategy: dict[str, Any] | None = None,
     attributes: Sequence[dict[str, Any] | None] | None = None,
     wait: bool = True,
-    known_file: Callable[[str], bool] = lambda file_id: False,
+    records: FileRecords,
 ) -> StoreUpload:
     """Upload `uploads` (Django TemporaryUploadedFiles, on disk) concurrently and attach them in one file
     batch, each with its `attributes` (in the order of `uploads`), then (with `wait`) wait for it.
 
     On any failure raises a GatewayError whose body reports every file, after deleting the File
     objects this request created that did not end up in the store. Without `wait`, what happens once
-    the batch exists is OpenAI's: the caller follows the batch. `known_file(file_id)`: whether a File is
-    someone's already (the caller's records), so that it is never taken for an upload whose answer was lost.
+    the batch exists is OpenAI's: the caller follows the batch. `records`: the caller's records of Files,
+    told of each File as soon as it is made, and asked before a File is taken for a lost upload.
     """
     get_vector_store(credential, store_id)  # a missing store is a 404 before anything is uploaded
     started = time.time()
@@ -140,7 +151,7 @@ def upload_files_to_store(
         store_id,
         uploads,
         outcomes,
-        LostUploadSearch(started, known_file),
+        LostUploadSearch(started, records),
         chunking_strategy,
         attributes or [None] * len(uploads),
         wait,
@@ -152,21 +163,28 @@ def upload_file(
     upload: TemporaryUploadedFile,
     *,
     expires_after: dict[str, Any] | None = None,
-    known_file: Callable[[str], bool] = lambda file_id: False,
+    records: FileRecords,
 ) -> OpenAIObject:
     """Upload one file as an OpenAI File (purpose `assistants`), as OpenAI's `POST /files` does.
 
     When the upload fails after OpenAI may have stored the file (its answer lost), that File is looked for
-    and deleted before the GatewayError is raised: a failed upload leaves nothing behind. `known_file`: as
-    for upload_files_to_store.
+    and deleted before the GatewayError is raised: a failed upload leaves nothing behind. So is a File that
+    cannot be recorded (`records`, as for upload_files_to_store).
     """
-    search = LostUploadSearch(time.time(), known_file)
+    search = LostUploadSearch(time.time(), records)
     outcome = FileOutcome(upload.name, upload.size)
     _upload_one(clients.get(credential), upload, outcome, **only_given(expires_after=expires_after))
     if outcome.status == "upload_failed":
         _find_lost_uploads(credential, [outcome], search)
         _delete_files(credential, [outcome])
-        raise outcome.error
+        failed = outcome.error.with_report()
+        failed.files_made = [outcome.file_id] if outcome.file else []  # its lost File, found (and deleted)
+        raise failed
+    try:
+        records.made(outcome.file)
+    except Exception:
+        _delete_files(credential, [outcome])  # a fault of this server's: no File is left that nobody owns
+        raise
     return outcome.file
 
 
@@ -184,7 +202,7 @@ def _batch_fields(outcomes, chunking_strategy, attributes):
 
 
 def _upload_and_attach(credential, store_id, uploads, outcomes, search, chunking_strategy, attributes, wait):
-    _upload_files(clients.get(credential), uploads, outcomes)
+    _upload_files(clients.get(credential), uploads, outcomes, search.records, credential)
     failed = [outcome for outcome in outcomes if outcome.status == "upload_failed"]
     if failed:
         _find_lost_uploads(credential, outcomes, search)
@@ -221,22 +239,41 @@ def _upload_error(error, summary, outcomes):
     if leftovers:
         message += f" Cleanup failed; these OpenAI files may remain: {', '.join(leftovers)}."
     failed = error.with_report(message, files=[outcome.report() for outcome in outcomes])
+    failed.files_made = [outcome.file_id for outcome in outcomes if outcome.file]
     failed.files_left = [outcome.file for outcome in outcomes if outcome.file and not outcome.file_deleted]
     failed.files_in_store = [outcome.file_id for outcome in outcomes if outcome.status == "completed"]
     return failed
 
 
-def _upload_files(client, uploads, outcomes):
+def _upload_files(client, uploads, outcomes, records, credential):
+    """Upload concurrently, telling `records` of each File as soon as it is made (in this thread)."""
     workers = max(1, min(app_settings.UPLOAD_CONCURRENCY, len(uploads)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="openai-upload") as pool:
-        futures = [
-            pool.submit(_upload_one, client, upload, outcome) for upload, outcome in zip(uploads, outcomes, strict=True)
-        ]
-        for future in as_completed(futures):
-            if not future.cancelled() and future.result().status == "upload_failed":
-                # The request fails anyway: don't start uploads that would only be deleted again.
-                for pending in futures:
-                    pending.cancel()
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="openai-upload") as pool:
+            futures = [
+                pool.submit(_upload_one, client, upload, outcome)
+                for upload, outcome in zip(uploads, outcomes, strict=True)
+            ]
+            try:
+                for future in as_completed(futures):
+                    if future.cancelled():
+                        continue
+                    outcome = future.result()
+                    if outcome.file:
+                        records.made(outcome.file)  # from now on, every process knows whose File it is
+                    else:
+                        _cancel(futures)  # the request fails anyway: start no upload only to delete it again
+            except Exception:
+                _cancel(futures)  # leaving the pool waits for the uploads already running
+                raise
+    except Exception:
+        _delete_files(credential, outcomes)  # a fault of this server's: no File is left that nobody owns
+        raise
+
+
+def _cancel(futures):
+    for future in futures:
+        future.cancel()
 
 
 def _upload_one(client, upload, outcome, **fields):
@@ -263,7 +300,7 @@ def _find_lost_uploads(credential, outcomes, search):
     """Find the Files of uploads whose answer was lost, so that the cleanup deletes them too.
 
     A match is a File created since the request began, with the same name, size and purpose, that is
-    neither known (`search.known_file`) nor claimed by another request.
+    neither known (`search.records`) nor claimed by another request.
     """
     lost = [o for o in outcomes if o.status == "upload_failed" and o.error.code in ANSWER_MAY_BE_LOST]
     if not lost:
@@ -287,7 +324,7 @@ def _find_lost_uploads(credential, outcomes, search):
                 file.get("filename") == outcome.filename
                 and file.get("bytes") == outcome.size
                 and (file.get("created_at") or 0) >= search.started - LOST_UPLOAD_CLOCK_SLACK
-                and not search.known_file(file["id"])
+                and not search.records.knows(file["id"])
                 and in_flight.claim_found(file["id"])
             ):
                 outcome.file = file
