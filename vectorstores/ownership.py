@@ -449,17 +449,21 @@ class UploadRecords:
 
     def __init__(self, access):
         self.access = access
+        self.recorded = set()  # ids of the Files this upload made and recorded
         self.not_believed = set()
 
     def knows(self, file_id):
         return FileRecord.objects.filter(credential=self.access.credential, file_id=file_id).exists()
 
     def made(self, file):
+        if file["id"] in self.recorded:
+            return
         try:
-            with transaction.atomic(using=router.db_for_write(FileRecord)):  # a host's request transaction lives on
-                _create_file_record(self.access, file)
-        except IntegrityError:
+            _create_file_record(self.access, file)
+        except IntegrityError:  # OpenAI answered with the id of a File the site knows
             self.not_believed.add(file["id"])
+        else:
+            self.recorded.add(file["id"])
 
 
 def upload_file(access, upload, **options):
