@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 
 import pytest
+from django.db import DatabaseError
 
 from tests.conftest import text_file
 from vectorstores.gateway.store_uploads import InFlightFiles
@@ -311,3 +312,19 @@ def test_with_the_cache_down_a_lost_upload_answer_takes_no_file_on_a_guess(api, 
     assert response.json()["files"][0]["id"] is None
     assert {f["filename"] for f in seeded.fake.files.values()} == {"doc.txt", "lost.txt"}
     assert "so it is not taken" in caplog.text
+
+
+@pytest.mark.usefixtures("upload_dir")
+def test_an_upload_whose_files_cannot_be_recorded_leaves_no_file_at_openai(api, url, seeded, monkeypatch):
+    """Each File is recorded as soon as it is made: when that fails (a fault of this server's), the Files made
+    and those still uploading are deleted once every upload has ended."""
+
+    def failing_insert(*args, **kwargs):
+        raise DatabaseError("disk full")
+
+    monkeypatch.setattr(FileRecord.objects, "create", failing_insert)
+    files = [text_file(f"doc{n}.txt", b"text %d" % n) for n in range(3)]
+    with pytest.raises(DatabaseError):
+        api.post(url(f"/{seeded.store}"), {"files": files}, format="multipart")
+    assert len(seeded.fake.requests_to("POST", "/files")) >= 1
+    assert {f["filename"] for f in seeded.fake.files.values()} == {"doc.txt"}  # only the seeded file
