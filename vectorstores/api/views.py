@@ -234,8 +234,9 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
 
     def _attachable(self, files):
         """`files`, unless one is a File in a store the caller cannot reach: then, for them, no such File."""
-        self.audit_objects(*(file["file_id"] for file in files))
-        if ownership.files_of_others(self.access, [file["file_id"] for file in files], attaching=True):
+        file_ids = [file["file_id"] for file in files]
+        self.audit_objects(*file_ids)
+        if ownership.files_of_others(self.access, file_ids, attaching=True):
             raise FileNotFound()
         return files
 
