@@ -443,36 +443,35 @@ class UploadRecords:
     from the moment OpenAI answers with it, so that no upload whose answer was lost, in any process, takes it.
     Uploaded Files stay their uploader's once no store holds them, so nobody else can attach them then.
 
-    One INSERT each, no transaction (uploads run side by side). An id the site already knows is no new File:
-    it keeps its owner, and OpenAI's answer is not believed (`not_believed`).
+    No transaction (uploads run side by side). An id the site already knows is no new File: it keeps its owner,
+    and OpenAI's answer is not believed.
     """
 
     def __init__(self, access):
         self.access = access
         self.recorded = set()  # ids of the Files this upload made and recorded
-        self.not_believed = set()
 
     def knows(self, file_id):
         return FileRecord.objects.filter(credential=self.access.credential, file_id=file_id).exists()
 
     def made(self, file):
         if file["id"] in self.recorded:
-            return
+            return True
+        # Asked first, so that a hostile answer does not end in an IntegrityError, which would spoil the
+        # request's transaction under a host's ATOMIC_REQUESTS; the INSERT's refusal covers the race.
+        if self.knows(file["id"]):
+            return False
         try:
             _create_file_record(self.access, file)
-        except IntegrityError:  # OpenAI answered with the id of a File the site knows
-            self.not_believed.add(file["id"])
-        else:
-            self.recorded.add(file["id"])
+        except IntegrityError:  # recorded meanwhile: another request was answered with the same id
+            return False
+        self.recorded.add(file["id"])
+        return True
 
 
 def upload_file(access, upload, **options):
     """gateway.upload_file (OpenAI's POST /files), the File recorded as the request's user's."""
-    records = UploadRecords(access)
-    file = gateway.upload_file(access.credential, upload, records=records, **options)
-    if records.not_believed:
-        raise gateway.OpenAIBadResponse("OpenAI answered with the id of a File this site already knows.")
-    return file
+    return gateway.upload_file(access.credential, upload, records=UploadRecords(access), **options)
 
 
 def upload_files_to_store(access, store_id, uploads, **options):
@@ -485,7 +484,7 @@ def upload_files_to_store(access, store_id, uploads, **options):
     except gateway.GatewayError as failed:
         for file in failed.files_left:
             records.made(file)
-        kept = {file["id"] for file in failed.files_left} | records.not_believed
+        kept = {file["id"] for file in failed.files_left}
         forget_files(access.credential, [file_id for file_id in failed.files_made if file_id not in kept])
         record_store_files(access, failed.files_in_store)
         raise

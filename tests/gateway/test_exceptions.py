@@ -131,7 +131,7 @@ class Unrecorded:
         return False
 
     def made(self, file):
-        pass
+        return True
 
 
 def temporary_upload(name, content=b"some text"):

@@ -21,7 +21,6 @@ from tests.conftest import client_for, text_file
 from tests.openai_sdk.conftest import WIRE_ROOT, text, wire_base_url
 from vectorstores.models import FileRecord, StoreRecord
 from vectorstores.openai_api.authentication import BearerTokenAuthentication
-from vectorstores.testing.fake_openai import state
 
 pytestmark = pytest.mark.subprocess
 
@@ -222,20 +221,6 @@ def test_a_file_deleted_at_openai_is_forgotten_when_retrieved(sdk, fake_openai):
     with pytest.raises(openai.NotFoundError):
         sdk.files.retrieve(file.id)
     assert not FileRecord.objects.filter(file_id=file.id).exists()
-
-
-def test_an_answer_naming_a_file_the_site_knows_is_not_believed(
-    sdk_for, alice, bob, owned_credential, monkeypatch, fake_openai
-):
-    monkeypatch.setattr(state, "new_id", lambda prefix, length: f"{prefix}always-the-same")  # a hostile upstream
-    alices = sdk_for(alice, owned_credential).files.create(file=text("alice.txt"), purpose="assistants")
-
-    with pytest.raises(openai.InternalServerError) as refused:
-        sdk_for(bob, owned_credential).files.create(file=text("bob.txt"), purpose="assistants")
-
-    assert (refused.value.status_code, refused.value.body["code"]) == (502, "openai_bad_response")
-    assert FileRecord.objects.get(file_id=alices.id).owner == alice  # still hers, and not bob's to reach
-    assert fake_openai.requests_to("DELETE", "/files") == []  # and not deleted as a leftover of bob's
 
 
 def test_an_unknown_cursor_is_a_bad_request(sdk):

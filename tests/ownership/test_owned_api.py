@@ -571,3 +571,23 @@ def test_an_imported_stores_files_are_protected_like_attached_ones(owned, alice,
     bobs = create(bob, owned, "bob's")
     response = call(bob, owned, "post", f"/{bobs['id']}/files", {"file_id": file["id"]})
     assert response.status_code == 404 and response.json()["code"] == "file_not_found"
+
+
+@pytest.mark.parametrize("upload", ANSWER_LOST.values(), ids=ANSWER_LOST.keys())
+def test_an_upload_answered_with_a_known_files_id_neither_takes_nor_deletes_it(
+    owned, alice, bob, alices_file, fake_openai, monkeypatch, upload
+):
+    """A hostile (or broken) upstream answers bob's upload with the id of alice's File: it stays hers, in her
+    store only, and is neither attached to bob's store nor deleted as a leftover of his failed upload."""
+    alices_store, file_id = alices_file
+    bobs = create(bob, owned, "bob's")
+    monkeypatch.setattr(state, "new_id", lambda prefix, length: file_id if prefix == "file-" else f"{prefix}x")
+
+    response = upload(bob, owned, bobs)
+
+    assert response.status_code == 502, response.content
+    assert "openai_bad_response" in {response.json().get("code"), response.json().get("error", {}).get("code")}
+    assert FileRecord.objects.get(file_id=file_id).owner == alice
+    assert file_id in fake_openai.files and not fake_openai.requests_to("DELETE", f"/files/{file_id}")
+    assert not fake_openai.requests_to("POST", f"/vector_stores/{bobs['id']}/file_batches")
+    assert list(StoreFileRecord.objects.values_list("store__store_id", "file_id")) == [(alices_store["id"], file_id)]

@@ -17,7 +17,7 @@ from django.core.cache import cache
 
 from ..conf import app_settings
 from .client import OpenAIObject, Retry, call, clients, only_given
-from .exceptions import BatchEnded, BatchTimeout, GatewayError, OpenAINotFound
+from .exceptions import BatchEnded, BatchTimeout, GatewayError, OpenAIBadResponse, OpenAINotFound
 from .file_batches import batch_file_states, batch_succeeded, create_file_batch, wait_for_batch
 from .operations import delete_file, get_vector_store, run_concurrently
 
@@ -103,9 +103,10 @@ class FileRecords(Protocol):
     def knows(self, file_id: str) -> bool:
         """Whether the File is recorded as someone's: never taken for an upload whose answer was lost."""
 
-    def made(self, file: OpenAIObject) -> None:
+    def made(self, file: OpenAIObject) -> bool:
         """Record a File this upload made, as soon as OpenAI has answered with it: from then on every process
-        knows it is someone's. Called in the request's thread."""
+        knows it is someone's. False when the records already hold its id: OpenAI's answer named a File that
+        is not new, and is not believed. Called in the request's thread."""
 
 
 @dataclass
@@ -174,17 +175,18 @@ def upload_file(
     search = LostUploadSearch(time.time(), records)
     outcome = FileOutcome(upload.name, upload.size)
     _upload_one(clients.get(credential), upload, outcome, **only_given(expires_after=expires_after))
+    if outcome.file:
+        try:
+            _record_made_file(outcome, records)
+        except Exception:
+            _delete_files(credential, [outcome])  # a fault of this server's: no File is left that nobody owns
+            raise
     if outcome.status == "upload_failed":
         _find_lost_uploads(credential, [outcome], search)
         _delete_files(credential, [outcome])
         failed = outcome.error.with_report()
         failed.files_made = [outcome.file_id] if outcome.file else []  # its lost File, found (and deleted)
         raise failed
-    try:
-        records.made(outcome.file)
-    except Exception:
-        _delete_files(credential, [outcome])  # a fault of this server's: no File is left that nobody owns
-        raise
     return outcome.file
 
 
@@ -260,8 +262,8 @@ def _upload_files(client, uploads, outcomes, records, credential):
                         continue
                     outcome = future.result()
                     if outcome.file:
-                        records.made(outcome.file)  # from now on, every process knows whose File it is
-                    else:
+                        _record_made_file(outcome, records)
+                    if not outcome.file:
                         _cancel(futures)  # the request fails anyway: start no upload only to delete it again
             except Exception:
                 _cancel(futures)  # leaving the pool waits for the uploads already running
@@ -269,6 +271,16 @@ def _upload_files(client, uploads, outcomes, records, credential):
     except Exception:
         _delete_files(credential, outcomes)  # a fault of this server's: no File is left that nobody owns
         raise
+
+
+def _record_made_file(outcome, records):
+    """Tell `records` of the File an upload made: from now on every process knows whose File it is. An answer
+    naming a File they already hold is not believed: that File is someone's, never this upload's to attach,
+    report or delete, and the upload failed."""
+    if not records.made(outcome.file):
+        outcome.file = None
+        outcome.status = "upload_failed"
+        outcome.error = OpenAIBadResponse("OpenAI answered an upload with the id of a File that is not new.")
 
 
 def _cancel(futures):
