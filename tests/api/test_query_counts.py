@@ -78,8 +78,8 @@ ENDPOINTS = [
 
 # Queries of the site's records (vectorstores.ownership) an endpoint makes on top: the new store's record;
 # whether deleted Files have records to forget (uploaded with POST /files, or attached to recorded stores);
-# an upload records each of its Files as the uploader's.
-RECORD_WRITES = {"create": 1, "remove files": 2, "upload files": 2}
+# an upload records each of its two Files as the uploader's, once it has checked that no record holds its id.
+RECORD_WRITES = {"create": 1, "remove files": 2, "upload files": 4}
 
 
 @pytest.mark.parametrize("name, call", ENDPOINTS, ids=[name for name, _ in ENDPOINTS])
