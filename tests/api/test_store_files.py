@@ -1,6 +1,10 @@
 """The files of a store: list them (GET /{id}/files) and remove them (PATCH /{id})."""
 
+import time
+
 import pytest
+
+from tests.conftest import assert_invalid
 
 pytestmark = pytest.mark.django_db
 
@@ -155,6 +159,32 @@ def test_search_filters_reach_openai_as_given(api, url, fake_openai):
     response = api.post(url(f"/{store['id']}/search"), {"query": ["a", "b"], "filters": filters}, format="json")
     assert response.status_code == 200
     assert fake_openai.requests[-1].json == {"query": ["a", "b"], "filters": filters}
+
+
+def comparisons(count):
+    return [{"type": "eq", "key": "k", "value": n} for n in range(count)]
+
+
+def test_a_search_takes_up_to_a_hundred_filters_in_all(api, url, fake_openai):
+    store = fake_openai.create_vector_store(name="filtered")
+    filters = {"type": "or", "filters": [*comparisons(97), {"type": "and", "filters": comparisons(1)}]}  # 100
+    response = api.post(url(f"/{store['id']}/search"), {"query": "q", "filters": filters}, format="json")
+    assert response.status_code == 200, response.content
+
+    filters["filters"][-1]["filters"] += comparisons(1)
+    response = api.post(url(f"/{store['id']}/search"), {"query": "q", "filters": filters}, format="json")
+    assert_invalid(response, "filters")
+    assert response.json()["errors"]["filters"] == ["At most 100 filters in all, and/or filters included."]
+
+
+def test_many_filters_are_refused_before_any_is_validated(api, url, fake_openai):
+    filters = {"type": "and", "filters": [*comparisons(60_000), {"type": "not a filter type"}]}
+    started = time.process_time()
+    response = api.post(url("/vs_any/search"), {"query": "q", "filters": filters}, format="json")
+    assert_invalid(response, "filters")
+    assert response.json()["errors"]["filters"][0].startswith("At most 100 filters")
+    assert time.process_time() - started < 1  # validating each took 9 s
+    assert fake_openai.requests == []
 
 
 @pytest.mark.parametrize(

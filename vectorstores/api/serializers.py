@@ -28,6 +28,9 @@ MAX_CHUNK_SIZE_TOKENS = (100, 4096)
 EXPIRY_DAYS = (1, 365)
 MAX_SEARCH_RESULTS = 50
 FILTER_MAX_DEPTH = 8
+# Filters in one search, and/or filters included: each is validated on its own (tens of µs), and a body of a few
+# MB held 60,000 of them, seconds of a worker's CPU for one call.
+FILTER_MAX_COUNT = 100
 
 # \Z, not $: "$" would also accept a trailing newline.
 object_id_validator = RegexValidator(
@@ -488,7 +491,12 @@ class FilterField(serializers.Field):
 
     default_error_messages = {"invalid": "Must be a comparison filter or a compound (and/or) filter."}
 
-    def to_internal_value(self, data, depth=1):
+    def to_internal_value(self, data):
+        if _count_filters(data, FILTER_MAX_COUNT + 1) > FILTER_MAX_COUNT:
+            raise serializers.ValidationError(f"At most {FILTER_MAX_COUNT} filters in all, and/or filters included.")
+        return self._validated(data, depth=1)
+
+    def _validated(self, data, depth):
         if not isinstance(data, dict):
             self.fail("invalid")
         if data.get("type") in ("and", "or"):
@@ -498,13 +506,27 @@ class FilterField(serializers.Field):
                 raise serializers.ValidationError("A compound filter has a type and a non-empty list of filters.")
             if depth >= FILTER_MAX_DEPTH:
                 raise serializers.ValidationError(f"Filters nest at most {FILTER_MAX_DEPTH} levels.")
-            return {"type": data["type"], "filters": [self.to_internal_value(f, depth + 1) for f in filters]}
+            return {"type": data["type"], "filters": [self._validated(f, depth + 1) for f in filters]}
         serializer = ComparisonFilterSerializer(data=data)
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 
     def to_representation(self, value):
         return value
+
+
+def _count_filters(data, stop_at):
+    """The filters in `data`, and/or filters included, counted up to `stop_at` at most (before any is validated)."""
+    count, pending = 0, [data]
+    while pending and count < stop_at:
+        count += 1
+        inner = pending.pop()
+        inner = inner.get("filters") if isinstance(inner, dict) else None
+        if isinstance(inner, list):
+            if count + len(inner) >= stop_at:
+                return stop_at
+            pending.extend(inner)
+    return count
 
 
 class RankingOptionsSerializer(StrictSerializer):

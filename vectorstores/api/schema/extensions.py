@@ -16,6 +16,7 @@ from ..serializers import (
     ATTRIBUTE_KEY_MAX_LENGTH,
     ATTRIBUTE_VALUE_MAX_LENGTH,
     ATTRIBUTES_MAX_PAIRS,
+    FILTER_MAX_COUNT,
     FILTER_MAX_DEPTH,
     MAX_CHUNK_SIZE_TOKENS,
     METADATA_KEY_MAX_LENGTH,
@@ -258,12 +259,16 @@ class FilterFieldExtension(OpenApiSerializerFieldExtension):
             "CompoundFilter",
             {
                 "type": "object",
-                "description": f"Combines filters with `and` or `or`; filters nest at most {FILTER_MAX_DEPTH} levels.",
+                "description": (
+                    f"Combines filters with `and` or `or`; filters nest at most {FILTER_MAX_DEPTH} levels, and a"
+                    f" search takes at most {FILTER_MAX_COUNT} filters in all (and/or filters included)."
+                ),
                 "properties": {
                     "type": {"type": "string", "enum": ["and", "or"]},
                     "filters": {
                         "type": "array",
                         "minItems": 1,
+                        "maxItems": FILTER_MAX_COUNT - 1,
                         "items": {"oneOf": [ref("ComparisonFilter"), ref("CompoundFilter")]},
                     },
                 },
