@@ -1,8 +1,10 @@
 """The API inside a host's rules: its default permissions, URL prefixes that capture parameters, its limits."""
 
 import pytest
+from django.db import connections
 
-from tests.conftest import client_for
+from tests.conftest import API_ROOT, client_for
+from vectorstores.models import AuditEntry, StoreRecord
 
 pytestmark = pytest.mark.django_db
 
@@ -52,3 +54,38 @@ def test_a_django_file_limit_below_the_apps_is_reported(settings):
     assert [message.id for message in check_django_file_limit(None)] == ["vectorstores.W001"]
     settings.DATA_UPLOAD_MAX_NUMBER_FILES = 500
     assert check_django_file_limit(None) == []
+
+
+@pytest.fixture
+def atomic_requests(monkeypatch):
+    """A host's ATOMIC_REQUESTS, on every database."""
+    for connection in connections.all():
+        monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", True)
+
+
+@pytest.mark.django_db(transaction=True)  # as a request runs: outside the test's own transaction
+@pytest.mark.usefixtures("atomic_requests")
+def test_an_error_before_authentication_is_answered_under_atomic_requests(url, user):
+    """A 406 comes before DRF authenticates; the audit then authenticates the caller (a query), which a request
+    transaction marked for rollback by the error's answer refused: a 500."""
+    response = client_for(user).get(url(), HTTP_ACCEPT="text/html")
+    assert (response.status_code, response.json()["code"]) == (406, "not_acceptable")
+    assert AuditEntry.objects.get().status_code == 406
+
+
+@pytest.mark.django_db(transaction=True)  # as a request runs: outside the test's own transaction
+@pytest.mark.usefixtures("atomic_requests")
+def test_records_outlive_an_errors_answer_under_atomic_requests(owned_credential, alice, fake_openai):
+    """A store found gone at OpenAI is forgotten though its call answers 404 (and the request transaction, had the
+    API run in one, would have been rolled back with it)."""
+    api = client_for(alice)
+    query = f"?credential={owned_credential.pk}"
+    store = api.post(f"{API_ROOT}{query}", {"name": "short-lived"}, format="json").json()
+    fake_openai.delete_vector_store(store["id"])
+
+    assert api.get(f"{API_ROOT}/{store['id']}{query}").status_code == 404
+    assert not StoreRecord.objects.filter(store_id=store["id"]).exists()
+    assert list(AuditEntry.objects.order_by("id").values_list("operation", "status_code")) == [
+        ("create", 200),
+        ("retrieve", 404),
+    ]

@@ -39,6 +39,7 @@ from .serializers import (
     object_id_validator,
     refuse_repeated,
 )
+from .transactions import outside_request_transactions
 
 # The path's ids, each checked by the object id rule before anything else (with its name in errors).
 PATH_IDS = {"store_id": "id", "file_id": "file_id", "batch_id": "batch_id"}
@@ -63,6 +64,10 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
     credential = None
     access = None
     counted_by = ()  # the throttles that counted this call
+
+    @classmethod
+    def as_view(cls, actions=None, **initkwargs):
+        return outside_request_transactions(super().as_view(actions, **initkwargs))
 
     def get_permissions(self):
         """Signed-in callers only, always; and then the host's own rules (see the PERMISSION_CLASSES setting)."""

@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 from .. import ownership
 from ..api.exceptions import CredentialNotFound, api_exception_handler
 from ..api.multipart import StreamedUploadMixin, UploadParser
+from ..api.transactions import outside_request_transactions
 from .views import UnusableCredential
 
 
@@ -34,6 +35,10 @@ class ConsoleUploadView(StreamedUploadMixin, APIView):
     parser_classes = [UploadParser]
     schema = None  # the admin's endpoint, not part of the API (nor of its OpenAPI document)
     access = None  # what the user reaches with the credential (set by check_access)
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        return outside_request_transactions(super().as_view(**initkwargs))
 
     def get_exception_handler(self):
         return api_exception_handler
