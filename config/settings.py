@@ -7,6 +7,7 @@ generated once into a git-ignored file (never committed).
 
 import json
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -20,10 +21,14 @@ DEV_SECRETS_FILE = BASE_DIR / ".dev-secrets.json"
 
 
 def env_bool(name, default):
+    """On (`1`, `true`, `yes`, `on`) or off (`0`, `false`, `no`, `off`, empty): another value stops the site."""
     value = os.environ.get(name)
     if value is None:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    value = value.strip().lower()
+    if value not in {"1", "true", "yes", "on", "0", "false", "no", "off", ""}:
+        raise ImproperlyConfigured(f"{name} must be 1 or 0 (or true/false, yes/no, on/off), not {value!r}.")
+    return value in {"1", "true", "yes", "on"}
 
 
 def env_count(name, default):
@@ -32,6 +37,24 @@ def env_count(name, default):
     if not (value.isascii() and value.isdigit()):
         raise ImproperlyConfigured(f"{name} must be a whole number of 0 or more, not {value!r}.")
     return int(value)
+
+
+def env_rate(name, default):
+    """A throttle rate as DRF reads it (`600/minute`: a count, then a second, minute, hour or day): another
+    value stops the site with its name, where DRF would fail on every API call."""
+    value = os.environ.get(name, default).strip()
+    if not re.fullmatch(r"[0-9]+/[smhd][a-z]*", value):
+        raise ImproperlyConfigured(
+            f"{name} must be a rate such as 600/minute (per second, minute, hour or day), not {value!r}."
+        )
+    return value
+
+
+def env_choice(name, default, choices):
+    value = os.environ.get(name, default).strip().upper()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {value!r}.")
+    return value
 
 
 def env_list(name, default):
@@ -216,8 +239,8 @@ REST_FRAMEWORK = {
         "vectorstores.api.throttling.AnonRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
-        "user": os.environ.get("API_THROTTLE_USER", "600/minute"),
-        "anon": os.environ.get("API_THROTTLE_ANON", "60/minute"),
+        "user": env_rate("API_THROTTLE_USER", "600/minute"),
+        "anon": env_rate("API_THROTTLE_ANON", "60/minute"),
     },
     # Anonymous callers are counted per IP: the connection's, or with NUM_PROXIES=N behind N proxies that
     # append to X-Forwarded-For, the one they saw. (DRF's default trusts the whole header, which any
@@ -250,7 +273,10 @@ LOGGING = {
             "filters": ["require_debug_false"],
         },
     },
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {
+        "handlers": ["console"],
+        "level": env_choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]),
+    },
     "loggers": {
         # In place of the handlers Django gives its own loggers (a console and error mails, neither redacted).
         "django": {"handlers": ["mail_admins"], "level": "INFO"},

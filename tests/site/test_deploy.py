@@ -57,6 +57,24 @@ def test_a_count_in_the_environment_that_is_none_stops_the_site_naming_it(tmp_pa
 
 
 @pytest.mark.subprocess
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("API_THROTTLE_USER", "lots", "must be a rate such as 600/minute"),
+        ("API_THROTTLE_ANON", "5/fortnight", "must be a rate such as 600/minute"),
+        ("LOG_LEVEL", "LOUD", "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+        ("DEBUG", "maybe", "must be 1 or 0"),
+    ],
+)
+def test_a_setting_in_the_environment_that_is_none_stops_the_site_naming_it(tmp_path, name, value, message):
+    """A bad throttle rate made every API call a 500; a bad log level failed without its name; a DEBUG of
+    `maybe` meant off without a word."""
+    result = manage("check", env=production_env(tmp_path, **{name: value}))
+    assert result.returncode != 0
+    assert f"ImproperlyConfigured: {name} {message}" in result.stderr
+
+
+@pytest.mark.subprocess
 @pytest.mark.parametrize("command", [["check", "--deploy"], ["migrate", "--noinput"], ["runserver", "--noreload"]])
 def test_production_without_encryption_keys_refuses_to_start(tmp_path, command):
     env = production_env(tmp_path)
