@@ -19,6 +19,7 @@ from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from credentials.models import AccessMode, Credential
 
@@ -221,21 +222,31 @@ def store_owners(access):
 # --- records kept in step with what OpenAI holds ---
 
 
-def record_new_store(access, store, group=None):
-    """Record a store just created for the request's user. If an import recorded it meanwhile, the record
-    becomes theirs; if recording fails otherwise, the store is deleted at OpenAI again, so that nobody is
+def create_store(access, fields, group=None):
+    """gateway.create_vector_store, the new store recorded as the request's user's (shared with `group`):
+    (the store, its record). If recording fails, the store is deleted at OpenAI again, so that nobody is
     left with a store nobody owns."""
+    asked_at = timezone.now()
+    store = gateway.create_vector_store(access.credential, fields)
+    return store, _record_new_store(access, store, group, asked_at)
+
+
+def _record_new_store(access, store, group, asked_at):
     fields = {"owner": access.user, "group": group, "created_by": access.user, **_snapshot_fields(store)}
     try:
         with transaction.atomic(using=router.db_for_write(StoreRecord)):
             return StoreRecord.objects.create(credential=access.credential, store_id=store["id"], **fields)
     except IntegrityError:
         record = StoreRecord.objects.filter(credential=access.credential, store_id=store["id"]).first()
-        if record is not None:
+        if record is None:
+            _delete_unrecorded(access, store)
+            raise
+        # Recorded since OpenAI was asked to make it: an import's record of the new store, now its creator's.
+        if record.recorded_at >= asked_at:
             StoreRecord.objects.filter(pk=record.pk).update(**fields)
             return record
-        _delete_unrecorded(access, store)
-        raise
+        # Recorded before: OpenAI's answer named a store that is not new. It stays its owner's, undeleted.
+        raise gateway.OpenAIBadResponse("OpenAI answered with the id of a vector store that is not new.") from None
     except Exception:
         _delete_unrecorded(access, store)
         raise

@@ -591,3 +591,18 @@ def test_an_upload_answered_with_a_known_files_id_neither_takes_nor_deletes_it(
     assert file_id in fake_openai.files and not fake_openai.requests_to("DELETE", f"/files/{file_id}")
     assert not fake_openai.requests_to("POST", f"/vector_stores/{bobs['id']}/file_batches")
     assert list(StoreFileRecord.objects.values_list("store__store_id", "file_id")) == [(alices_store["id"], file_id)]
+
+
+def test_a_new_store_answered_with_a_recorded_stores_id_does_not_take_it(owned, alice, bob, fake_openai, monkeypatch):
+    """A hostile (or broken) upstream answers bob's new store with the id of alice's: her record stays hers, and
+    the store is not deleted as one bob's request failed to record."""
+    alices = create(alice, owned, "alice's notes")
+    monkeypatch.setattr(state, "new_id", lambda prefix, length: alices["id"])
+
+    response = call(bob, owned, "post", "", {"name": "bob's"})
+
+    assert (response.status_code, response.json()["code"]) == (502, "openai_bad_response")
+    record = StoreRecord.objects.get(store_id=alices["id"])
+    assert (record.owner, record.created_by) == (alice, alice)
+    assert call(bob, owned, "get", f"/{alices['id']}").status_code == 404
+    assert not fake_openai.requests_to("DELETE", f"/vector_stores/{alices['id']}")

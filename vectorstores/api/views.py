@@ -180,9 +180,9 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
         fields = validated(VectorStoreCreateSerializer, request.data)
         file_ids = fields.get("file_ids") or []
         self._attachable([{"file_id": file_id} for file_id in file_ids])
-        store = gateway.create_vector_store(self.credential, fields)
+        store, record = ownership.create_store(self.access, fields, group)
         self.audit_store_id, self.audit_store_owner = store["id"], request.user.get_username()
-        self.access.record_id = ownership.record_new_store(self.access, store, group).pk
+        self.access.record_id = record.pk
         ownership.record_store_files(self.access, file_ids)
         return Response(store)
 

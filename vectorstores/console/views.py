@@ -400,13 +400,12 @@ class Console:
         credential = access.credential
         form = StoreCreateForm(request.POST if request.method == "POST" else None, access=access)
         if request.method == "POST" and form.is_valid():
+            group = form.cleaned_data.get("group")
             try:
-                store = gateway.create_vector_store(credential, form.body)
+                store, record = ownership.create_store(access, form.body, group)
             except gateway.GatewayError as error:
                 messages.error(request, f"The vector store could not be created: {error}")
             else:
-                group = form.cleaned_data.get("group")
-                record = ownership.record_new_store(access, store, group)
                 ownership.record_store_files(replace(access, record_id=record.pk), form.body.get("file_ids", []))
                 row = StoreRow.of(store)
                 shared = f", shared with group {group.name}" if group else ""
