@@ -41,6 +41,20 @@ def test_unpaged_list_is_bounded_and_links_to_the_rest(api, url, fake_openai, se
     assert f"after={created[2]['id']}" in response["Link"]
 
 
+def test_unpaged_list_follows_only_the_pages_its_bound_takes_in_full_pages(api, url, fake_openai, settings):
+    """An upstream that answers one store a page (with more to come) made one unpaged list 10,000 calls."""
+    settings.OPENAI_VECTOR_STORES = {**settings.OPENAI_VECTOR_STORES, "LIST_MAX_ITEMS": 300}
+    store = fake_openai.create_vector_store(name="one a page")
+    page = {"object": "list", "data": [store], "first_id": store["id"], "last_id": store["id"], "has_more": True}
+    fake_openai.fail("GET", "/vector_stores", 200, body=page, times=1000)
+
+    response = api.get(url())
+
+    assert response.status_code == 200 and len(response.json()) == 3
+    assert len(fake_openai.requests_to("GET", "/vector_stores")) == 3  # 300 stores in pages of 100
+    assert f"after={store['id']}" in response["Link"]  # the rest, a page at a time
+
+
 def test_list_with_limit_returns_one_page_and_a_next_link(api, url, stores):
     response = api.get(url(limit=2, order="asc"))
     assert [s["id"] for s in response.json()] == [s["id"] for s in stores[:2]]

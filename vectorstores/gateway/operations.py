@@ -27,6 +27,12 @@ class Page:
     last_id: str | None
 
 
+def unpaged_list_pages():
+    """The most pages an unpaged list follows: as many as LIST_MAX_ITEMS takes in full pages. Past them (an
+    upstream that answers short pages, however honest or hostile), the list ends with a link to the rest."""
+    return -(-app_settings.LIST_MAX_ITEMS // UPSTREAM_PAGE_SIZE)
+
+
 def list_pages(method, *args, paged, limit=None, order=None, after=None, before=None, **filters):
     """One page as asked for, or (unpaged) every object, bounded by LIST_MAX_ITEMS."""
     if paged:
@@ -35,7 +41,7 @@ def list_pages(method, *args, paged, limit=None, order=None, after=None, before=
         )
         return Page(data["data"], bool(data.get("has_more")), data.get("first_id"), data.get("last_id"))
     items, cursor, bound = [], None, app_settings.LIST_MAX_ITEMS
-    while True:
+    for _ in range(unpaged_list_pages()):
         data = call(
             method, *args, expect="list", **only_given(limit=UPSTREAM_PAGE_SIZE, order=order, after=cursor, **filters)
         )
@@ -44,7 +50,7 @@ def list_pages(method, *args, paged, limit=None, order=None, after=None, before=
         if not more or len(items) >= bound:
             break
         cursor = data["data"][-1]["id"]
-    truncated = len(items) > bound or (more and len(items) == bound)
+    truncated = more or len(items) > bound
     items = items[:bound]
     return Page(items, truncated, items[0]["id"] if items else None, items[-1]["id"] if items else None)
 
