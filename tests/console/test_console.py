@@ -1246,3 +1246,19 @@ def test_retrieve_files_gets_each_file_and_reports_the_missing(credential, fake_
     assert isinstance(found["file-missing"], gateway.OpenAINotFound) and found["file-missing"].upstream_status == 404
     assert len(fake_openai.requests_to("GET", "/files/")) == 3
     assert gateway.retrieve_files(credential, []) == {}
+
+
+@pytest.mark.usefixtures("upload_dir")
+def test_an_upload_through_the_console_counts_once_per_file_as_the_apis(
+    admin_client, credential, store, fake_openai, throttle_rates
+):
+    throttle_rates("3/minute")
+
+    def upload(count):
+        files = [text_file(f"f{n}.txt", b"text", "text/plain") for n in range(count)]
+        return admin_client.post(console_url("vector_store_upload", credential, store["id"]), {"files": files})
+
+    assert upload(4).status_code == 429
+    assert fake_openai.requests_to("POST", "/files") == []
+    assert upload(2).status_code == 200
+    assert upload(1).status_code == 429  # 2 + 1 + 1 past 3

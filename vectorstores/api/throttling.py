@@ -103,6 +103,28 @@ class AtomicWindowMixin:
         return min(self.duration, max(0.0, window_start + self.duration - self.now))
 
 
+class ChargedThrottlesMixin:
+    """For a DRF view whose calls may make one OpenAI call per file (an upload, a removal): `charge_throttles`."""
+
+    counted_by = ()  # the throttles that counted this call
+
+    def get_throttles(self):
+        self.counted_by = super().get_throttles()
+        return self.counted_by
+
+    def charge_throttles(self, files):
+        """A call that makes one OpenAI call per file counts once per file against the caller's rate: refused
+        with 429 (before anything goes upstream) when that passes it, and then counted once by every throttle.
+        Throttles without `charge` (DRF's own) count it once."""
+        chargeable = [throttle for throttle in self.counted_by if hasattr(throttle, "charge")]
+        refused = [throttle for throttle in chargeable if not throttle.charge(files - 1)]
+        if refused:
+            for throttle in chargeable:
+                if throttle not in refused:
+                    throttle.take_back(files - 1)
+            self.throttled(self.request, max(throttle.wait() for throttle in refused))
+
+
 class UserRateThrottle(AtomicWindowMixin, throttling.UserRateThrottle):
     """DRF's `UserRateThrottle` (scope "user"), counted atomically."""
 

@@ -39,13 +39,14 @@ from .serializers import (
     object_id_validator,
     refuse_repeated,
 )
+from .throttling import ChargedThrottlesMixin
 from .transactions import outside_request_transactions
 
 # The path's ids, each checked by the object id rule before anything else (with its name in errors).
 PATH_IDS = {"store_id": "id", "file_id": "file_id", "batch_id": "batch_id"}
 
 
-class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet):
+class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, ChargedThrottlesMixin, viewsets.ViewSet):
     """Every action names a credential (?credential=<uuid>) the caller may use.
 
     The host's authentication classes apply. Actions take `**host_url_kwargs`: the parameters a host's
@@ -63,7 +64,6 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
     # Set per request by check_access(): the credential this call uses, and what it lets the caller reach.
     credential = None
     access = None
-    counted_by = ()  # the throttles that counted this call
 
     @classmethod
     def as_view(cls, actions=None, **initkwargs):
@@ -88,22 +88,6 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, viewsets.ViewSet)
         if request.authenticators and not request.successful_authenticator:
             self.check_throttles(request)
         super().permission_denied(request, message, code)
-
-    def get_throttles(self):
-        self.counted_by = super().get_throttles()
-        return self.counted_by
-
-    def charge_throttles(self, files):
-        """A call that makes one OpenAI call per file counts once per file against the caller's rate: refused
-        with 429 (before anything goes upstream) when that passes it, and then counted once by every throttle.
-        Throttles without `charge` (DRF's own) count it once."""
-        chargeable = [throttle for throttle in self.counted_by if hasattr(throttle, "charge")]
-        refused = [throttle for throttle in chargeable if not throttle.charge(files - 1)]
-        if refused:
-            for throttle in chargeable:
-                if throttle not in refused:
-                    throttle.take_back(files - 1)
-            self.throttled(self.request, max(throttle.wait() for throttle in refused))
 
     def get_exception_handler(self):
         # Our error shape without asking the host site to change EXCEPTION_HANDLER.

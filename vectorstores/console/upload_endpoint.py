@@ -23,11 +23,12 @@ from rest_framework.views import APIView
 from .. import ownership
 from ..api.exceptions import CredentialNotFound, api_exception_handler
 from ..api.multipart import StreamedUploadMixin, UploadParser
+from ..api.throttling import ChargedThrottlesMixin
 from ..api.transactions import outside_request_transactions
 from .views import UnusableCredential
 
 
-class ConsoleUploadView(StreamedUploadMixin, APIView):
+class ConsoleUploadView(StreamedUploadMixin, ChargedThrottlesMixin, APIView):
     console = None  # the Console that routes this view (set by as_view)
     authentication_classes = [SessionAuthentication]  # enforces CSRF for the signed-in user
     permission_classes = [IsAuthenticated]
@@ -54,6 +55,7 @@ class ConsoleUploadView(StreamedUploadMixin, APIView):
 
     def post(self, request, object_id, store_id):
         body = self.validated_upload(request)
+        self.charge_throttles(len(body["files"]))  # as the API's upload counts: once per file
         credential = self.access.credential
         uploaded = ownership.upload_files_to_store(
             self.access, store_id, body["files"], chunking_strategy=body.get("chunking_strategy")
