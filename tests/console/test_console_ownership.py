@@ -558,6 +558,21 @@ def test_the_names_of_files_in_another_users_store_are_not_shown_for_typed_ids(a
     assert not fake_openai.requests_to("GET", f"/files/{secret['id']}")
 
 
+def test_the_names_of_the_keys_files_for_other_uses_are_not_shown_for_typed_ids(ben, owned_credential, fake_openai):
+    """Fine-tuning data is not a vector store's: the API and the OpenAI-compatible routes answer 404 for it."""
+    payroll = fake_openai.create_file("secret-payroll-2026.jsonl", b'{"messages": []}', purpose="fine-tune")
+    bens = create_store(logged_in(ben), owned_credential, "Ben's")
+
+    one = logged_in(ben).get(console_url("vector_store_file_remove", owned_credential, bens, payroll["id"]))
+    several = logged_in(ben).post(
+        console_url("vector_store_remove_files", owned_credential, bens), {"file_ids": [payroll["id"]]}
+    )
+
+    for page in (one, several):
+        assert page.status_code == 200
+        assert "secret-payroll-2026.jsonl" not in page.content.decode() and "fine-tune" not in page.content.decode()
+
+
 def test_an_owned_credentials_history_is_for_those_who_reach_every_store(ann, ben, manager, owned_credential):
     anns = create_store(logged_in(ann), owned_credential, "Ann secret merger")
     history = admin_url("history", owned_credential.pk)

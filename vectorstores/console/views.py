@@ -36,6 +36,7 @@ from ..api.exceptions import summarise
 from ..api.serializers import OBJECT_ID, ListQuerySerializer, RemoveFilesSerializer
 from ..conf import app_settings
 from ..filetypes import FILE_TYPES
+from ..openai_api.serializers import PURPOSE
 from .display import (
     FILE_STATUSES,
     STORE_COLUMNS,
@@ -712,6 +713,12 @@ class Console:
         if not vs_files:
             return []
         found = gateway.retrieve_files(credential, [f["id"] for f in vs_files if f["id"] not in unnamed])
+        # The key's Files for other uses (fine-tuning data...) are not the site's to name, as on the API's routes.
+        found = {
+            file_id: file
+            for file_id, file in found.items()
+            if isinstance(file, gateway.GatewayError) or file.get("purpose") == PURPOSE
+        }
         rows = [FileRow.of(vs_file, found.get(vs_file["id"])) for vs_file in vs_files]
         failed = [
             found[row.id]
