@@ -1,11 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 
 from vectorstores.api.urls import not_found
 
 from .views import health
 
 urlpatterns = [
+    # The site has no page of its own: its root (and admin's "View site") leads to the API's docs.
+    path("", RedirectView.as_view(pattern_name="vectorstores_schema:swagger-ui")),
     path("admin/", admin.site.urls),
     re_path(r"^api/v1/health/?$", health, name="health"),
     path("api/v1/", include("vectorstores.urls")),

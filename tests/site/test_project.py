@@ -26,3 +26,10 @@ def test_an_unknown_app_setting_is_a_system_check_error(settings):
     settings.OPENAI_VECTOR_STORES = {"UPLOAD_CONCURENCY": 3}
     errors = check_app_settings(None)
     assert [error.id for error in errors] == ["vectorstores.E001"]
+
+
+def test_the_sites_root_leads_to_the_apis_docs(client):
+    """A new user opens the site's root (or admin's "View site") first: it was a 404."""
+    response = client.get("/")
+    assert (response.status_code, response["Location"]) == (302, "/api/docs/")
+    assert client.get(response["Location"]).status_code == 200
