@@ -36,7 +36,7 @@ from vectorstores.api.serializers import (
     METADATA_MAX_PAIRS,
 )
 from vectorstores.console.views import Console
-from vectorstores.models import FileRecord
+from vectorstores.models import AuditEntry, FileRecord
 
 pytestmark = pytest.mark.django_db
 
@@ -1262,3 +1262,33 @@ def test_an_upload_through_the_console_counts_once_per_file_as_the_apis(
     assert fake_openai.requests_to("POST", "/files") == []
     assert upload(2).status_code == 200
     assert upload(1).status_code == 429  # 2 + 1 + 1 past 3
+
+
+@pytest.mark.usefixtures("upload_dir")
+def test_the_consoles_changes_are_in_the_audit_trail(admin_client, admin_user, credential, fake_openai):
+    """Searching the audit trail by a File's id finds who uploaded, attached, removed or deleted it, whether
+    through the API or the console."""
+    admin_client.post(console_url("vector_store_add", credential), create_data())
+    store = next(iter(fake_openai.vector_stores))
+    uploaded = admin_client.post(
+        console_url("vector_store_upload", credential, store), {"files": [text_file("a.txt", b"text", "text/plain")]}
+    ).json()
+    file_id = uploaded[0]["id"]
+    admin_client.post(
+        console_url("vector_store_remove_files", credential, store),
+        {"file_ids": [file_id], "post": "yes", "delete_files": "on"},
+    )
+    admin_client.post(console_url("vector_store_delete", credential, store), {"post": "yes"})
+
+    entries = [
+        (entry.username, entry.credential_id, entry.operation, entry.vector_store_id, entry.status_code)
+        for entry in AuditEntry.objects.order_by("id")
+    ]
+    assert entries == [
+        ("admin", credential.pk, operation, store, 200)
+        for operation in ("console_create", "console_upload_files", "console_remove_files", "console_destroy")
+    ]
+    assert set(AuditEntry.objects.filter(object_ids__contains=file_id).values_list("operation", flat=True)) == {
+        "console_upload_files",
+        "console_remove_files",
+    }

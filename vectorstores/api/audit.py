@@ -63,26 +63,63 @@ class AuditTrailMixin:
             return ""
 
     def _audit_entry(self, user, status_code):
-        """The entry's values by field attribute (`user_id`, as AuditEntry(**values) would take them)."""
-        credential, request = self.credential, self.request
-        return {
-            "user_id": user.pk,
-            "username": user.get_username()[:150],
-            "credential_id": credential.pk if credential else None,
-            "credential_name": credential.name if credential else "",
-            "credential_ref": _text(self.named_credential(), 64),
-            "operation": self.action or "",
-            "method": _text(request.method, METHOD_MAX_LENGTH),
-            "vector_store_id": _text(self.kwargs.get("store_id") or self.audit_store_id, 128),
-            "store_owner": self.audit_store_owner,
-            "object_ids": " ".join(dict.fromkeys([*self._path_object_ids(), *self.audit_object_ids])),
-            "status_code": status_code,
-            "duration_ms": round((time.monotonic() - self.audit_started) * 1000),
-        }
+        return _entry(
+            user,
+            self.credential,
+            self.named_credential(),
+            self.action or "",
+            self.request.method,
+            self.kwargs.get("store_id") or self.audit_store_id,
+            self.audit_store_owner,
+            [*self._path_object_ids(), *self.audit_object_ids],
+            status_code,
+            started=self.audit_started,
+        )
 
     def _path_object_ids(self):
         # Only ids of OpenAI's shape: another ("file-a%20file-b") is refused, and would read as other ids here.
         return [self.kwargs[name] for name in PATH_OBJECTS if is_object_id(self.kwargs.get(name))]
+
+
+def record_console_change(request, access, operation, store_id="", object_ids=(), store_owner=None):
+    """Record a change the vector store console (in admin) made at OpenAI or in the site's records, in the audit
+    trail as the API's calls are: operation `console_<operation>`, status 200. The console records only what it
+    did (it shows its failures on the page); its uploads, an API view of its own, are recorded as the API's."""
+    credential = access.credential
+    owner = credential.store_owner if store_owner is None else store_owner
+    entry = _entry(
+        request.user,
+        credential,
+        str(credential.pk),
+        f"console_{operation}",
+        request.method,
+        store_id,
+        owner or "",
+        object_ids,
+        200,
+        started=time.monotonic(),
+    )
+    _save(entry, request)
+
+
+def _entry(
+    user, credential, credential_ref, operation, method, store_id, store_owner, object_ids, status_code, started
+):
+    """An entry's values by field attribute (`user_id`, as AuditEntry(**values) would take them)."""
+    return {
+        "user_id": user.pk,
+        "username": user.get_username()[:150],
+        "credential_id": credential.pk if credential else None,
+        "credential_name": credential.name if credential else "",
+        "credential_ref": _text(credential_ref, 64),
+        "operation": operation,
+        "method": _text(method, METHOD_MAX_LENGTH),
+        "vector_store_id": _text(store_id, 128),
+        "store_owner": store_owner,
+        "object_ids": " ".join(dict.fromkeys(object_ids)),
+        "status_code": status_code,
+        "duration_ms": round((time.monotonic() - started) * 1000),
+    }
 
 
 def _save_when_closed(response, entry, request):

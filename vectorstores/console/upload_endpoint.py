@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import ownership
+from ..api.audit import AuditTrailMixin
 from ..api.exceptions import CredentialNotFound, api_exception_handler
 from ..api.multipart import StreamedUploadMixin, UploadParser
 from ..api.throttling import ChargedThrottlesMixin
@@ -28,7 +29,7 @@ from ..api.transactions import outside_request_transactions
 from .views import UnusableCredential
 
 
-class ConsoleUploadView(StreamedUploadMixin, ChargedThrottlesMixin, APIView):
+class ConsoleUploadView(AuditTrailMixin, StreamedUploadMixin, ChargedThrottlesMixin, APIView):
     console = None  # the Console that routes this view (set by as_view)
     authentication_classes = [SessionAuthentication]  # enforces CSRF for the signed-in user
     permission_classes = [IsAuthenticated]
@@ -36,6 +37,8 @@ class ConsoleUploadView(StreamedUploadMixin, ChargedThrottlesMixin, APIView):
     parser_classes = [UploadParser]
     schema = None  # the admin's endpoint, not part of the API (nor of its OpenAPI document)
     access = None  # what the user reaches with the credential (set by check_access)
+    credential = None  # its credential, for the audit trail
+    action = "console_upload_files"  # the audit trail's operation
 
     @classmethod
     def as_view(cls, **initkwargs):
@@ -52,14 +55,21 @@ class ConsoleUploadView(StreamedUploadMixin, ChargedThrottlesMixin, APIView):
             raise CredentialNotFound() from None
         except UnusableCredential as unusable:
             raise unusable.error from None
+        self.credential = self.access.credential
+        self.audit_store_owner = self.credential.store_owner or ""
+
+    def named_credential(self):
+        return self.kwargs["object_id"]
 
     def post(self, request, object_id, store_id):
         body = self.validated_upload(request)
         self.charge_throttles(len(body["files"]))  # as the API's upload counts: once per file
         credential = self.access.credential
-        uploaded = ownership.upload_files_to_store(
+        upload = ownership.upload_files_to_store(
             self.access, store_id, body["files"], chunking_strategy=body.get("chunking_strategy")
-        ).files
+        )
+        uploaded = upload.files
+        self.audit_objects(*(file["id"] for file in uploaded), upload.batch["id"])
         # The admin's messages and history take Django's request: DRF documents `_request` as the way to it.
         self.console.uploaded(request._request, credential, store_id, uploaded)
         return Response(uploaded)

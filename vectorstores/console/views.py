@@ -32,6 +32,7 @@ from django.utils.translation import ngettext
 from credentials.models import AccessMode
 
 from .. import gateway, ownership
+from ..api.audit import record_console_change
 from ..api.exceptions import summarise
 from ..api.serializers import OBJECT_ID, ListQuerySerializer, RemoveFilesSerializer
 from ..conf import app_settings
@@ -411,6 +412,9 @@ class Console:
                 row = StoreRow.of(store)
                 shared = f", shared with group {group.name}" if group else ""
                 self.log(request, credential, f"Created vector store {row.label}{shared}.")
+                record_console_change(
+                    request, access, "create", row.id, form.body.get("file_ids", []), request.user.get_username()
+                )
                 messages.success(request, f"The vector store {row.label} was created.")
                 return HttpResponseRedirect(self.store_url(credential, row.id))
         return self.render(
@@ -457,6 +461,7 @@ class Console:
                 changed = get_text_list(form.changed_labels(), "and")
                 label = StoreRow.of(updated).label
                 self.log(request, credential, f"Changed {changed} of vector store {label}.")
+                record_console_change(request, access, "update", store_id)
                 messages.success(request, f"The vector store {label} was changed.")
                 return HttpResponseRedirect(self.store_url(credential, store_id))
         return self.render(
@@ -511,6 +516,7 @@ class Console:
             return False
         ownership.forget_store(access)
         self.log(request, credential, f"Deleted vector store {row.label}.")
+        record_console_change(request, access, "destroy", row.id)
         message = f"The vector store {row.label} was deleted" + (
             ngettext(" with its %(count)d file.", " with its %(count)d files.", len(removed)) % {"count": len(removed)}
             if delete_files
@@ -545,6 +551,7 @@ class Console:
             else:
                 message = f"Assigned vector store {row.label} to {_whose(owner, group)} (it had {_whose(*previous)})."
             self.log(request, credential, message)
+            record_console_change(request, access, "assign_owner", store_id)
             messages.success(request, message)
             return HttpResponseRedirect(self.store_url(credential, store_id))
         return self.render(
@@ -587,6 +594,7 @@ class Console:
             message += f": {_listed(recorded)}." if recorded else "."
             if recorded:
                 self.log(request, credential, message)
+                record_console_change(request, access, "import", object_ids=recorded)
             messages.success(request, message)
             return HttpResponseRedirect(self.url("vector_store_import", credential.pk))
         page = Paginator([StoreRow.of(store) for store in unrecorded.items], self.stores_per_page).get_page(
@@ -803,6 +811,7 @@ class Console:
                 message += f" Deleted from OpenAI: {', '.join(deleted)}."
             message += _kept_note(removed)
             self.log(request, access.credential, message)
+            record_console_change(request, access, "remove_files", row.id, [report["id"] for report in removed])
             if announce:
                 messages.success(request, message)
         if failed:
@@ -848,6 +857,7 @@ class Console:
                 )
                 keys = f": {', '.join(attributes)}." if attributes else "."
                 self.log(request, credential, done + keys)
+                record_console_change(request, access, "update_file", store_id, [file_id])
                 messages.success(request, done + keys)
                 return HttpResponseRedirect(file_url)
 
@@ -935,6 +945,7 @@ class Console:
                 ) % {"count": len(ids), "store": row.label, "batch": batch["id"]}
                 message += f": {_listed(ids)}."
                 self.log(request, credential, message)
+                record_console_change(request, access, "attach_files", store_id, [*ids, batch["id"]])
                 messages.success(request, message)
                 return HttpResponseRedirect(self.batch_url(credential, store_id, batch["id"]))
         else:
@@ -1026,6 +1037,7 @@ class Console:
         else:
             message = f"Cancelled file batch {batch_id} of vector store {row.label}."
             self.log(request, credential, message)
+            record_console_change(request, access, "cancel_batch", store_id, [batch_id])
             messages.success(request, f"{message} {batch.status_text}")
         return HttpResponseRedirect(batch_url)
 
