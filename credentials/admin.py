@@ -7,7 +7,7 @@ from django.utils.translation import ngettext
 
 from .conf import credential_settings
 from .fields import UnreadableSecret, validate_typed_api_key
-from .models import ENDPOINT_FIELDS, Credential, EndpointChangeNeedsKey
+from .models import ENDPOINT_FIELDS, AccessMode, Credential, EndpointChangeNeedsKey
 
 UNREADABLE_STATE = (
     "cannot be decrypted: the server's encryption keys changed. Enter the key again, or add the old key to "
@@ -83,6 +83,10 @@ class CredentialForm(forms.ModelForm):
                 self.add_error(
                     None, "You may replace the key or change the endpoint only of a credential you may use yourself."
                 )
+        elif redirects and self.instance.access_mode == AccessMode.OWNED:
+            # Its users do not reach each other's stores: none of them may send the others' calls to an account
+            # of their choosing, whose owner would read what they upload and search.
+            self.add_error(None, "Only a superuser may replace the key or change the endpoint of an owned credential.")
         return cleaned_data
 
     def _changes_endpoint(self):

@@ -272,6 +272,28 @@ def test_a_user_of_the_credential_may_replace_its_key(staff_client, staff, crede
     assert (credential.api_key, credential.organization) == (OTHER_KEY, "org-new")
 
 
+@pytest.mark.parametrize("changes", [{"api_key": OTHER_KEY}, {"api_key": OTHER_KEY, "project": "proj_theirs"}])
+def test_only_a_superuser_replaces_the_key_of_an_owned_credential(
+    staff_client, staff, admin_client, credential, changes
+):
+    """Its users do not reach each other's stores; a new key would send the others' uploads to its owner."""
+    credential.users.add(staff)
+    credential.access_mode = "owned"
+    credential.save()
+    stored = (credential.api_key, credential.project)
+
+    response = post_change(staff_client, credential, access_mode="owned", **changes)
+
+    assert response.status_code == 200
+    errors = str(response.context["adminform"].form.non_field_errors())
+    assert "Only a superuser may replace the key or change the endpoint of an owned credential." in errors
+    credential.refresh_from_db()
+    assert (credential.api_key, credential.project) == stored
+    assert post_change(admin_client, credential, access_mode="owned", **changes).status_code == 302
+    credential.refresh_from_db()
+    assert credential.api_key == OTHER_KEY
+
+
 def test_the_console_link_is_not_shown_for_a_credential_the_user_may_not_use(staff_client, staff, credential):
     page = staff_client.get(admin_url("changelist")).content.decode()
     assert admin_url("vector_stores", credential.pk) not in page
