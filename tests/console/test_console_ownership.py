@@ -540,37 +540,31 @@ def test_in_shared_mode_every_user_reaches_every_store(django_user_model, fake_o
 # --- what the credential's other pages let slip ------------------------------------------------------
 
 
+def removal_pages_for_a_typed_id(user, credential, file_id):
+    """The pages that ask before removing the File `file_id` from a new store of `user`'s (one File, several):
+    their HTML."""
+    store = create_store(logged_in(user), credential, f"{user.username}'s")
+    one = logged_in(user).get(console_url("vector_store_file_remove", credential, store, file_id))
+    several = logged_in(user).post(console_url("vector_store_remove_files", credential, store), {"file_ids": [file_id]})
+    assert (one.status_code, several.status_code) == (200, 200)
+    return [one.content.decode(), several.content.decode()]
+
+
 def test_the_names_of_files_in_another_users_store_are_not_shown_for_typed_ids(ann, ben, owned_credential, fake_openai):
     anns = create_store(logged_in(ann), owned_credential, "Ann's")
     secret = fake_openai.create_file("layoffs-2026-q3.pdf", b"%PDF secret")
     fake_openai.attach_file(anns, secret["id"])
     StoreFileRecord.objects.create(store=StoreRecord.objects.get(store_id=anns), file_id=secret["id"])
-    bens = create_store(logged_in(ben), owned_credential, "Ben's")
-
-    one = logged_in(ben).get(console_url("vector_store_file_remove", owned_credential, bens, secret["id"]))
-    several = logged_in(ben).post(
-        console_url("vector_store_remove_files", owned_credential, bens), {"file_ids": [secret["id"]]}
-    )
-
-    for page in (one, several):
-        assert page.status_code == 200
-        assert "layoffs-2026-q3.pdf" not in page.content.decode()
+    for page in removal_pages_for_a_typed_id(ben, owned_credential, secret["id"]):
+        assert "layoffs-2026-q3.pdf" not in page
     assert not fake_openai.requests_to("GET", f"/files/{secret['id']}")
 
 
 def test_the_names_of_the_keys_files_for_other_uses_are_not_shown_for_typed_ids(ben, owned_credential, fake_openai):
     """Fine-tuning data is not a vector store's: the API and the OpenAI-compatible routes answer 404 for it."""
     payroll = fake_openai.create_file("secret-payroll-2026.jsonl", b'{"messages": []}', purpose="fine-tune")
-    bens = create_store(logged_in(ben), owned_credential, "Ben's")
-
-    one = logged_in(ben).get(console_url("vector_store_file_remove", owned_credential, bens, payroll["id"]))
-    several = logged_in(ben).post(
-        console_url("vector_store_remove_files", owned_credential, bens), {"file_ids": [payroll["id"]]}
-    )
-
-    for page in (one, several):
-        assert page.status_code == 200
-        assert "secret-payroll-2026.jsonl" not in page.content.decode() and "fine-tune" not in page.content.decode()
+    for page in removal_pages_for_a_typed_id(ben, owned_credential, payroll["id"]):
+        assert "secret-payroll-2026.jsonl" not in page and "fine-tune" not in page
 
 
 def test_an_owned_credentials_history_is_for_those_who_reach_every_store(ann, ben, manager, owned_credential):
