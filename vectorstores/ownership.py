@@ -463,7 +463,11 @@ class UploadRecords:
         self.recorded = set()  # ids of the Files this upload made and recorded
 
     def knows(self, file_id):
-        return FileRecord.objects.filter(credential=self.access.credential, file_id=file_id).exists()
+        """Whether the site records the File: uploaded here, or held by a recorded store (attached, imported)."""
+        credential = self.access.credential
+        uploaded = FileRecord.objects.filter(credential=credential, file_id=file_id).values("file_id")
+        held = StoreFileRecord.objects.filter(store__credential=credential, file_id=file_id).values("file_id")
+        return uploaded.union(held).exists()
 
     def made(self, file):
         if file["id"] in self.recorded:

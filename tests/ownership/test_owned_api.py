@@ -606,3 +606,40 @@ def test_a_new_store_answered_with_a_recorded_stores_id_does_not_take_it(owned, 
     assert (record.owner, record.created_by) == (alice, alice)
     assert call(bob, owned, "get", f"/{alices['id']}").status_code == 404
     assert not fake_openai.requests_to("DELETE", f"/vector_stores/{alices['id']}")
+
+
+@pytest.mark.parametrize("upload", ANSWER_LOST.values(), ids=ANSWER_LOST.keys())
+def test_an_upload_answered_with_the_id_of_a_file_a_store_holds_does_not_take_it(
+    owned, alice, bob, fake_openai, monkeypatch, upload
+):
+    """A File the site knows only from a store's records (attached by id, or imported with its store)."""
+    store = create(alice, owned, "alice's notes")
+    made_elsewhere = fake_openai.create_file("notes.txt", b"made in the dashboard")
+    assert call(alice, owned, "post", f"/{store['id']}/files", {"file_id": made_elsewhere["id"]}).status_code == 200
+    bobs = create(bob, owned, "bob's")
+    monkeypatch.setattr(
+        state, "new_id", lambda prefix, length: made_elsewhere["id"] if prefix == "file-" else f"{prefix}x"
+    )
+
+    response = upload(bob, owned, bobs)
+
+    assert response.status_code == 502, response.content
+    assert not FileRecord.objects.filter(file_id=made_elsewhere["id"]).exists()
+    assert list(StoreFileRecord.objects.values_list("store__store_id", "file_id")) == [
+        (store["id"], made_elsewhere["id"])
+    ]
+    assert not fake_openai.requests_to("DELETE", f"/files/{made_elsewhere['id']}")
+
+
+@pytest.mark.parametrize("upload", ANSWER_LOST.values(), ids=ANSWER_LOST.keys())
+def test_an_upload_whose_answer_was_lost_never_takes_a_file_a_store_holds(owned, alice, bob, fake_openai, upload):
+    """alice attached a File made elsewhere, of the name and size bob uploads: his cleanup must not take it."""
+    store = create(alice, owned, "alice's notes")
+    made_elsewhere = fake_openai.create_file("notes.txt", b"some text about vector stores")  # as bob's
+    assert call(alice, owned, "post", f"/{store['id']}/files", {"file_id": made_elsewhere["id"]}).status_code == 200
+    cache.clear()
+    fake_openai.fail("POST", "/files", 500, times=99)
+
+    assert upload(bob, owned, create(bob, owned, "bob's")).status_code == 502
+    assert made_elsewhere["id"] in fake_openai.files
+    assert not fake_openai.requests_to("DELETE", f"/files/{made_elsewhere['id']}")
