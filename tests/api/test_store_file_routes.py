@@ -325,8 +325,19 @@ def test_content_on_one_page_passes_openais_page_through(api, file_url, fake_ope
     assert len(fake_openai.requests) == 1
 
 
-def test_a_merged_answer_cut_by_list_max_items_links_to_the_rest(api, file_url, store, file, fake_openai, settings):
-    settings.OPENAI_VECTOR_STORES = {**settings.OPENAI_VECTOR_STORES, "LIST_MAX_ITEMS": 2}
+def test_the_whole_content_follows_only_as_many_pages_as_full_pages_take(
+    api, file_url, store, file, fake_openai, settings
+):
+    """An upstream that answers a character a page made one call a thousand upstream calls."""
+    settings.OPENAI_VECTOR_STORES = {**settings.OPENAI_VECTOR_STORES, "LIST_MAX_ITEMS": 1000}
+    fake_openai.content_page_chars = 1
+    response = api.get(file_url("/content"))
+    assert response.status_code == 200 and len(response.json()["data"]) == 10 and "Link" in response
+    assert len(fake_openai.requests_to("GET", f"/vector_stores/{store['id']}/files/{file['id']}/content")) == 10
+
+
+def test_a_merged_answer_cut_by_its_pages_links_to_the_rest(api, file_url, store, file, fake_openai, settings):
+    settings.OPENAI_VECTOR_STORES = {**settings.OPENAI_VECTOR_STORES, "LIST_MAX_ITEMS": 200}  # two pages at most
     fake_openai.content_page_chars = 10
     response = api.get(file_url("/content"))
     assert response.status_code == 200

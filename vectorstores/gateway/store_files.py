@@ -17,6 +17,7 @@ from .client import (
     only_given,
     request,
 )
+from .operations import unpaged_list_pages
 
 if TYPE_CHECKING:
     from credentials.models import Credential
@@ -76,11 +77,11 @@ def get_store_file_content(
     credential: Credential, store_id: str, file_id: str, *, page: str | None = None, one_page: bool = False
 ) -> ContentPage:
     """The content OpenAI indexed: the page `page` names (or with `one_page`, the first), or else every page,
-    up to LIST_MAX_ITEMS pieces of text. OpenAI pages it with has_more and next_page, asked for with the
-    query parameter `page`."""
+    up to LIST_MAX_ITEMS pieces of text in at most LIST_MAX_ITEMS / 100 pages. OpenAI pages it with has_more
+    and next_page, asked for with the query parameter `page`."""
     content = clients.get(credential).vector_stores.files.with_raw_response.content
     pieces, token, first = [], page, None
-    while True:
+    for _ in range(unpaged_list_pages()):  # past them, the answer links to the rest
         answer = call(
             content,
             file_id,
@@ -93,4 +94,5 @@ def get_store_file_content(
         pieces += data
         token = answer.get("next_page") if answer.get("has_more") and isinstance(answer.get("next_page"), str) else None
         if page is not None or one_page or token is None or not data or len(pieces) >= app_settings.LIST_MAX_ITEMS:
-            return ContentPage({**first, "data": pieces, "has_more": token is not None, "next_page": token}, token)
+            break
+    return ContentPage({**first, "data": pieces, "has_more": token is not None, "next_page": token}, token)
