@@ -31,6 +31,10 @@ FILTER_MAX_DEPTH = 8
 # Filters in one search, and/or filters included: each is validated on its own (tens of µs), and a body of a few
 # MB held 60,000 of them, seconds of a worker's CPU for one call.
 FILTER_MAX_COUNT = 100
+# Values of one `in`/`nin` comparison, and queries of one search: the OpenAI SDK walks each one before sending
+# (20 µs apiece), and 400,000 of them in a 2.4 MB body took 8 s of a worker's CPU.
+FILTER_MAX_VALUES = 100
+SEARCH_MAX_QUERIES = 100
 
 # \Z, not $: "$" would also accept a trailing newline.
 object_id_validator = RegexValidator(
@@ -480,6 +484,8 @@ class ComparisonFilterSerializer(StrictSerializer):
 
     def validate_value(self, value):
         scalar = (str, int, float, bool)
+        if isinstance(value, list) and len(value) > FILTER_MAX_VALUES:
+            raise serializers.ValidationError(f"A list of at most {FILTER_MAX_VALUES} values.")
         if isinstance(value, scalar) or (isinstance(value, list) and all(isinstance(v, scalar) for v in value)):
             refuse_null_characters(*(value if isinstance(value, list) else [value]))
             return value
@@ -535,12 +541,17 @@ class RankingOptionsSerializer(StrictSerializer):
 
 
 class SearchQueryField(serializers.Field):
-    default_error_messages = {"invalid": "Must be a non-empty string or a non-empty list of non-empty strings."}
+    default_error_messages = {
+        "invalid": "Must be a non-empty string or a non-empty list of non-empty strings.",
+        "too_many": f"At most {SEARCH_MAX_QUERIES} queries.",
+    }
 
     def to_internal_value(self, data):
         if isinstance(data, str) and data.strip():
             refuse_null_characters(data)
             return data
+        if isinstance(data, list) and len(data) > SEARCH_MAX_QUERIES:
+            self.fail("too_many")
         if isinstance(data, list) and data and all(isinstance(q, str) and q.strip() for q in data):
             refuse_null_characters(*data)
             return data

@@ -18,10 +18,12 @@ from ..serializers import (
     ATTRIBUTES_MAX_PAIRS,
     FILTER_MAX_COUNT,
     FILTER_MAX_DEPTH,
+    FILTER_MAX_VALUES,
     MAX_CHUNK_SIZE_TOKENS,
     METADATA_KEY_MAX_LENGTH,
     METADATA_MAX_PAIRS,
     METADATA_VALUE_MAX_LENGTH,
+    SEARCH_MAX_QUERIES,
     AttributesField,
     ChunkingStrategySerializer,
     ComparisonFilterSerializer,
@@ -226,9 +228,14 @@ class SearchQueryFieldExtension(OpenApiSerializerFieldExtension):
         return {
             "oneOf": [
                 {"type": "string", "pattern": NON_BLANK},
-                {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": NON_BLANK}},
+                {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": SEARCH_MAX_QUERIES,
+                    "items": {"type": "string", "pattern": NON_BLANK},
+                },
             ],
-            "description": "A query, or several; none may be blank.",
+            "description": f"A query, or several (at most {SEARCH_MAX_QUERIES}); none may be blank.",
         }
 
 
@@ -248,7 +255,9 @@ class FilterFieldExtension(OpenApiSerializerFieldExtension):
                 "properties": {
                     "type": {"type": "string", "enum": list(ComparisonFilterSerializer().fields["type"].choices)},
                     "key": {"type": "string", "minLength": 1},
-                    "value": {"oneOf": [*scalar, {"type": "array", "items": {"oneOf": scalar}}]},
+                    "value": {
+                        "oneOf": [*scalar, {"type": "array", "maxItems": FILTER_MAX_VALUES, "items": {"oneOf": scalar}}]
+                    },
                 },
                 "required": ["type", "key", "value"],
                 "additionalProperties": False,

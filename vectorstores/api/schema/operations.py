@@ -331,8 +331,8 @@ document = SimpleNamespace(
         "get_vector_store_file_content",
         "Read what OpenAI indexed of a file",
         "The parsed content of the file. Without page, every page (up to the LIST_MAX_ITEMS setting's number "
-        "of pieces, in as many pages as full pages of 100 take); with page (OpenAI's next_page token), that page. Whenever more remains, a "
-        '`Link: <url>; rel="next"` header gives the URL of the rest.',
+        "of pieces, in as many pages as full pages of 100 take); with page (OpenAI's next_page token), that "
+        'page. Whenever more remains, a `Link: <url>; rel="next"` header gives the URL of the rest.',
         parameters=[STORE_ID, FILE_ID, ContentQuerySerializer, CONTENT_LINK],
         responses={200: OpenApiResponse(FileContentPageSerializer, description="The content page.")},
     ),
