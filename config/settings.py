@@ -6,6 +6,7 @@ generated once into a git-ignored file (never committed).
 """
 
 import json
+import logging
 import os
 import re
 import secrets
@@ -275,7 +276,7 @@ LOGGING = {
     },
     "root": {
         "handlers": ["console"],
-        "level": env_choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]),
+        "level": env_choice("LOG_LEVEL", "INFO", list(logging.getLevelNamesMapping())),  # WARN, FATAL too
     },
     "loggers": {
         # In place of the handlers Django gives its own loggers (a console and error mails, neither redacted).
