@@ -75,6 +75,12 @@ def test_a_setting_in_the_environment_that_is_none_stops_the_site_naming_it(tmp_
 
 
 @pytest.mark.subprocess
+def test_every_log_level_name_python_knows_is_taken(tmp_path):
+    result = manage("check", env=production_env(tmp_path, LOG_LEVEL="warn"))
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.subprocess
 @pytest.mark.parametrize("command", [["check", "--deploy"], ["migrate", "--noinput"], ["runserver", "--noreload"]])
 def test_production_without_encryption_keys_refuses_to_start(tmp_path, command):
     env = production_env(tmp_path)
