@@ -1270,6 +1270,7 @@ def test_the_consoles_changes_are_in_the_audit_trail(admin_client, admin_user, c
     through the API or the console."""
     admin_client.post(console_url("vector_store_add", credential), create_data())
     store = next(iter(fake_openai.vector_stores))
+    assert admin_client.post(console_url("vector_store_change", credential, store), change_data()).status_code == 302
     uploaded = admin_client.post(
         console_url("vector_store_upload", credential, store), {"files": [text_file("a.txt", b"text", "text/plain")]}
     ).json()
@@ -1286,7 +1287,13 @@ def test_the_consoles_changes_are_in_the_audit_trail(admin_client, admin_user, c
     ]
     assert entries == [
         ("admin", credential.pk, operation, store, 200)
-        for operation in ("console_create", "console_upload_files", "console_remove_files", "console_destroy")
+        for operation in (
+            "console_create",
+            "console_update",
+            "console_upload_files",
+            "console_remove_files",
+            "console_destroy",
+        )
     ]
     assert set(AuditEntry.objects.filter(object_ids__contains=file_id).values_list("operation", flat=True)) == {
         "console_upload_files",

@@ -21,6 +21,7 @@ from vectorstores.api.serializers import (
     MAX_BATCH_FILES,
 )
 from vectorstores.console.views import Console
+from vectorstores.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
 
@@ -762,3 +763,25 @@ def test_the_credentials_history_lists_every_change(admin_client, credential, st
     ):
         assert text in history, text
     assert len(log_messages(credential)) == 5
+
+
+def test_the_consoles_changes_to_files_and_batches_are_in_the_audit_trail(
+    admin_client, credential, store, guide, batch, loose_files
+):
+    requests = [
+        (file_url(credential, store, guide), attributes_data(("team", "text", "sales"))),
+        (console_url("vector_store_attach", credential, store["id"]), attach_data(loose_files[0]["id"])),
+        (batch_url(credential, store, batch["id"], "_cancel"), {}),
+        (file_url(credential, store, guide, "_remove"), {"post": "yes", "delete_files": "on"}),
+    ]
+    for url, data in requests:
+        assert admin_client.post(url, data).status_code == 302, url
+
+    entries = list(AuditEntry.objects.order_by("id").values_list("operation", "vector_store_id", "object_ids"))
+    [attached] = [entry for entry in entries if entry[0] == "console_attach_files"]
+    assert attached[2].startswith(loose_files[0]["id"] + " vsfb_")
+    assert [entry for entry in entries if entry[0] != "console_attach_files"] == [
+        ("console_update_file", store["id"], guide["id"]),
+        ("console_cancel_batch", store["id"], batch["id"]),
+        ("console_remove_files", store["id"], guide["id"]),
+    ]

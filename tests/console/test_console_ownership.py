@@ -21,7 +21,7 @@ from django.utils.html import strip_tags
 from tests.conftest import admin_url, logged_in, messages_of, text_file
 from tests.console.conftest import console_url, grant_manage_all_stores, log_messages, staff
 from vectorstores.api.serializers import ATTRIBUTES_MAX_PAIRS, METADATA_MAX_PAIRS
-from vectorstores.models import StoreFileRecord, StoreRecord
+from vectorstores.models import AuditEntry, StoreFileRecord, StoreRecord
 from vectorstores.testing import create_credential
 
 pytestmark = pytest.mark.django_db
@@ -388,6 +388,8 @@ def test_a_manager_reassigns_a_store(manager, ann, ben, owned_credential, two_st
         "(it had owner ann and no group)."
     )
     assert log_messages(owned_credential)[-1] == message
+    entry = AuditEntry.objects.get(operation="console_assign_owner")
+    assert (entry.username, entry.vector_store_id, entry.store_owner) == ("manager", ann_store, "ann")  # then
     assert logged_in(ann).get(console_url("vector_store", owned_credential, ann_store)).status_code == 404
     assert logged_in(ben).get(console_url("vector_store", owned_credential, ann_store)).status_code == 200
 
@@ -477,6 +479,8 @@ def test_the_import_page_lists_the_stores_without_a_record_and_assigns_them(
     last = log_messages(owned_credential)[-1]
     assert last.startswith("Recorded 2 vector stores with no owner and group analysts: ")
     assert all(store["id"] in last for store in others)
+    imports = AuditEntry.objects.filter(operation="console_import").order_by("id").values_list("object_ids", flat=True)
+    assert [set(ids.split()) for ids in imports] == [{one["id"]}, {store["id"] for store in others}]
     assert (
         "Every vector store of Team key that OpenAI listed has a record"
         in client.get(import_url(owned_credential)).content.decode()
