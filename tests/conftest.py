@@ -22,6 +22,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connections
 from django.db.models.signals import pre_save
 from django.test import Client, override_settings
 from django.test.client import ClientHandler
@@ -260,6 +261,13 @@ def fresh_clients():
     gateway.clients.clear()
     yield
     gateway.clients.clear()
+
+
+@pytest.fixture
+def atomic_requests(monkeypatch):
+    """A host's ATOMIC_REQUESTS, on every database (for tests that run outside their own transaction)."""
+    for connection in connections.all():
+        monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", True)
 
 
 @pytest.fixture

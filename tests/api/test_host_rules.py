@@ -1,7 +1,6 @@
 """The API inside a host's rules: its default permissions, URL prefixes that capture parameters, its limits."""
 
 import pytest
-from django.db import connections
 
 from tests.conftest import API_ROOT, client_for
 from vectorstores.models import AuditEntry, StoreRecord
@@ -54,13 +53,6 @@ def test_a_django_file_limit_below_the_apps_is_reported(settings):
     assert [message.id for message in check_django_file_limit(None)] == ["vectorstores.W001"]
     settings.DATA_UPLOAD_MAX_NUMBER_FILES = 500
     assert check_django_file_limit(None) == []
-
-
-@pytest.fixture
-def atomic_requests(monkeypatch):
-    """A host's ATOMIC_REQUESTS, on every database."""
-    for connection in connections.all():
-        monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", True)
 
 
 @pytest.mark.django_db(transaction=True)  # as a request runs: outside the test's own transaction

@@ -1299,3 +1299,22 @@ def test_the_consoles_changes_are_in_the_audit_trail(admin_client, admin_user, c
         "console_upload_files",
         "console_remove_files",
     }
+
+
+@pytest.mark.django_db(transaction=True)  # as a request runs: outside the test's own transaction
+@pytest.mark.usefixtures("atomic_requests", "upload_dir")
+def test_a_failed_console_uploads_records_outlive_its_error_under_atomic_requests(
+    admin_client, admin_user, credential, store, fake_openai
+):
+    """The Files a failed upload leaves at OpenAI stay its uploader's, though its answer is an error (which
+    rolls a request transaction back)."""
+    fake_openai.failing_filenames = {"bad.txt"}
+    fake_openai.fail("DELETE", "/files/.*", 500, times=100)  # its cleanup fails too: both Files stay
+    files = [text_file("good.txt", b"text", "text/plain"), text_file("bad.txt", b"text", "text/plain")]
+
+    response = admin_client.post(console_url("vector_store_upload", credential, store["id"]), {"files": files})
+
+    assert response.status_code == 500, response.content
+    left = {file["id"] for file in response.json()["files"]}
+    assert len(left) == 2 and left <= set(fake_openai.files)
+    assert set(FileRecord.objects.filter(owner=admin_user).values_list("file_id", flat=True)) == left

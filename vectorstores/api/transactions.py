@@ -1,4 +1,4 @@
-"""The API's views run outside a host's ATOMIC_REQUESTS transaction.
+"""The API's views (and the console's pages) run outside a host's ATOMIC_REQUESTS transaction.
 
 Their records (the audit trail, whose File or store is whose) are written as things happen at OpenAI, which
 no rollback can undo. In a request transaction they would be rolled back with an error's answer (a store

@@ -35,6 +35,7 @@ from .. import gateway, ownership
 from ..api.audit import record_console_change
 from ..api.exceptions import summarise
 from ..api.serializers import OBJECT_ID, ListQuerySerializer, RemoveFilesSerializer
+from ..api.transactions import outside_request_transactions
 from ..conf import app_settings
 from ..filetypes import FILE_TYPES
 from ..openai_api.serializers import PURPOSE
@@ -104,7 +105,8 @@ class Console:
         from .upload_endpoint import ConsoleUploadView
 
         def page(view):
-            return self.admin_site.admin_view(self._handle_unusable(view))
+            # Outside ATOMIC_REQUESTS, as the API: what a page records follows what it did at OpenAI.
+            return outside_request_transactions(self.admin_site.admin_view(self._handle_unusable(view)))
 
         root, store = rf"^{CREDENTIAL_ID}/vector-stores/", rf"{STORE_ID}/"
         file, batch = rf"{store}files/{FILE_ID}/", rf"{store}batches/{BATCH_ID}/"
