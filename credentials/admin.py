@@ -15,7 +15,8 @@ UNREADABLE_STATE = (
 )
 UNREADABLE_HELP = (
     "The stored key cannot be decrypted: the server's encryption keys changed. Enter the key again to "
-    "replace it (or add the old key to CRYPTOGRAPHY_KEYS and run manage.py rotate_credentials_key). Leaving "
+    "replace it (for an owned credential, a superuser must), or add the old key to CRYPTOGRAPHY_KEYS and run "
+    "manage.py rotate_credentials_key. Leaving "
     "this blank keeps the unreadable stored value as it is."
 )
 

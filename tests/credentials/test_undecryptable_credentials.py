@@ -360,8 +360,8 @@ def test_change_page_says_the_stored_key_is_unreadable(admin_client, unreadable)
     content = response.content.decode()
     assert (
         "The stored key cannot be decrypted: the server's encryption keys changed. Enter the key again to "
-        "replace it (or add the old key to CRYPTOGRAPHY_KEYS and run manage.py rotate_credentials_key). Leaving "
-        "this blank keeps the unreadable stored value as it is."
+        "replace it (for an owned credential, a superuser must), or add the old key to CRYPTOGRAPHY_KEYS and run "
+        "manage.py rotate_credentials_key. Leaving this blank keeps the unreadable stored value as it is."
     ) in content
     (api_key_input,) = re.findall(r'<input[^>]*name="api_key"[^>]*>', content)
     assert "value=" not in api_key_input
