@@ -248,6 +248,12 @@ class Console:
         """Record a change in the credential's admin history."""
         self.model_admin.log_change(request, credential, message)
 
+    def log_change(self, request, access, message, operation, store_id="", object_ids=(), *, store_owner=None):
+        """Record a change the console made at OpenAI or in the site's records: in the credential's admin history,
+        and in the audit trail as `console_<operation>` (its uploads are recorded as the API's are)."""
+        self.log(request, access.credential, message)
+        record_console_change(request, access, operation, store_id, object_ids, store_owner)
+
     def render(self, request, template, credential, title, context, store_id=None, **ids):
         request.current_app = self.admin_site.name
         return TemplateResponse(
@@ -413,9 +419,14 @@ class Console:
                 ownership.record_store_files(replace(access, record_id=record.pk), form.body.get("file_ids", []))
                 row = StoreRow.of(store)
                 shared = f", shared with group {group.name}" if group else ""
-                self.log(request, credential, f"Created vector store {row.label}{shared}.")
-                record_console_change(
-                    request, access, "create", row.id, form.body.get("file_ids", []), request.user.get_username()
+                self.log_change(
+                    request,
+                    access,
+                    f"Created vector store {row.label}{shared}.",
+                    "create",
+                    row.id,
+                    form.body.get("file_ids", []),
+                    store_owner=request.user.get_username(),
                 )
                 messages.success(request, f"The vector store {row.label} was created.")
                 return HttpResponseRedirect(self.store_url(credential, row.id))
@@ -462,8 +473,7 @@ class Console:
                 ownership.remember_store(access, updated)
                 changed = get_text_list(form.changed_labels(), "and")
                 label = StoreRow.of(updated).label
-                self.log(request, credential, f"Changed {changed} of vector store {label}.")
-                record_console_change(request, access, "update", store_id)
+                self.log_change(request, access, f"Changed {changed} of vector store {label}.", "update", store_id)
                 messages.success(request, f"The vector store {label} was changed.")
                 return HttpResponseRedirect(self.store_url(credential, store_id))
         return self.render(
@@ -517,8 +527,7 @@ class Console:
             messages.error(request, f"The vector store {row.label} could not be deleted: {error}")
             return False
         ownership.forget_store(access)
-        self.log(request, credential, f"Deleted vector store {row.label}.")
-        record_console_change(request, access, "destroy", row.id)
+        self.log_change(request, access, f"Deleted vector store {row.label}.", "destroy", row.id)
         message = f"The vector store {row.label} was deleted" + (
             ngettext(" with its %(count)d file.", " with its %(count)d files.", len(removed)) % {"count": len(removed)}
             if delete_files
@@ -552,8 +561,7 @@ class Console:
                 message = f"Recorded vector store {row.label} with {_whose(owner, group)}."
             else:
                 message = f"Assigned vector store {row.label} to {_whose(owner, group)} (it had {_whose(*previous)})."
-            self.log(request, credential, message)
-            record_console_change(request, access, "assign_owner", store_id)
+            self.log_change(request, access, message, "assign_owner", store_id)
             messages.success(request, message)
             return HttpResponseRedirect(self.store_url(credential, store_id))
         return self.render(
@@ -595,8 +603,7 @@ class Console:
             ) % {"count": len(recorded), "whose": _whose(owner, group)}
             message += f": {_listed(recorded)}." if recorded else "."
             if recorded:
-                self.log(request, credential, message)
-                record_console_change(request, access, "import", object_ids=recorded)
+                self.log_change(request, access, message, "import", object_ids=recorded)
             messages.success(request, message)
             return HttpResponseRedirect(self.url("vector_store_import", credential.pk))
         page = Paginator([StoreRow.of(store) for store in unrecorded.items], self.stores_per_page).get_page(
@@ -812,8 +819,7 @@ class Console:
             if deleted:
                 message += f" Deleted from OpenAI: {', '.join(deleted)}."
             message += _kept_note(removed)
-            self.log(request, access.credential, message)
-            record_console_change(request, access, "remove_files", row.id, [report["id"] for report in removed])
+            self.log_change(request, access, message, "remove_files", row.id, [report["id"] for report in removed])
             if announce:
                 messages.success(request, message)
         if failed:
@@ -858,8 +864,7 @@ class Console:
                     else f"Cleared the attributes of file {file_id} in vector store {row.label}"
                 )
                 keys = f": {', '.join(attributes)}." if attributes else "."
-                self.log(request, credential, done + keys)
-                record_console_change(request, access, "update_file", store_id, [file_id])
+                self.log_change(request, access, done + keys, "update_file", store_id, [file_id])
                 messages.success(request, done + keys)
                 return HttpResponseRedirect(file_url)
 
@@ -946,8 +951,7 @@ class Console:
                     len(ids),
                 ) % {"count": len(ids), "store": row.label, "batch": batch["id"]}
                 message += f": {_listed(ids)}."
-                self.log(request, credential, message)
-                record_console_change(request, access, "attach_files", store_id, [*ids, batch["id"]])
+                self.log_change(request, access, message, "attach_files", store_id, [*ids, batch["id"]])
                 messages.success(request, message)
                 return HttpResponseRedirect(self.batch_url(credential, store_id, batch["id"]))
         else:
@@ -1038,8 +1042,7 @@ class Console:
             messages.error(request, f"The file batch {batch_id} could not be cancelled: {error}")
         else:
             message = f"Cancelled file batch {batch_id} of vector store {row.label}."
-            self.log(request, credential, message)
-            record_console_change(request, access, "cancel_batch", store_id, [batch_id])
+            self.log_change(request, access, message, "cancel_batch", store_id, [batch_id])
             messages.success(request, f"{message} {batch.status_text}")
         return HttpResponseRedirect(batch_url)
 

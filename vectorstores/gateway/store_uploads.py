@@ -262,8 +262,8 @@ def _upload_files(client, uploads, outcomes, records, credential):
                         continue
                     outcome = future.result()
                     if outcome.file:
-                        _record_made_file(outcome, records)
-                    if not outcome.file:
+                        _record_made_file(outcome, records)  # which may find it is no new File: then it failed
+                    if outcome.status == "upload_failed":
                         _cancel(futures)  # the request fails anyway: start no upload only to delete it again
             except Exception:
                 _cancel(futures)  # leaving the pool waits for the uploads already running
