@@ -248,12 +248,12 @@ def test_the_list_sorts_by_any_column_and_searches_names(admin_client, credentia
     assert order_of(content, "alpha docs", "Beta notes", "Gamma")[0] == "Beta notes"
     content = admin_client.get(url + "?o=nonsense").content.decode()  # falls back to newest first
     assert order_of(content, "alpha docs", "Beta notes", "Gamma")[0] == "Gamma"
-    content = admin_client.get(url + "?q=DOC").content.decode()
+    content = admin_client.get(url + "?q=A%20DOC").content.decode()  # a space: no random id can match
     assert "alpha docs" in content and "Beta notes" not in content and "Gamma" not in content
     assert "1 result (" in content
     content = admin_client.get(url + f"?q={three_stores[2]['id']}").content.decode()
     assert "Gamma" in content and "alpha docs" not in content
-    assert "No vector store matches" in admin_client.get(url + "?q=zzz").content.decode()
+    assert "No vector store matches" in admin_client.get(url + "?q=zz%20z").content.decode()
 
 
 def test_the_list_is_paged(admin_client, credential, three_stores, fake_openai, monkeypatch):
