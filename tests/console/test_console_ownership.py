@@ -354,7 +354,8 @@ def test_the_list_filters_by_owner(manager, ann, owned_credential, two_stores, u
     assert listed(content) == {"Ann's notes": ("ann", "—")}
     assert "Filtered by owner: every vector store was fetched from OpenAI" in html.unescape(content)
     assert listed(list_page(client, owned_credential, "?owner=")) == {"Found at OpenAI": ("—", "—")}
-    assert listed(list_page(client, owned_credential, "?owner=ann&q=Ben%27s")) == {}  # an apostrophe: no id can match by chance
+    # An apostrophe: no random store id can match the search by chance.
+    assert listed(list_page(client, owned_credential, "?owner=ann&q=Ben%27s")) == {}
     assert listed(list_page(client, owned_credential, "?owner=nobody")) == {}
     assert owner_filter(content) == [
         ("All", "?", False),
