@@ -13,28 +13,35 @@ Set by the environment:
     GRACEFUL_TIMEOUT     seconds running requests get to finish on shutdown (default 30)
 """
 
-import os
+import sys
 
+from django.core.exceptions import ImproperlyConfigured
 from granian import Granian
 from granian.constants import Interfaces
 from granian.http import HTTP1Settings
 
+from config.environment import env_address, env_count, env_seconds
 
-def server(environ=os.environ):
-    host, _, port = environ.get("BIND", "127.0.0.1:8000").rpartition(":")
+
+def server():
+    host, port = env_address("BIND", "127.0.0.1:8000")
     return Granian(
         "config.wsgi:application",
         interface=Interfaces.WSGI,
-        address=host.strip("[]") or "127.0.0.1",
-        port=int(port),
-        workers=int(environ.get("WEB_CONCURRENCY", "2")),
-        blocking_threads=int(environ.get("SERVER_THREADS", "8")),
-        http1_settings=HTTP1Settings(header_read_timeout=int(float(environ.get("HEADER_READ_TIMEOUT", "10")) * 1000)),
-        workers_kill_timeout=int(environ.get("GRACEFUL_TIMEOUT", "30")),
+        address=host or "127.0.0.1",
+        port=port,
+        workers=env_count("WEB_CONCURRENCY", 2, minimum=1),
+        blocking_threads=env_count("SERVER_THREADS", 8, minimum=1),
+        http1_settings=HTTP1Settings(header_read_timeout=int(env_seconds("HEADER_READ_TIMEOUT", 10) * 1000)),
+        workers_kill_timeout=env_count("GRACEFUL_TIMEOUT", 30),
         respawn_failed_workers=True,
         log_access=True,
     )
 
 
 if __name__ == "__main__":
-    server().serve()
+    try:
+        configured = server()
+    except ImproperlyConfigured as error:
+        sys.exit(f"config.serve: {error}")
+    configured.serve()

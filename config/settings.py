@@ -8,61 +8,17 @@ generated once into a git-ignored file (never committed).
 import json
 import logging
 import os
-import re
 import secrets
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from config.environment import env_bool, env_choice, env_count, env_list, env_rate
 from vectorstores.api.schema.settings import SCHEMA_SETTINGS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEV_SECRETS_FILE = BASE_DIR / ".dev-secrets.json"
-
-
-def env_bool(name, default):
-    """On (`1`, `true`, `yes`, `on`) or off (`0`, `false`, `no`, `off`, empty): another value stops the site."""
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    value = value.strip().lower()
-    if value not in {"1", "true", "yes", "on", "0", "false", "no", "off", ""}:
-        raise ImproperlyConfigured(f"{name} must be 1 or 0 (or true/false, yes/no, on/off), not {value!r}.")
-    return value in {"1", "true", "yes", "on"}
-
-
-def env_count(name, default):
-    """A whole number ≥ 0 from the environment: another value stops the site with its name, not a traceback."""
-    value = os.environ.get(name, str(default)).strip()
-    if not (value.isascii() and value.isdigit()):
-        raise ImproperlyConfigured(f"{name} must be a whole number of 0 or more, not {value!r}.")
-    return int(value)
-
-
-def env_rate(name, default):
-    """A throttle rate as DRF reads it (`600/minute`: a count, then a second, minute, hour or day): another
-    value stops the site with its name, where DRF would fail on every API call."""
-    value = os.environ.get(name, default).strip()
-    if not re.fullmatch(r"[0-9]+/[smhd][a-z]*", value):
-        raise ImproperlyConfigured(
-            f"{name} must be a rate such as 600/minute (per second, minute, hour or day), not {value!r}."
-        )
-    return value
-
-
-def env_choice(name, default, choices):
-    value = os.environ.get(name, default).strip().upper()
-    if value not in choices:
-        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {value!r}.")
-    return value
-
-
-def env_list(name, default):
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 def dev_secret(name):

@@ -75,6 +75,47 @@ def test_a_setting_in_the_environment_that_is_none_stops_the_site_naming_it(tmp_
 
 
 @pytest.mark.subprocess
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("WEB_CONCURRENCY", "two", "must be a whole number of 1 or more"),
+        ("WEB_CONCURRENCY", "0", "must be a whole number of 1 or more"),
+        ("SERVER_THREADS", "-4", "must be a whole number of 1 or more"),
+        ("GRACEFUL_TIMEOUT", "30s", "must be a whole number of 0 or more"),
+        ("HEADER_READ_TIMEOUT", "0", "must be a number of seconds more than 0"),
+        ("BIND", "127.0.0.1", "must be host:port (such as 127.0.0.1:8000 or [::1]:8000)"),
+        ("BIND", "127.0.0.1:99999", "must be host:port (such as 127.0.0.1:8000 or [::1]:8000)"),
+    ],
+)
+def test_a_bad_server_setting_stops_the_production_server_naming_it(tmp_path, name, value, message):
+    """They were read with a bare int(): a traceback without the variable's name, or a server of no workers."""
+    result = subprocess.run(
+        [sys.executable, "-m", "config.serve"],
+        cwd=PROJECT_ROOT,
+        env=production_env(tmp_path, **{name: value}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"config.serve: {name} {message}, not {value!r}."
+
+
+@pytest.mark.parametrize(
+    ("bind", "address"),
+    [("0.0.0.0:8080", ("0.0.0.0", 8080)), ("[::1]:9000", ("::1", 9000)), (":8001", ("127.0.0.1", 8001))],
+)
+def test_the_production_server_listens_where_bind_says(monkeypatch, bind, address):
+    from config.serve import server
+
+    monkeypatch.setenv("BIND", bind)
+    monkeypatch.setenv("HEADER_READ_TIMEOUT", "2.5")
+    configured = server()
+    assert (configured.bind_addr, configured.bind_port) == address
+    assert configured.http1_settings.header_read_timeout == 2500
+
+
+@pytest.mark.subprocess
 def test_every_log_level_name_python_knows_is_taken(tmp_path):
     result = manage("check", env=production_env(tmp_path, LOG_LEVEL="warn"))
     assert result.returncode == 0, result.stderr
