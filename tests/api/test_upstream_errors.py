@@ -3,6 +3,7 @@
 import pytest
 
 from tests.conftest import TEST_API_KEY, free_port
+from vectorstores import gateway
 
 pytestmark = pytest.mark.django_db
 
@@ -155,6 +156,32 @@ def test_an_answer_with_an_id_that_is_no_object_id_is_502(api, url, fake_openai,
     fake_openai.fail(method.upper(), path_regex, 200, body=body)
     response = getattr(api, method)(url(path), {"name": "x"} if method == "post" else None, format="json")
     assert (response.status_code, response.json()["code"]) == (502, "openai_bad_response")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "answer"),
+    [
+        ("get", "/vs_1", None, {"object": "vector_store", "id": "vs_2"}),
+        ("put", "/vs_1", {"name": "x"}, {"object": "vector_store", "id": "vs_2"}),
+        ("get", "/vs_1/files/file-1", None, {"object": "vector_store.file", "id": "file-2"}),
+        ("post", "/vs_1/files/file-1", {"attributes": {"a": "b"}}, {"object": "vector_store.file", "id": "file-2"}),
+        ("get", "/vs_1/file_batches/vsfb_1", None, {"object": "vector_store.file_batch", "id": "vsfb_2"}),
+        ("post", "/vs_1/file_batches/vsfb_1/cancel", None, {"object": "vector_store.file_batch", "id": "vsfb_2"}),
+    ],
+)
+def test_an_answer_about_another_object_than_the_one_asked_for_is_502(
+    api, url, fake_openai, method, path, body, answer
+):
+    """A store's answer is kept as its record's snapshot (the owned lists show it): another store's must not be."""
+    fake_openai.fail(method.upper() if method != "put" else "POST", f"/vector_stores{path}$", 200, body=answer)
+    response = getattr(api, method)(url(path), body, format="json")
+    assert (response.status_code, response.json()["code"]) == (502, "openai_bad_response")
+
+
+def test_a_file_answered_with_another_files_id_is_a_bad_response(credential, fake_openai):
+    fake_openai.fail("GET", "/files/file-1$", 200, body={"object": "file", "id": "file-2"})
+    with pytest.raises(gateway.OpenAIBadResponse):
+        gateway.get_file(credential, "file-1")
 
 
 def test_idempotent_calls_are_retried_as_configured(api, url, fake_openai, settings):

@@ -254,10 +254,11 @@ class Answer:
         return self.raw.headers
 
 
-def request(method, *args, expect, retry=Retry.IDEMPOTENT, **kwargs):
+def request(method, *args, expect, about=None, retry=Retry.IDEMPOTENT, **kwargs):
     """Call one SDK `with_raw_response` method, retrying as `retry` allows within TIMEOUT.
 
-    Returns the JSON object and headers of the answer; raises an OpenAIError otherwise.
+    Returns the JSON object and headers of the answer; raises an OpenAIError otherwise, OpenAIBadResponse
+    for an answer that is not an object of the kind `expect` names (nor, with `about`, the object of that id).
     TIMEOUT bounds the whole call, retries and their waits included, so a caller
     never waits much longer than TIMEOUT for an answer.
     """
@@ -276,11 +277,11 @@ def request(method, *args, expect, retry=Retry.IDEMPOTENT, **kwargs):
             logger.info("Retrying %s in %.2fs after: %s", _operation_name(method), wait, redact(exc, [sent_key(exc)]))
             time.sleep(wait)
             continue
-        return Answer(_answer_json(raw, expect), raw)
+        return Answer(_answer_json(raw, expect, about), raw)
 
 
-def _answer_json(raw, expect):
-    """The answer's JSON object, checked to be the kind of object `expect` names."""
+def _answer_json(raw, expect, about):
+    """The answer's JSON object, checked to be the kind of object `expect` names (and the one `about` names)."""
     try:
         data = strict_json.loads(raw.content)
     except ValueError:  # not JSON, not text, or not to be sent on (NaN, a lone surrogate)
@@ -291,6 +292,7 @@ def _answer_json(raw, expect):
         or data.get("object") not in kinds
         or (data.get("object") == "list" and not _is_list_of_objects(data.get("data")))
         or (data.get("object") not in UNNAMED_KINDS and not is_object_id(data.get("id")))
+        or (about is not None and data.get("id") != about)
     ):
         raise OpenAIBadResponse(response=raw.http_response)
     return data

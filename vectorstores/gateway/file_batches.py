@@ -47,7 +47,13 @@ def get_file_batch(credential: Credential, store_id: str, batch_id: str) -> Open
 def file_batch_answer(credential: Credential, store_id: str, batch_id: str) -> Answer:
     """The file batch with the headers of OpenAI's answer (its poll interval, openai-poll-after-ms)."""
     return request(
-        clients.plain(credential).get, "vector_stores", store_id, "file_batches", batch_id, expect=FILE_BATCH
+        clients.plain(credential).get,
+        "vector_stores",
+        store_id,
+        "file_batches",
+        batch_id,
+        expect=FILE_BATCH,
+        about=batch_id,
     )
 
 
@@ -57,6 +63,7 @@ def cancel_file_batch(credential: Credential, store_id: str, batch_id: str) -> O
         batch_id,
         vector_store_id=store_id,
         expect=FILE_BATCH,
+        about=batch_id,
     )
 
 

@@ -66,7 +66,7 @@ def list_store_files(credential: Credential, store_id: str, *, paged: bool, **pa
 
 
 def get_vector_store(credential: Credential, store_id: str) -> OpenAIObject:
-    return call(clients.plain(credential).get, "vector_stores", store_id, expect=VECTOR_STORE)
+    return call(clients.plain(credential).get, "vector_stores", store_id, expect=VECTOR_STORE, about=store_id)
 
 
 def create_vector_store(credential: Credential, fields: dict[str, Any]) -> OpenAIObject:
@@ -79,7 +79,13 @@ def create_vector_store(credential: Credential, fields: dict[str, Any]) -> OpenA
 
 
 def update_vector_store(credential: Credential, store_id: str, fields: dict[str, Any]) -> OpenAIObject:
-    return call(clients.get(credential).vector_stores.with_raw_response.update, store_id, expect=VECTOR_STORE, **fields)
+    return call(
+        clients.get(credential).vector_stores.with_raw_response.update,
+        store_id,
+        expect=VECTOR_STORE,
+        about=store_id,
+        **fields,
+    )
 
 
 def delete_vector_store(credential: Credential, store_id: str) -> OpenAIObject:
@@ -173,7 +179,7 @@ def run_concurrently(function, items, concurrency):
 
 
 def get_file(credential: Credential, file_id: str) -> OpenAIObject:
-    return call(clients.plain(credential).get, "files", file_id, expect="file")
+    return call(clients.plain(credential).get, "files", file_id, expect="file", about=file_id)
 
 
 def delete_file(credential: Credential, file_id: str) -> OpenAIObject:

@@ -29,7 +29,15 @@ def get_store_file(credential: Credential, store_id: str, file_id: str) -> OpenA
 
 def store_file_answer(credential: Credential, store_id: str, file_id: str) -> Answer:
     """The vector store file with the headers of OpenAI's answer (its poll interval, openai-poll-after-ms)."""
-    return request(clients.plain(credential).get, "vector_stores", store_id, "files", file_id, expect=VECTOR_STORE_FILE)
+    return request(
+        clients.plain(credential).get,
+        "vector_stores",
+        store_id,
+        "files",
+        file_id,
+        expect=VECTOR_STORE_FILE,
+        about=file_id,
+    )
 
 
 def attach_file_to_store(
@@ -62,6 +70,7 @@ def update_store_file(
         vector_store_id=store_id,
         attributes=attributes,
         expect=VECTOR_STORE_FILE,
+        about=file_id,
     )
 
 
