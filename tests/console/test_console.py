@@ -13,7 +13,7 @@ import pytest
 from django.contrib import admin
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Group
-from django.contrib.messages import constants
+from django.contrib.messages import constants, get_messages
 from django.test import Client
 from django.urls import path
 
@@ -22,6 +22,8 @@ from credentials.models import Credential
 from tests.conftest import (
     TEST_API_KEY,
     admin_url,
+    api_path,
+    client_for,
     leaked_keys,
     logged_in,
     messages_of,
@@ -1262,6 +1264,73 @@ def test_an_upload_through_the_console_counts_once_per_file_as_the_apis(
     assert fake_openai.requests_to("POST", "/files") == []
     assert upload(2).status_code == 200
     assert upload(1).status_code == 429  # 2 + 1 + 1 past 3
+
+
+def test_console_pages_count_against_the_users_api_rate(
+    admin_client, admin_user, credential, store, fake_openai, throttle_rates
+):
+    """The console calls OpenAI with the credential's key as the API does: it is no way around the API's rate."""
+    throttle_rates("3/minute")
+    assert client_for(admin_user).get(api_path(credential.pk)).status_code == 200
+    for _ in range(2):
+        assert admin_client.get(console_url("vector_stores", credential)).status_code == 200
+    fake_openai.requests.clear()
+
+    refused = admin_client.get(console_url("vector_store", credential, store["id"]))
+    assert refused.status_code == 429 and 0 < int(refused["Retry-After"]) <= 60
+    assert "Too many requests: try again in" in refused.content.decode()
+    polled = admin_client.get(
+        console_url("vector_store_batch", credential, store["id"], "vsfb_1"),
+        {"format": "json"},
+        HTTP_ACCEPT="application/json",
+    )
+    assert polled.status_code == 429 and polled.json()["error"].startswith("Too many requests: try again in")
+    assert client_for(admin_user).get(api_path(credential.pk)).status_code == 429
+    assert fake_openai.requests == []
+
+
+def test_a_removal_through_the_console_counts_once_per_file_as_the_apis(
+    admin_client, credential, store, files, fake_openai, throttle_rates
+):
+    throttle_rates("2/minute")
+    assert admin_client.get(console_url("vector_store", credential, store["id"])).status_code == 200
+    ids = [file["id"] for file in files]
+
+    response = admin_client.post(
+        console_url("vector_store_remove_files", credential, store["id"]), {"file_ids": ids, "post": "yes"}
+    )
+
+    assert response.status_code == 302
+    assert [str(message) for message in get_messages(response.wsgi_request)] == [
+        "No files have been removed: that many would take you past your request rate (one request per file)."
+    ]
+    assert fake_openai.requests_to("DELETE", "/vector_stores") == []
+    assert {key[1] for key in fake_openai.vector_store_files if key[0] == store["id"]} == set(ids)
+
+
+def test_the_removal_confirmation_counts_once_per_file_it_looks_up(
+    admin_client, credential, store, files, fake_openai, throttle_rates
+):
+    """The page names each File it would remove: one OpenAI call per id typed into the form."""
+    throttle_rates("3/minute")
+    ids = [file["id"] for file in files] + ["file-typed1", "file-typed2"]
+    fake_openai.requests.clear()
+
+    response = admin_client.post(console_url("vector_store_remove_files", credential, store["id"]), {"file_ids": ids})
+
+    assert response.status_code == 302
+    assert [str(message) for message in get_messages(response.wsgi_request)] == [
+        "No files have been removed: that many would take you past your request rate (one request per file)."
+    ]
+    assert fake_openai.requests_to("GET", "/files") == []
+
+
+@pytest.mark.usefixtures("cache_down")
+def test_with_the_throttles_cache_down_a_console_page_is_503_before_openai(admin_client, credential, fake_openai):
+    response = admin_client.get(console_url("vector_stores", credential))
+    assert response.status_code == 503
+    assert "cannot be counted against the rate limit" in response.content.decode()
+    assert fake_openai.requests == []
 
 
 @pytest.mark.usefixtures("upload_dir")

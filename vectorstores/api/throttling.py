@@ -114,15 +114,23 @@ class ChargedThrottlesMixin:
 
     def charge_throttles(self, files):
         """A call that makes one OpenAI call per file counts once per file against the caller's rate: refused
-        with 429 (before anything goes upstream) when that passes it, and then counted once by every throttle.
-        Throttles without `charge` (DRF's own) count it once."""
-        chargeable = [throttle for throttle in self.counted_by if hasattr(throttle, "charge")]
-        refused = [throttle for throttle in chargeable if not throttle.charge(files - 1)]
+        with 429 (before anything goes upstream) when that passes it (see `charge`)."""
+        refused = charge(self.counted_by, files)
         if refused:
-            for throttle in chargeable:
-                if throttle not in refused:
-                    throttle.take_back(files - 1)
             self.throttled(self.request, max(throttle.wait() for throttle in refused))
+
+
+def charge(throttles, files):
+    """Count a call that makes one OpenAI call per file once per file against the `throttles` that let it
+    through. Returns those it would take past their rate: the call is then refused whole, and counted once by
+    every throttle. Throttles without `charge` (DRF's own) count it once."""
+    chargeable = [throttle for throttle in throttles if hasattr(throttle, "charge")]
+    refused = [throttle for throttle in chargeable if not throttle.charge(files - 1)]
+    if refused:
+        for throttle in chargeable:
+            if throttle not in refused:
+                throttle.take_back(files - 1)
+    return refused
 
 
 class UserRateThrottle(AtomicWindowMixin, throttling.UserRateThrottle):

@@ -67,6 +67,7 @@ from .forms import (
     StoreOwnerForm,
     UploadOptionsForm,
 )
+from .throttling import throttled
 
 TEMPLATES = "admin/vectorstores/console/"
 STORE_ID = rf"(?P<store_id>{OBJECT_ID})"  # the API's object id rule
@@ -76,6 +77,7 @@ CREDENTIAL_ID = r"(?P<object_id>[0-9A-Fa-f-]{32,36})"
 STORE_ID_PREFIX = "vs_"  # how OpenAI's vector store ids begin: a search for one is a single retrieve
 UPSTREAM_MAX_LIMIT = ListQuerySerializer().fields["limit"].max_value  # OpenAI's largest page
 NO_PAGE = gateway.Page([], False, None, None)
+TOO_MANY_FILES = "that many would take you past your request rate (one request per file)."
 
 
 class UnusableCredential(Exception):
@@ -106,7 +108,8 @@ class Console:
 
         def page(view):
             # Outside ATOMIC_REQUESTS, as the API: what a page records follows what it did at OpenAI.
-            return outside_request_transactions(self.admin_site.admin_view(self._handle_unusable(view)))
+            counted = throttled(self._handle_unusable(view), self)
+            return outside_request_transactions(self.admin_site.admin_view(counted))
 
         root, store = rf"^{CREDENTIAL_ID}/vector-stores/", rf"{STORE_ID}/"
         file, batch = rf"{store}files/{FILE_ID}/", rf"{store}batches/{BATCH_ID}/"
@@ -783,6 +786,9 @@ class Console:
             )
             return HttpResponseRedirect(store_url)
         file_ids = checked.validated_data["file_ids"]
+        if not request.console_throttles.charge(len(file_ids)):  # the page looks up each File's name
+            messages.error(request, f"No files have been removed: {TOO_MANY_FILES}")
+            return HttpResponseRedirect(store_url)
         others = ownership.files_of_others(access, file_ids, besides_store=store_id)
         files = self._file_rows(request, credential, [{"id": file_id} for file_id in file_ids], unnamed=others)
         return self.render(
@@ -801,6 +807,9 @@ class Console:
     def _remove(self, request, access, row, file_ids, delete_files, announce=True):
         """Remove the files from the store (and delete them, but for those a store of another user holds too);
         log and report. Returns the reports of the removed files, or None when any removal failed."""
+        if not request.console_throttles.charge(len(file_ids)):  # one OpenAI call per file, as the API counts
+            messages.error(request, f"No files have been removed: {TOO_MANY_FILES}")
+            return None
         failed = None
         try:
             reports = ownership.remove_store_files(access, row.id, file_ids, delete_files=delete_files)
