@@ -205,6 +205,21 @@ def test_a_request_over_the_total_limit_is_413(upload, settings, fake_openai, up
     assert list(upload_dir.iterdir()) == []
 
 
+@pytest.mark.parametrize("hint", ["-5", "0", "1e3", "100\r\n x", "999999999"])
+def test_a_poll_hint_of_another_form_is_not_slept_on(upload, store, fake_openai, settings, hint):
+    """A hostile upstream's hint: a negative one was a 500 (time.sleep refused it), 0 had the worker poll
+    without a pause, a line break or a year were taken as they came. Each is ignored for POLL_INTERVAL,
+    and a hint of 0 ms is waited at least MIN_POLL_SECONDS."""
+    settings.OPENAI_VECTOR_STORES = {**settings.OPENAI_VECTOR_STORES, "POLL_INTERVAL": 0.1}
+    fake_openai.batch_processing_time, fake_openai.poll_after_ms = 0.3, hint
+
+    response = upload(text_file("a.txt", b"alpha"))
+
+    assert response.status_code == 200, response.content
+    polls = fake_openai.requests_to("GET", f"/vector_stores/{store['id']}/file_batches/")
+    assert 2 <= len(polls) <= 9, len(polls)  # at once, then every 0.1 s (hint 0: 0.05 s) until done, no faster
+
+
 def test_djangos_own_file_count_limit_is_413_too(upload, settings, fake_openai, upload_dir):
     settings.DATA_UPLOAD_MAX_NUMBER_FILES = 2
     response = upload(*(text_file(f"{n}.txt") for n in range(3)))

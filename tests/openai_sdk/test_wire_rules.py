@@ -292,6 +292,19 @@ def test_openais_poll_hint_is_passed_on(sdk, fake_openai, store):
     assert sdk.vector_stores.file_batches.poll(batch.id, vector_store_id=store["id"]).status == "completed"
 
 
+@pytest.mark.parametrize("hint", ["-5", "100\r\n x", "soon"])
+def test_a_poll_hint_of_another_form_is_not_passed_on(sdk, fake_openai, store, hint):
+    """A line break in it was a 500 (Django refuses it in a header); any other form would reach the caller's SDK."""
+    fake_openai.poll_after_ms = hint
+    file = fake_openai.create_file("a.txt", b"text")
+    batch = sdk.vector_stores.file_batches.create(store["id"], file_ids=[file["id"]])
+
+    answer = sdk.vector_stores.file_batches.with_raw_response.retrieve(batch.id, vector_store_id=store["id"])
+
+    assert answer.http_response.status_code == 200
+    assert "openai-poll-after-ms" not in answer.headers
+
+
 # --- the OpenAPI document ---
 
 

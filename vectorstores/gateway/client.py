@@ -240,6 +240,7 @@ class Retry:
 
 
 RETRYABLE_STATUSES = {408, 409, 429, 500, 502, 503, 504}
+POLL_AFTER_MS_PATTERN = re.compile(r"[0-9]{1,8}")  # up to a day (86,400,000 ms) and a little more
 MIN_ATTEMPT_SECONDS = 1.0
 BACKOFF_BASE, BACKOFF_MAX = 0.5, 8.0
 
@@ -252,6 +253,20 @@ class Answer:
     @property
     def headers(self):
         return self.raw.headers
+
+    @property
+    def poll_after_ms(self):
+        return poll_after_ms(self.headers)
+
+
+def poll_after_ms(headers):
+    """OpenAI's suggested wait before the next poll (`openai-poll-after-ms`), in milliseconds; None when it
+    suggests none, or none to believe: a header of another form (negative, a line break, past a day) is
+    neither slept on nor passed on."""
+    value = headers.get("openai-poll-after-ms")
+    if isinstance(value, str) and POLL_AFTER_MS_PATTERN.fullmatch(value):
+        return int(value)
+    return None
 
 
 def request(method, *args, expect, about=None, retry=Retry.IDEMPOTENT, **kwargs):

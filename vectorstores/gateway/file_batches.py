@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..conf import app_settings
 from ..redaction import redact
-from .client import FILE_BATCH, Answer, OpenAIObject, Retry, call, clients, only_given, request
+from .client import FILE_BATCH, Answer, OpenAIObject, Retry, call, clients, only_given, poll_after_ms, request
 from .exceptions import BatchEnded, BatchTimeout, GatewayError
 from .operations import Page, list_pages
 
@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from credentials.models import Credential
 
 logger = logging.getLogger("vectorstores.gateway")
+
+MIN_POLL_SECONDS = 0.05  # the shortest wait between two polls of a batch, whatever OpenAI suggests
 
 
 def create_file_batch(
@@ -132,9 +134,11 @@ def wait_for_batch(
 
 def _poll_interval(headers, otherwise):
     """OpenAI's suggested wait (openai-poll-after-ms) when it sends one, else `otherwise` seconds."""
-    with contextlib.suppress(ValueError, TypeError):
-        return int(headers.get("openai-poll-after-ms")) / 1000
-    return otherwise
+    suggested = poll_after_ms(headers)
+    if suggested is None:
+        return otherwise
+    # Not less than MIN_POLL_SECONDS: an upstream suggesting 0 would have each worker poll it without a pause.
+    return max(suggested / 1000, MIN_POLL_SECONDS)
 
 
 @dataclass

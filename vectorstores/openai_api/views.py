@@ -147,6 +147,6 @@ class OpenAICompatibleViewSet(VectorStoreViewSet):
 def _answer_response(answer):
     """OpenAI's object, with its poll interval hint when OpenAI gave one."""
     response = Response(answer.data)
-    if POLL_HEADER in answer.headers:
-        response[POLL_HEADER] = answer.headers[POLL_HEADER]
+    if answer.poll_after_ms is not None:
+        response[POLL_HEADER] = str(answer.poll_after_ms)
     return response
