@@ -5,6 +5,7 @@ mistyped deployment stops at start with one line, not a traceback or a site that
 Both the settings (config/settings.py) and the production server (config/serve.py) read through here.
 """
 
+import ipaddress
 import os
 import re
 
@@ -22,29 +23,46 @@ def env_bool(name, default):
     return value in {"1", "true", "yes", "on"}
 
 
-def env_count(name, default, minimum=0):
-    """A whole number ≥ minimum."""
+def env_count(name, default, minimum=0, maximum=None):
+    """A whole number ≥ minimum (and ≤ maximum)."""
     value = os.environ.get(name, str(default)).strip()
-    if not (value.isascii() and value.isdigit() and int(value) >= minimum):
-        raise ImproperlyConfigured(f"{name} must be a whole number of {minimum} or more, not {value!r}.")
+    if not (
+        value.isascii() and value.isdigit() and minimum <= int(value) and (maximum is None or int(value) <= maximum)
+    ):
+        bounds = f"of {minimum} or more" if maximum is None else f"from {minimum} to {maximum}"
+        raise ImproperlyConfigured(f"{name} must be a whole number {bounds}, not {value!r}.")
     return int(value)
 
 
-def env_seconds(name, default):
-    """A duration in seconds, more than 0 (`10`, `2.5`)."""
+def env_seconds(name, default, maximum):
+    """A duration in seconds, at least a millisecond (`10`, `2.5`)."""
     value = os.environ.get(name, str(default)).strip()
-    if not re.fullmatch(r"[0-9]+(\.[0-9]+)?", value) or float(value) <= 0:
-        raise ImproperlyConfigured(f"{name} must be a number of seconds more than 0, not {value!r}.")
+    if not re.fullmatch(r"[0-9]+(\.[0-9]+)?", value) or not 0.001 <= float(value) <= maximum:
+        raise ImproperlyConfigured(f"{name} must be a number of seconds from 0.001 to {maximum}, not {value!r}.")
     return float(value)
 
 
 def env_address(name, default):
-    """`host:port` (an IPv6 host in brackets, `[::1]:8000`), as (host, port); the host may be left out (`:8000`)."""
+    """`ip:port` (an IPv6 address in brackets, `[::1]:8000`), as (address, port); the address may be left out
+    (`:8000`). An IP address, not a host name: the server binds to it without resolving anything."""
     value = os.environ.get(name, default).strip()
-    match = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]*):([0-9]{1,5})", value)
-    if not match or not 1 <= int(match[2]) <= 65535:
-        raise ImproperlyConfigured(f"{name} must be host:port (such as 127.0.0.1:8000 or [::1]:8000), not {value!r}.")
-    return match[1].strip("[]"), int(match[2])
+    host, _, port = value.rpartition(":")
+    bracketed = host.startswith("[") and host.endswith("]")
+    host = host[1:-1] if bracketed else host
+    try:
+        valid = (
+            (not host or ipaddress.ip_address(host).version == (6 if bracketed else 4))
+            and port.isascii()
+            and port.isdigit()
+            and 1 <= int(port) <= 65535
+        )
+    except ValueError:
+        valid = False
+    if not valid:
+        raise ImproperlyConfigured(
+            f"{name} must be an IP address and port (such as 127.0.0.1:8000 or [::1]:8000), not {value!r}."
+        )
+    return host, int(port)
 
 
 def env_rate(name, default):

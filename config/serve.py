@@ -6,7 +6,7 @@ they are dropped after HEADER_READ_TIMEOUT. Request bodies stream to the applica
 arrive (an upload is never buffered whole), and a refused upload is answered without reading it.
 
 Set by the environment:
-    BIND                 host:port to listen on (default 127.0.0.1:8000)
+    BIND                 ip:port to listen on (default 127.0.0.1:8000)
     WEB_CONCURRENCY      worker processes (default 2)
     SERVER_THREADS       threads per worker that run requests (default 8)
     HEADER_READ_TIMEOUT  seconds a client has to send its request headers (default 10)
@@ -30,10 +30,12 @@ def server():
         interface=Interfaces.WSGI,
         address=host or "127.0.0.1",
         port=port,
-        workers=env_count("WEB_CONCURRENCY", 2, minimum=1),
-        blocking_threads=env_count("SERVER_THREADS", 8, minimum=1),
-        http1_settings=HTTP1Settings(header_read_timeout=int(env_seconds("HEADER_READ_TIMEOUT", 10) * 1000)),
-        workers_kill_timeout=env_count("GRACEFUL_TIMEOUT", 30),
+        workers=env_count("WEB_CONCURRENCY", 2, minimum=1, maximum=256),
+        blocking_threads=env_count("SERVER_THREADS", 8, minimum=1, maximum=1024),
+        http1_settings=HTTP1Settings(
+            header_read_timeout=int(env_seconds("HEADER_READ_TIMEOUT", 10, maximum=3600) * 1000)
+        ),
+        workers_kill_timeout=env_count("GRACEFUL_TIMEOUT", 30, maximum=86400),
         respawn_failed_workers=True,
         log_access=True,
     )

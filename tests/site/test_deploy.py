@@ -78,13 +78,18 @@ def test_a_setting_in_the_environment_that_is_none_stops_the_site_naming_it(tmp_
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("WEB_CONCURRENCY", "two", "must be a whole number of 1 or more"),
-        ("WEB_CONCURRENCY", "0", "must be a whole number of 1 or more"),
-        ("SERVER_THREADS", "-4", "must be a whole number of 1 or more"),
-        ("GRACEFUL_TIMEOUT", "30s", "must be a whole number of 0 or more"),
-        ("HEADER_READ_TIMEOUT", "0", "must be a number of seconds more than 0"),
-        ("BIND", "127.0.0.1", "must be host:port (such as 127.0.0.1:8000 or [::1]:8000)"),
-        ("BIND", "127.0.0.1:99999", "must be host:port (such as 127.0.0.1:8000 or [::1]:8000)"),
+        ("WEB_CONCURRENCY", "two", "must be a whole number from 1 to 256"),
+        ("WEB_CONCURRENCY", "0", "must be a whole number from 1 to 256"),
+        ("WEB_CONCURRENCY", "99999999999999999999", "must be a whole number from 1 to 256"),
+        ("SERVER_THREADS", "-4", "must be a whole number from 1 to 1024"),
+        ("GRACEFUL_TIMEOUT", "30s", "must be a whole number from 0 to 86400"),
+        ("GRACEFUL_TIMEOUT", "99999999999999999999", "must be a whole number from 0 to 86400"),
+        ("HEADER_READ_TIMEOUT", "0", "must be a number of seconds from 0.001 to 3600"),
+        ("HEADER_READ_TIMEOUT", "0.0001", "must be a number of seconds from 0.001 to 3600"),
+        *(
+            ("BIND", bind, "must be an IP address and port (such as 127.0.0.1:8000 or [::1]:8000)")
+            for bind in ["127.0.0.1", "127.0.0.1:99999", "localhost:8000", "[:::::]:8000", "::1:8000"]
+        ),
     ],
 )
 def test_a_bad_server_setting_stops_the_production_server_naming_it(tmp_path, name, value, message):
