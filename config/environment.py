@@ -8,7 +8,9 @@ Both the settings (config/settings.py) and the production server (config/serve.p
 import ipaddress
 import os
 import re
+from urllib.parse import urlsplit
 
+import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 
@@ -63,6 +65,28 @@ def env_address(name, default):
             f"{name} must be an IP address and port (such as 127.0.0.1:8000 or [::1]:8000), not {value!r}."
         )
     return host, int(port)
+
+
+def env_database(name, default, conn_max_age):
+    """Django's DATABASES entry for a database URL (`postgres://USER:PASSWORD@HOST:PORT/NAME`, `sqlite:///PATH`)."""
+    value = os.environ.get(name, default).strip()
+    try:
+        return dj_database_url.parse(value, conn_max_age=conn_max_age)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} must be a database URL such as postgres://USER:PASSWORD@HOST:5432/NAME or sqlite:///PATH."
+        ) from None  # not the value: it holds the password
+
+
+def env_url(name, schemes):
+    """A URL of one of these schemes (`redis://HOST:6379/0`)."""
+    value = os.environ.get(name, "").strip()
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not (parts.netloc or parts.path):
+        raise ImproperlyConfigured(
+            f"{name} must be a URL beginning {' or '.join(f'{scheme}://' for scheme in schemes)}."
+        )  # not the value: it may hold a password
+    return value
 
 
 def env_rate(name, default):

@@ -13,6 +13,9 @@ Set by the environment:
     GRACEFUL_TIMEOUT     seconds running requests get to finish on shutdown (default 30)
 """
 
+import importlib
+import os
+import socket
 import sys
 
 from django.core.exceptions import ImproperlyConfigured
@@ -35,15 +38,29 @@ def server():
         http1_settings=HTTP1Settings(
             header_read_timeout=int(env_seconds("HEADER_READ_TIMEOUT", 10, maximum=3600) * 1000)
         ),
-        workers_kill_timeout=env_count("GRACEFUL_TIMEOUT", 30, maximum=86400),
+        workers_kill_timeout=env_count("GRACEFUL_TIMEOUT", 30, minimum=1, maximum=86400),
         respawn_failed_workers=True,
         log_access=True,
     )
 
 
+def check_free(host, port):
+    """granian answers an address in use with a Rust backtrace, and shares a port another granian holds
+    (SO_REUSEPORT), so that a forgotten server would go on answering part of the requests."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        socket.create_server((host, port), family=family).close()
+    except OSError as error:
+        raise ImproperlyConfigured(f"BIND: cannot listen on {host}:{port} ({os.strerror(error.errno)}).") from None
+
+
 if __name__ == "__main__":
     try:
         configured = server()
+        check_free(configured.bind_addr, configured.bind_port)
+        # The site's settings, read once here: a value they refuse stops the server with its one line, not
+        # every worker with a traceback until granian gives up on them.
+        importlib.import_module(os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings"))
     except ImproperlyConfigured as error:
         sys.exit(f"config.serve: {error}")
     configured.serve()

@@ -11,10 +11,9 @@ import os
 import secrets
 from pathlib import Path
 
-import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config.environment import env_bool, env_choice, env_count, env_list, env_rate
+from config.environment import env_bool, env_choice, env_count, env_database, env_list, env_rate, env_url
 from vectorstores.api.schema.settings import SCHEMA_SETTINGS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -52,7 +51,10 @@ def cryptography_keys():
 
 # Local development mode is "no SECRET_KEY in the environment": production must set one.
 LOCAL_DEV = "SECRET_KEY" not in os.environ
-SECRET_KEY = os.environ.get("SECRET_KEY") or dev_secret("SECRET_KEY")
+if not LOCAL_DEV and not os.environ["SECRET_KEY"].strip():
+    # Set but empty: not local mode, yet nothing to sign with (a key made up here would differ per instance).
+    raise ImproperlyConfigured("SECRET_KEY is set but empty: give it a long random value, or unset it for local use.")
+SECRET_KEY = os.environ["SECRET_KEY"] if not LOCAL_DEV else dev_secret("SECRET_KEY")
 # Stored API keys are encrypted with keys derived from these alone, never from SECRET_KEY, so rotating
 # SECRET_KEY (sessions, tokens) never makes stored keys unreadable.
 CRYPTOGRAPHY_KEYS = cryptography_keys()
@@ -105,10 +107,7 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=env_count("CONN_MAX_AGE", 60),
-    )
+    "default": env_database("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}", env_count("CONN_MAX_AGE", 60))
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Every API call writes its audit entry. In SQLite's default rollback-journal mode each of those
@@ -131,7 +130,7 @@ if os.environ.get("REDIS_URL"):
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": os.environ["REDIS_URL"],
+            "LOCATION": env_url("REDIS_URL", ["redis", "rediss", "unix"]),
             "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "vectorstores"),
             # Every API call counts its throttle there: a Redis that hangs holds a call 2 s at most, then
             # 503 (redis-py 5.0 waits for ever by default).

@@ -20,6 +20,14 @@ from tests.hosts import manage, production_env, serving
 HEADER_READ_TIMEOUT = 5  # seconds the production server gives a client to finish its headers
 
 
+def start_server(env):
+    """`python -m config.serve` as `make serve` runs it, for a setting that must stop it: its exit status, stderr."""
+    result = subprocess.run(
+        [sys.executable, "-m", "config.serve"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    return result.returncode, result.stderr.strip()
+
+
 @pytest.mark.subprocess
 @pytest.mark.slow
 def test_check_deploy_reports_no_warnings_with_production_settings(tmp_path):
@@ -64,6 +72,10 @@ def test_a_count_in_the_environment_that_is_none_stops_the_site_naming_it(tmp_pa
         ("API_THROTTLE_ANON", "5/fortnight", "must be a rate such as 600/minute"),
         ("LOG_LEVEL", "LOUD", "must be one of "),
         ("DEBUG", "maybe", "must be 1 or 0"),
+        ("SECRET_KEY", " ", "is set but empty"),
+        ("DATABASE_URL", "", "must be a database URL"),
+        ("DATABASE_URL", "postgres//alice:hunter2@db.example/site", "must be a database URL"),
+        ("REDIS_URL", "cache.example:6379", "must be a URL beginning redis://"),
     ],
 )
 def test_a_setting_in_the_environment_that_is_none_stops_the_site_naming_it(tmp_path, name, value, message):
@@ -72,6 +84,7 @@ def test_a_setting_in_the_environment_that_is_none_stops_the_site_naming_it(tmp_
     result = manage("check", env=production_env(tmp_path, **{name: value}))
     assert result.returncode != 0
     assert f"ImproperlyConfigured: {name} {message}" in result.stderr
+    assert "hunter2" not in result.stderr  # a URL's password is never echoed
 
 
 @pytest.mark.subprocess
@@ -82,8 +95,9 @@ def test_a_setting_in_the_environment_that_is_none_stops_the_site_naming_it(tmp_
         ("WEB_CONCURRENCY", "0", "must be a whole number from 1 to 256"),
         ("WEB_CONCURRENCY", "99999999999999999999", "must be a whole number from 1 to 256"),
         ("SERVER_THREADS", "-4", "must be a whole number from 1 to 1024"),
-        ("GRACEFUL_TIMEOUT", "30s", "must be a whole number from 0 to 86400"),
-        ("GRACEFUL_TIMEOUT", "99999999999999999999", "must be a whole number from 0 to 86400"),
+        ("GRACEFUL_TIMEOUT", "30s", "must be a whole number from 1 to 86400"),
+        ("GRACEFUL_TIMEOUT", "0", "must be a whole number from 1 to 86400"),  # granian: no limit at all
+        ("GRACEFUL_TIMEOUT", "99999999999999999999", "must be a whole number from 1 to 86400"),
         ("HEADER_READ_TIMEOUT", "0", "must be a number of seconds from 0.001 to 3600"),
         ("HEADER_READ_TIMEOUT", "0.0001", "must be a number of seconds from 0.001 to 3600"),
         *(
@@ -94,16 +108,26 @@ def test_a_setting_in_the_environment_that_is_none_stops_the_site_naming_it(tmp_
 )
 def test_a_bad_server_setting_stops_the_production_server_naming_it(tmp_path, name, value, message):
     """They were read with a bare int(): a traceback without the variable's name, or a server of no workers."""
-    result = subprocess.run(
-        [sys.executable, "-m", "config.serve"],
-        cwd=PROJECT_ROOT,
-        env=production_env(tmp_path, **{name: value}),
-        capture_output=True,
-        text=True,
-        timeout=60,
+    assert start_server(production_env(tmp_path, **{name: value})) == (
+        1,
+        f"config.serve: {name} {message}, not {value!r}.",
     )
-    assert result.returncode == 1
-    assert result.stderr.strip() == f"config.serve: {name} {message}, not {value!r}."
+
+
+@pytest.mark.subprocess
+def test_a_bad_site_setting_stops_the_production_server_in_one_line(tmp_path):
+    """Read only by the workers, it crashed each with a traceback until granian gave up on them."""
+    env = production_env(tmp_path, DEBUG="maybe", BIND=f"127.0.0.1:{free_port()}")
+    assert start_server(env) == (1, "config.serve: DEBUG must be 1 or 0 (or true/false, yes/no, on/off), not 'maybe'.")
+
+
+@pytest.mark.subprocess
+def test_an_address_in_use_stops_the_production_server_in_one_line(tmp_path):
+    """granian answered it with a Rust backtrace (and shared a port another granian held)."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        answer = start_server(production_env(tmp_path, BIND=f"127.0.0.1:{port}"))
+    assert answer == (1, f"config.serve: BIND: cannot listen on 127.0.0.1:{port} (Address already in use).")
 
 
 @pytest.mark.parametrize(
