@@ -1,10 +1,16 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
+from rest_framework.authtoken.models import TokenProxy
 
 from vectorstores.api.urls import not_found
+from vectorstores.token_admin import SuperuserTokenAdmin
 
 from .views import health
+
+# API tokens in admin for superusers only (see vectorstores/token_admin.py).
+admin.site.unregister(TokenProxy)
+admin.site.register(TokenProxy, SuperuserTokenAdmin)
 
 urlpatterns = [
     # The site has no page of its own: its root (and admin's "View site") leads to the API's docs.
