@@ -116,7 +116,9 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, ChargedThrottlesM
                 request.user, self.requested_credential(request, kwargs), kwargs.get("store_id")
             )
         except ownership.StoreNotReachable as refused:
-            self._audit_access(refused.access)
+            # Recorded without the store's owner: the caller may read their own entries, and the 404 must
+            # tell them nothing of whose the store is (the store id leads a manager to its record).
+            self.credential = refused.access.credential
             raise StoreNotFound() from None
         if self.access is None:
             raise CredentialNotFound()
