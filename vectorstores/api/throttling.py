@@ -115,21 +115,21 @@ class ChargedThrottlesMixin:
     def charge_throttles(self, files):
         """A call that makes one OpenAI call per file counts once per file against the caller's rate: refused
         with 429 (before anything goes upstream) when that passes it (see `charge`)."""
-        refused = charge(self.counted_by, files)
+        refused = charge(self.counted_by, files - 1)  # the call itself counted one already
         if refused:
             self.throttled(self.request, max(throttle.wait() for throttle in refused))
 
 
-def charge(throttles, files):
-    """Count a call that makes one OpenAI call per file once per file against the `throttles` that let it
-    through. Returns those it would take past their rate: the call is then refused whole, and counted once by
-    every throttle. Throttles without `charge` (DRF's own) count it once."""
+def charge(throttles, units):
+    """Count `units` more against each of the `throttles` that let a call through (its OpenAI calls beyond
+    the one counted). Returns those it would take past their rate: the call is then refused whole, and the
+    units are taken back from the others. Throttles without `charge` (DRF's own) count the call once."""
     chargeable = [throttle for throttle in throttles if hasattr(throttle, "charge")]
-    refused = [throttle for throttle in chargeable if not throttle.charge(files - 1)]
+    refused = [throttle for throttle in chargeable if not throttle.charge(units)]
     if refused:
         for throttle in chargeable:
             if throttle not in refused:
-                throttle.take_back(files - 1)
+                throttle.take_back(units)
     return refused
 
 

@@ -1,17 +1,22 @@
 """The console's pages count against the API's throttles, as API calls of the signed-in user.
 
-A console page makes OpenAI calls with the credential's key as the API does (a search or a sorted list
-reads up to LIST_MAX_ITEMS stores), so the console must not be a way around the rate that keeps one user
-from spending a shared key's quota. Each page counts once, a removal once per file, as the API's calls do.
+A console page makes OpenAI calls with the credential's key as the API does, so the console must not be
+a way around the rate that keeps one user from spending a shared key's quota. A page counts as the API's
+calls do: once for the page (a list of every store once, as the API's unpaged list), and once more for
+each call it makes per file (looking up the names of the files it shows, removing files).
 """
+
+import functools
+import math
 
 from django.http import JsonResponse
 from django.template.response import TemplateResponse
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, Throttled
 from rest_framework.request import ForcedAuthentication, Request
 from rest_framework.settings import api_settings
+from rest_framework.views import APIView
 
-from ..api.throttling import charge
+from ..api import throttling
 
 TEMPLATE = "admin/vectorstores/console/refused.html"
 
@@ -19,10 +24,10 @@ TEMPLATE = "admin/vectorstores/console/refused.html"
 class PageThrottles:
     """The API's throttles (DRF's `DEFAULT_THROTTLE_CLASSES`, with their rates) for one console page."""
 
-    def __init__(self, request, view):
-        # DRF's throttles read a DRF request; admin has already signed its user in.
-        self.request = Request(request, authenticators=[ForcedAuthentication(request.user, None)])
-        self.view = view
+    def __init__(self, request, kwargs):
+        # DRF's throttles read a DRF request and view; admin has already signed the user in.
+        drf_request = Request(request, authenticators=[ForcedAuthentication(request.user, None)])
+        self.request, self.view = drf_request, APIView(request=drf_request, args=(), kwargs=kwargs)
         self.throttles = [throttle() for throttle in api_settings.DEFAULT_THROTTLE_CLASSES]
 
     def waits(self):
@@ -31,34 +36,40 @@ class PageThrottles:
         refused = [throttle for throttle in self.throttles if not throttle.allow_request(self.request, self.view)]
         return [throttle.wait() or 0 for throttle in refused]
 
-    def charge(self, files):
-        """Count a change that makes one OpenAI call per file once per file: False when that passes the rate."""
-        return not charge(self.throttles, files)
+    def charge(self, calls):
+        return not throttling.charge(self.throttles, calls)
 
 
-def throttled(view, console):
-    """`view`, counted against the API's throttles first. A page past the rate answers 429 with Retry-After
-    (the throttles' cache unreachable: 503), in JSON for the page scripts that poll; nothing is asked of OpenAI."""
+def charge(request, calls):
+    """Count `calls` more OpenAI calls of the page `request` is for (one per file) against the user's rate:
+    False, and nothing counted, when that would take them past it. For the pages of `throttled` views."""
+    return calls < 1 or request.console_throttles.charge(calls)
 
+
+def throttled(view, admin_site):
+    """`view`, counted against the API's throttles first. Past the rate a page answers 429 with Retry-After
+    (with the throttles' cache unreachable, 503) before anything is asked of OpenAI: JSON for the page
+    scripts that poll, an admin page otherwise."""
+
+    @functools.wraps(view)
     def counted_view(request, *args, **kwargs):
-        request.console_throttles = PageThrottles(request, console)
+        request.console_throttles = PageThrottles(request, kwargs)
         try:
             waits = request.console_throttles.waits()
         except APIException as error:  # the cache is down (vectorstores.api.throttling.ThrottleUnavailable)
-            return refused(request, console, error.status_code, str(error.detail))
+            return refused(request, admin_site, error.status_code, "Service unavailable", str(error.detail))
         if not waits:
             return view(request, *args, **kwargs)
-        wait = max(round(max(waits)), 1)
-        answer = refused(request, console, 429, f"Too many requests: try again in {wait} seconds.")
+        wait = max(math.ceil(max(waits)), 1)
+        answer = refused(request, admin_site, 429, "Too many requests", str(Throttled(wait).detail))
         answer["Retry-After"] = str(wait)
         return answer
 
-    counted_view.__name__ = view.__name__
     return counted_view
 
 
-def refused(request, console, status, message):
-    if "application/json" in request.headers.get("Accept", ""):
+def refused(request, admin_site, status, title, message):
+    if request.GET.get("format") == "json" or "application/json" in request.headers.get("Accept", ""):
         return JsonResponse({"error": message}, status=status)
-    context = {**console.admin_site.each_context(request), "title": "Too many requests", "message": message}
+    context = {**admin_site.each_context(request), "title": title, "message": message}
     return TemplateResponse(request, TEMPLATE, context, status=status)

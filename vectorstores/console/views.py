@@ -67,7 +67,7 @@ from .forms import (
     StoreOwnerForm,
     UploadOptionsForm,
 )
-from .throttling import throttled
+from .throttling import charge, throttled
 
 TEMPLATES = "admin/vectorstores/console/"
 STORE_ID = rf"(?P<store_id>{OBJECT_ID})"  # the API's object id rule
@@ -108,7 +108,7 @@ class Console:
 
         def page(view):
             # Outside ATOMIC_REQUESTS, as the API: what a page records follows what it did at OpenAI.
-            counted = throttled(self._handle_unusable(view), self)
+            counted = throttled(self._handle_unusable(view), self.admin_site)
             return outside_request_transactions(self.admin_site.admin_view(counted))
 
         root, store = rf"^{CREDENTIAL_ID}/vector-stores/", rf"{STORE_ID}/"
@@ -523,6 +523,7 @@ class Console:
                 files = gateway.list_store_files(credential, row.id, paged=False).items
                 removed = self._remove(request, access, row, [vs_file["id"] for vs_file in files], True, announce=False)
                 if removed is None:
+                    messages.error(request, f"The vector store {row.label} was not deleted.")
                     return False
             with ownership.forgetting_vanished_store(access, row.id):
                 gateway.delete_vector_store(credential, row.id)
@@ -732,7 +733,12 @@ class Console:
         `unnamed`: Files of another user, whose names the caller must not learn by typing their ids)."""
         if not vs_files:
             return []
-        found = gateway.retrieve_files(credential, [f["id"] for f in vs_files if f["id"] not in unnamed])
+        named = [f["id"] for f in vs_files if f["id"] not in unnamed]
+        if charge(request, len(named)):  # one OpenAI call a file
+            found = gateway.retrieve_files(credential, named)
+        else:
+            messages.warning(request, f"The files' names were not looked up: {TOO_MANY_FILES}")
+            found = {}
         # The key's Files for other uses (fine-tuning data...) are not the site's to name, as on the API's routes.
         found = {
             file_id: file
@@ -786,9 +792,6 @@ class Console:
             )
             return HttpResponseRedirect(store_url)
         file_ids = checked.validated_data["file_ids"]
-        if not request.console_throttles.charge(len(file_ids)):  # the page looks up each File's name
-            messages.error(request, f"No files have been removed: {TOO_MANY_FILES}")
-            return HttpResponseRedirect(store_url)
         others = ownership.files_of_others(access, file_ids, besides_store=store_id)
         files = self._file_rows(request, credential, [{"id": file_id} for file_id in file_ids], unnamed=others)
         return self.render(
@@ -807,7 +810,7 @@ class Console:
     def _remove(self, request, access, row, file_ids, delete_files, announce=True):
         """Remove the files from the store (and delete them, but for those a store of another user holds too);
         log and report. Returns the reports of the removed files, or None when any removal failed."""
-        if not request.console_throttles.charge(len(file_ids)):  # one OpenAI call per file, as the API counts
+        if not charge(request, len(file_ids)):  # one OpenAI call a file (two to delete it too)
             messages.error(request, f"No files have been removed: {TOO_MANY_FILES}")
             return None
         failed = None

@@ -182,7 +182,10 @@
     // The page as it is now, from the server: its updatable parts (data-vs-swap) replace these.
     function showFinalPage() {
       return fetch(window.location.href, {credentials: "same-origin", cache: "no-store"})
-        .then(function (response) { return response.text(); })
+        .then(function (response) {
+          if (!response.ok) throw new Error("HTTP " + response.status); // a refusal is no page to swap in
+          return response.text();
+        })
         .then(function (html) {
           const fresh = new DOMParser().parseFromString(html, "text/html");
           let focusLost = false;
@@ -201,11 +204,18 @@
                                       cache: "no-store"})
         .then(function (response) {
           return response.json().then(function (answer) {
+            if (response.status === 429) { // past the user's request rate: again once it says
+              const wait = Number(response.headers.get("Retry-After")) || interval / 1000;
+              say(answer.error);
+              window.setTimeout(poll, wait * 1000);
+              return null;
+            }
             if (!response.ok || answer.error) throw new Error(answer.error || "HTTP " + response.status);
             return answer;
           });
         })
         .then(function (answer) {
+          if (answer === null) return undefined;
           if (answer.final) {
             section.dataset.final = "true";
             return showFinalPage().then(function () { say(answer.status_text); });
