@@ -1,10 +1,14 @@
 """POST /{id} (multipart): files go to OpenAI concurrently, are attached in one batch, and nothing is left behind."""
 
+import time
 from itertools import pairwise
+from types import SimpleNamespace
 
 import pytest
 
 from tests.conftest import text_file
+from vectorstores.gateway import file_batches
+from vectorstores.gateway.file_batches import MIN_POLL_SECONDS
 
 pytestmark = pytest.mark.django_db
 
@@ -205,19 +209,27 @@ def test_a_request_over_the_total_limit_is_413(upload, settings, fake_openai, up
     assert list(upload_dir.iterdir()) == []
 
 
-@pytest.mark.parametrize("hint", ["-5", "0", "1e3", "100\r\n x", "999999999"])
-def test_a_poll_hint_of_another_form_is_not_slept_on(upload, store, fake_openai, settings, hint):
+@pytest.mark.parametrize(
+    ("hint", "wait"), [("-5", 0.1), ("1e3", 0.1), ("999999999", 0.1), ("0", MIN_POLL_SECONDS), ("250", 0.25)]
+)
+def test_a_poll_hint_of_another_form_is_not_slept_on(upload, store, fake_openai, settings, monkeypatch, hint, wait):
     """A hostile upstream's hint: a negative one was a 500 (time.sleep refused it), 0 had the worker poll
-    without a pause, a line break or a year were taken as they came. Each is ignored for POLL_INTERVAL,
-    and a hint of 0 ms is waited at least MIN_POLL_SECONDS."""
+    without a pause, 9 digits held it until POLL_TIMEOUT. Each is ignored for POLL_INTERVAL (0.1 s here),
+    0 is waited MIN_POLL_SECONDS, and whole milliseconds are believed."""
     settings.OPENAI_VECTOR_STORES = {**settings.OPENAI_VECTOR_STORES, "POLL_INTERVAL": 0.1}
     fake_openai.batch_processing_time, fake_openai.poll_after_ms = 0.3, hint
+    waits = []
 
+    def sleep(seconds):
+        waits.append(seconds)
+        time.sleep(seconds)
+
+    monkeypatch.setattr(file_batches, "time", SimpleNamespace(monotonic=time.monotonic, sleep=sleep))
     response = upload(text_file("a.txt", b"alpha"))
 
     assert response.status_code == 200, response.content
-    polls = fake_openai.requests_to("GET", f"/vector_stores/{store['id']}/file_batches/")
-    assert 2 <= len(polls) <= 9, len(polls)  # at once, then every 0.1 s (hint 0: 0.05 s) until done, no faster
+    assert waits[0] == 0 and len(waits) > 1  # the first poll at once, then as the answers said
+    assert set(waits[1:]) == {wait}
 
 
 def test_djangos_own_file_count_limit_is_413_too(upload, settings, fake_openai, upload_dir):

@@ -294,7 +294,8 @@ def test_openais_poll_hint_is_passed_on(sdk, fake_openai, store):
 
 @pytest.mark.parametrize("hint", ["-5", "100\r\n x", "soon"])
 def test_a_poll_hint_of_another_form_is_not_passed_on(sdk, fake_openai, store, hint):
-    """A line break in it was a 500 (Django refuses it in a header); any other form would reach the caller's SDK."""
+    """Any value was passed on as it came to the caller's SDK (one with a line break that a raw upstream keeps
+    made the route a 500: Django refuses it in a header)."""
     fake_openai.poll_after_ms = hint
     file = fake_openai.create_file("a.txt", b"text")
     batch = sdk.vector_stores.file_batches.create(store["id"], file_ids=[file["id"]])
