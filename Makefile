@@ -57,7 +57,10 @@ schema: install
 
 # Production serving: granian (config/serve.py), static files through WhiteNoise.
 # Needs SECRET_KEY, CRYPTOGRAPHY_KEYS and ALLOWED_HOSTS in the environment (see README, "Deploying").
-serve: migrate
+# `--check` first: a setting it cannot use stops it in one line, before anything is migrated.
+serve: install
+	DEBUG=0 $(BIN)/python -m config.serve --check
+	DEBUG=0 $(BIN)/python manage.py migrate --noinput
 	DEBUG=0 $(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	DEBUG=0 $(BIN)/python -m config.serve
 

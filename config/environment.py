@@ -8,7 +8,6 @@ Both the settings (config/settings.py) and the production server (config/serve.p
 import ipaddress
 import os
 import re
-from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -48,18 +47,17 @@ def env_address(name, default):
     """`ip:port` (an IPv6 address in brackets, `[::1]:8000`), as (address, port); the address may be left out
     (`:8000`). An IP address, not a host name: the server binds to it without resolving anything."""
     value = os.environ.get(name, default).strip()
-    host, _, port = value.rpartition(":")
-    bracketed = host.startswith("[") and host.endswith("]")
-    host = host[1:-1] if bracketed else host
+    written, _, port = value.rpartition(":")
+    bracketed = written.startswith("[") and written.endswith("]")
+    host = written[1:-1] if bracketed else written
     try:
-        valid = (
-            (not host or ipaddress.ip_address(host).version == (6 if bracketed else 4))
-            and port.isascii()
-            and port.isdigit()
-            and 1 <= int(port) <= 65535
+        # No zone (fe80::1%lo) and IPv6 in brackets only: granian takes neither otherwise.
+        address_valid = written == "" or (
+            "%" not in host and ipaddress.ip_address(host).version == (6 if bracketed else 4)
         )
     except ValueError:
-        valid = False
+        address_valid = False
+    valid = address_valid and port.isascii() and port.isdigit() and 1 <= int(port) <= 65535
     if not valid:
         raise ImproperlyConfigured(
             f"{name} must be an IP address and port (such as 127.0.0.1:8000 or [::1]:8000), not {value!r}."
@@ -81,8 +79,8 @@ def env_database(name, default, conn_max_age):
 def env_url(name, schemes):
     """A URL of one of these schemes (`redis://HOST:6379/0`)."""
     value = os.environ.get(name, "").strip()
-    parts = urlsplit(value)
-    if parts.scheme not in schemes or not (parts.netloc or parts.path):
+    scheme, separator, rest = value.partition("://")
+    if scheme not in schemes or not separator or not rest:
         raise ImproperlyConfigured(
             f"{name} must be a URL beginning {' or '.join(f'{scheme}://' for scheme in schemes)}."
         )  # not the value: it may hold a password

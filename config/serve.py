@@ -13,6 +13,7 @@ Set by the environment:
     GRACEFUL_TIMEOUT     seconds running requests get to finish on shutdown (default 30)
 """
 
+import argparse
 import importlib
 import os
 import socket
@@ -36,7 +37,7 @@ def server():
         workers=env_count("WEB_CONCURRENCY", 2, minimum=1, maximum=256),
         blocking_threads=env_count("SERVER_THREADS", 8, minimum=1, maximum=1024),
         http1_settings=HTTP1Settings(
-            header_read_timeout=int(env_seconds("HEADER_READ_TIMEOUT", 10, maximum=3600) * 1000)
+            header_read_timeout=round(env_seconds("HEADER_READ_TIMEOUT", 10, maximum=3600) * 1000)
         ),
         workers_kill_timeout=env_count("GRACEFUL_TIMEOUT", 30, minimum=1, maximum=86400),
         respawn_failed_workers=True,
@@ -49,12 +50,18 @@ def check_free(host, port):
     (SO_REUSEPORT), so that a forgotten server would go on answering part of the requests."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        socket.create_server((host, port), family=family).close()
+        # granian listens on both IPv6 and IPv4 at "::": so must the check, or an IPv4 holder goes unseen.
+        socket.create_server((host, port), family=family, dualstack_ipv6=host == "::").close()
     except OSError as error:
         raise ImproperlyConfigured(f"BIND: cannot listen on {host}:{port} ({os.strerror(error.errno)}).") from None
 
 
-if __name__ == "__main__":
+def main(argv=None):
+    """`python -m config.serve`: serve. With `--check`, only read what serving needs (the server's settings,
+    the site's, whether BIND is free) and exit: `make serve` runs it before migrating."""
+    parser = argparse.ArgumentParser(prog="python -m config.serve", description=main.__doc__)
+    parser.add_argument("--check", action="store_true", help="check the settings and the address, then exit")
+    arguments = parser.parse_args(argv)
     try:
         configured = server()
         check_free(configured.bind_addr, configured.bind_port)
@@ -63,4 +70,9 @@ if __name__ == "__main__":
         importlib.import_module(os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings"))
     except ImproperlyConfigured as error:
         sys.exit(f"config.serve: {error}")
-    configured.serve()
+    if not arguments.check:
+        configured.serve()
+
+
+if __name__ == "__main__":
+    main()

@@ -20,10 +20,16 @@ from tests.hosts import manage, production_env, serving
 HEADER_READ_TIMEOUT = 5  # seconds the production server gives a client to finish its headers
 
 
-def start_server(env):
-    """`python -m config.serve` as `make serve` runs it, for a setting that must stop it: its exit status, stderr."""
+def start_server(env, *options):
+    """`python -m config.serve` (`--check`: as `make serve` runs it first), for a setting that must stop it, or
+    with `--check` one that must not: its exit status and stderr."""
     result = subprocess.run(
-        [sys.executable, "-m", "config.serve"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "config.serve", *options],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     return result.returncode, result.stderr.strip()
 
@@ -76,6 +82,7 @@ def test_a_count_in_the_environment_that_is_none_stops_the_site_naming_it(tmp_pa
         ("DATABASE_URL", "", "must be a database URL"),
         ("DATABASE_URL", "postgres//alice:hunter2@db.example/site", "must be a database URL"),
         ("REDIS_URL", "cache.example:6379", "must be a URL beginning redis://"),
+        ("REDIS_URL", "redis:cache.example", "must be a URL beginning redis://"),
     ],
 )
 def test_a_setting_in_the_environment_that_is_none_stops_the_site_naming_it(tmp_path, name, value, message):
@@ -102,7 +109,15 @@ def test_a_setting_in_the_environment_that_is_none_stops_the_site_naming_it(tmp_
         ("HEADER_READ_TIMEOUT", "0.0001", "must be a number of seconds from 0.001 to 3600"),
         *(
             ("BIND", bind, "must be an IP address and port (such as 127.0.0.1:8000 or [::1]:8000)")
-            for bind in ["127.0.0.1", "127.0.0.1:99999", "localhost:8000", "[:::::]:8000", "::1:8000"]
+            for bind in [
+                "127.0.0.1",
+                "127.0.0.1:99999",
+                "localhost:8000",
+                "[:::::]:8000",
+                "::1:8000",
+                "[]:8000",
+                "[fe80::1%lo]:8000",
+            ]
         ),
     ],
 )
@@ -119,6 +134,15 @@ def test_a_bad_site_setting_stops_the_production_server_in_one_line(tmp_path):
     """Read only by the workers, it crashed each with a traceback until granian gave up on them."""
     env = production_env(tmp_path, DEBUG="maybe", BIND=f"127.0.0.1:{free_port()}")
     assert start_server(env) == (1, "config.serve: DEBUG must be 1 or 0 (or true/false, yes/no, on/off), not 'maybe'.")
+
+
+@pytest.mark.subprocess
+def test_make_serve_checks_the_settings_and_the_address_before_anything_else(tmp_path):
+    """`make serve` runs `--check` first, so a bad value stops it before migrating, and a good one passes."""
+    assert start_server(production_env(tmp_path, BIND=f"127.0.0.1:{free_port()}"), "--check") == (0, "")
+    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    serve = makefile[makefile.index("\nserve:") :].split("\n\n")[0]
+    assert serve.index("config.serve --check") < serve.index("migrate")
 
 
 @pytest.mark.subprocess
