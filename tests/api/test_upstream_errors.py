@@ -167,21 +167,42 @@ def test_an_answer_with_an_id_that_is_no_object_id_is_502(api, url, fake_openai,
         ("post", "/vs_1/files/file-1", {"attributes": {"a": "b"}}, {"object": "vector_store.file", "id": "file-2"}),
         ("get", "/vs_1/file_batches/vsfb_1", None, {"object": "vector_store.file_batch", "id": "vsfb_2"}),
         ("post", "/vs_1/file_batches/vsfb_1/cancel", None, {"object": "vector_store.file_batch", "id": "vsfb_2"}),
+        ("delete", "/vs_1", None, {"object": "vector_store.deleted", "id": "vs_2", "deleted": True}),
+        (
+            "delete",
+            "/vs_1/files/file-1",
+            None,
+            {"object": "vector_store.file.deleted", "id": "file-2", "deleted": True},
+        ),
     ],
 )
 def test_an_answer_about_another_object_than_the_one_asked_for_is_502(
     api, url, fake_openai, method, path, body, answer
 ):
-    """A store's answer is kept as its record's snapshot (the owned lists show it): another store's must not be."""
+    """A store's answer is kept as its record's snapshot (the owned lists show it): another store's must not be.
+    Nor is another object's answer passed on as the one asked for."""
     fake_openai.fail(method.upper() if method != "put" else "POST", f"/vector_stores{path}$", 200, body=answer)
     response = getattr(api, method)(url(path), body, format="json")
     assert (response.status_code, response.json()["code"]) == (502, "openai_bad_response")
 
 
-def test_a_file_answered_with_another_files_id_is_a_bad_response(credential, fake_openai):
-    fake_openai.fail("GET", "/files/file-1$", 200, body={"object": "file", "id": "file-2"})
+@pytest.mark.parametrize(
+    ("method", "path", "call", "answer"),
+    [
+        ("GET", "/files/file-1", lambda credential: gateway.get_file(credential, "file-1"), {"object": "file"}),
+        ("DELETE", "/files/file-1", lambda credential: gateway.delete_file(credential, "file-1"), {"object": "file"}),
+        (
+            "POST",  # one File attached by OpenAI's own route (the OpenAI-compatible views)
+            "/vector_stores/vs_1/files",
+            lambda credential: gateway.attach_file_to_store(credential, "vs_1", "file-1"),
+            {"object": "vector_store.file"},
+        ),
+    ],
+)
+def test_a_file_answered_with_another_files_id_is_a_bad_response(credential, fake_openai, method, path, call, answer):
+    fake_openai.fail(method, f"{path}$", 200, body={**answer, "id": "file-2"})
     with pytest.raises(gateway.OpenAIBadResponse):
-        gateway.get_file(credential, "file-1")
+        call(credential)
 
 
 def test_idempotent_calls_are_retried_as_configured(api, url, fake_openai, settings):

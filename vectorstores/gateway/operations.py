@@ -89,7 +89,12 @@ def update_vector_store(credential: Credential, store_id: str, fields: dict[str,
 
 
 def delete_vector_store(credential: Credential, store_id: str) -> OpenAIObject:
-    return call(clients.get(credential).vector_stores.with_raw_response.delete, store_id, expect="vector_store.deleted")
+    return call(
+        clients.get(credential).vector_stores.with_raw_response.delete,
+        store_id,
+        expect="vector_store.deleted",
+        about=store_id,
+    )
 
 
 def search_store(credential: Credential, store_id: str, params: dict[str, Any]) -> OpenAIObject:
@@ -152,6 +157,7 @@ def remove_files_from_store(
                 file_id,
                 vector_store_id=store_id,
                 expect=VECTOR_STORE_FILE_DELETED,
+                about=file_id,
             )
             removal.deleted = bool(answer.get("deleted"))
             # Only a file this store held is deleted, so a typo can't delete another store's file.
@@ -184,7 +190,7 @@ def get_file(credential: Credential, file_id: str) -> OpenAIObject:
 
 def delete_file(credential: Credential, file_id: str) -> OpenAIObject:
     """Delete the OpenAI File (which also takes it out of every vector store)."""
-    return call(clients.get(credential).files.with_raw_response.delete, file_id, expect="file")
+    return call(clients.get(credential).files.with_raw_response.delete, file_id, expect="file", about=file_id)
 
 
 def retrieve_files(credential: Credential, file_ids: Iterable[str]) -> dict[str, OpenAIObject | GatewayError]:

@@ -57,6 +57,7 @@ def attach_file_to_store(
         **only_given(attributes=attributes, chunking_strategy=chunking_strategy),
         retry=Retry.CREATE,
         expect=VECTOR_STORE_FILE,
+        about=file_id,
     )
 
 
