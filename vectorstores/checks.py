@@ -1,8 +1,10 @@
+from django.apps import apps
 from django.conf import settings
 from django.core import checks
 from django.core.cache import caches
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
+from django.urls import get_resolver
 
 from .conf import app_settings
 
@@ -75,5 +77,30 @@ def check_shared_cache(app_configs, **kwargs):
             hint="Give every process one cache, e.g. Django's RedisCache (the standalone site: REDIS_URL). "
             "A server of one process alone may silence this warning.",
             id="vectorstores.W002",
+        )
+    ]
+
+
+@checks.register(checks.Tags.security)
+def check_token_admin(app_configs, **kwargs):
+    """DRF's own admin of its API tokens, which the API's callers sign in with, is a way to every user's key."""
+    if not (apps.is_installed("rest_framework.authtoken") and apps.is_installed("django.contrib.admin")):
+        return []
+    from django.contrib import admin
+    from rest_framework.authtoken.admin import TokenAdmin
+    from rest_framework.authtoken.models import TokenProxy
+
+    try:
+        get_resolver().url_patterns  # noqa: B018  (the URLconf, where sites register admins, imported first)
+    except Exception:  # Django's own URL check reports it
+        return []
+    if not admin.site.is_registered(TokenProxy) or type(admin.site.get_model_admin(TokenProxy)) is not TokenAdmin:
+        return []
+    return [
+        checks.Warning(
+            "DRF's token admin shows every API token's key to a staff user with its view permission, and lets one "
+            "with its change permission give a token to another user: either can call the API as a superuser.",
+            hint="Register vectorstores.token_admin.SuperuserTokenAdmin for TokenProxy in its place (see the README).",
+            id="vectorstores.W003",
         )
     ]

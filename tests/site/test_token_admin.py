@@ -1,10 +1,15 @@
 """API tokens in the standalone site's admin: superusers only (vectorstores.token_admin)."""
 
 import pytest
+from django.contrib import admin
 from django.contrib.auth.models import Permission
 from django.urls import reverse
+from rest_framework.authtoken.admin import TokenAdmin
+from rest_framework.authtoken.models import TokenProxy
 
 from tests.conftest import logged_in, token_of
+from vectorstores.checks import check_token_admin
+from vectorstores.token_admin import SuperuserTokenAdmin
 
 pytestmark = pytest.mark.django_db
 
@@ -43,3 +48,15 @@ def test_a_superuser_manages_every_token(admin_client, token_staff):
     response = admin_client.post(reverse("admin:authtoken_tokenproxy_add"), {"user": token_staff.pk})
     assert response.status_code == 302
     assert token_of(token_staff) in admin_client.get(reverse("admin:authtoken_tokenproxy_changelist")).content.decode()
+
+
+def test_a_site_that_keeps_drfs_token_admin_is_warned():
+    """A host that skips the README's recipe is told, as the standalone site (which follows it) is not."""
+    assert [message.id for message in check_token_admin(None)] == []
+    admin.site.unregister(TokenProxy)
+    admin.site.register(TokenProxy, TokenAdmin)
+    try:
+        assert [message.id for message in check_token_admin(None)] == ["vectorstores.W003"]
+    finally:
+        admin.site.unregister(TokenProxy)
+        admin.site.register(TokenProxy, SuperuserTokenAdmin)
