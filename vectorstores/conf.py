@@ -31,6 +31,9 @@ DEFAULTS = {
     "POLL_INTERVAL": 1.0,
     # Seconds an upload waits for its file batch; then the batch is cancelled and the answer is 504.
     "POLL_TIMEOUT": 600.0,
+    # Uploads and attaches that wait for their batch one user may have running at once (each holds a server
+    # thread meanwhile); past it, 429 too_many_long_calls. None: no cap.
+    "MAX_LONG_CALLS_PER_USER": 4,
     # The most objects one unpaged list follows pages for; past it the answer has a Link to the rest.
     "LIST_MAX_ITEMS": 10_000,
     # Upload limits (413 when exceeded).
@@ -59,6 +62,7 @@ KINDS = {
     "DELETE_CONCURRENCY": whole_number(1),
     "POLL_INTERVAL": positive_number,
     "POLL_TIMEOUT": positive_number,
+    "MAX_LONG_CALLS_PER_USER": or_none(whole_number(1)),
     "LIST_MAX_ITEMS": whole_number(1),
     "MAX_FILES_PER_UPLOAD": whole_number(1),
     "MAX_FILE_SIZE": whole_number(1),

@@ -135,3 +135,34 @@ def test_an_upload_whose_answer_was_lost_never_takes_the_file_another_instance_o
     assert (store_a, a_file["id"]) in fake.vector_store_files
     assert answers["B"].status_code == 502
     assert [f["filename"] for f in fake.files.values()] == ["twin.txt"]  # B's own File was found and deleted
+
+
+def test_a_users_long_calls_are_capped_across_both_instances(site):
+    """Four uploads wait for their batches, two on each instance: the user's fifth long call, on either, is
+    refused at once (MAX_LONG_CALLS_PER_USER, 4 by default), and once they have ended the next goes through."""
+    token, credential = new_caller(site, "patient")
+    fake = site.fake
+    fake.reset()
+    store = fake.create_vector_store(name="Slow")["id"]
+    fake.delay("POST", f"/vector_stores/{store}/file_batches", 4.0)  # each upload waits for its batch meanwhile
+    clients = [client(url, token) for url in site.urls]
+
+    def upload(n):
+        return clients[n % 2].post(
+            f"{API_ROOT}/{store}?credential={credential}", files={"files": (f"f{n}.txt", b"text", "text/plain")}
+        )
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        running = [pool.submit(upload, n) for n in range(4)]
+        deadline = time.monotonic() + 20
+        while len(fake.requests_to("POST", f"/vector_stores/{store}/file_batches")) < 4:
+            assert time.monotonic() < deadline, "the four uploads never all reached their batches"
+            time.sleep(0.05)
+        refused = [upload(4), upload(5)]  # one on each instance
+        waited = [future.result() for future in running]
+
+    assert [answer.status_code for answer in refused] == [429, 429]
+    assert {answer.json()["code"] for answer in refused} == {"too_many_long_calls"}
+    assert [answer.status_code for answer in waited] == [200] * 4
+    assert len(fake.requests_to("POST", "/files")) == 4  # the refused calls sent nothing
+    assert upload(6).status_code == 200  # the four gave their slots back

@@ -18,6 +18,7 @@ from .. import gateway, ownership
 from ..conf import app_settings
 from .audit import AuditTrailMixin
 from .exceptions import CredentialNotFound, FileNotFound, StoreNotFound, api_exception_handler
+from .long_calls import long_call_slot
 from .multipart import StreamedUploadMixin, UploadParser
 from .parsers import JSONParser
 from .schema import document
@@ -195,16 +196,17 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, ChargedThrottlesM
     @document.upload_files
     def upload_files(self, request, store_id, **host_url_kwargs):
         wait = validated(WaitQuerySerializer, request.query_params)["wait"]
-        body = self.validated_upload(request)
-        self.charge_throttles(len(body["files"]))
-        uploaded = ownership.upload_files_to_store(
-            self.access,
-            store_id,
-            body["files"],
-            chunking_strategy=body.get("chunking_strategy"),
-            attributes=body.get("attributes"),
-            wait=wait,
-        )
+        with long_call_slot(request.user):  # taken before a byte of the body is read
+            body = self.validated_upload(request)
+            self.charge_throttles(len(body["files"]))
+            uploaded = ownership.upload_files_to_store(
+                self.access,
+                store_id,
+                body["files"],
+                chunking_strategy=body.get("chunking_strategy"),
+                attributes=body.get("attributes"),
+                wait=wait,
+            )
         self.audit_objects(*(file["id"] for file in uploaded.files), uploaded.batch["id"])
         return Response(uploaded.files) if wait else self._batch_accepted(request, store_id, uploaded.batch)
 
@@ -214,7 +216,7 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, ChargedThrottlesM
         body = AttachFilesSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         files = self._attachable(body.attached_files())
-        with self._recording_attached(files):
+        with self._recording_attached(files), self._waiting(request, wait):
             batch = gateway.attach_files_to_store(self.credential, store_id, files, wait=wait)
         self.audit_objects(batch["id"])
         if not wait:
@@ -241,6 +243,15 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, ChargedThrottlesM
             ownership.record_store_files(self.access, file_ids)
             raise
         ownership.record_store_files(self.access, file_ids)
+
+    @contextmanager
+    def _waiting(self, request, wait):
+        """A call that waits for its batch is a long call (see `long_call_slot`); one that does not, not."""
+        if not wait:
+            yield
+            return
+        with long_call_slot(request.user):
+            yield
 
     def _batch_accepted(self, request, store_id, batch):
         """202 with the batch as it was created, and a Location to follow it at."""

@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 from .. import ownership
 from ..api.audit import AuditTrailMixin
 from ..api.exceptions import CredentialNotFound, api_exception_handler
+from ..api.long_calls import long_call_slot
 from ..api.multipart import StreamedUploadMixin, UploadParser
 from ..api.throttling import ChargedThrottlesMixin
 from ..api.transactions import outside_request_transactions
@@ -62,12 +63,13 @@ class ConsoleUploadView(AuditTrailMixin, StreamedUploadMixin, ChargedThrottlesMi
         return self.kwargs["object_id"]
 
     def post(self, request, object_id, store_id):
-        body = self.validated_upload(request)
-        self.charge_throttles(len(body["files"]))  # as the API's upload counts: once per file
+        with long_call_slot(request.user):  # one of the user's long calls, as the API's upload is
+            body = self.validated_upload(request)
+            self.charge_throttles(len(body["files"]))  # as the API's upload counts: once per file
+            upload = ownership.upload_files_to_store(
+                self.access, store_id, body["files"], chunking_strategy=body.get("chunking_strategy")
+            )
         credential = self.access.credential
-        upload = ownership.upload_files_to_store(
-            self.access, store_id, body["files"], chunking_strategy=body.get("chunking_strategy")
-        )
         uploaded = upload.files
         self.audit_objects(*(file["id"] for file in uploaded), upload.batch["id"])
         # The admin's messages and history take Django's request: DRF documents `_request` as the way to it.

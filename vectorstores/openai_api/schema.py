@@ -114,7 +114,8 @@ ERRORS = {
     409: "A conflict (OpenAI's, or a File another user's vector store holds).",
     413: "The upload is larger than this site accepts.",
     415: "The body is not of the media type this operation takes.",
-    429: "Too many requests: the site's throttle or OpenAI's rate limit (see Retry-After).",
+    429: "Too many requests: the site's throttle or OpenAI's rate limit (see Retry-After), or (an upload) too "
+    "many uploads of yours running at once.",
     502: "OpenAI failed, answered 5xx or could not be read.",
     503: "The credential cannot be used (its key unreadable, or its endpoint no longer allowed), or the "
     "site's throttle cannot count the call (try again shortly).",

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from .. import gateway, ownership
 from ..api.exceptions import CredentialNotFound, FileInUse, FileNotFound
+from ..api.long_calls import long_call_slot
 from ..api.multipart import UploadParser
 from ..api.parsers import JSONParser
 from ..api.serializers import (
@@ -102,8 +103,9 @@ class OpenAICompatibleViewSet(VectorStoreViewSet):
     # --- Files: those uploaded here for the caller, and those in the stores they reach ---
 
     def create_file(self, request, **url_kwargs):
-        body = self.validated_upload(request, FileUploadSerializer)
-        file = ownership.upload_file(self.access, body["file"], expires_after=body.get("expires_after"))
+        with long_call_slot(request.user):  # one of the user's long calls, as the API's upload is
+            body = self.validated_upload(request, FileUploadSerializer)
+            file = ownership.upload_file(self.access, body["file"], expires_after=body.get("expires_after"))
         self.audit_objects(file["id"])
         return Response(file)
 

@@ -120,7 +120,8 @@ ERROR_DESCRIPTIONS = {
     413: "`payload_too_large`: too many files, a file too large, or a request too large.",
     415: "`unsupported_media_type`: the body is not of the media type this operation takes.",
     429: "`throttled`: too many requests from you (the site's throttle rates; an upload or a removal counts "
-    "once per file); "
+    "once per file); `too_many_long_calls`: you have MAX_LONG_CALLS_PER_USER uploads or attaches that wait "
+    "for their batch running already (no Retry-After: send it when one has ended); "
     "`openai_rate_limited`: OpenAI's rate limit.",
     "4XX": "`openai_client_error`: another 4xx answer from OpenAI, passed on with its status.",
     500: "`batch_failed` / `batch_cancelled` / `batch_completed`: the file batch ended without every file "
