@@ -186,6 +186,47 @@ def test_an_answer_about_another_object_than_the_one_asked_for_is_502(
     assert (response.status_code, response.json()["code"]) == (502, "openai_bad_response")
 
 
+OTHER_STORES_FILE = {"object": "vector_store.file", "id": "file-1", "vector_store_id": "vs_2", "status": "completed"}
+OTHER_STORES_BATCH = {
+    "object": "vector_store.file_batch",
+    "id": "vsfb_1",
+    "vector_store_id": "vs_2",
+    "status": "in_progress",
+    "file_counts": {"in_progress": 1, "completed": 0, "failed": 0, "cancelled": 0, "total": 1},
+}
+
+
+def a_list(*objects):
+    return {"object": "list", "data": list(objects), "has_more": False}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "upstream_path", "body", "answer"),
+    [
+        ("get", "/vs_1/files/file-1", "/files/file-1", None, OTHER_STORES_FILE),
+        ("post", "/vs_1/files/file-1", "/files/file-1", {"attributes": {"a": "b"}}, OTHER_STORES_FILE),
+        ("get", "/vs_1/files", "/files", None, a_list(OTHER_STORES_FILE)),
+        ("get", "/vs_1/file_batches/vsfb_1", "/file_batches/vsfb_1", None, OTHER_STORES_BATCH),
+        ("post", "/vs_1/file_batches/vsfb_1/cancel", "/file_batches/vsfb_1/cancel", None, OTHER_STORES_BATCH),
+        ("get", "/vs_1/file_batches/vsfb_1/files", "/file_batches/vsfb_1/files", None, a_list(OTHER_STORES_FILE)),
+        ("post", "/vs_1/file_batches", "/file_batches", {"file_ids": ["file-1"]}, OTHER_STORES_BATCH),
+    ],
+)
+def test_an_answer_about_another_vector_store_than_the_one_asked_for_is_502(
+    api, url, fake_openai, method, path, upstream_path, body, answer
+):
+    """A vector store file or file batch (or a list of them) that names another store is not this store's."""
+    fake_openai.fail(method.upper(), f"/vector_stores/vs_1{upstream_path}$", 200, body=answer)
+    response = getattr(api, method)(url(path), body, format="json")
+    assert (response.status_code, response.json()["code"]) == (502, "openai_bad_response")
+
+
+def test_a_file_attached_by_openais_own_route_to_another_store_is_a_bad_response(credential, fake_openai):
+    fake_openai.fail("POST", "/vector_stores/vs_1/files$", 200, body=OTHER_STORES_FILE)
+    with pytest.raises(gateway.OpenAIBadResponse):
+        gateway.attach_file_to_store(credential, "vs_1", "file-1")
+
+
 @pytest.mark.parametrize(
     ("method", "path", "call", "answer"),
     [

@@ -4,7 +4,9 @@ Such a call holds a server thread while its files stream in and go to OpenAI, an
 processes them (up to POLL_TIMEOUT). Uncapped, one user's 16 waiting uploads would hold every thread of a
 server of 2 workers × 8 threads. Each running long call holds one of its user's MAX_LONG_CALLS_PER_USER
 slots, which are keys in the default cache. So the cap holds across processes as the throttles' counts do
-(Redis, with REDIS_URL).
+(Redis, with REDIS_URL). While the cache does not answer, long calls run uncounted, as an upload's claims
+on its Files then do: an upload does not need the cache (the throttles, where a site has them, refuse calls
+they cannot count).
 """
 
 import logging
@@ -15,7 +17,6 @@ from django.core.cache import cache
 from rest_framework import exceptions, status
 
 from ..conf import app_settings
-from .throttling import ThrottleUnavailable
 
 logger = logging.getLogger("vectorstores.api.long_calls")
 
@@ -32,7 +33,7 @@ class TooManyLongCalls(exceptions.APIException):
 @contextmanager
 def long_call_slot(user):
     """Hold one of `user`'s slots for the call run in the block: 429 `too_many_long_calls` when they
-    are all taken, 503 `throttle_unavailable` when the cache does not answer (never let through uncounted)."""
+    are all taken."""
     limit = app_settings.MAX_LONG_CALLS_PER_USER
     if limit is None:
         yield
@@ -53,8 +54,8 @@ def _take_slot(user, limit, lease):
             if cache.add(key, lease, lease_seconds):  # atomic: of the calls that try a free slot, one takes it
                 return key
     except Exception as error:  # Django's cache backends share no error class
-        logger.error("No long call of user %s can be counted: the cache failed: %r", user.pk, error)
-        raise ThrottleUnavailable from error
+        logger.error("A long call of user %s runs uncounted: the cache failed: %r", user.pk, error)
+        return None
     raise TooManyLongCalls(
         f"You have {limit} uploads or waiting attaches running, the most one user may: "
         "send this one when one of them has ended."
@@ -62,6 +63,8 @@ def _take_slot(user, limit, lease):
 
 
 def _give_back(key, lease):
+    if key is None:  # taken uncounted
+        return
     try:
         # A slot whose lease ran out may hold another call's lease by now: that one is left alone.
         if cache.get(key) == lease:

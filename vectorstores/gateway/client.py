@@ -269,11 +269,12 @@ def poll_after_ms(headers):
     return None
 
 
-def request(method, *args, expect, about=None, retry=Retry.IDEMPOTENT, **kwargs):
+def request(method, *args, expect, about=None, in_store=None, retry=Retry.IDEMPOTENT, **kwargs):
     """Call one SDK `with_raw_response` method, retrying as `retry` allows within TIMEOUT.
 
     Returns the JSON object and headers of the answer; raises an OpenAIError otherwise, OpenAIBadResponse
-    for an answer that is not an object of the kind `expect` names (nor, with `about`, the object of that id).
+    for an answer that is not an object of the kind `expect` names (nor, with `about`, the object of that id;
+    nor, with `in_store`, of that vector store or a list of its objects, when it names one).
     TIMEOUT bounds the whole call, retries and their waits included, so a caller
     never waits much longer than TIMEOUT for an answer.
     """
@@ -292,11 +293,12 @@ def request(method, *args, expect, about=None, retry=Retry.IDEMPOTENT, **kwargs)
             logger.info("Retrying %s in %.2fs after: %s", _operation_name(method), wait, redact(exc, [sent_key(exc)]))
             time.sleep(wait)
             continue
-        return Answer(_answer_json(raw, expect, about), raw)
+        return Answer(_answer_json(raw, expect, about, in_store), raw)
 
 
-def _answer_json(raw, expect, about):
-    """The answer's JSON object, checked to be the kind of object `expect` names (and the one `about` names)."""
+def _answer_json(raw, expect, about, in_store):
+    """The answer's JSON object, checked to be the kind of object `expect` names (and the one `about` names,
+    of the store `in_store` names)."""
     try:
         data = strict_json.loads(raw.content)
     except ValueError:  # not JSON, not text, or not to be sent on (NaN, a lone surrogate)
@@ -308,9 +310,16 @@ def _answer_json(raw, expect, about):
         or (data.get("object") == "list" and not _is_list_of_objects(data.get("data")))
         or (data.get("object") not in UNNAMED_KINDS and not is_object_id(data.get("id")))
         or (about is not None and data.get("id") != about)
+        or (in_store is not None and not _of_store(data, in_store))
     ):
         raise OpenAIBadResponse(response=raw.http_response)
     return data
+
+
+def _of_store(data, store_id):
+    """Whether the object (or each object of a list) names no vector store but `store_id` in `vector_store_id`."""
+    objects = data["data"] if data.get("object") == "list" else [data]
+    return all(item.get("vector_store_id", store_id) == store_id for item in objects)
 
 
 def _is_list_of_objects(items):

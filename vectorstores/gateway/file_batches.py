@@ -39,6 +39,7 @@ def create_file_batch(
         **only_given(file_ids=file_ids, files=files, attributes=attributes, chunking_strategy=chunking_strategy),
         retry=Retry.CREATE,
         expect=FILE_BATCH,
+        in_store=store_id,
     )
 
 
@@ -56,6 +57,7 @@ def file_batch_answer(credential: Credential, store_id: str, batch_id: str) -> A
         batch_id,
         expect=FILE_BATCH,
         about=batch_id,
+        in_store=store_id,
     )
 
 
@@ -66,6 +68,7 @@ def cancel_file_batch(credential: Credential, store_id: str, batch_id: str) -> O
         vector_store_id=store_id,
         expect=FILE_BATCH,
         about=batch_id,
+        in_store=store_id,
     )
 
 
@@ -75,6 +78,7 @@ def list_batch_files(credential: Credential, store_id: str, batch_id: str, *, pa
         batch_id,
         vector_store_id=store_id,
         paged=paged,
+        in_store=store_id,
         **params,
     )
 

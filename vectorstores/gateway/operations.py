@@ -33,17 +33,19 @@ def unpaged_list_pages():
     return -(-app_settings.LIST_MAX_ITEMS // UPSTREAM_PAGE_SIZE)
 
 
-def list_pages(method, *args, paged, limit=None, order=None, after=None, before=None, **filters):
-    """One page as asked for, or (unpaged) every object, bounded by LIST_MAX_ITEMS."""
+def list_pages(method, *args, paged, in_store=None, limit=None, order=None, after=None, before=None, **filters):
+    """One page as asked for, or (unpaged) every object, bounded by LIST_MAX_ITEMS. With `in_store`, the objects
+    of that vector store (a list of another's is a bad response)."""
+    checks = {"expect": "list", "in_store": in_store}
     if paged:
         data = call(
-            method, *args, expect="list", **only_given(limit=limit, order=order, after=after, before=before, **filters)
+            method, *args, **checks, **only_given(limit=limit, order=order, after=after, before=before, **filters)
         )
         return Page(data["data"], bool(data.get("has_more")), data.get("first_id"), data.get("last_id"))
     items, cursor, bound = [], None, app_settings.LIST_MAX_ITEMS
     for _ in range(unpaged_list_pages()):
         data = call(
-            method, *args, expect="list", **only_given(limit=UPSTREAM_PAGE_SIZE, order=order, after=cursor, **filters)
+            method, *args, **checks, **only_given(limit=UPSTREAM_PAGE_SIZE, order=order, after=cursor, **filters)
         )
         items.extend(data["data"])
         more = bool(data.get("has_more")) and bool(data["data"])
@@ -61,7 +63,11 @@ def list_vector_stores(credential: Credential, *, paged: bool, **params: Any) ->
 
 def list_store_files(credential: Credential, store_id: str, *, paged: bool, **params: Any) -> Page:
     return list_pages(
-        clients.get(credential).vector_stores.files.with_raw_response.list, store_id, paged=paged, **params
+        clients.get(credential).vector_stores.files.with_raw_response.list,
+        store_id,
+        paged=paged,
+        in_store=store_id,
+        **params,
     )
 
 

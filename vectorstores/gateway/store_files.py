@@ -37,6 +37,7 @@ def store_file_answer(credential: Credential, store_id: str, file_id: str) -> An
         file_id,
         expect=VECTOR_STORE_FILE,
         about=file_id,
+        in_store=store_id,
     )
 
 
@@ -58,6 +59,7 @@ def attach_file_to_store(
         retry=Retry.CREATE,
         expect=VECTOR_STORE_FILE,
         about=file_id,
+        in_store=store_id,
     )
 
 
@@ -72,6 +74,7 @@ def update_store_file(
         attributes=attributes,
         expect=VECTOR_STORE_FILE,
         about=file_id,
+        in_store=store_id,
     )
 
 
