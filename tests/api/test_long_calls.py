@@ -13,7 +13,9 @@ from django.core.cache.backends import base, locmem
 
 from tests.conftest import admin_url, client_for, logged_in, text_file
 from tests.console.conftest import staff
+from vectorstores.api import long_calls
 from vectorstores.api.long_calls import TRANSFER_SECONDS, long_call_slot
+from vectorstores.api.multipart import LimitedTemporaryFileUploadHandler
 from vectorstores.conf import app_settings
 
 pytestmark = pytest.mark.django_db
@@ -156,6 +158,27 @@ def test_a_slot_its_call_never_gave_back_frees_itself_when_its_lease_ends(user, 
     later(app_settings.POLL_TIMEOUT + TRANSFER_SECONDS + 1)
 
     assert upload(text_file("a.txt")).status_code == 200
+
+
+@pytest.mark.parametrize("renewed", [True, False], ids=["renewed", "never renewed (the control)"])
+def test_an_upload_keeps_its_slot_while_its_body_streams_in(user, one_long_call, later, upload, monkeypatch, renewed):
+    """A body that takes longer than a lease to arrive (a slow client) renews its call's lease as it comes:
+    here each part of it arrives just before the lease would have ended, and the slot is still held."""
+    monkeypatch.setattr(long_calls, "RENEW_SECONDS", 0 if renewed else 10**9)
+    receive = LimitedTemporaryFileUploadHandler.receive_data_chunk
+    held = []
+
+    def slowly(handler, raw_data, start):
+        later(app_settings.POLL_TIMEOUT + TRANSFER_SECONDS - 1)
+        held.append(cache.get(f"vectorstores:long-call:{user.pk}:0") is not None)
+        return receive(handler, raw_data, start)
+
+    monkeypatch.setattr(LimitedTemporaryFileUploadHandler, "receive_data_chunk", slowly)
+    response = upload(text_file("big.txt", b"x" * (3 * 64 * 1024)))  # Django reads it in parts of 64 KiB or less
+
+    assert response.status_code == 200
+    assert len(held) >= 3
+    assert all(held) if renewed else held[1:] == [False] * (len(held) - 1)
 
 
 def test_a_call_that_outlived_its_lease_leaves_the_next_holders_slot_alone(user, one_long_call, later, upload):

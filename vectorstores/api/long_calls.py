@@ -10,8 +10,11 @@ they cannot count).
 """
 
 import logging
+import time
 import uuid
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 
 from django.core.cache import cache
 from rest_framework import exceptions, status
@@ -20,9 +23,11 @@ from ..conf import app_settings
 
 logger = logging.getLogger("vectorstores.api.long_calls")
 
-# A slot whose call never gave it back (its process was killed) frees itself this long after the
-# longest wait for a batch: time for the files to stream in and go to OpenAI first.
+# A slot's lease lasts the longest wait for a batch and this much more, for the files to go to OpenAI first.
+# While the body streams in, which takes as long as the client takes, each RENEW_SECONDS renew the lease.
+# A slot whose call never gave it back (its process was killed) frees itself when its lease ends.
 TRANSFER_SECONDS = 600
+RENEW_SECONDS = 30
 
 
 class TooManyLongCalls(exceptions.APIException):
@@ -30,29 +35,55 @@ class TooManyLongCalls(exceptions.APIException):
     default_code = "too_many_long_calls"
 
 
+@dataclass
+class _Slot:
+    key: str
+    lease: str  # the holder's mark: a slot is renewed and given back only by the call that holds it
+    renewed: float  # time.monotonic() of the last renewal
+
+
+_held = ContextVar("vectorstores_long_call", default=None)  # the slot of the long call this thread runs
+
+
 @contextmanager
 def long_call_slot(user):
     """Hold one of `user`'s slots for the call run in the block: 429 `too_many_long_calls` when they
     are all taken."""
     limit = app_settings.MAX_LONG_CALLS_PER_USER
-    if limit is None:
-        yield
-        return
-    lease = uuid.uuid4().hex  # the holder's mark: a slot is given back only by the call that holds it
-    key = _take_slot(user, limit, lease)
+    slot = None if limit is None else _take_slot(user, limit)
+    held = _held.set(slot)
     try:
         yield
     finally:
-        _give_back(key, lease)
+        _held.reset(held)
+        if slot is not None:
+            _give_back(slot)
 
 
-def _take_slot(user, limit, lease):
-    lease_seconds = app_settings.POLL_TIMEOUT + TRANSFER_SECONDS
+def keep_long_call():
+    """Renew the lease of the long call this thread runs (nothing outside one), at most every RENEW_SECONDS."""
+    slot = _held.get()
+    if slot is None or time.monotonic() - slot.renewed < RENEW_SECONDS:
+        return
+    slot.renewed = time.monotonic()
     try:
-        for slot in range(limit):
-            key = f"vectorstores:long-call:{user.pk}:{slot}"
-            if cache.add(key, lease, lease_seconds):  # atomic: of the calls that try a free slot, one takes it
-                return key
+        if cache.get(slot.key) == slot.lease:
+            cache.touch(slot.key, _lease_seconds())
+    except Exception as error:  # the lease runs on: the cap may let one more call in when it ends
+        logger.warning("A long call's slot %s could not be renewed: the cache failed: %r", slot.key, error)
+
+
+def _lease_seconds():
+    return app_settings.POLL_TIMEOUT + TRANSFER_SECONDS
+
+
+def _take_slot(user, limit):
+    lease = uuid.uuid4().hex
+    try:
+        for number in range(limit):
+            key = f"vectorstores:long-call:{user.pk}:{number}"
+            if cache.add(key, lease, _lease_seconds()):  # atomic: of the calls that try a free slot, one takes it
+                return _Slot(key, lease, time.monotonic())
     except Exception as error:  # Django's cache backends share no error class
         logger.error("A long call of user %s runs uncounted: the cache failed: %r", user.pk, error)
         return None
@@ -62,12 +93,10 @@ def _take_slot(user, limit, lease):
     )
 
 
-def _give_back(key, lease):
-    if key is None:  # taken uncounted
-        return
+def _give_back(slot):
     try:
         # A slot whose lease ran out may hold another call's lease by now: that one is left alone.
-        if cache.get(key) == lease:
-            cache.delete(key)
+        if cache.get(slot.key) == slot.lease:
+            cache.delete(slot.key)
     except Exception as error:  # the slot frees itself when its lease ends
-        logger.warning("A long call's slot %s could not be given back: the cache failed: %r", key, error)
+        logger.warning("A long call's slot %s could not be given back: the cache failed: %r", slot.key, error)
