@@ -5,6 +5,7 @@ A test holds a user's slots itself (`long_calls_running`), as that many calls st
 """
 
 import contextlib
+import time
 import types
 
 import pytest
@@ -14,8 +15,7 @@ from django.core.cache.backends import base, locmem
 from tests.conftest import admin_url, client_for, logged_in, text_file
 from tests.console.conftest import staff
 from vectorstores.api import long_calls
-from vectorstores.api.long_calls import TRANSFER_SECONDS, long_call_slot
-from vectorstores.api.multipart import LimitedTemporaryFileUploadHandler
+from vectorstores.api.long_calls import LEASE_SECONDS, long_call_slot
 from vectorstores.conf import app_settings
 
 pytestmark = pytest.mark.django_db
@@ -65,22 +65,29 @@ def console_uploader(django_user_model, credential):
     return staff(django_user_model, "editor", "view_credential", "change_credential", credential=credential)
 
 
-def api_upload(user, url, credential, store, file_ids):
-    return client_for(user).post(url(f"/{store['id']}"), {"files": [text_file("a.txt")]}, format="multipart")
+def api_upload(user, url, credential, store, file_ids, *, unreadable=False):
+    path = url(f"/{store['id']}")
+    if unreadable:  # JSON where multipart is expected: 415 once read
+        return client_for(user).post(path, {"files": []}, format="json")
+    return client_for(user).post(path, {"files": [text_file("a.txt")]}, format="multipart")
 
 
-def api_attach(user, url, credential, store, file_ids):
-    return client_for(user).post(url(f"/{store['id']}/files"), {"file_ids": file_ids}, format="json")
+def api_attach(user, url, credential, store, file_ids, *, unreadable=False):
+    body = {"file_ids": "not a list"} if unreadable else {"file_ids": file_ids}  # 400 once read
+    return client_for(user).post(url(f"/{store['id']}/files"), body, format="json")
 
 
-def openai_upload(user, url, credential, store, file_ids):
-    return client_for(user, "Bearer").post(
-        f"/api/openai/{credential.pk}/v1/files", {"file": text_file("a.txt"), "purpose": "assistants"}
-    )
+def openai_upload(user, url, credential, store, file_ids, *, unreadable=False):
+    path = f"/api/openai/{credential.pk}/v1/files"
+    if unreadable:
+        return client_for(user, "Bearer").post(path, {"file": "a.txt"}, format="json")
+    return client_for(user, "Bearer").post(path, {"file": text_file("a.txt"), "purpose": "assistants"})
 
 
-def console_upload(user, url, credential, store, file_ids):
+def console_upload(user, url, credential, store, file_ids, *, unreadable=False):
     path = admin_url("vector_store_upload", credential.pk, store["id"])
+    if unreadable:
+        return logged_in(user).post(path, {"files": []}, content_type="application/json")
     return logged_in(user).post(path, {"files": [text_file("a.txt")]})
 
 
@@ -89,32 +96,39 @@ LONG_CALLS = {"upload": api_upload, "attach": api_attach, "OpenAI's upload": ope
 
 @pytest.fixture(params=LONG_CALLS)
 def long_call(request, user, console_uploader, url, credential, store, file_ids):
-    """call(): one long call into `store`, of its user (`call.caller`)."""
+    """call(unreadable=False): one long call into `store`, of its user (`call.caller`); with `unreadable`,
+    with a body its route refuses (400 or 415) once it reads it."""
     send = LONG_CALLS[request.param]
     caller = console_uploader if request.param == "console" else user
 
-    def call():
-        return send(caller, url, credential, store, file_ids)
+    def call(unreadable=False):
+        return send(caller, url, credential, store, file_ids, unreadable=unreadable)
 
     call.caller, call.kind = caller, request.param
     return call
 
 
-def test_a_long_call_past_the_users_cap_is_429_before_anything_is_read_or_sent(
-    long_call, long_calls_running, fake_openai, upload_dir
+def error_code(response):
+    body = response.json()
+    return body["error"]["code"] if "error" in body else body["code"]
+
+
+@pytest.mark.parametrize("running", ["all", "all but one"])
+def test_a_long_call_past_the_users_cap_is_429_before_its_body_is_read(
+    long_call, long_calls_running, fake_openai, running
 ):
-    long_calls_running(long_call.caller)
+    """A body the route would refuse once read (a 400 or 415) is not read: the answer is the cap's."""
+    long_calls_running(long_call.caller, app_settings.MAX_LONG_CALLS_PER_USER - (running == "all but one"))
     fake_openai.requests.clear()
 
-    response = long_call()
+    response = long_call(unreadable=True)
 
-    assert response.status_code == 429
-    body = response.json()
-    code = body["error"]["code"] if long_call.kind == "OpenAI's upload" else body["code"]
-    assert code == "too_many_long_calls"
-    assert "Retry-After" not in response
+    if running == "all":
+        assert (response.status_code, error_code(response)) == (429, "too_many_long_calls")
+        assert "Retry-After" not in response
+    else:  # the control: with a slot free, the body is read and refused
+        assert response.status_code in (400, 415)
     assert fake_openai.requests == []
-    assert list(upload_dir.iterdir()) == []
 
 
 def test_each_long_call_of_the_cap_goes_through(long_call, long_calls_running):
@@ -150,41 +164,35 @@ def test_another_users_long_calls_are_theirs(other_user, credential, long_calls_
     assert upload(text_file("a.txt")).status_code == 200
 
 
-def test_a_slot_its_call_never_gave_back_frees_itself_when_its_lease_ends(user, one_long_call, later, upload):
-    killed = long_call_slot(user)
-    killed.__enter__()  # a call whose process was killed: never given back
+def test_the_slot_of_a_call_whose_process_was_killed_frees_itself_when_its_lease_ends(
+    user, one_long_call, later, upload
+):
+    cache.add(f"vectorstores:long-call:{user.pk}:0", "a killed process's lease", LEASE_SECONDS)  # never renewed
     assert upload(text_file("a.txt")).status_code == 429
 
-    later(app_settings.POLL_TIMEOUT + TRANSFER_SECONDS + 1)
+    later(LEASE_SECONDS - 1)
+    assert upload(text_file("a.txt")).status_code == 429
 
+    later(2)
     assert upload(text_file("a.txt")).status_code == 200
 
 
 @pytest.mark.parametrize("renewed", [True, False], ids=["renewed", "never renewed (the control)"])
-def test_an_upload_keeps_its_slot_while_its_body_streams_in(user, one_long_call, later, upload, monkeypatch, renewed):
-    """A body that takes longer than a lease to arrive (a slow client) renews its call's lease as it comes:
-    here each part of it arrives just before the lease would have ended, and the slot is still held."""
-    monkeypatch.setattr(long_calls, "RENEW_SECONDS", 0 if renewed else 10**9)
-    receive = LimitedTemporaryFileUploadHandler.receive_data_chunk
-    held = []
+def test_a_running_call_keeps_its_slot_past_its_first_lease(user, one_long_call, upload, monkeypatch, renewed):
+    """However long the call takes (a slow client's body, a slow upload to OpenAI), its lease is renewed."""
+    monkeypatch.setattr(long_calls, "LEASE_SECONDS", 0.3)
+    if not renewed:
+        monkeypatch.setattr(long_calls, "_renew_until", lambda slot, ended: None)
+    with long_call_slot(user):
+        time.sleep(1.0)  # three leases
 
-    def slowly(handler, raw_data, start):
-        later(app_settings.POLL_TIMEOUT + TRANSFER_SECONDS - 1)
-        held.append(cache.get(f"vectorstores:long-call:{user.pk}:0") is not None)
-        return receive(handler, raw_data, start)
-
-    monkeypatch.setattr(LimitedTemporaryFileUploadHandler, "receive_data_chunk", slowly)
-    response = upload(text_file("big.txt", b"x" * (3 * 64 * 1024)))  # Django reads it in parts of 64 KiB or less
-
-    assert response.status_code == 200
-    assert len(held) >= 3
-    assert all(held) if renewed else held[1:] == [False] * (len(held) - 1)
+        assert upload(text_file("a.txt")).status_code == (429 if renewed else 200)
 
 
 def test_a_call_that_outlived_its_lease_leaves_the_next_holders_slot_alone(user, one_long_call, later, upload):
     outlived = long_call_slot(user)
     outlived.__enter__()
-    later(app_settings.POLL_TIMEOUT + TRANSFER_SECONDS + 1)
+    later(LEASE_SECONDS + 1)
     one_long_call(user)  # the next call has taken the expired slot, and is running
     outlived.__exit__(None, None, None)  # the first one ends at last
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import TEST_API_KEY, free_port
+from tests.conftest import TEST_API_KEY, client_for, free_port
 from vectorstores import gateway
 
 pytestmark = pytest.mark.django_db
@@ -187,6 +187,7 @@ def test_an_answer_about_another_object_than_the_one_asked_for_is_502(
 
 
 OTHER_STORES_FILE = {"object": "vector_store.file", "id": "file-1", "vector_store_id": "vs_2", "status": "completed"}
+NO_STORES_FILE = {"object": "vector_store.file", "id": "file-1", "status": "completed"}
 OTHER_STORES_BATCH = {
     "object": "vector_store.file_batch",
     "id": "vsfb_1",
@@ -204,6 +205,7 @@ def a_list(*objects):
     ("method", "path", "upstream_path", "body", "answer"),
     [
         ("get", "/vs_1/files/file-1", "/files/file-1", None, OTHER_STORES_FILE),
+        ("get", "/vs_1/files/file-1", "/files/file-1", None, NO_STORES_FILE),
         ("post", "/vs_1/files/file-1", "/files/file-1", {"attributes": {"a": "b"}}, OTHER_STORES_FILE),
         ("get", "/vs_1/files", "/files", None, a_list(OTHER_STORES_FILE)),
         ("get", "/vs_1/file_batches/vsfb_1", "/file_batches/vsfb_1", None, OTHER_STORES_BATCH),
@@ -215,16 +217,21 @@ def a_list(*objects):
 def test_an_answer_about_another_vector_store_than_the_one_asked_for_is_502(
     api, url, fake_openai, method, path, upstream_path, body, answer
 ):
-    """A vector store file or file batch (or a list of them) that names another store is not this store's."""
+    """A vector store file or file batch (or a list of them) that names another store, or none, is not this
+    store's: OpenAI's always name theirs."""
     fake_openai.fail(method.upper(), f"/vector_stores/vs_1{upstream_path}$", 200, body=answer)
     response = getattr(api, method)(url(path), body, format="json")
     assert (response.status_code, response.json()["code"]) == (502, "openai_bad_response")
 
 
-def test_a_file_attached_by_openais_own_route_to_another_store_is_a_bad_response(credential, fake_openai):
+def test_a_file_attached_through_the_openai_compatible_route_to_another_store_is_502(user, credential, fake_openai):
+    """That route attaches one File with OpenAI's own `POST /vector_stores/{id}/files` (not in a batch)."""
     fake_openai.fail("POST", "/vector_stores/vs_1/files$", 200, body=OTHER_STORES_FILE)
-    with pytest.raises(gateway.OpenAIBadResponse):
-        gateway.attach_file_to_store(credential, "vs_1", "file-1")
+    response = client_for(user, "Bearer").post(
+        f"/api/openai/{credential.pk}/v1/vector_stores/vs_1/files", {"file_id": "file-1"}, format="json"
+    )
+    assert response.status_code == 502
+    assert response.json()["error"]["code"] == "openai_bad_response"
 
 
 @pytest.mark.parametrize(

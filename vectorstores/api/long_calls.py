@@ -10,10 +10,9 @@ they cannot count).
 """
 
 import logging
-import time
+import threading
 import uuid
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.core.cache import cache
@@ -23,11 +22,9 @@ from ..conf import app_settings
 
 logger = logging.getLogger("vectorstores.api.long_calls")
 
-# A slot's lease lasts the longest wait for a batch and this much more, for the files to go to OpenAI first.
-# While the body streams in, which takes as long as the client takes, each RENEW_SECONDS renew the lease.
-# A slot whose call never gave it back (its process was killed) frees itself when its lease ends.
-TRANSFER_SECONDS = 600
-RENEW_SECONDS = 30
+# A slot is leased for this long and renewed while its call runs, however long that is (a slow client's
+# body, a slow upload to OpenAI): the slot of a call whose process was killed frees itself this long after.
+LEASE_SECONDS = 60
 
 
 class TooManyLongCalls(exceptions.APIException):
@@ -39,10 +36,6 @@ class TooManyLongCalls(exceptions.APIException):
 class _Slot:
     key: str
     lease: str  # the holder's mark: a slot is renewed and given back only by the call that holds it
-    renewed: float  # time.monotonic() of the last renewal
-
-
-_held = ContextVar("vectorstores_long_call", default=None)  # the slot of the long call this thread runs
 
 
 @contextmanager
@@ -51,30 +44,16 @@ def long_call_slot(user):
     are all taken."""
     limit = app_settings.MAX_LONG_CALLS_PER_USER
     slot = None if limit is None else _take_slot(user, limit)
-    held = _held.set(slot)
+    if slot is None:  # no cap, or the cache is down: uncounted
+        yield
+        return
+    ended = threading.Event()
+    threading.Thread(target=_renew_until, args=(slot, ended), name=f"lease {slot.key}", daemon=True).start()
     try:
         yield
     finally:
-        _held.reset(held)
-        if slot is not None:
-            _give_back(slot)
-
-
-def keep_long_call():
-    """Renew the lease of the long call this thread runs (nothing outside one), at most every RENEW_SECONDS."""
-    slot = _held.get()
-    if slot is None or time.monotonic() - slot.renewed < RENEW_SECONDS:
-        return
-    slot.renewed = time.monotonic()
-    try:
-        if cache.get(slot.key) == slot.lease:
-            cache.touch(slot.key, _lease_seconds())
-    except Exception as error:  # the lease runs on: the cap may let one more call in when it ends
-        logger.warning("A long call's slot %s could not be renewed: the cache failed: %r", slot.key, error)
-
-
-def _lease_seconds():
-    return app_settings.POLL_TIMEOUT + TRANSFER_SECONDS
+        ended.set()
+        _give_back(slot)
 
 
 def _take_slot(user, limit):
@@ -82,8 +61,8 @@ def _take_slot(user, limit):
     try:
         for number in range(limit):
             key = f"vectorstores:long-call:{user.pk}:{number}"
-            if cache.add(key, lease, _lease_seconds()):  # atomic: of the calls that try a free slot, one takes it
-                return _Slot(key, lease, time.monotonic())
+            if cache.add(key, lease, LEASE_SECONDS):  # atomic: of the calls that try a free slot, one takes it
+                return _Slot(key, lease)
     except Exception as error:  # Django's cache backends share no error class
         logger.error("A long call of user %s runs uncounted: the cache failed: %r", user.pk, error)
         return None
@@ -93,9 +72,20 @@ def _take_slot(user, limit):
     )
 
 
+def _renew_until(slot, ended):
+    """Renew the slot's lease three times a lease, until its call has ended."""
+    while not ended.wait(LEASE_SECONDS / 3):
+        try:
+            if cache.get(slot.key) == slot.lease:
+                cache.touch(slot.key, LEASE_SECONDS)
+        except Exception as error:  # tried again at the next renewal
+            logger.warning("A long call's slot %s could not be renewed: the cache failed: %r", slot.key, error)
+
+
 def _give_back(slot):
     try:
-        # A slot whose lease ran out may hold another call's lease by now: that one is left alone.
+        # Read, then delete: a slot whose lease ran out (its renewals failed) and that another call has taken
+        # since is left alone, but for the instant between the two.
         if cache.get(slot.key) == slot.lease:
             cache.delete(slot.key)
     except Exception as error:  # the slot frees itself when its lease ends

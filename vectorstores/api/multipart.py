@@ -29,7 +29,6 @@ from rest_framework.request import Request
 
 from ..conf import app_settings
 from .exceptions import LengthRequired, PayloadTooLarge
-from .long_calls import keep_long_call
 from .parsers import charset_other_than_utf8
 from .serializers import UploadSerializer
 
@@ -94,7 +93,6 @@ class LimitedTemporaryFileUploadHandler(TemporaryFileUploadHandler):
         self.received.append(field_name)
 
     def receive_data_chunk(self, raw_data, start):
-        keep_long_call()  # a body arrives as slowly as its client sends it: its call keeps its slot meanwhile
         self.total_bytes += len(raw_data)
         if start + len(raw_data) > app_settings.MAX_FILE_SIZE:
             raise PayloadTooLarge(

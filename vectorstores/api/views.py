@@ -1,7 +1,7 @@
 """The vector store API: parse, check access, call the gateway, render."""
 
 import functools
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -213,11 +213,12 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, ChargedThrottlesM
     @document.attach_files
     def attach_files(self, request, store_id, **host_url_kwargs):
         wait = validated(WaitQuerySerializer, request.query_params)["wait"]
-        body = AttachFilesSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        files = self._attachable(body.attached_files())
-        with self._recording_attached(files), self._waiting(request, wait):
-            batch = gateway.attach_files_to_store(self.credential, store_id, files, wait=wait)
+        with long_call_slot(request.user) if wait else nullcontext():  # taken before the body is read
+            body = AttachFilesSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            files = self._attachable(body.attached_files())
+            with self._recording_attached(files):
+                batch = gateway.attach_files_to_store(self.credential, store_id, files, wait=wait)
         self.audit_objects(batch["id"])
         if not wait:
             return self._batch_accepted(request, store_id, batch)
@@ -243,15 +244,6 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, ChargedThrottlesM
             ownership.record_store_files(self.access, file_ids)
             raise
         ownership.record_store_files(self.access, file_ids)
-
-    @contextmanager
-    def _waiting(self, request, wait):
-        """A call that waits for its batch is a long call (see `long_call_slot`); one that does not, not."""
-        if not wait:
-            yield
-            return
-        with long_call_slot(request.user):
-            yield
 
     def _batch_accepted(self, request, store_id, batch):
         """202 with the batch as it was created, and a Location to follow it at."""

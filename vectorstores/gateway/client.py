@@ -274,7 +274,7 @@ def request(method, *args, expect, about=None, in_store=None, retry=Retry.IDEMPO
 
     Returns the JSON object and headers of the answer; raises an OpenAIError otherwise, OpenAIBadResponse
     for an answer that is not an object of the kind `expect` names (nor, with `about`, the object of that id;
-    nor, with `in_store`, of that vector store or a list of its objects, when it names one).
+    nor, with `in_store`, of that vector store or a list of its objects).
     TIMEOUT bounds the whole call, retries and their waits included, so a caller
     never waits much longer than TIMEOUT for an answer.
     """
@@ -317,9 +317,10 @@ def _answer_json(raw, expect, about, in_store):
 
 
 def _of_store(data, store_id):
-    """Whether the object (or each object of a list) names no vector store but `store_id` in `vector_store_id`."""
+    """Whether the object (or each object of a list) is of the vector store `store_id` (`vector_store_id`, which
+    OpenAI's vector store files and file batches always carry)."""
     objects = data["data"] if data.get("object") == "list" else [data]
-    return all(item.get("vector_store_id", store_id) == store_id for item in objects)
+    return all(item.get("vector_store_id") == store_id for item in objects)
 
 
 def _is_list_of_objects(items):

@@ -114,8 +114,7 @@ ERRORS = {
     409: "A conflict (OpenAI's, or a File another user's vector store holds).",
     413: "The upload is larger than this site accepts.",
     415: "The body is not of the media type this operation takes.",
-    429: "Too many requests: the site's throttle or OpenAI's rate limit (see Retry-After), or (an upload) too "
-    "many uploads of yours running at once.",
+    429: "Too many requests: the site's throttle or OpenAI's rate limit (see Retry-After).",
     502: "OpenAI failed, answered 5xx or could not be read.",
     503: "The credential cannot be used (its key unreadable, or its endpoint no longer allowed), or the "
     "site's throttle cannot count the call (try again shortly).",
@@ -123,7 +122,9 @@ ERRORS = {
 }
 
 
-def _operation(operation_id, summary, response, *, parameters=(), request=None, description=""):
+def _operation(operation_id, summary, response, *, parameters=(), request=None, description="", errors=None):
+    """`errors`: what an operation adds to a status's description in ERRORS."""
+    errors = {status: " ".join(filter(None, [text, (errors or {}).get(status)])) for status, text in ERRORS.items()}
     return extend_schema(
         operation_id=operation_id,
         summary=summary,
@@ -133,7 +134,7 @@ def _operation(operation_id, summary, response, *, parameters=(), request=None, 
         parameters=[CREDENTIAL, *parameters, RETRY_AFTER, WWW_AUTHENTICATE],
         responses={
             200: OpenApiResponse(response),
-            **{status: OpenApiResponse(OpenAIErrorSerializer, description=text) for status, text in ERRORS.items()},
+            **{status: OpenApiResponse(OpenAIErrorSerializer, description=text) for status, text in errors.items()},
         },
     )
 
@@ -257,6 +258,7 @@ OPERATIONS = {
         },
         description="Uploads one file (purpose `assistants`), streamed to disk under the site's upload limits "
         "and file type checks before anything reaches OpenAI. The File is the caller's.",
+        errors={429: "Or (`too_many_long_calls`) MAX_LONG_CALLS_PER_USER uploads of yours are running already."},
     ),
     "list_uploaded_files": _operation(
         "listFiles",

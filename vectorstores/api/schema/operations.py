@@ -120,8 +120,7 @@ ERROR_DESCRIPTIONS = {
     413: "`payload_too_large`: too many files, a file too large, or a request too large.",
     415: "`unsupported_media_type`: the body is not of the media type this operation takes.",
     429: "`throttled`: too many requests from you (the site's throttle rates; an upload or a removal counts "
-    "once per file); `too_many_long_calls`: you have MAX_LONG_CALLS_PER_USER uploads or attaches that wait "
-    "for their batch running already (no Retry-After: send it when one has ended); "
+    "once per file); "
     "`openai_rate_limited`: OpenAI's rate limit.",
     "4XX": "`openai_client_error`: another 4xx answer from OpenAI, passed on with its status.",
     500: "`batch_failed` / `batch_cancelled` / `batch_completed`: the file batch ended without every file "
@@ -134,6 +133,10 @@ ERROR_DESCRIPTIONS = {
     "not answer (try again shortly).",
     504: "`openai_timeout`: OpenAI did not answer in time.",
 }
+TOO_MANY_LONG_CALLS = (
+    "`too_many_long_calls`: you have MAX_LONG_CALLS_PER_USER uploads and attaches that wait for their batch "
+    "running already (no Retry-After: send it when one of them has ended)."
+)
 ERRORS = (400, 401, 403, 404, 406, 409, 429, "4XX", 502, 503, 504)
 BODY_ERRORS = (*ERRORS, 415)
 
@@ -260,6 +263,7 @@ document = SimpleNamespace(
         },
         errors=(*BODY_ERRORS, 413, 500),
         error_descriptions={
+            429: TOO_MANY_LONG_CALLS,
             500: "The OpenAI Files of this request that were not added were deleted.",
             504: "`batch_timeout`: the file batch was not done within the POLL_TIMEOUT setting; it was cancelled.",
         },
@@ -284,8 +288,9 @@ document = SimpleNamespace(
         request=AttachFilesSerializer,
         errors=(*BODY_ERRORS, 500),
         error_descriptions={
+            429: "(With wait=true) " + TOO_MANY_LONG_CALLS,
             504: "`batch_timeout`: the files were not processed within the POLL_TIMEOUT "
-            "setting; the batch was cancelled."
+            "setting; the batch was cancelled.",
         },
         responses={
             200: OpenApiResponse(
