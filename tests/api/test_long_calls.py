@@ -5,12 +5,13 @@ A test holds a user's slots itself (`long_calls_running`), as that many calls st
 """
 
 import contextlib
-import time
+import threading
 import types
 
 import pytest
 from django.core.cache import cache
 from django.core.cache.backends import base, locmem
+from django.core.cache.backends.locmem import LocMemCache
 
 from tests.conftest import admin_url, client_for, logged_in, text_file
 from tests.console.conftest import staff
@@ -178,13 +179,28 @@ def test_the_slot_of_a_call_whose_process_was_killed_frees_itself_when_its_lease
 
 
 @pytest.mark.parametrize("renewed", [True, False], ids=["renewed", "never renewed (the control)"])
-def test_a_running_call_keeps_its_slot_past_its_first_lease(user, one_long_call, upload, monkeypatch, renewed):
-    """However long the call takes (a slow client's body, a slow upload to OpenAI), its lease is renewed."""
-    monkeypatch.setattr(long_calls, "LEASE_SECONDS", 0.3)
+def test_a_running_call_keeps_its_slot_past_its_first_lease(user, one_long_call, upload, later, monkeypatch, renewed):
+    """However long the call takes (a slow client's body, a slow upload to OpenAI), its lease is renewed. The
+    cache's clock moves on by most of a lease three times, and stands still meanwhile; each time, the test
+    waits for a renewal."""
+    monkeypatch.setattr(long_calls, "LEASE_SECONDS", 0.3)  # a renewal every 0.1 s
     if not renewed:
         monkeypatch.setattr(long_calls, "_renew_until", lambda slot, ended: None)
+    renewal_seen = threading.Event()
+    touch = LocMemCache.touch
+
+    def seen_touch(backend, *args, **kwargs):
+        renewal_seen.set()
+        return touch(backend, *args, **kwargs)
+
+    monkeypatch.setattr(LocMemCache, "touch", seen_touch)
+
     with long_call_slot(user):
-        time.sleep(1.0)  # three leases
+        for _ in range(3):
+            later(0.25)
+            if renewed:
+                renewal_seen.clear()
+                assert renewal_seen.wait(timeout=30)
 
         assert upload(text_file("a.txt")).status_code == (429 if renewed else 200)
 
