@@ -572,8 +572,9 @@ def uploaded_files(access, *, limit, order=None, after=None, purpose=None):
 # --- owned lists ---
 
 
-def list_stores(access, *, paged, limit=None, order=None, after=None, before=None):
-    """A page of the stores the user reaches, in OpenAI's list shape (gateway.Page).
+def list_stores(access, *, paged, each_page=None, limit=None, order=None, after=None, before=None):
+    """A page of the stores the user reaches, in OpenAI's list shape (gateway.Page). `each_page`: as the
+    gateway's unpaged lists take it (`gateway.operations.next_pages`).
 
     Those who reach all get OpenAI's own list. Others get their recorded stores, read from the
     database in OpenAI's order (so pages are never short for stores of others), each as OpenAI returned
@@ -582,7 +583,10 @@ def list_stores(access, *, paged, limit=None, order=None, after=None, before=Non
     """
     if access.reaches_all:
         return gateway.list_vector_stores(
-            access.credential, paged=paged, **_given(limit=limit, order=order, after=after, before=before)
+            access.credential,
+            paged=paged,
+            each_page=each_page,
+            **_given(limit=limit, order=order, after=after, before=before),
         )
     descending = (order or "desc") == "desc"
     size = (limit or OPENAI_DEFAULT_PAGE_SIZE) if paged else app_settings.LIST_MAX_ITEMS

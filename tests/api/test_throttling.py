@@ -98,6 +98,49 @@ def test_a_call_one_throttle_refuses_for_its_files_is_counted_once_by_the_others
     cache.clear()
 
 
+@pytest.fixture(params=["stores", "a store's files", "a file's content"])
+def unpaged_read(request, url, store, fake_openai):
+    """An unpaged read of three upstream pages: (its path, the upstream path of its pages)."""
+    if request.param == "stores":
+        for n in range(249):  # and `store`
+            fake_openai.create_vector_store(name=f"s{n}")
+        return url(), "/vector_stores"
+    if request.param == "a store's files":
+        for n in range(250):
+            fake_openai.attach_file(store["id"], fake_openai.create_file(f"f{n}.txt", b"text")["id"])
+        return url(f"/{store['id']}/files"), f"/vector_stores/{store['id']}/files"
+    file_id = fake_openai.create_file("long.txt", b"x" * 25)["id"]
+    fake_openai.attach_file(store["id"], file_id)
+    fake_openai.content_page_chars = 10
+    return url(f"/{store['id']}/files/{file_id}/content"), f"/vector_stores/{store['id']}/files/{file_id}/content"
+
+
+def upstream_pages(fake, path):
+    return [request for request in fake.requests if request.method == "GET" and request.path == path]
+
+
+def test_an_unpaged_read_counts_once_per_upstream_page(api, url, unpaged_read, fake_openai, throttle_rates):
+    throttle_rates("5/minute")
+    path, upstream = unpaged_read
+
+    assert api.get(path).status_code == 200
+    assert len(upstream_pages(fake_openai, upstream)) == 3
+
+    assert [api.get(url(limit=1)).status_code for _ in range(3)] == [200, 200, 429]  # 3 + 2 = 5
+
+
+def test_an_unpaged_read_past_the_rate_stops_reading(api, unpaged_read, fake_openai, throttle_rates):
+    throttle_rates("2/minute")
+    path, upstream = unpaged_read
+
+    response = api.get(path)
+
+    assert response.status_code == 429
+    assert response.json()["code"] == "throttled"
+    assert 0 < int(response["Retry-After"]) <= 60
+    assert len(upstream_pages(fake_openai, upstream)) == 2  # the third page, past the rate, was never asked for
+
+
 @pytest.fixture(params=["no token", "a wrong token", "OpenAI-compatible, no token"])
 def refused_call(request, url, credential, store):
     """A call the API refuses with 401, in one of the ways a caller can fail to sign in, and how to read

@@ -31,12 +31,14 @@ from tests.conftest import (
 )
 from tests.console.conftest import console_url, log_messages, staff
 from vectorstores import gateway
+from vectorstores.api import throttling
 from vectorstores.api.serializers import (
     EXPIRY_DAYS,
     MAX_CHUNK_SIZE_TOKENS,
     METADATA_KEY_MAX_LENGTH,
     METADATA_MAX_PAIRS,
 )
+from vectorstores.api.throttling import ThrottleUnavailable
 from vectorstores.console.views import Console
 from vectorstores.models import AuditEntry, FileRecord
 
@@ -1342,6 +1344,58 @@ def test_a_page_looks_up_each_files_name_as_one_more_request(
     assert messages_of(response) == [(constants.WARNING, f"The files' names were not looked up: {REFUSED_FILES}")]
     assert fake_openai.requests_to("GET", "/files") == []
     assert fake_openai.requests_to("GET", "/vector_stores")  # the store itself, within the page's one request
+
+
+@pytest.mark.parametrize("read", ["every store, sorted", "a file's content", "every file of a store to delete"])
+def test_an_unpaged_read_counts_once_per_upstream_page_as_the_apis(
+    admin_client, credential, store, fake_openai, throttle_rates, read
+):
+    """The page counts once, and each upstream page of its read after the first once more: past the rate
+    the read stops (no third page asked for) and the page answers 429; a store to delete is left whole."""
+    if read == "every store, sorted":
+        for n in range(249):
+            fake_openai.create_vector_store(name=f"s{n}")
+        page, upstream = console_url("vector_stores", credential) + "?o=name", "/vector_stores"
+    elif read == "a file's content":
+        file_id = fake_openai.create_file("long.txt", b"x" * 25)["id"]
+        fake_openai.attach_file(store["id"], file_id)
+        fake_openai.content_page_chars = 10
+        page = console_url("vector_store_file", credential, store["id"], file_id)
+        upstream = f"/vector_stores/{store['id']}/files/{file_id}/content"
+    else:
+        for n in range(250):
+            fake_openai.attach_file(store["id"], fake_openai.create_file(f"f{n}.txt", b"text")["id"])
+        page, upstream = (
+            console_url("vector_store_delete", credential, store["id"]),
+            f"/vector_stores/{store['id']}/files",
+        )
+    throttle_rates("3/minute" if read == "a file's content" else "2/minute")  # the file's name is one more
+
+    if read == "every file of a store to delete":
+        response = admin_client.post(page, {"post": "yes", "delete_files": "on"})
+    else:
+        response = admin_client.get(page)
+
+    assert response.status_code == 429 and 0 < int(response["Retry-After"]) <= 60
+    pages = [request for request in fake_openai.requests if request.method == "GET" and request.path == upstream]
+    assert len(pages) == 2
+    assert store["id"] in fake_openai.vector_stores
+    if read == "every file of a store to delete":
+        assert len(fake_openai.files) == 250 and fake_openai.requests_to("DELETE", "/") == []
+
+
+def test_a_throttles_cache_gone_down_during_a_page_is_503(
+    admin_client, credential, store, files, fake_openai, monkeypatch
+):
+    """Counted when it began, the page counts its files' names later: the cache has failed by then."""
+
+    def cache_gone(throttles, calls):
+        raise ThrottleUnavailable()
+
+    monkeypatch.setattr(throttling, "charge", cache_gone)
+    response = admin_client.get(console_url("vector_store", credential, store["id"]))
+    assert response.status_code == 503
+    assert "cannot be counted against the rate limit" in response.content.decode()
 
 
 @pytest.mark.usefixtures("cache_down")

@@ -104,7 +104,8 @@ class AtomicWindowMixin:
 
 
 class ChargedThrottlesMixin:
-    """For a DRF view whose calls may make one OpenAI call per file (an upload, a removal): `charge_throttles`."""
+    """For a DRF view whose calls may make one OpenAI call per file (an upload, a removal), `charge_throttles`,
+    or one per upstream page (an unpaged list), `charge_next_page`."""
 
     counted_by = ()  # the throttles that counted this call
 
@@ -115,7 +116,15 @@ class ChargedThrottlesMixin:
     def charge_throttles(self, files):
         """A call that makes one OpenAI call per file counts once per file against the caller's rate: refused
         with 429 (before anything goes upstream) when that passes it (see `charge`)."""
-        refused = charge(self.counted_by, files - 1)  # the call itself counted one already
+        self._charge_calls(files - 1)  # the call itself counted one already
+
+    def charge_next_page(self):
+        """An unpaged list or content reads one more upstream page: one more OpenAI call, counted as such (the
+        gateway's `each_page`). Past the rate the call is refused with 429 and reads no more pages."""
+        self._charge_calls(1)
+
+    def _charge_calls(self, calls):
+        refused = charge(self.counted_by, calls)
         if refused:
             self.throttled(self.request, max(throttle.wait() for throttle in refused))
 

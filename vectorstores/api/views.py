@@ -151,7 +151,9 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, ChargedThrottlesM
         query = ListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         try:
-            page = ownership.list_stores(self.access, paged=self.paged(query), **query.validated_data)
+            page = ownership.list_stores(
+                self.access, paged=self.paged(query), each_page=self.charge_next_page, **query.validated_data
+            )
         except ownership.UnknownCursor as unknown:
             raise serializers.ValidationError({unknown.name: ["No vector store of this list has this id."]}) from None
         return self.page_response(request, page)
@@ -273,7 +275,9 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, ChargedThrottlesM
     @document.file_content
     def file_content(self, request, store_id, file_id, **host_url_kwargs):
         query = validated(ContentQuerySerializer, request.query_params)
-        content = gateway.get_store_file_content(self.credential, store_id, file_id, page=query.get("page"))
+        content = gateway.get_store_file_content(
+            self.credential, store_id, file_id, page=query.get("page"), each_page=self.charge_next_page
+        )
         response = Response(content.page)
         if content.next_page:
             response["Link"] = f'<{_this_url_with(request, page=content.next_page)}>; rel="next"'
@@ -301,7 +305,12 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, ChargedThrottlesM
         query = FileListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         page = gateway.list_batch_files(
-            self.credential, store_id, batch_id, paged=self.paged(query), **query.validated_data
+            self.credential,
+            store_id,
+            batch_id,
+            paged=self.paged(query),
+            each_page=self.charge_next_page,
+            **query.validated_data,
         )
         return self.page_response(request, page)
 
@@ -319,7 +328,13 @@ class VectorStoreViewSet(AuditTrailMixin, StreamedUploadMixin, ChargedThrottlesM
         query = FileListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         with ownership.forgetting_vanished_store(self.access, store_id):
-            page = gateway.list_store_files(self.credential, store_id, paged=self.paged(query), **query.validated_data)
+            page = gateway.list_store_files(
+                self.credential,
+                store_id,
+                paged=self.paged(query),
+                each_page=self.charge_next_page,
+                **query.validated_data,
+            )
         return self.page_response(request, page)
 
     @document.search

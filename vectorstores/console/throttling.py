@@ -2,8 +2,9 @@
 
 A console page makes OpenAI calls with the credential's key as the API does, so the console must not be
 a way around the rate that keeps one user from spending a shared key's quota. A page counts as the API's
-calls do: once for the page (a list of every store once, as the API's unpaged list), and once more for
-each call it makes per file (looking up the names of the files it shows, removing files).
+calls do: once for the page, once more for each call it makes per file (looking up the names of the files
+it shows, removing files), and once more for each upstream page after the first of an unpaged read (a list
+of every store, of every file of a store to delete, a file's whole content).
 """
 
 import functools
@@ -11,7 +12,7 @@ import math
 
 from django.http import JsonResponse
 from django.template.response import TemplateResponse
-from rest_framework.exceptions import APIException, Throttled
+from rest_framework.exceptions import Throttled
 from rest_framework.request import ForcedAuthentication, Request
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
@@ -46,6 +47,19 @@ def charge(request, calls):
     return calls < 1 or request.console_throttles.charge(calls)
 
 
+def pages_charged_to(request):
+    """The gateway's `each_page` for an unpaged read the page `request` is for: each upstream page after the
+    first counts as one more OpenAI call. Past the rate it raises Throttled, which stops the read and which
+    `throttled` answers as a page past the rate."""
+
+    def charge_next_page():
+        refused = throttling.charge(request.console_throttles.throttles, 1)
+        if refused:
+            raise Throttled(max(throttle.wait() or 0 for throttle in refused))
+
+    return charge_next_page
+
+
 def throttled(view, admin_site):
     """`view`, counted against the API's throttles first. Past the rate a page answers 429 with Retry-After
     (with the throttles' cache unreachable, 503) before anything is asked of OpenAI: JSON for the page
@@ -56,16 +70,23 @@ def throttled(view, admin_site):
         request.console_throttles = PageThrottles(request, kwargs)
         try:
             waits = request.console_throttles.waits()
-        except APIException as error:  # the cache is down (vectorstores.api.throttling.ThrottleUnavailable)
-            return refused(request, admin_site, error.status_code, "Service unavailable", str(error.detail))
-        if not waits:
+            if waits:
+                return past_the_rate(request, admin_site, max(waits))
             return view(request, *args, **kwargs)
-        wait = max(math.ceil(max(waits)), 1)
-        answer = refused(request, admin_site, 429, "Too many requests", str(Throttled(wait).detail))
-        answer["Retry-After"] = str(wait)
-        return answer
+        except Throttled as throttled_read:  # an unpaged read went past the rate (pages_charged_to)
+            return past_the_rate(request, admin_site, throttled_read.wait)
+        except throttling.ThrottleUnavailable as error:  # the cache is down, at the page's count or a later one
+            return refused(request, admin_site, error.status_code, "Service unavailable", str(error.detail))
 
     return counted_view
+
+
+def past_the_rate(request, admin_site, wait):
+    """429 with Retry-After: `wait` seconds, rounded up (at least one)."""
+    wait = max(math.ceil(wait or 0), 1)
+    answer = refused(request, admin_site, 429, "Too many requests", str(Throttled(wait).detail))
+    answer["Retry-After"] = str(wait)
+    return answer
 
 
 def refused(request, admin_site, status, title, message):

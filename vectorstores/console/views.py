@@ -67,7 +67,7 @@ from .forms import (
     StoreOwnerForm,
     UploadOptionsForm,
 )
-from .throttling import charge, throttled
+from .throttling import charge, pages_charged_to, throttled
 
 TEMPLATES = "admin/vectorstores/console/"
 STORE_ID = rf"(?P<store_id>{OBJECT_ID})"  # the API's object id rule
@@ -366,7 +366,7 @@ class Console:
         here."""
         rows, truncated, fetched = [], False, False
         try:
-            listed = ownership.list_stores(access, paged=False)
+            listed = ownership.list_stores(access, paged=False, each_page=pages_charged_to(request))
         except gateway.GatewayError as error:
             messages.error(request, f"The vector stores could not be listed: {error}")
         else:
@@ -520,7 +520,9 @@ class Console:
         try:
             removed = []
             if delete_files:
-                files = gateway.list_store_files(credential, row.id, paged=False).items
+                files = gateway.list_store_files(
+                    credential, row.id, paged=False, each_page=pages_charged_to(request)
+                ).items
                 removed = self._remove(request, access, row, [vs_file["id"] for vs_file in files], True, announce=False)
                 if removed is None:
                     messages.error(request, f"The vector store {row.label} was not deleted.")
@@ -885,7 +887,9 @@ class Console:
         content = None
         if detail.row.status == "completed":
             try:
-                content = FileContent.of(gateway.get_store_file_content(credential, store_id, file_id))
+                content = FileContent.of(
+                    gateway.get_store_file_content(credential, store_id, file_id, each_page=pages_charged_to(request))
+                )
             except gateway.GatewayError as error:
                 messages.error(request, f"The indexed content of file {file_id} could not be read: {error}")
         return self.render(

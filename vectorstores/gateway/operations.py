@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -33,9 +33,21 @@ def unpaged_list_pages():
     return -(-app_settings.LIST_MAX_ITEMS // UPSTREAM_PAGE_SIZE)
 
 
-def list_pages(method, *args, paged, in_store=None, limit=None, order=None, after=None, before=None, **filters):
+def next_pages(each_page: Callable[[], None] | None) -> Iterable[int]:
+    """The upstream pages of one unpaged read, up to `unpaged_list_pages()`. Before each page after the first,
+    `each_page()` is called: the API counts it against the caller's rate (an exception it raises ends the read)."""
+    for number in range(unpaged_list_pages()):
+        if number and each_page is not None:
+            each_page()
+        yield number
+
+
+def list_pages(
+    method, *args, paged, in_store=None, each_page=None, limit=None, order=None, after=None, before=None, **filters
+):
     """One page as asked for, or (unpaged) every object, bounded by LIST_MAX_ITEMS. With `in_store`, the objects
-    of that vector store (a list of another's is a bad response)."""
+    of that vector store (a list of another's is a bad response). Unpaged, `each_page()` is called before each
+    upstream page after the first (see `next_pages`)."""
     checks = {"expect": "list", "in_store": in_store}
     if paged:
         data = call(
@@ -43,7 +55,7 @@ def list_pages(method, *args, paged, in_store=None, limit=None, order=None, afte
         )
         return Page(data["data"], bool(data.get("has_more")), data.get("first_id"), data.get("last_id"))
     items, cursor, bound = [], None, app_settings.LIST_MAX_ITEMS
-    for _ in range(unpaged_list_pages()):
+    for _ in next_pages(each_page):
         data = call(
             method, *args, **checks, **only_given(limit=UPSTREAM_PAGE_SIZE, order=order, after=cursor, **filters)
         )

@@ -17,9 +17,11 @@ from .client import (
     only_given,
     request,
 )
-from .operations import unpaged_list_pages
+from .operations import next_pages
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from credentials.models import Credential
 
 
@@ -87,14 +89,20 @@ class ContentPage:
 
 
 def get_store_file_content(
-    credential: Credential, store_id: str, file_id: str, *, page: str | None = None, one_page: bool = False
+    credential: Credential,
+    store_id: str,
+    file_id: str,
+    *,
+    page: str | None = None,
+    one_page: bool = False,
+    each_page: Callable[[], None] | None = None,
 ) -> ContentPage:
     """The content OpenAI indexed: the page `page` names (or with `one_page`, the first), or else every page,
-    up to LIST_MAX_ITEMS pieces of text in at most LIST_MAX_ITEMS / 100 pages. OpenAI pages it with has_more
-    and next_page, asked for with the query parameter `page`."""
+    up to LIST_MAX_ITEMS pieces of text in at most LIST_MAX_ITEMS / 100 pages (`each_page` as `next_pages`
+    says). OpenAI pages it with has_more and next_page, asked for with the query parameter `page`."""
     content = clients.get(credential).vector_stores.files.with_raw_response.content
     pieces, token, first = [], page, None
-    for _ in range(unpaged_list_pages()):  # past them, the answer links to the rest
+    for _ in next_pages(each_page):  # past them, the answer links to the rest
         answer = call(
             content,
             file_id,
