@@ -110,3 +110,9 @@ def env_list(name, default):
     if value is None:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def server_threads():
+    """SERVER_THREADS: the threads of each process of the production server (config/serve.py), which the
+    settings also read (the long calls a process may run)."""
+    return env_count("SERVER_THREADS", 8, minimum=1, maximum=1024)

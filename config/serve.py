@@ -24,7 +24,7 @@ from granian import Granian
 from granian.constants import Interfaces
 from granian.http import HTTP1Settings
 
-from config.environment import env_address, env_count, env_seconds
+from config.environment import env_address, env_count, env_seconds, server_threads
 
 
 def server():
@@ -35,7 +35,7 @@ def server():
         address=host or "127.0.0.1",
         port=port,
         workers=env_count("WEB_CONCURRENCY", 2, minimum=1, maximum=256),
-        blocking_threads=env_count("SERVER_THREADS", 8, minimum=1, maximum=1024),
+        blocking_threads=server_threads(),
         http1_settings=HTTP1Settings(
             header_read_timeout=round(env_seconds("HEADER_READ_TIMEOUT", 10, maximum=3600) * 1000)
         ),

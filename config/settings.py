@@ -13,7 +13,16 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from config.environment import env_bool, env_choice, env_count, env_database, env_list, env_rate, env_url
+from config.environment import (
+    env_bool,
+    env_choice,
+    env_count,
+    env_database,
+    env_list,
+    env_rate,
+    env_url,
+    server_threads,
+)
 from vectorstores.api.schema.settings import SCHEMA_SETTINGS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -210,7 +219,11 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {**SCHEMA_SETTINGS}
 
 # The vector store API's own settings (see vectorstores/conf.py for every key and default).
-OPENAI_VECTOR_STORES = {}
+# The production server (config/serve.py) runs SERVER_THREADS threads a process: long calls (uploads,
+# waiting attaches) may take all but two, which stay for other calls and the health check.
+OPENAI_VECTOR_STORES = {
+    "MAX_LONG_CALLS_PER_PROCESS": max(server_threads() - 2, 1),
+}
 # The credentials app's settings (credentials/conf.py): this site's credential admin has the vector store console.
 OPENAI_CREDENTIALS = {"CREDENTIAL_ADMIN_CLASS": "vectorstores.console.admin.CredentialConsoleAdmin"}
 

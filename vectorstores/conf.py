@@ -34,6 +34,9 @@ DEFAULTS = {
     # Uploads and attaches that wait for their batch one user may have running at once (each holds a server
     # thread meanwhile); past it, 429 too_many_long_calls. None: no cap.
     "MAX_LONG_CALLS_PER_USER": 4,
+    # The same, for all users together, in one server process: set it below the process's threads, so that
+    # other calls and the health check always find one; past it, 503 server_busy. None: no cap.
+    "MAX_LONG_CALLS_PER_PROCESS": None,
     # The most objects one unpaged list follows pages for; past it the answer has a Link to the rest.
     "LIST_MAX_ITEMS": 10_000,
     # Upload limits (413 when exceeded).
@@ -63,6 +66,7 @@ KINDS = {
     "POLL_INTERVAL": positive_number,
     "POLL_TIMEOUT": positive_number,
     "MAX_LONG_CALLS_PER_USER": or_none(whole_number(1)),
+    "MAX_LONG_CALLS_PER_PROCESS": or_none(whole_number(1)),
     "LIST_MAX_ITEMS": whole_number(1),
     "MAX_FILES_PER_UPLOAD": whole_number(1),
     "MAX_FILE_SIZE": whole_number(1),

@@ -132,6 +132,45 @@ def test_a_long_call_past_the_users_cap_is_429_before_its_body_is_read(
     assert fake_openai.requests == []
 
 
+@pytest.fixture
+def places_in_this_process(settings):
+    """places(count): MAX_LONG_CALLS_PER_PROCESS set to `count`."""
+
+    def places(count):
+        settings.OPENAI_VECTOR_STORES = {**settings.OPENAI_VECTOR_STORES, "MAX_LONG_CALLS_PER_PROCESS": count}
+
+    return places
+
+
+@pytest.mark.parametrize("running", ["all", "all but one"])
+def test_a_long_call_past_the_process_cap_is_503_before_its_body_is_read(
+    long_call, long_calls_running, places_in_this_process, django_user_model, fake_openai, running
+):
+    """Other users' long calls fill this process's places: the next long call, whoever's, waits for one."""
+    places_in_this_process(2)
+    others = [django_user_model.objects.create_user(f"other{n}") for n in range(2 if running == "all" else 1)]
+    for other in others:
+        long_calls_running(other, 1)
+    fake_openai.requests.clear()
+
+    response = long_call(unreadable=True)
+
+    if running == "all":
+        assert (response.status_code, error_code(response)) == (503, "server_busy")
+    else:  # the control: with a place free, the body is read and refused
+        assert response.status_code in (400, 415)
+    assert fake_openai.requests == []
+
+
+def test_a_long_call_gives_its_process_place_back_however_it_ends(long_call, places_in_this_process, fake_openai):
+    places_in_this_process(1)
+    fake_openai.fail("POST", r"/(files|vector_stores/.*/file_batches)$", 400, times=1)
+
+    assert long_call().status_code == 400
+    assert long_call().status_code == 200
+    assert long_call().status_code == 200
+
+
 def test_each_long_call_of_the_cap_goes_through(long_call, long_calls_running):
     long_calls_running(long_call.caller, app_settings.MAX_LONG_CALLS_PER_USER - 1)
 

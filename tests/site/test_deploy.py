@@ -60,6 +60,16 @@ def test_production_defaults_can_be_switched_off_by_the_environment(tmp_path):
 
 
 @pytest.mark.subprocess
+@pytest.mark.parametrize(("threads", "long_calls"), [(None, 6), ("5", 3), ("2", 1), ("1", 1)])
+def test_long_calls_leave_two_of_a_processs_threads_to_other_calls(tmp_path, threads, long_calls):
+    env = production_env(tmp_path, **({"SERVER_THREADS": threads} if threads else {}))
+    script = "from vectorstores.conf import app_settings; print(app_settings.MAX_LONG_CALLS_PER_PROCESS)"
+    result = manage("shell", "-c", script, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == str(long_calls)
+
+
+@pytest.mark.subprocess
 @pytest.mark.parametrize(
     ("name", "value"), [("NUM_PROXIES", "-1"), ("SECURE_HSTS_SECONDS", "a year"), ("CONN_MAX_AGE", "1.5")]
 )

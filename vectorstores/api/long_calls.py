@@ -1,9 +1,11 @@
-"""A cap on the long calls one user has running at once: uploads, and attaches that wait for their batch.
+"""Caps on the long calls running at once: uploads, and attaches that wait for their batch.
 
 Such a call holds a server thread while its files stream in and go to OpenAI, and then while OpenAI
 processes them (up to POLL_TIMEOUT). Uncapped, one user's 16 waiting uploads would hold every thread of a
-server of 2 workers × 8 threads. Each running long call holds one of its user's MAX_LONG_CALLS_PER_USER
-slots, which are keys in the default cache. So the cap holds across processes as the throttles' counts do
+server of 2 workers × 8 threads, and four users' four each would too. So a process runs at most
+MAX_LONG_CALLS_PER_PROCESS of them (leaving threads for the other calls and the health check), and each
+running long call holds one of its user's MAX_LONG_CALLS_PER_USER slots, which are keys in the default
+cache. So the cap holds across processes as the throttles' counts do
 (Redis, with REDIS_URL). While the cache does not answer, long calls run uncounted, as an upload's claims
 on its Files then do: an upload does not need the cache (the throttles, where a site has them, refuse calls
 they cannot count).
@@ -32,6 +34,36 @@ class TooManyLongCalls(exceptions.APIException):
     default_code = "too_many_long_calls"
 
 
+class ServerBusy(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "This server is running as many uploads and waiting attaches as it takes: try again shortly."
+    default_code = "server_busy"
+
+
+class ProcessPlaces:
+    """The long calls this process runs: at most MAX_LONG_CALLS_PER_PROCESS at once (None: no cap)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.running = 0
+
+    @contextmanager
+    def place(self):
+        limit = app_settings.MAX_LONG_CALLS_PER_PROCESS
+        with self.lock:
+            if limit is not None and self.running >= limit:
+                raise ServerBusy()
+            self.running += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+process_places = ProcessPlaces()
+
+
 @dataclass
 class _Slot:
     key: str
@@ -40,8 +72,14 @@ class _Slot:
 
 @contextmanager
 def long_call_slot(user):
-    """Hold one of `user`'s slots for the call run in the block: 429 `too_many_long_calls` when they
-    are all taken."""
+    """Run the block as a long call: in one of this process's places (503 `server_busy` when they are all
+    taken) and one of `user`'s slots (429 `too_many_long_calls`)."""
+    with process_places.place(), _user_slot(user):
+        yield
+
+
+@contextmanager
+def _user_slot(user):
     limit = app_settings.MAX_LONG_CALLS_PER_USER
     slot = None if limit is None else _take_slot(user, limit)
     if slot is None:  # no cap, or the cache is down: uncounted

@@ -258,7 +258,10 @@ OPERATIONS = {
         },
         description="Uploads one file (purpose `assistants`), streamed to disk under the site's upload limits "
         "and file type checks before anything reaches OpenAI. The File is the caller's.",
-        errors={429: "Or (`too_many_long_calls`) MAX_LONG_CALLS_PER_USER uploads of yours are running already."},
+        errors={
+            429: "Or (`too_many_long_calls`) MAX_LONG_CALLS_PER_USER uploads of yours are running already.",
+            503: "Or (`server_busy`) this server process runs MAX_LONG_CALLS_PER_PROCESS uploads already.",
+        },
     ),
     "list_uploaded_files": _operation(
         "listFiles",

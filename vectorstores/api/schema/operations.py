@@ -137,6 +137,10 @@ TOO_MANY_LONG_CALLS = (
     "`too_many_long_calls`: you have MAX_LONG_CALLS_PER_USER uploads and attaches that wait for their batch "
     "running already (no Retry-After: send it when one of them has ended)."
 )
+SERVER_BUSY = (
+    "`server_busy`: this server process runs MAX_LONG_CALLS_PER_PROCESS uploads and attaches that wait for "
+    "their batch already, all users' (try again shortly)."
+)
 ERRORS = (400, 401, 403, 404, 406, 409, 429, "4XX", 502, 503, 504)
 BODY_ERRORS = (*ERRORS, 415)
 
@@ -264,6 +268,7 @@ document = SimpleNamespace(
         errors=(*BODY_ERRORS, 413, 500),
         error_descriptions={
             429: TOO_MANY_LONG_CALLS,
+            503: SERVER_BUSY,
             500: "The OpenAI Files of this request that were not added were deleted.",
             504: "`batch_timeout`: the file batch was not done within the POLL_TIMEOUT setting; it was cancelled.",
         },
@@ -289,6 +294,7 @@ document = SimpleNamespace(
         errors=(*BODY_ERRORS, 500),
         error_descriptions={
             429: "(With wait=true) " + TOO_MANY_LONG_CALLS,
+            503: "(With wait=true) " + SERVER_BUSY,
             504: "`batch_timeout`: the files were not processed within the POLL_TIMEOUT "
             "setting; the batch was cancelled.",
         },
