@@ -180,10 +180,11 @@ def records_of(credential, store_ids):
     return {record.store_id: record for record in records.select_related("owner", "group")}
 
 
-def unrecorded_stores(credential):
+def unrecorded_stores(credential, *, each_page=None):
     """The stores of the credential's key at OpenAI that the site has no record of (up to LIST_MAX_ITEMS
-    are looked at: the Page's has_more says whether there were more)."""
-    listed = gateway.list_vector_stores(credential, paged=False)
+    are looked at: the Page's has_more says whether there were more). `each_page`: as the gateway's unpaged
+    lists take it (`gateway.operations.next_pages`)."""
+    listed = gateway.list_vector_stores(credential, paged=False, each_page=each_page)
     recorded = set(
         StoreRecord.objects.filter(
             credential=credential, store_id__in=[store["id"] for store in listed.items]
@@ -259,21 +260,20 @@ def _delete_unrecorded(access, store):
         pass  # the error that matters is the one recording raised
 
 
-def import_stores(credential, stores, *, owner=None, group=None, created_by=None):
+def import_stores(credential, stores, *, owner=None, group=None, created_by=None, each_page=None):
     """Record stores that exist at OpenAI but not here (an admin's import) as `owner`'s, shared with `group`,
     with the Files each holds now (so that nobody else attaches or deletes them). `stores` come newest
     first, as OpenAI lists them. A store already recorded keeps its record. Returns the ids of the stores
-    recorded now. A GatewayError while reading their files records nothing."""
+    recorded now. A GatewayError while reading their files records nothing, nor does an exception
+    `each_page()` raises: it is called before each upstream page of their files' lists, the first of each
+    included (the import's own OpenAI calls)."""
     # Oldest first (lists come newest first), so that records of one second keep OpenAI's order (see
     # StoreRecord.Meta.ordering).
     unique = list({store["id"]: store for store in stores}.values())[::-1]
     stores = sorted(unique, key=lambda store: _snapshot_fields(store)["store_created_at"])
     recorded = set(records_of(credential, [store["id"] for store in stores]))
     new = [store for store in stores if store["id"] not in recorded]
-    held = {
-        store["id"]: [vs_file["id"] for vs_file in gateway.list_store_files(credential, store["id"], paged=False).items]
-        for store in new
-    }
+    held = {store["id"]: _files_held(credential, store["id"], each_page) for store in new}
     records = [
         StoreRecord(
             credential=credential,
@@ -312,12 +312,20 @@ def _refresh_snapshots(records, fresh):
         StoreRecord.objects.bulk_update(changed, ["snapshot", "store_created_at"])
 
 
-def assign_store(credential, store, *, owner, group):
+def _files_held(credential, store_id, each_page):
+    if each_page is not None:
+        each_page()  # the list's first page
+    listed = gateway.list_store_files(credential, store_id, paged=False, each_page=each_page)
+    return [vs_file["id"] for vs_file in listed.items]
+
+
+def assign_store(credential, store, *, owner, group, each_page=None):
     """Make `store` (as OpenAI returned it) `owner`'s, shared with `group`, recording it if the site had no
-    record. Returns the record's previous (owner, group), or None if it was recorded now."""
+    record (`each_page`: as `import_stores` takes it). Returns the record's previous (owner, group), or None
+    if it was recorded now."""
     record = StoreRecord.objects.filter(credential=credential, store_id=store["id"]).first()
     if record is None:
-        import_stores(credential, [store], owner=owner, group=group)
+        import_stores(credential, [store], owner=owner, group=group, each_page=each_page)
         return None
     previous = (record.owner, record.group)
     record.owner, record.group = owner, group

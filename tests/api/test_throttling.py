@@ -98,7 +98,7 @@ def test_a_call_one_throttle_refuses_for_its_files_is_counted_once_by_the_others
     cache.clear()
 
 
-@pytest.fixture(params=["stores", "a store's files", "a file's content"])
+@pytest.fixture(params=["stores", "a store's files", "a batch's files", "a file's content"])
 def unpaged_read(request, url, store, fake_openai):
     """An unpaged read of three upstream pages: (its path, the upstream path of its pages)."""
     if request.param == "stores":
@@ -109,6 +109,12 @@ def unpaged_read(request, url, store, fake_openai):
         for n in range(250):
             fake_openai.attach_file(store["id"], fake_openai.create_file(f"f{n}.txt", b"text")["id"])
         return url(f"/{store['id']}/files"), f"/vector_stores/{store['id']}/files"
+    if request.param == "a batch's files":
+        file_ids = [fake_openai.create_file(f"f{n}.txt", b"text")["id"] for n in range(250)]
+        with fake_openai.lock:
+            batch = fake_openai.create_batch(store["id"], [(file_id, None, None) for file_id in file_ids])
+        path = f"/{store['id']}/file_batches/{batch['id']}/files"
+        return url(path), f"/vector_stores{path}"
     file_id = fake_openai.create_file("long.txt", b"x" * 25)["id"]
     fake_openai.attach_file(store["id"], file_id)
     fake_openai.content_page_chars = 10

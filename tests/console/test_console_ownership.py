@@ -585,3 +585,49 @@ def test_an_owned_credentials_history_is_for_those_who_reach_every_store(ann, be
     owned_credential.access_mode = "shared"
     owned_credential.save()
     assert logged_in(ben).get(history).status_code == 200
+
+
+# --- the import's OpenAI calls count against the manager's rate ------------------------------------------------
+
+
+@pytest.mark.parametrize(("rate", "status"), [(3, 429), (4, 302)])
+def test_an_import_counts_each_stores_list_of_files_against_the_rate(
+    manager, ann, owned_credential, three_unrecorded, fake_openai, throttle_rates, rate, status
+):
+    """The page counts once (its list of stores, one upstream page), and each store's list of files once
+    more: 4 for three stores. Past the rate nothing is recorded."""
+    throttle_rates(f"{rate}/minute")
+    data = {"store_ids": [store["id"] for store in three_unrecorded], "owner": ann.pk, "group": ""}
+
+    response = logged_in(manager).post(import_url(owned_credential), data)
+
+    assert response.status_code == status
+    assert StoreRecord.objects.count() == (3 if status == 302 else 0)
+
+
+def test_the_import_pages_list_of_every_store_counts_once_per_upstream_page(
+    manager, owned_credential, fake_openai, throttle_rates
+):
+    for n in range(250):
+        fake_openai.create_vector_store(name=f"Old {n}")
+    throttle_rates("2/minute")
+
+    response = logged_in(manager).get(import_url(owned_credential))
+
+    assert response.status_code == 429
+    pages = [request for request in fake_openai.requests if (request.method, request.path) == ("GET", "/vector_stores")]
+    assert len(pages) == 2
+
+
+@pytest.mark.parametrize(("rate", "status"), [(1, 429), (2, 302)])
+def test_recording_an_unrecorded_store_counts_its_list_of_files(
+    manager, ann, owned_credential, unrecorded, fake_openai, throttle_rates, rate, status
+):
+    throttle_rates(f"{rate}/minute")
+
+    response = logged_in(manager).post(
+        console_url("vector_store_owner", owned_credential, unrecorded["id"]), {"owner": ann.pk, "group": ""}
+    )
+
+    assert response.status_code == status
+    assert StoreRecord.objects.filter(store_id=unrecorded["id"]).exists() == (status == 302)

@@ -124,9 +124,7 @@ class ChargedThrottlesMixin:
         self._charge_calls(1)
 
     def _charge_calls(self, calls):
-        refused = charge(self.counted_by, calls)
-        if refused:
-            self.throttled(self.request, max(throttle.wait() for throttle in refused))
+        charge_or_refuse(self.counted_by, calls)
 
 
 def charge(throttles, units):
@@ -140,6 +138,14 @@ def charge(throttles, units):
             if throttle not in refused:
                 throttle.take_back(units)
     return refused
+
+
+def charge_or_refuse(throttles, units):
+    """`charge`, refusing a call it would take past the rate: Throttled, with the longest wait of the throttles
+    that refuse it."""
+    refused = charge(throttles, units)
+    if refused:
+        raise exceptions.Throttled(max(throttle.wait() or 0 for throttle in refused))
 
 
 class UserRateThrottle(AtomicWindowMixin, throttling.UserRateThrottle):

@@ -4,7 +4,8 @@ A console page makes OpenAI calls with the credential's key as the API does, so 
 a way around the rate that keeps one user from spending a shared key's quota. A page counts as the API's
 calls do: once for the page, once more for each call it makes per file (looking up the names of the files
 it shows, removing files), and once more for each upstream page after the first of an unpaged read (a list
-of every store, of every file of a store to delete, a file's whole content).
+of every store, of every file of a store to delete, a file's whole content) and for each store an import
+records (its list of files).
 """
 
 import functools
@@ -12,7 +13,7 @@ import math
 
 from django.http import JsonResponse
 from django.template.response import TemplateResponse
-from rest_framework.exceptions import Throttled
+from rest_framework.exceptions import APIException, Throttled
 from rest_framework.request import ForcedAuthentication, Request
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
@@ -40,24 +41,17 @@ class PageThrottles:
     def charge(self, calls):
         return not throttling.charge(self.throttles, calls)
 
+    def charge_next_page(self):
+        """The gateway's `each_page` for an unpaged read the page makes: each upstream page after the first
+        counts as one more OpenAI call. Past the rate it raises Throttled, which stops the read and which
+        `throttled` answers as a page past the rate."""
+        throttling.charge_or_refuse(self.throttles, 1)
+
 
 def charge(request, calls):
     """Count `calls` more OpenAI calls of the page `request` is for (one per file) against the user's rate:
     False, and nothing counted, when that would take them past it. For the pages of `throttled` views."""
     return calls < 1 or request.console_throttles.charge(calls)
-
-
-def pages_charged_to(request):
-    """The gateway's `each_page` for an unpaged read the page `request` is for: each upstream page after the
-    first counts as one more OpenAI call. Past the rate it raises Throttled, which stops the read and which
-    `throttled` answers as a page past the rate."""
-
-    def charge_next_page():
-        refused = throttling.charge(request.console_throttles.throttles, 1)
-        if refused:
-            raise Throttled(max(throttle.wait() or 0 for throttle in refused))
-
-    return charge_next_page
 
 
 def throttled(view, admin_site):
@@ -73,9 +67,9 @@ def throttled(view, admin_site):
             if waits:
                 return past_the_rate(request, admin_site, max(waits))
             return view(request, *args, **kwargs)
-        except Throttled as throttled_read:  # an unpaged read went past the rate (pages_charged_to)
+        except Throttled as throttled_read:  # an unpaged read went past the rate (charge_next_page)
             return past_the_rate(request, admin_site, throttled_read.wait)
-        except throttling.ThrottleUnavailable as error:  # the cache is down, at the page's count or a later one
+        except APIException as error:  # a throttle failed (the cache is down), at the page's count or a later one
             return refused(request, admin_site, error.status_code, "Service unavailable", str(error.detail))
 
     return counted_view

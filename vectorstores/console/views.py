@@ -67,7 +67,7 @@ from .forms import (
     StoreOwnerForm,
     UploadOptionsForm,
 )
-from .throttling import charge, pages_charged_to, throttled
+from .throttling import charge, throttled
 
 TEMPLATES = "admin/vectorstores/console/"
 STORE_ID = rf"(?P<store_id>{OBJECT_ID})"  # the API's object id rule
@@ -366,7 +366,7 @@ class Console:
         here."""
         rows, truncated, fetched = [], False, False
         try:
-            listed = ownership.list_stores(access, paged=False, each_page=pages_charged_to(request))
+            listed = ownership.list_stores(access, paged=False, each_page=request.console_throttles.charge_next_page)
         except gateway.GatewayError as error:
             messages.error(request, f"The vector stores could not be listed: {error}")
         else:
@@ -521,7 +521,7 @@ class Console:
             removed = []
             if delete_files:
                 files = gateway.list_store_files(
-                    credential, row.id, paged=False, each_page=pages_charged_to(request)
+                    credential, row.id, paged=False, each_page=request.console_throttles.charge_next_page
                 ).items
                 removed = self._remove(request, access, row, [vs_file["id"] for vs_file in files], True, announce=False)
                 if removed is None:
@@ -562,7 +562,9 @@ class Console:
             if record is not None and (owner, group) == (record.owner, record.group):
                 messages.info(request, "The owner and the group are unchanged.")
                 return HttpResponseRedirect(self.store_url(credential, store_id))
-            previous = ownership.assign_store(credential, store, owner=owner, group=group)
+            previous = ownership.assign_store(
+                credential, store, owner=owner, group=group, each_page=request.console_throttles.charge_next_page
+            )
             if previous is None:
                 message = f"Recorded vector store {row.label} with {_whose(owner, group)}."
             else:
@@ -592,7 +594,7 @@ class Console:
         if not self.may_assign(request, credential):
             raise PermissionDenied
         try:
-            unrecorded = ownership.unrecorded_stores(credential)
+            unrecorded = ownership.unrecorded_stores(credential, each_page=request.console_throttles.charge_next_page)
         except gateway.GatewayError as error:
             messages.error(request, f"The vector stores could not be listed: {error}")
             unrecorded = NO_PAGE
@@ -601,7 +603,13 @@ class Console:
         )
         if request.method == "POST" and form.is_valid():
             owner, group = form.cleaned_data["owner"], form.cleaned_data["group"]
-            recorded = ownership.import_stores(credential, form.chosen_stores(), owner=owner, group=group)
+            recorded = ownership.import_stores(
+                credential,
+                form.chosen_stores(),
+                owner=owner,
+                group=group,
+                each_page=request.console_throttles.charge_next_page,
+            )
             message = ngettext(
                 "Recorded %(count)d vector store with %(whose)s",
                 "Recorded %(count)d vector stores with %(whose)s",
@@ -887,9 +895,10 @@ class Console:
         content = None
         if detail.row.status == "completed":
             try:
-                content = FileContent.of(
-                    gateway.get_store_file_content(credential, store_id, file_id, each_page=pages_charged_to(request))
+                whole = gateway.get_store_file_content(
+                    credential, store_id, file_id, each_page=request.console_throttles.charge_next_page
                 )
+                content = FileContent.of(whole)
             except gateway.GatewayError as error:
                 messages.error(request, f"The indexed content of file {file_id} could not be read: {error}")
         return self.render(
