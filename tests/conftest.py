@@ -12,6 +12,7 @@ server included). A quick run: `pytest -m "not slow and not subprocess"`.
 """
 
 import ast
+import contextlib
 import logging
 import socket
 import threading
@@ -288,11 +289,12 @@ def throttle_rates(monkeypatch):
 def cache_down():
     """Redis is down: the default cache is Django's Redis backend, at a port of 127.0.0.1 nothing listens on.
     Restored when this fixture ends, so that fixtures set up before it (throttle_rates) clear the real one."""
-    location = f"redis://127.0.0.1:{free_port()}/0"
-    with override_settings(
-        CACHES={"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": location}}
-    ):
-        yield
+    with closed_port() as port:
+        location = f"redis://127.0.0.1:{port}/0"
+        with override_settings(
+            CACHES={"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": location}}
+        ):
+            yield
 
 
 @pytest.fixture
@@ -464,6 +466,15 @@ def run_test_connection(client, *credentials):
 
 
 # --- processes and sources ---------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def closed_port():
+    """A TCP port of 127.0.0.1 that refuses connections until the block ends: bound, never listening, so that
+    no other server (a Redis another test starts meanwhile) can take it, as a merely free port could be."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield held.getsockname()[1]
 
 
 def free_port():

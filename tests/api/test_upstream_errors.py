@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import TEST_API_KEY, client_for, free_port
+from tests.conftest import TEST_API_KEY, client_for, closed_port
 from vectorstores import gateway
 
 pytestmark = pytest.mark.django_db
@@ -116,9 +116,10 @@ def test_an_error_body_that_is_not_openais_shape_is_502(api, url, fake_openai, b
 
 
 def test_an_unreachable_openai_is_502(api, url, credential):
-    credential.base_url, credential.api_key = f"http://127.0.0.1:{free_port()}/v1", TEST_API_KEY
-    credential.save()
-    response = api.get(url())
+    with closed_port() as port:
+        credential.base_url, credential.api_key = f"http://127.0.0.1:{port}/v1", TEST_API_KEY
+        credential.save()
+        response = api.get(url())
     assert response.status_code == 502
     assert response.json() == {
         "detail": "The connection to OpenAI failed.",
