@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def long_calls_running():
     """running(user, count=MAX_LONG_CALLS_PER_USER): that many long calls of `user` running until the test
-    ends (or `stop()`)."""
+    ends."""
     cache.clear()
     with contextlib.ExitStack() as calls:
 
@@ -33,7 +33,6 @@ def long_calls_running():
             for _ in range(count or app_settings.MAX_LONG_CALLS_PER_USER):
                 calls.enter_context(long_call_slot(user))
 
-        running.stop = calls.close
         yield running
     cache.clear()
 

@@ -116,15 +116,12 @@ class ChargedThrottlesMixin:
     def charge_throttles(self, files):
         """A call that makes one OpenAI call per file counts once per file against the caller's rate: refused
         with 429 (before anything goes upstream) when that passes it (see `charge`)."""
-        self._charge_calls(files - 1)  # the call itself counted one already
+        charge_or_refuse(self.counted_by, files - 1)  # the call itself counted one already
 
     def charge_next_page(self):
         """An unpaged list or content reads one more upstream page: one more OpenAI call, counted as such (the
         gateway's `each_page`). Past the rate the call is refused with 429 and reads no more pages."""
-        self._charge_calls(1)
-
-    def _charge_calls(self, calls):
-        charge_or_refuse(self.counted_by, calls)
+        charge_or_refuse(self.counted_by, 1)
 
 
 def charge(throttles, units):
